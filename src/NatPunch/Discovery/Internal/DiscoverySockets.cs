@@ -6,17 +6,24 @@ namespace NatPunch.Discovery.Internal;
 /// </summary>
 internal static class DiscoverySockets
 {
-    /// <summary>The socket of the mapping, filtering and (receiving side of the) hairpinning tests.</summary>
+    /// <summary>The socket of test I, the mapping tests and the receiving side of the hairpinning test.</summary>
     public const int Primary = 0;
 
+    /// <summary>
+    /// A fresh socket for the filtering tests (RFC 5780 §4.4), which has sent to nothing but the
+    /// server's primary address: on the primary socket, mapping test II would already have opened
+    /// an address-dependent filter to the alternate IP and made it look endpoint-independent.
+    /// </summary>
+    public const int Filtering = 1;
+
     /// <summary>Sends the hairpinning probe to the primary socket's public address (RFC 5780 §4.5).</summary>
-    public const int Hairpin = 1;
+    public const int Hairpin = 2;
 
     /// <summary>Sends the RESPONSE-PORT checks of the lifetime search (RFC 5780 §4.6, "port Y").</summary>
-    public const int LifetimeChecker = 2;
+    public const int LifetimeChecker = 3;
 
     /// <summary>The first of the fresh sockets, one per idle time, of the lifetime search ("port X").</summary>
-    public const int FirstLifetimeProbe = 3;
+    public const int FirstLifetimeProbe = 4;
 
     /// <summary>No socket (a TCP probe, or no second receiver).</summary>
     public const int None = -1;

@@ -12,7 +12,8 @@ namespace NatPunch.Discovery.Internal;
 /// <item>Test I (§4.3, §4.4): a Binding request to the server, together with one over TCP so that
 /// "UDP blocked" can be told from "server down". The mapped address equal to the local one means no NAT.</item>
 /// <item>Mapping (§4.3): tests II (alternate IP) and III (alternate IP and port) from the same socket.</item>
-/// <item>Filtering (§4.4): tests II (CHANGE-REQUEST IP and port) and III (port only), run together.</item>
+/// <item>Filtering (§4.4): tests II (CHANGE-REQUEST IP and port) and III (port only), run together
+/// from a second, fresh socket.</item>
 /// <item>Hairpinning (§4.5): a second socket sends to the first one's mapped address.</item>
 /// <item>Mapping lifetime (§4.6), if asked: <see cref="MappingLifetimeSearch"/>.</item>
 /// </list>
@@ -222,7 +223,9 @@ internal sealed class NatDiscoveryStateMachine
             start.Add(Padded(NewProbe(ProbePurpose.MappingTest2, DiscoverySockets.Primary, new IPEndPoint(_other!.Address, _server.Port))));
         }
 
-        // Filtering, RFC 5780 §4.4: tests II and III at once; III only matters if II gets no answer.
+        // Filtering, RFC 5780 §4.4: tests II and III at once, from a socket that has talked to the
+        // server's primary address only; III only matters if II gets no answer. Both requests go to
+        // the primary address, so they also create the mapping that test I would.
         if (no5780 is not null)
         {
             _filtering = NatBehavior.Unknown;
@@ -230,8 +233,8 @@ internal sealed class NatDiscoveryStateMachine
         }
         else
         {
-            start.Add(Padded(NewProbe(ProbePurpose.FilteringTest2, DiscoverySockets.Primary, _server) with { ChangeRequest = ChangeRequestFlags.ChangeIP | ChangeRequestFlags.ChangePort }));
-            start.Add(Padded(NewProbe(ProbePurpose.FilteringTest3, DiscoverySockets.Primary, _server) with { ChangeRequest = ChangeRequestFlags.ChangePort }));
+            start.Add(Padded(NewProbe(ProbePurpose.FilteringTest2, DiscoverySockets.Filtering, _server) with { ChangeRequest = ChangeRequestFlags.ChangeIP | ChangeRequestFlags.ChangePort }));
+            start.Add(Padded(NewProbe(ProbePurpose.FilteringTest3, DiscoverySockets.Filtering, _server) with { ChangeRequest = ChangeRequestFlags.ChangePort }));
         }
 
         // Hairpinning, RFC 5780 §4.5.
