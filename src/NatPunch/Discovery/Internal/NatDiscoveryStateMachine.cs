@@ -175,7 +175,7 @@ internal sealed class NatDiscoveryStateMachine
             _udp = false;
             _udpReason = outcome.Result == ProbeResult.TimedOut
                 ? "no answer to Binding requests over UDP"
-                : $"UDP Binding request failed: {outcome.Detail}";
+                : outcome.Detail ?? "the UDP Binding request failed";
             const string why = "UDP to the server does not work";
             DecideAllUdp(why);
             _lifetimeNote = why;
@@ -278,7 +278,7 @@ internal sealed class NatDiscoveryStateMachine
             _tcp = false;
             _tcpReason = outcome.Result == ProbeResult.TimedOut
                 ? "no answer over TCP"
-                : $"TCP: {outcome.Detail}";
+                : outcome.Detail ?? "the TCP connection failed";
         }
     }
 
