@@ -81,6 +81,24 @@ public sealed partial class StunClient : IAsyncDisposable
 
     private TimeSpan Now => _time.GetElapsedTime(_epoch);
 
+    /// <summary>
+    /// Resolves <paramref name="server"/> (<c>HOST:PORT</c>, <c>[IPv6]:PORT</c>, or <c>HOST</c> for port 3478)
+    /// to an address this socket can send to: IPv4 for an IPv4 socket, otherwise IPv4 first, else IPv6.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="server"/> is not HOST:PORT.</exception>
+    /// <exception cref="SocketException">The name does not resolve to a usable address.</exception>
+    public Task<IPEndPoint> ResolveAsync(string server, CancellationToken cancellationToken = default)
+    {
+        if (!HostAndPort.TryParse(server, StunConstants.DefaultPort, out HostAndPort hostAndPort, out string error))
+        {
+            throw new ArgumentException(error, nameof(server));
+        }
+        AddressFamily? family = _socket.AddressFamily == AddressFamily.InterNetwork
+            ? AddressFamily.InterNetwork
+            : _socket.DualMode ? null : AddressFamily.InterNetworkV6;
+        return hostAndPort.ResolveAsync(family, cancellationToken);
+    }
+
     /// <summary>Sends a Binding request to <paramref name="server"/> and waits for the answer.</summary>
     public Task<StunResponse> BindingAsync(IPEndPoint server, CancellationToken cancellationToken = default) =>
         SendAsync(new StunRequest(server), null, cancellationToken);

@@ -39,6 +39,29 @@ public class StunClientCoturnTests(Rfc5780CoturnFixture coturn) : IClassFixture<
         response.MappedAddress.ShouldBe(new IPEndPoint(IPAddress.Loopback, client.LocalEndPoint.Port));
     }
 
+    [Fact]
+    public async Task ResolvesHostAndPortNames()
+    {
+        CoturnServer server = coturn.Require();
+        await using var client = new StunClient(Loopback);
+
+        IPEndPoint resolved = await client.ResolveAsync($"localhost:{server.Port}", Cancel);
+        StunResponse response = await client.BindingAsync(resolved, Cancel);
+
+        resolved.ShouldBe(server.Primary);
+        response.MappedAddress.ShouldBe(client.LocalEndPoint);
+        Should.Throw<ArgumentException>(() => client.ResolveAsync("no port:", Cancel));
+    }
+
+    [Fact]
+    public async Task IPv4SocketCannotUseAnIPv6Server()
+    {
+        CoturnServer server = coturn.Require();
+        await using var client = new StunClient(Loopback);
+
+        await Should.ThrowAsync<System.Net.Sockets.SocketException>(client.ResolveAsync($"[::1]:{server.Port}", Cancel));
+    }
+
     [Theory]
     [InlineData(ChangeRequestFlags.ChangeIP | ChangeRequestFlags.ChangePort, "127.0.0.2", true)]
     [InlineData(ChangeRequestFlags.ChangePort, "127.0.0.1", true)]
