@@ -246,6 +246,14 @@ public sealed partial class NatDiscovery
             case ProbePurpose.BindingTest:
                 progress.Report("No answer over UDP");
                 break;
+            case ProbePurpose.LifetimeCheck:
+                progress.Report(outcome.Result switch
+                {
+                    ProbeResult.Response when outcome.ReceivedOnSocketId == probe.ReceiverSocketId => $"Mapping still there after {probe.Idle.TotalSeconds:0.#} s idle",
+                    ProbeResult.TimedOut => $"Mapping gone after {probe.Idle.TotalSeconds:0.#} s idle",
+                    _ => $"Lifetime check after {probe.Idle.TotalSeconds:0.#} s inconclusive",
+                });
+                break;
             case ProbePurpose.TcpBinding:
                 progress.Report(outcome.Response is not null ? "The server answered over TCP" : $"No answer over TCP ({outcome.Detail ?? outcome.Result.ToString()})");
                 break;

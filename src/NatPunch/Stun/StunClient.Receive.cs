@@ -36,11 +36,12 @@ public sealed partial class StunClient
                 LogReceiveError(ex.SocketErrorCode);
                 continue;
             }
-            HandleDatagram(buffer.AsSpan(0, received), address);
+            // The arrival time is taken before any parsing, so round-trip times do not include it.
+            HandleDatagram(buffer.AsSpan(0, received), address, Now);
         }
     }
 
-    private void HandleDatagram(ReadOnlySpan<byte> datagram, SocketAddress address)
+    private void HandleDatagram(ReadOnlySpan<byte> datagram, SocketAddress address, TimeSpan receivedAt)
     {
         if (!StunMessage.TryParse(datagram, out StunMessage message, out StunParseError error))
         {
@@ -51,7 +52,7 @@ public sealed partial class StunClient
         switch (message.Type.Class)
         {
             case StunClass.SuccessResponse or StunClass.ErrorResponse:
-                HandleResponse(datagram, message.TransactionId, address);
+                HandleResponse(datagram, message.TransactionId, address, receivedAt);
                 break;
             case StunClass.Request:
                 HandleRequest(message.TransactionId, address);
@@ -62,7 +63,7 @@ public sealed partial class StunClient
         }
     }
 
-    private void HandleResponse(ReadOnlySpan<byte> datagram, TransactionId id, SocketAddress address)
+    private void HandleResponse(ReadOnlySpan<byte> datagram, TransactionId id, SocketAddress address, TimeSpan receivedAt)
     {
         PendingTransaction? pending;
         lock (_lock)
@@ -75,7 +76,8 @@ public sealed partial class StunClient
         {
             lock (pending.Gate)
             {
-                handled = pending.Core.TryHandleResponse(datagram, from, pending.Sender.Now);
+                // The transaction runs on its sender's clock (each client's clock starts at its creation).
+                handled = pending.Core.TryHandleResponse(datagram, from, pending.Sender == this ? receivedAt : pending.Sender.Now);
             }
         }
         if (!handled)

@@ -198,7 +198,7 @@ internal sealed class MappingLifetimeSearch
         }
         if (_expired is null)
         {
-            Stop($"the mapping outlived the longest idle time probed ({_options.MaxIdle.TotalSeconds:0} s)");
+            Stop($"the mapping outlived the longest idle time probed, {_options.MaxIdle.TotalSeconds:0.#} s");
             return;
         }
         TimeSpan low = _anyAlive ? _alive : TimeSpan.Zero;
