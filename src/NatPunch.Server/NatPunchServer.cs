@@ -3,13 +3,15 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NatPunch.Server.Internal;
+using NatPunch.Server.Rendezvous;
 using NatPunch.Server.Stun;
 
 namespace NatPunch.Server;
 
 /// <summary>
 /// The NatPunch server: STUN over UDP and TCP on every listen address (RFC 8489), with RFC 5780
-/// behaviour discovery when an alternate address is configured. Start it, then dispose it to stop.
+/// behaviour discovery when an alternate address is configured, and the rendezvous service on the
+/// same TCP port (told apart by the first byte). Start it, then dispose it to stop.
 /// </summary>
 public sealed class NatPunchServer : IAsyncDisposable
 {
@@ -18,13 +20,15 @@ public sealed class NatPunchServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Socket> _sockets = [];
     private readonly List<Task> _loops = [];
+    private readonly RendezvousLoop _rendezvous;
     private int _tcpConnections;
     private int _disposed;
 
-    public NatPunchServer(NatPunchServerOptions options, ILogger<NatPunchServer>? logger = null)
+    public NatPunchServer(NatPunchServerOptions options, ILogger<NatPunchServer>? logger = null, TimeProvider? timeProvider = null)
     {
         _options = options;
         _logger = logger ?? NullLogger<NatPunchServer>.Instance;
+        _rendezvous = new RendezvousLoop(options.Rendezvous, timeProvider ?? TimeProvider.System, _logger);
     }
 
     public ServerCounters Counters { get; } = new();
@@ -48,6 +52,7 @@ public sealed class NatPunchServer : IAsyncDisposable
             }
         }
         UdpEndPoints = udpEndPoints;
+        _loops.Add(_rendezvous.RunAsync(_stopping.Token));
     }
 
     /// <summary>
@@ -188,12 +193,12 @@ public sealed class NatPunchServer : IAsyncDisposable
             }
             Counters.CountTcpConnection();
             client.NoDelay = true;
-            var connection = new TcpStunConnection(client, index, responder, Counters, _logger, _options.TcpIdleTimeout);
+            var dispatcher = new TcpConnectionDispatcher(responder, index, _rendezvous, Counters, _logger, _options.TcpIdleTimeout);
             _ = Task.Run(async () =>
             {
                 try
                 {
-                    await connection.RunAsync(_stopping.Token).ConfigureAwait(false);
+                    await dispatcher.RunAsync(client, _stopping.Token).ConfigureAwait(false);
                 }
                 finally
                 {

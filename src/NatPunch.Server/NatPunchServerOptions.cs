@@ -1,5 +1,6 @@
 using System.Net;
 using NatPunch.Protocol.Stun;
+using NatPunch.Server.Rendezvous;
 
 namespace NatPunch.Server;
 
@@ -23,6 +24,9 @@ public sealed record NatPunchServerOptions
 
     /// <summary>At most this many TCP connections at once; further ones are closed at once.</summary>
     public int MaxTcpConnections { get; init; } = 10_000;
+
+    /// <summary>The rendezvous service: token, liveness timing.</summary>
+    public RendezvousOptions Rendezvous { get; init; } = RendezvousOptions.Default;
 
     /// <summary>The listen addresses with the default filled in.</summary>
     internal IReadOnlyList<IPEndPoint> EffectiveListen =>

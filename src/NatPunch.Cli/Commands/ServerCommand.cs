@@ -23,10 +23,14 @@ internal static class ServerCommand
             Description = "A second IP of this host. Enables RFC 5780 NAT behaviour discovery: the first --listen IP "
                 + "(which must then be a specific IP) and this one are served on PORT and PORT+1.",
         };
-        var verbose = new Option<bool>("--verbose") { Description = "Log every connection and drop (debug level)." };
-        var command = new Command("server", "Run the NatPunch server: a standard STUN server (RFC 8489, RFC 5780) on UDP and TCP.")
+        var token = new Option<string?>("--token")
         {
-            listen, altAddress, verbose,
+            Description = "Require peers to present this secret to register with the rendezvous service.",
+        };
+        var verbose = new Option<bool>("--verbose") { Description = "Log every connection and drop (debug level)." };
+        var command = new Command("server", "Run the NatPunch server: a standard STUN server (RFC 8489, RFC 5780) on UDP and TCP, and the rendezvous service that introduces peers, on one port.")
+        {
+            listen, altAddress, token, verbose,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -55,7 +59,12 @@ internal static class ServerCommand
                     return Usage("--alt-address must be of the same family (IPv4/IPv6) as the first --listen address");
                 }
             }
-            var options = new NatPunchServerOptions { Listen = endPoints, AlternateAddress = alternate };
+            var options = new NatPunchServerOptions
+            {
+                Listen = endPoints,
+                AlternateAddress = alternate,
+                Rendezvous = NatPunch.Server.Rendezvous.RendezvousOptions.Default with { Token = parse.GetValue(token) },
+            };
             return await RunAsync(options, parse.GetValue(verbose), cancellationToken);
         });
         return command;

@@ -23,4 +23,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(6, LogLevel.Information, "Server stopped: {Counters}")]
     public static partial void Stopped(ILogger logger, ServerCounters counters);
+
+    [LoggerMessage(7, LogLevel.Debug, "Rendezvous connection {ConnectionId} sent a malformed message: {Error}")]
+    public static partial void RendezvousMalformed(ILogger logger, long connectionId, string error);
 }

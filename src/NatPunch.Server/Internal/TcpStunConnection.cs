@@ -7,8 +7,8 @@ using NatPunch.Server.Stun;
 namespace NatPunch.Server.Internal;
 
 /// <summary>
-/// One TCP client: STUN messages framed by their own length field (RFC 8489 §6.2.2), answered
-/// on the same connection. Anything that is not STUN closes the connection.
+/// One TCP client speaking STUN: messages framed by their own length field (RFC 8489 §6.2.2),
+/// answered on the same connection. Anything that is not STUN closes the connection.
 /// </summary>
 internal sealed class TcpStunConnection
 {
@@ -31,7 +31,8 @@ internal sealed class TcpStunConnection
         _idleTimeout = idleTimeout;
     }
 
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <param name="initial">Bytes the dispatcher already read to recognise the protocol.</param>
+    public async Task RunAsync(ReadOnlyMemory<byte> initial, CancellationToken cancellationToken)
     {
         EndPoint? remote = _socket.RemoteEndPoint;
         string reason = "closed by peer";
@@ -41,26 +42,10 @@ internal sealed class TcpStunConnection
             byte[] clientAddress = client.Address.IsIPv4MappedToIPv6 ? client.Address.MapToIPv4().GetAddressBytes() : client.Address.GetAddressBytes();
             byte[] buffer = new byte[MaxMessage];
             byte[] response = new byte[StunBindingResponder.MaxResponseLength(MaxMessage)];
-            int filled = 0;
+            initial.CopyTo(buffer);
+            int filled = initial.Length;
             while (true)
             {
-                using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                idle.CancelAfter(_idleTimeout);
-                int read;
-                try
-                {
-                    read = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, idle.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    reason = "idle timeout";
-                    return;
-                }
-                if (read == 0)
-                {
-                    return;
-                }
-                filled += read;
                 int consumed = 0;
                 while (StunMessage.TryGetFramedLength(buffer.AsSpan(consumed, filled - consumed), out int length)
                        && filled - consumed >= length)
@@ -86,6 +71,24 @@ internal sealed class TcpStunConnection
                 }
                 buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
                 filled -= consumed;
+
+                using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                idle.CancelAfter(_idleTimeout);
+                int read;
+                try
+                {
+                    read = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, idle.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    reason = "idle timeout";
+                    return;
+                }
+                if (read == 0)
+                {
+                    return;
+                }
+                filled += read;
             }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
