@@ -32,6 +32,7 @@ public sealed class RendezvousClient : IAsyncDisposable
     private long _nextPingId;
     private long _pingSentTicks;
     private long _roundTripTicks = -1;
+    private int _disposed;
 
     public RendezvousClient(RendezvousClientOptions options) => _options = options;
 
@@ -392,6 +393,10 @@ public sealed class RendezvousClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _stopping.Cancel();
         Socket? socket;
         lock (_gate)
