@@ -41,6 +41,7 @@ public sealed partial class IceAgent
         }
     }
 
+
     /// <summary>True once every STUN server answered or timed out.</summary>
     public bool GatheringComplete => _gatheringOutstanding == 0;
 

@@ -58,7 +58,22 @@ public sealed partial class IceAgent : IDatagramCore
                 _bases[endPoint.AddressFamily] = host;
             }
         }
+        _stunServers = stunServers;
         StartGathering(stunServers, now);
+    }
+
+    private readonly IReadOnlyList<IPEndPoint> _stunServers;
+
+    /// <summary>
+    /// Asks the STUN servers again: keeps the NAT mapping of a waiting peer alive and notices when
+    /// it changed (a new server-reflexive candidate is then reported).
+    /// </summary>
+    public void Regather(TimeSpan now)
+    {
+        if (GatheringComplete)
+        {
+            StartGathering(_stunServers, now);
+        }
     }
 
     /// <summary>Our credentials.</summary>
@@ -80,6 +95,15 @@ public sealed partial class IceAgent : IDatagramCore
     public static bool IsStun(ReadOnlySpan<byte> datagram) =>
         StunMessage.LooksLikeStun(datagram)
         && System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(datagram[4..]) == StunConstants.MagicCookie;
+
+    /// <summary>Sets the role the rendezvous assigned, before checks start (RFC 8445 §6.1.1).</summary>
+    public void SetRole(IceRole role)
+    {
+        if (_controlling != (role == IceRole.Controlling))
+        {
+            SwitchRole();
+        }
+    }
 
     /// <summary>The peer's credentials, from its offer.</summary>
     public void SetRemoteCredentials(IceCredentials remote) => _remote = remote;
