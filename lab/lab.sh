@@ -151,35 +151,51 @@ rules_udpblock() {
         load_nft "$1"
 }
 
-# Cone filtering needs to DNAT unsolicited inbound UDP to the inside ip:port that owns the
-# outside port. A dynamic map is learned from every outbound UDP packet in a postrouting
-# chain placed after masquerade (priority 300 > srcnat), where "udp sport" is already the
-# translated port: key = outside port [. remote address], value = inside address . port.
+# Cone filtering means DNAT'ing unsolicited inbound UDP to the inside ip:port that owns the
+# outside port. That is learned from every outbound UDP packet in a postrouting chain placed
+# after masquerade (priority 300 > srcnat), where "udp sport" is already the outside port:
+#  * per LAN host j, a set own_j of the outside ports it owns (full cone) or of
+#    (outside port . remote address) pairs it has sent to (address-restricted). A packet of
+#    host j also deletes the key from the other hosts' sets, so a port that changes hands
+#    (two hosts using the same inside port towards different peers) goes to the last
+#    sender, never to a stale owner. Sets, not one map, because a map's data cannot be
+#    replaced or deleted from the packet path, and a set's element can.
+#  * per host, a map port_j: outside port -> inside port, for the DNAT target port (it is
+#    the same port unless masquerade had to pick another one because of a clash).
 # Flows created by such a DNAT send their outbound packets in the conntrack "reply"
-# direction, hence the second rule, so they keep the entry alive too.
-# $2 = key suffix: "" (full cone, EIF) or ". ip daddr"/". ip saddr" (address-restricted, ADF).
-rules_cone() {
-    local r=$1 keytype=$2 learnkey=$3 lookupkey=$4
-    local maps="    map cone {
-        type $keytype : ipv4_addr . inet_service; flags dynamic,timeout; timeout $CONE_TIMEOUT;
-    }
-    chain learn {
+# direction, hence the second rule per host: they keep the entries alive too.
+# Entries live CONE_TIMEOUT after the host's last outbound packet on them.
+rules_cone() { # ROUTER_NS KIND SETTYPE OUTKEY INKEY
+    local r=$1 k=$2 settype=$3 outkey=$4 inkey=$5
+    local maps="" learn="" pre="" j h others o dir
+    for j in 1 2; do
+        h=$(lan_ip "$k" $((j + 1)))
+        maps+="    set own$j { type $settype; flags dynamic,timeout; timeout $CONE_TIMEOUT; }
+    map port$j { type inet_service : inet_service; flags dynamic,timeout; timeout $CONE_TIMEOUT; }
+"
+        others=""
+        for o in 1 2; do [[ $o == "$j" ]] || others+=" delete @own$o { $outkey }"; done
+        for dir in original reply; do
+            learn+="        oifname \"wan\" meta l4proto udp ct direction $dir ct $dir ip saddr $h update @own$j { $outkey }$others update @port$j { udp sport : ct $dir proto-src }
+"
+        done
+        pre+="        iifname \"wan\" meta l4proto udp $inkey @own$j dnat ip to $h : udp dport map @port$j
+"
+    done
+    maps+="    chain learn {
         type filter hook postrouting priority 300; policy accept;
-        oifname \"wan\" meta l4proto udp ct direction original update @cone { $learnkey : ct original ip saddr . ct original proto-src }
-        oifname \"wan\" meta l4proto udp ct direction reply update @cone { $learnkey : ct reply ip saddr . ct reply proto-src }
-    }"
-    local pre="        iifname \"wan\" meta l4proto udp dnat ip to $lookupkey map @cone"
+$learn    }"
     local fwd='        iifname "wan" oifname "lan" ct status dnat accept'
     nft_router "masquerade" "$fwd" "$maps" "$pre" | load_nft "$r"
 }
 
 # full cone: EIM + endpoint-independent filtering: anyone may send to a mapped port.
-rules_full() { rules_cone "$1" "inet_service" "udp sport" "udp dport"; }
+rules_full() { rules_cone "$1" full "inet_service" "udp sport" "udp dport"; }
 
 # address-restricted cone: EIM + address-dependent filtering: a remote address may send to
 # a mapped port (from any of its ports) once the host has sent to that address.
 rules_addr() {
-    rules_cone "$1" "inet_service . ipv4_addr" "udp sport . ip daddr" "udp dport . ip saddr"
+    rules_cone "$1" addr "inet_service . ipv4_addr" "udp sport . ip daddr" "udp dport . ip saddr"
 }
 
 # ---- topology ----------------------------------------------------------------------------
