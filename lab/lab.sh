@@ -1,0 +1,418 @@
+#!/usr/bin/env bash
+# NatPunch NAT lab: Linux network namespaces joined by a fake "internet" bridge, with one
+# kernel NAT (nftables) per RFC 4787 behaviour. See docs/lab.md for the topology and why
+# each rule set gives its behaviour.
+#
+#   lab/lab.sh up [PREFIX]                 build the lab (tears down any old one first)
+#   lab/lab.sh down [PREFIX]               remove every namespace of the lab
+#   lab/lab.sh exec NS -- CMD...           run CMD in namespace NS (np-port1 or just port1)
+#   lab/lab.sh loss PERCENT [PREFIX]       random loss of IPv4 frames on the internet bridge
+#   lab/lab.sh block-udp KIND on|off [PREFIX]   drop all UDP at KIND's router
+#   lab/lab.sh info [PREFIX]               print addresses as key=value lines
+#
+# Everything lives inside namespaces named PREFIX-*: veths are created directly in their
+# namespaces, so nothing ever appears in the root namespace, and deleting the namespaces
+# removes every interface. Addresses: 203.0.113.0/24 (TEST-NET-3) is the internet,
+# 10.N.0.0/24 the home LANs, 100.64.0.0/24 (shared address space) the carrier network.
+set -euo pipefail
+
+PREFIX=np
+KINDS=(open full addr port sym udpblock cgnat)
+SRV_IP1=203.0.113.10
+SRV_IP2=203.0.113.11
+# How long a cone mapping accepts unsolicited inbound packets after the last outbound
+# packet; the same as Linux's conntrack timeout for an assured UDP flow.
+CONE_TIMEOUT=120s
+# Disjoint ephemeral port ranges for the two hosts of a LAN (see docs/lab.md, "two hosts").
+HOST1_PORTS="32768 46999"
+HOST2_PORTS="47000 60999"
+
+die() { echo "lab.sh: $*" >&2; exit 2; }
+
+set_prefix() {
+    PREFIX=${1:-np}
+    [[ $PREFIX =~ ^[a-z][a-z0-9]{0,7}$ ]] || die "PREFIX must be 1-8 lowercase letters/digits: '$PREFIX'"
+}
+
+ns() { echo "$PREFIX-$1"; }
+nsx() { local n=$1; shift; ip netns exec "$n" "$@"; }
+
+# ---- addressing (also used by `info`) ---------------------------------------------------
+kind_index() {
+    case $1 in
+        full) echo 1 ;; addr) echo 2 ;; port) echo 3 ;; sym) echo 4 ;;
+        udpblock) echo 5 ;; cgnat) echo 6 ;; *) return 1 ;;
+    esac
+}
+# WAN address of KIND's router on the internet (for cgnat: the carrier NAT's).
+inet_ip() { echo "203.0.113.$((30 + $(kind_index "$1")))"; }
+lan_ip() { echo "10.$(kind_index "$1").0.$2"; }   # .1 router, .2 host 1, .3 host 2
+open_ip() { echo "203.0.113.$((20 + $1))"; }
+CGN_LAN_IP=100.64.0.1
+HOME_WAN_IP=100.64.0.2
+
+# ---- building blocks --------------------------------------------------------------------
+mkns() { # NAME [router]: a namespace with lo up, no IPv6 (keeps the bridges quiet)
+    local n=$1
+    ip netns add "$n"
+    nsx "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    # With br_netfilter loaded, bridged frames would also pass the IP hooks (and a router's
+    # forward chain would see LAN-to-LAN traffic); a switch must not do that.
+    nsx "$n" sh -c 'f=/proc/sys/net/bridge/bridge-nf-call-iptables; [ ! -w $f ] || echo 0 > $f'
+    # Forwarding only in routers.
+    nsx "$n" sysctl -qw net.ipv4.ip_forward="$([[ ${2:-} == router ]] && echo 1 || echo 0)"
+    ip -n "$n" link set lo up
+}
+
+veth() { # NS1 IF1 NS2 IF2: a veth pair created directly inside the two namespaces
+    ip -n "$1" link add "$2" type veth peer name "$4" netns "$3"
+    ip -n "$1" link set "$2" up
+    ip -n "$3" link set "$4" up
+}
+
+bridge() { # NS NAME
+    ip -n "$1" link add "$2" type bridge
+    ip -n "$1" link set "$2" up
+}
+
+on_inet() { # NS IF PORT IP...: plug NS's interface IF into the internet bridge as PORT
+    local n=$1 ifc=$2 port=$3; shift 3
+    veth "$n" "$ifc" "$(ns inet)" "$port"
+    ip -n "$(ns inet)" link set "$port" master br0
+    local a; for a in "$@"; do ip -n "$n" addr add "$a/24" dev "$ifc"; done
+}
+
+add_host() { # KIND J ROUTER_NS: host J (1 or 2) on the router's LAN bridge
+    local k=$1 j=$2 r=$3 h; h=$(ns "$k$j")
+    mkns "$h"
+    veth "$h" eth0 "$r" "h$j"
+    ip -n "$r" link set "h$j" master lan
+    ip -n "$h" addr add "$(lan_ip "$k" $((j + 1)))/24" dev eth0
+    ip -n "$h" route add default via "$(lan_ip "$k" 1)"
+    set_port_range "$h" "$j"
+}
+
+set_port_range() { # NS J
+    local r; [[ $2 == 1 ]] && r=$HOST1_PORTS || r=$HOST2_PORTS
+    nsx "$1" sysctl -qw net.ipv4.ip_local_port_range="$r"
+}
+
+# ---- nftables per NAT kind ---------------------------------------------------------------
+# Every router has interfaces "wan" and "lan". The common part:
+#  * postrouting: masquerade on wan. Linux keeps the source port when the translated
+#    5-tuple is still unique, so the same inside ip:port gets the same outside port
+#    whatever the destination: endpoint-independent mapping (EIM) in practice.
+#  * forward: lan->wan always; wan->lan only for conntrack established/related flows
+#    (plus $2, e.g. flows DNAT'ed by a cone rule).
+#  * input: unsolicited packets to the router itself are dropped in the filter hook, that is
+#    before conntrack confirms them. Otherwise an unsolicited probe from peer P to wan:X
+#    would leave a conntrack entry P->wan:X behind, and the host's later outbound packet to
+#    P would clash with it and be given another port (breaking EIM during hole punching).
+# $1: masquerade statement, $2: extra forward rules, $3: extra chains/maps, $4: prerouting.
+nft_router() {
+    cat <<EOF
+table ip natlab {
+$3
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+$4
+    }
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname "wan" $1
+    }
+    chain input {
+        type filter hook input priority filter; policy accept;
+        iifname "wan" ct state established,related accept
+        iifname "wan" drop
+    }
+    chain forward {
+        type filter hook forward priority filter; policy drop;
+$2
+        ct state established,related accept
+        iifname "lan" oifname "wan" accept
+    }
+}
+EOF
+}
+
+load_nft() { nsx "$1" nft -f -; }
+
+# port-restricted cone: EIM + address-and-port-dependent filtering (APDF). Only conntrack
+# replies come in, and a conntrack entry is one exact remote ip:port.
+rules_port() { nft_router "masquerade" "" "" "" | load_nft "$1"; }
+
+# symmetric: every new 5-tuple gets a random outside port (APDM), filtering as above.
+rules_sym() { nft_router "masquerade fully-random" "" "" "" | load_nft "$1"; }
+
+# UDP-blocking firewall: UDP from the LAN never leaves; TCP as port-restricted.
+rules_udpblock() {
+    nft_router "masquerade" '        iifname "lan" oifname "wan" meta l4proto udp drop' "" "" |
+        load_nft "$1"
+}
+
+# Cone filtering means DNAT'ing unsolicited inbound UDP to the inside ip:port that owns the
+# outside port. That is learned from every outbound UDP packet in a postrouting chain placed
+# after masquerade (priority 300 > srcnat), where "udp sport" is already the outside port:
+#  * per LAN host j, a set own_j of the outside ports it owns (full cone) or of
+#    (outside port . remote address) pairs it has sent to (address-restricted). A packet of
+#    host j also deletes the key from the other hosts' sets, so a port that changes hands
+#    (two hosts using the same inside port towards different peers) goes to the last
+#    sender, never to a stale owner. Sets, not one map, because a map's data cannot be
+#    replaced or deleted from the packet path, and a set's element can.
+#  * per host, a map port_j: outside port -> inside port, for the DNAT target port (it is
+#    the same port unless masquerade had to pick another one because of a clash).
+# Flows created by such a DNAT send their outbound packets in the conntrack "reply"
+# direction, hence the second rule per host: they keep the entries alive too.
+# Entries live CONE_TIMEOUT after the host's last outbound packet on them.
+rules_cone() { # ROUTER_NS KIND SETTYPE OUTKEY INKEY
+    local r=$1 k=$2 settype=$3 outkey=$4 inkey=$5
+    local maps="" learn="" pre="" j h others o dir
+    for j in 1 2; do
+        h=$(lan_ip "$k" $((j + 1)))
+        maps+="    set own$j { type $settype; flags dynamic,timeout; timeout $CONE_TIMEOUT; }
+    map port$j { type inet_service : inet_service; flags dynamic,timeout; timeout $CONE_TIMEOUT; }
+"
+        others=""
+        for o in 1 2; do [[ $o == "$j" ]] || others+=" delete @own$o { $outkey }"; done
+        for dir in original reply; do
+            learn+="        oifname \"wan\" meta l4proto udp ct direction $dir ct $dir ip saddr $h update @own$j { $outkey }$others update @port$j { udp sport : ct $dir proto-src }
+"
+        done
+        pre+="        iifname \"wan\" meta l4proto udp $inkey @own$j dnat ip to $h : udp dport map @port$j
+"
+    done
+    maps+="    chain learn {
+        type filter hook postrouting priority 300; policy accept;
+$learn    }"
+    local fwd='        iifname "wan" oifname "lan" ct status dnat accept'
+    nft_router "masquerade" "$fwd" "$maps" "$pre" | load_nft "$r"
+}
+
+# full cone: EIM + endpoint-independent filtering: anyone may send to a mapped port.
+rules_full() { rules_cone "$1" full "inet_service" "udp sport" "udp dport"; }
+
+# address-restricted cone: EIM + address-dependent filtering: a remote address may send to
+# a mapped port (from any of its ports) once the host has sent to that address.
+rules_addr() {
+    rules_cone "$1" addr "inet_service . ipv4_addr" "udp sport . ip daddr" "udp dport . ip saddr"
+}
+
+# ---- topology ----------------------------------------------------------------------------
+build_inet() {
+    mkns "$(ns inet)"
+    bridge "$(ns inet)" br0
+}
+
+build_server() {
+    mkns "$(ns srv)"
+    on_inet "$(ns srv)" eth0 srv "$SRV_IP1" "$SRV_IP2"
+}
+
+build_open() { # no NAT: both hosts straight on the internet
+    local j h
+    for j in 1 2; do
+        h=$(ns "open$j")
+        mkns "$h"
+        on_inet "$h" eth0 "open$j" "$(open_ip "$j")"
+        set_port_range "$h" "$j"
+    done
+}
+
+build_site() { # KIND: router PREFIX-rKIND with its LAN bridge and two hosts
+    local k=$1 r; r=$(ns "r$k")
+    mkns "$r" router
+    if [[ $k == cgnat ]]; then
+        build_cgn
+        veth "$r" wan "$(ns cgn)" lan
+        ip -n "$(ns cgn)" addr add "$CGN_LAN_IP/24" dev lan
+        ip -n "$r" addr add "$HOME_WAN_IP/24" dev wan
+        ip -n "$r" route add default via "$CGN_LAN_IP"
+    else
+        on_inet "$r" wan "r$k" "$(inet_ip "$k")"
+    fi
+    bridge "$r" lan
+    ip -n "$r" addr add "$(lan_ip "$k" 1)/24" dev lan
+    add_host "$k" 1 "$r"
+    add_host "$k" 2 "$r"
+    case $k in
+        cgnat) rules_port "$r" ;;   # the home NAT
+        *) "rules_$k" "$r" ;;
+    esac
+}
+
+build_cgn() { # the carrier-grade NAT in front of the cgnat home router
+    local c; c=$(ns cgn)
+    mkns "$c" router
+    on_inet "$c" wan cgn "$(inet_ip cgnat)"
+    # Its "lan" side is a plain veth to the home router, added by build_site. No route to
+    # the home LANs is needed: the home router NATs them to its 100.64 address.
+    rules_port "$c"   # RFC 6888 REQ-1 wants EIM; filtering is APDF, as most CGNs do
+}
+
+cmd_up() {
+    cmd_down >/dev/null
+    build_inet
+    build_server
+    build_open
+    local k
+    for k in "${KINDS[@]}"; do
+        [[ $k == open ]] && continue
+        build_site "$k"
+    done
+    echo "lab '$PREFIX' is up: $(lab_namespaces | wc -l) namespaces"
+}
+
+# ---- teardown ----------------------------------------------------------------------------
+lab_namespaces() { ip netns list | awk '{print $1}' | grep -E "^$PREFIX-" || true; }
+
+cmd_down() {
+    local n pids
+    for n in $(lab_namespaces); do
+        # Processes left in the lab (servers started by tests) would keep the namespace
+        # and its interfaces alive after the name is gone.
+        pids=$(ip netns pids "$n" 2>/dev/null || true)
+        if [[ -n $pids ]]; then
+            # shellcheck disable=SC2086
+            kill $pids 2>/dev/null || true
+            sleep 0.2
+            # shellcheck disable=SC2086
+            kill -9 $pids 2>/dev/null || true
+        fi
+        ip netns delete "$n" 2>/dev/null || true
+    done
+    # Nothing is ever created in the root namespace; make sure of it anyway.
+    local l
+    for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E "^$PREFIX-" || true); do
+        ip link delete "$l" 2>/dev/null || true
+    done
+    echo "lab '$PREFIX' is down"
+}
+
+# ---- run-time knobs ----------------------------------------------------------------------
+require_up() { ip netns list | grep -qE "^$(ns inet)( |$)" || die "lab '$PREFIX' is not up"; }
+
+cmd_loss() {
+    local pct=$1
+    [[ $pct =~ ^[0-9]+$ && $pct -le 100 ]] || die "loss PERCENT must be 0..100"
+    require_up
+    nsx "$(ns inet)" nft delete table bridge loss 2>/dev/null || true
+    ((pct == 0)) && { echo "loss off"; return; }
+    # numgen random mod 100 is 0..99, so "< N" drops N% of IPv4 frames crossing the bridge
+    # (in either direction). ARP is spared so loss does not turn into unreachable hosts.
+    nsx "$(ns inet)" nft -f - <<EOF
+table bridge loss {
+    chain forward {
+        type filter hook forward priority filter; policy accept;
+        ether type ip numgen random mod 100 < $pct drop
+    }
+}
+EOF
+    echo "loss $pct%"
+}
+
+cmd_block_udp() {
+    local k=$1 state=$2
+    [[ " ${KINDS[*]} " == *" $k "* ]] || die "unknown kind '$k' (${KINDS[*]})"
+    [[ $state == on || $state == off ]] || die "block-udp KIND on|off"
+    require_up
+    if [[ $k == open ]]; then
+        # No router: drop at the hosts' ports of the internet bridge, so that, as behind a
+        # router, packets vanish silently (a drop in the host's own output hook would hand
+        # the application an EPERM instead).
+        nsx "$(ns inet)" nft delete table bridge blockudp 2>/dev/null || true
+        [[ $state == off ]] || nsx "$(ns inet)" nft -f - <<'EOF'
+table bridge blockudp {
+    chain forward {
+        type filter hook forward priority filter - 10; policy accept;
+        ether type ip ip protocol udp iifname { "open1", "open2" } drop
+        ether type ip ip protocol udp oifname { "open1", "open2" } drop
+    }
+}
+EOF
+    else
+        # Its own table, at a priority before the NAT table's forward chain: a drop here
+        # wins even for established flows, and deleting the table restores the kind as it was.
+        nsx "$(ns "r$k")" nft delete table inet blockudp 2>/dev/null || true
+        [[ $state == off ]] || nsx "$(ns "r$k")" nft -f - <<'EOF'
+table inet blockudp {
+    chain forward {
+        type filter hook forward priority filter - 10; policy accept;
+        meta l4proto udp iifname "wan" drop
+        meta l4proto udp oifname "wan" drop
+    }
+}
+EOF
+    fi
+    echo "block-udp $k $state"
+}
+
+cmd_info() {
+    echo "prefix=$PREFIX"
+    echo "kinds=${KINDS[*]}"
+    echo "inet_ns=$(ns inet)"
+    echo "inet_net=203.0.113.0/24"
+    echo "srv_ns=$(ns srv)"
+    echo "srv_ip1=$SRV_IP1"
+    echo "srv_ip2=$SRV_IP2"
+    local k j
+    for k in "${KINDS[@]}"; do
+        for j in 1 2; do
+            echo "host_$k${j}_ns=$(ns "$k$j")"
+            if [[ $k == open ]]; then echo "host_$k${j}_ip=$(open_ip "$j")"
+            else echo "host_$k${j}_ip=$(lan_ip "$k" $((j + 1)))"; fi
+        done
+        if [[ $k == open ]]; then
+            echo "public_open1_ip=$(open_ip 1)"
+            echo "public_open2_ip=$(open_ip 2)"
+            continue
+        fi
+        echo "router_${k}_ns=$(ns "r$k")"
+        echo "router_${k}_lan_ip=$(lan_ip "$k" 1)"
+        if [[ $k == cgnat ]]; then
+            echo "router_${k}_wan_ip=$HOME_WAN_IP"
+            echo "cgn_ns=$(ns cgn)"
+            echo "cgn_lan_ip=$CGN_LAN_IP"
+            echo "cgn_wan_ip=$(inet_ip cgnat)"
+        else
+            echo "router_${k}_wan_ip=$(inet_ip "$k")"
+        fi
+        # the address the internet sees for hosts of this kind
+        echo "public_${k}_ip=$(inet_ip "$k")"
+    done
+}
+
+cmd_exec() {
+    local n=${1:-}
+    shift || true
+    [[ ${1:-} == -- ]] && shift
+    [[ -n $n && $# -gt 0 ]] || die "usage: lab.sh exec NS -- CMD..."
+    # Accept the full name (np-port1) or the short one (port1, in lab LAB_PREFIX or np).
+    if ! ip netns list | grep -qE "^$n( |$)"; then
+        set_prefix "${LAB_PREFIX:-np}"
+        n=$(ns "$n")
+    fi
+    exec ip netns exec "$n" "$@"
+}
+
+usage() {
+    sed -n '5,11p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+}
+
+main() {
+    local cmd=${1:-}
+    shift || true
+    [[ $EUID -eq 0 || $cmd == info ]] || die "needs root (network namespaces)"
+    case $cmd in
+        up) set_prefix "${1:-}"; cmd_up ;;
+        down) set_prefix "${1:-}"; cmd_down ;;
+        info) set_prefix "${1:-}"; cmd_info ;;
+        exec) cmd_exec "$@" ;;
+        loss) [[ $# -ge 1 ]] || usage; set_prefix "${2:-}"; cmd_loss "$1" ;;
+        block-udp) [[ $# -ge 2 ]] || usage; set_prefix "${3:-}"; cmd_block_udp "$1" "$2" ;;
+        *) usage ;;
+    esac
+}
+
+main "$@"

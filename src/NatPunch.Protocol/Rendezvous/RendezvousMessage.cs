@@ -1,0 +1,91 @@
+using System.Text.Json.Serialization;
+
+namespace NatPunch.Protocol.Rendezvous;
+
+/// <summary>
+/// A rendezvous protocol message; the JSON "type" property selects the kind
+/// (docs/rendezvous-protocol.md lists every message and who sends it).
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FailSerialization)]
+[JsonDerivedType(typeof(RegisterMessage), "register")]
+[JsonDerivedType(typeof(RegisteredMessage), "registered")]
+[JsonDerivedType(typeof(UpdateOfferMessage), "update")]
+[JsonDerivedType(typeof(ConnectMessage), "connect")]
+[JsonDerivedType(typeof(IntroduceMessage), "introduce")]
+[JsonDerivedType(typeof(CandidateMessage), "candidate")]
+[JsonDerivedType(typeof(RestartMessage), "restart")]
+[JsonDerivedType(typeof(PeerGoneMessage), "peer-gone")]
+[JsonDerivedType(typeof(PingMessage), "ping")]
+[JsonDerivedType(typeof(PongMessage), "pong")]
+[JsonDerivedType(typeof(ErrorMessage), "error")]
+public abstract record RendezvousMessage;
+
+/// <summary>
+/// Client → server, first message: take this name. The offer lets peers reach us at once.
+/// <paramref name="Instance"/> is random per client process: the same instance registering again
+/// (after a reconnect the server has not noticed yet) replaces its old connection.
+/// </summary>
+public sealed record RegisterMessage(string Name, string? Token, PeerOffer? Offer, string? Instance, string? Software) : RendezvousMessage;
+
+/// <summary>Server → client: the name is ours; <paramref name="Observed"/> is our address as the server sees it.</summary>
+public sealed record RegisteredMessage(string Name, string Observed) : RendezvousMessage;
+
+/// <summary>Client → server: replace the registered offer (new candidates, or fresh credentials after a session).</summary>
+public sealed record UpdateOfferMessage(PeerOffer Offer) : RendezvousMessage;
+
+/// <summary>Client → server: introduce me to <paramref name="Peer"/>, waiting up to <paramref name="WaitMs"/> for it to register.</summary>
+public sealed record ConnectMessage(string Peer, int WaitMs, PeerOffer Offer) : RendezvousMessage;
+
+/// <summary>
+/// Server → both clients: a session between you and <paramref name="Peer"/>. Start sending
+/// checks <paramref name="StartInMs"/> after receipt, so that both sides start together.
+/// </summary>
+public sealed record IntroduceMessage(string Session, string Peer, IceRole Role, PeerOffer Offer, string Observed, int StartInMs) : RendezvousMessage;
+
+/// <summary>Either direction, relayed by the server: one more candidate for a session (trickle).</summary>
+public sealed record CandidateMessage(string Session, CandidateInfo Candidate) : RendezvousMessage;
+
+/// <summary>Either direction, relayed by the server: new credentials and candidates for a session whose path died.</summary>
+public sealed record RestartMessage(string Session, PeerOffer Offer) : RendezvousMessage;
+
+/// <summary>Server → client: the peer of a session disconnected.</summary>
+public sealed record PeerGoneMessage(string Session, string Peer, string Reason) : RendezvousMessage;
+
+/// <summary>Either direction: liveness and round-trip time; answered with a <see cref="PongMessage"/>.</summary>
+public sealed record PingMessage(long Id) : RendezvousMessage;
+
+public sealed record PongMessage(long Id) : RendezvousMessage;
+
+/// <summary>Server → client: a request failed. <paramref name="Code"/> is one of <see cref="RendezvousErrorCodes"/>.</summary>
+public sealed record ErrorMessage(string Code, string Message, string? Session = null) : RendezvousMessage;
+
+/// <summary>ICE role of a peer in a session (RFC 8445 §6.1.1): the side that asked to connect controls.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<IceRole>))]
+public enum IceRole
+{
+    [JsonStringEnumMemberName("controlling")]
+    Controlling,
+    [JsonStringEnumMemberName("controlled")]
+    Controlled,
+}
+
+/// <summary>What a peer tells the other to reach it: ICE short-term credentials and candidates (RFC 8445 §5.3).</summary>
+public sealed record PeerOffer(string Ufrag, string Pwd, IReadOnlyList<CandidateInfo> Candidates);
+
+/// <summary>One transport address a peer may be reached at (RFC 8445 §5.1).</summary>
+/// <param name="Type">"host", "srflx", "prflx" or "relay".</param>
+/// <param name="Address">"IP:PORT" ("[IPv6]:PORT" for IPv6).</param>
+/// <param name="Related">For srflx and relay, the base it was derived from.</param>
+public sealed record CandidateInfo(string Type, string Address, uint Priority, string Foundation, string? Related = null);
+
+/// <summary>The values of <see cref="ErrorMessage.Code"/>.</summary>
+public static class RendezvousErrorCodes
+{
+    public const string Unauthorized = "unauthorized";
+    public const string NameTaken = "name-taken";
+    public const string PeerUnknown = "peer-unknown";
+    public const string PeerGone = "peer-gone";
+    public const string PeerBusy = "peer-busy";
+    public const string NotRegistered = "not-registered";
+    public const string BadRequest = "bad-request";
+}

@@ -1,0 +1,125 @@
+using System.Net;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using NatPunch.Protocol.Rendezvous;
+using NatPunch.Server.Rendezvous;
+
+namespace NatPunch.Server.Internal;
+
+/// <summary>
+/// The one loop that owns the <see cref="RendezvousDirectory"/>: connection events arrive through
+/// a channel, the directory's outputs go to each connection's outbox, and its wake-ups drive
+/// pings and timeouts. No other code touches the directory, so it needs no lock.
+/// </summary>
+internal sealed class RendezvousLoop
+{
+    private readonly RendezvousDirectory _directory;
+    private readonly TimeProvider _time;
+    private readonly long _epoch;
+    private readonly ILogger _logger;
+    private readonly Channel<Event> _events = Channel.CreateUnbounded<Event>(new UnboundedChannelOptions { SingleReader = true });
+    // Touched only by the loop.
+    private readonly Dictionary<long, RendezvousConnection> _connections = [];
+
+    public RendezvousLoop(RendezvousOptions options, TimeProvider time, ILogger logger)
+    {
+        _directory = new RendezvousDirectory(options);
+        _time = time;
+        _epoch = time.GetTimestamp();
+        _logger = logger;
+    }
+
+    private TimeSpan Now => _time.GetElapsedTime(_epoch);
+
+    public void Post(Event e) => _events.Writer.TryWrite(e);
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                TimeSpan? wake = _directory.NextWakeUp;
+                TimeSpan delay = wake is { } w ? w - Now : Timeout.InfiniteTimeSpan;
+                if (wake is null || delay > TimeSpan.Zero)
+                {
+                    using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    if (wake is not null)
+                    {
+                        timer.CancelAfter(delay);
+                    }
+                    try
+                    {
+                        await _events.Reader.WaitToReadAsync(timer.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                    }
+                }
+                while (_events.Reader.TryRead(out Event? e))
+                {
+                    Apply(e);
+                }
+                _directory.HandleTimeout(Now);
+                Flush();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void Apply(Event e)
+    {
+        switch (e)
+        {
+            case Event.Opened opened:
+                _connections[opened.Connection.Id] = opened.Connection;
+                _directory.Connected(opened.Connection.Id, opened.Connection.Remote, Now);
+                break;
+            case Event.MessageReceived received:
+                _directory.Received(received.ConnectionId, received.Message, Now);
+                break;
+            case Event.Malformed malformed:
+                ServerLog.RendezvousMalformed(_logger, malformed.ConnectionId, malformed.Error);
+                _directory.Malformed(malformed.ConnectionId, malformed.Error);
+                break;
+            case Event.Closed closed:
+                _connections.Remove(closed.ConnectionId);
+                _directory.Disconnected(closed.ConnectionId, closed.Reason);
+                break;
+        }
+    }
+
+    private void Flush()
+    {
+        while (_directory.TryPollOutput(out RendezvousOutput output))
+        {
+            if (!_connections.TryGetValue(output.ConnectionId, out RendezvousConnection? connection))
+            {
+                continue;
+            }
+            if (output.Message is not null)
+            {
+                connection.Enqueue(output.Message);
+            }
+            if (output.Close)
+            {
+                _connections.Remove(output.ConnectionId);
+                connection.CloseAfterPending();
+            }
+        }
+    }
+
+    /// <summary>What the connections tell the loop.</summary>
+    internal abstract record Event
+    {
+        public sealed record Opened(RendezvousConnection Connection) : Event;
+
+        public sealed record MessageReceived(long ConnectionId, RendezvousMessage Message) : Event;
+
+        public sealed record Malformed(long ConnectionId, string Error) : Event;
+
+        public sealed record Closed(long ConnectionId, string Reason) : Event;
+    }
+}

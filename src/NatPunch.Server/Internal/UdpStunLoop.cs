@@ -1,0 +1,100 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using NatPunch.Server.Stun;
+
+namespace NatPunch.Server.Internal;
+
+/// <summary>
+/// The receive loop of one UDP socket: read a datagram, let the responder decide, send the
+/// answer from whichever of the server's sockets it names. One loop per socket owns its buffers.
+/// </summary>
+internal sealed class UdpStunLoop
+{
+    private const int MaxDatagram = 65536;
+
+    private readonly Socket[] _sockets;
+    private readonly int _index;
+    private readonly StunBindingResponder _responder;
+    private readonly ServerCounters _counters;
+    private readonly ILogger _logger;
+    private readonly IPEndPoint _localEndPoint;
+
+    public UdpStunLoop(Socket[] sockets, int index, StunBindingResponder responder, ServerCounters counters, ILogger logger)
+    {
+        _sockets = sockets;
+        _index = index;
+        _responder = responder;
+        _counters = counters;
+        _logger = logger;
+        _localEndPoint = (IPEndPoint)sockets[index].LocalEndPoint!;
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        Socket socket = _sockets[_index];
+        byte[] request = GC.AllocateArray<byte>(MaxDatagram, pinned: true);
+        byte[] response = GC.AllocateArray<byte>(StunBindingResponder.MaxResponseLength(MaxDatagram), pinned: true);
+        var remote = new SocketAddress(socket.AddressFamily);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            int received;
+            try
+            {
+                received = await socket.ReceiveFromAsync(request, SocketFlags.None, remote, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.MessageSize)
+            {
+                // ICMP errors and oversized datagrams concern one peer, not the socket.
+                continue;
+            }
+            catch (SocketException e)
+            {
+                ServerLog.ReceiveFailed(_logger, _localEndPoint, e.Message);
+                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            Handle(request.AsSpan(0, received), response, remote);
+        }
+    }
+
+    private void Handle(ReadOnlySpan<byte> request, Span<byte> response, SocketAddress remote)
+    {
+        _counters.CountRequest();
+        Span<byte> clientAddress = stackalloc byte[16];
+        int addressLength = SocketAddressBytes.GetAddress(remote, clientAddress, out int clientPort);
+        StunResponse outcome = _responder.Respond(request, clientAddress[..addressLength], clientPort, _index, overTcp: false, response);
+        if (!outcome.HasResponse)
+        {
+            _counters.CountDrop(outcome.Dropped);
+            return;
+        }
+        try
+        {
+            if (outcome.DestinationPort != 0)
+            {
+                int originalPort = clientPort;
+                SocketAddressBytes.SetPort(remote, outcome.DestinationPort);
+                _sockets[outcome.SendFromIndex].SendTo(response[..outcome.Length], SocketFlags.None, remote);
+                SocketAddressBytes.SetPort(remote, originalPort);
+            }
+            else
+            {
+                _sockets[outcome.SendFromIndex].SendTo(response[..outcome.Length], SocketFlags.None, remote);
+            }
+            _counters.CountResponse();
+        }
+        catch (SocketException)
+        {
+            _counters.CountSendError();
+        }
+    }
+}

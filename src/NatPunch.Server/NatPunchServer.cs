@@ -1,0 +1,232 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NatPunch.Server.Internal;
+using NatPunch.Server.Rendezvous;
+using NatPunch.Server.Stun;
+
+namespace NatPunch.Server;
+
+/// <summary>
+/// The NatPunch server: STUN over UDP and TCP on every listen address (RFC 8489), with RFC 5780
+/// behaviour discovery when an alternate address is configured, and the rendezvous service on the
+/// same TCP port (told apart by the first byte). Start it, then dispose it to stop.
+/// </summary>
+public sealed class NatPunchServer : IAsyncDisposable
+{
+    private readonly NatPunchServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Socket> _sockets = [];
+    private readonly List<Task> _loops = [];
+    private readonly RendezvousLoop _rendezvous;
+    private int _tcpConnections;
+    private int _disposed;
+
+    public NatPunchServer(NatPunchServerOptions options, ILogger<NatPunchServer>? logger = null, TimeProvider? timeProvider = null)
+    {
+        _options = options;
+        _logger = logger ?? NullLogger<NatPunchServer>.Instance;
+        _rendezvous = new RendezvousLoop(options.Rendezvous, timeProvider ?? TimeProvider.System, _logger);
+    }
+
+    public ServerCounters Counters { get; } = new();
+
+    /// <summary>The UDP endpoints actually bound (with real ports when port 0 was asked for).</summary>
+    public IReadOnlyList<IPEndPoint> UdpEndPoints { get; private set; } = [];
+
+    /// <summary>Binds every socket; throws <see cref="SocketException"/> with a clear message if one can't be bound.</summary>
+    public void Start()
+    {
+        var udpEndPoints = new List<IPEndPoint>();
+        IReadOnlyList<IPEndPoint> listen = _options.EffectiveListen;
+        for (int i = 0; i < listen.Count; i++)
+        {
+            IPEndPoint primary = listen[i];
+            var addresses = new ServerAddressSet(primary, i == 0 ? _options.AlternateAddress : null);
+            addresses = BindAddressSet(addresses, udpEndPoints);
+            if (addresses.SupportsBehaviorDiscovery)
+            {
+                ServerLog.BehaviorDiscovery(_logger, addresses[0], addresses[ServerAddressSet.Other(0)]);
+            }
+        }
+        UdpEndPoints = udpEndPoints;
+        _loops.Add(_rendezvous.RunAsync(_stopping.Token));
+    }
+
+    /// <summary>
+    /// Binds the UDP and TCP sockets of one address set. A port of 0 is resolved on the first
+    /// bind and reused for the rest, so that port+1 pairs stay together.
+    /// </summary>
+    private ServerAddressSet BindAddressSet(ServerAddressSet requested, List<IPEndPoint> udpEndPoints)
+    {
+        ServerAddressSet addresses = requested;
+        if (requested[0].Port == 0)
+        {
+            addresses = new ServerAddressSet(FindFreePortPair(requested), requested.SupportsBehaviorDiscovery ? requested[2].Address : null);
+        }
+        var udp = new Socket[addresses.Count];
+        var responder = new StunBindingResponder(addresses);
+        for (int i = 0; i < addresses.Count; i++)
+        {
+            udp[i] = Bind(addresses[i], SocketType.Dgram, ProtocolType.Udp);
+            udpEndPoints.Add((IPEndPoint)udp[i].LocalEndPoint!);
+            ServerLog.Serving(_logger, "UDP", (IPEndPoint)udp[i].LocalEndPoint!);
+        }
+        for (int i = 0; i < addresses.Count; i++)
+        {
+            Socket tcp = Bind(addresses[i], SocketType.Stream, ProtocolType.Tcp);
+            tcp.Listen(512);
+            ServerLog.Serving(_logger, "TCP", (IPEndPoint)tcp.LocalEndPoint!);
+            _loops.Add(AcceptLoopAsync(tcp, i, responder));
+        }
+        for (int i = 0; i < addresses.Count; i++)
+        {
+            _loops.Add(new UdpStunLoop(udp, i, responder, Counters, _logger).RunAsync(_stopping.Token));
+        }
+        return addresses;
+    }
+
+    /// <summary>
+    /// Picks a port for a set asked with port 0: one where every address of the set (port, and
+    /// port+1 in RFC 5780 mode) is free for both UDP and TCP.
+    /// </summary>
+    private static IPEndPoint FindFreePortPair(ServerAddressSet requested)
+    {
+        for (int attempt = 0; attempt < 100; attempt++)
+        {
+            int port;
+            using (var probe = new Socket(requested[0].AddressFamily, SocketType.Dgram, ProtocolType.Udp))
+            {
+                probe.Bind(requested[0]);
+                port = ((IPEndPoint)probe.LocalEndPoint!).Port;
+            }
+            if (port < 65535 && AllFree(new ServerAddressSet(new IPEndPoint(requested[0].Address, port),
+                    requested.SupportsBehaviorDiscovery ? requested[2].Address : null)))
+            {
+                return new IPEndPoint(requested[0].Address, port);
+            }
+        }
+        throw new SocketException((int)SocketError.AddressAlreadyInUse, "No free port (and port+1) found for the server.");
+    }
+
+    private static bool AllFree(ServerAddressSet addresses)
+    {
+        var probes = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < addresses.Count; i++)
+            {
+                foreach ((SocketType type, ProtocolType protocol) in new[] { (SocketType.Dgram, ProtocolType.Udp), (SocketType.Stream, ProtocolType.Tcp) })
+                {
+                    var probe = new Socket(addresses[i].AddressFamily, type, protocol);
+                    probes.Add(probe);
+                    probe.Bind(addresses[i]);
+                }
+            }
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        finally
+        {
+            probes.ForEach(p => p.Dispose());
+        }
+    }
+
+    private Socket Bind(IPEndPoint endPoint, SocketType type, ProtocolType protocol)
+    {
+        var socket = new Socket(endPoint.AddressFamily, type, protocol);
+        try
+        {
+            if (endPoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true;
+            }
+            if (type == SocketType.Stream)
+            {
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            }
+            else
+            {
+                socket.ReceiveBufferSize = 4 * 1024 * 1024;
+                socket.SendBufferSize = 4 * 1024 * 1024;
+            }
+            socket.Bind(endPoint);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new SocketException((int)e.SocketErrorCode, $"Cannot bind {(protocol == ProtocolType.Udp ? "UDP" : "TCP")} {endPoint}: {e.Message}");
+        }
+        _sockets.Add(socket);
+        return socket;
+    }
+
+    private async Task AcceptLoopAsync(Socket listener, int index, StunBindingResponder responder)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+            if (Interlocked.Increment(ref _tcpConnections) > _options.MaxTcpConnections)
+            {
+                Interlocked.Decrement(ref _tcpConnections);
+                Counters.CountTcpRejected();
+                ServerLog.TcpLimit(_logger, _options.MaxTcpConnections, client.RemoteEndPoint);
+                client.Dispose();
+                continue;
+            }
+            Counters.CountTcpConnection();
+            client.NoDelay = true;
+            var dispatcher = new TcpConnectionDispatcher(responder, index, _rendezvous, Counters, _logger, _options.TcpIdleTimeout);
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await dispatcher.RunAsync(client, _stopping.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _tcpConnections);
+                }
+            });
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _stopping.Cancel();
+        foreach (Socket socket in _sockets)
+        {
+            socket.Dispose();
+        }
+        try
+        {
+            await Task.WhenAll(_loops).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        ServerLog.Stopped(_logger, Counters);
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,34 @@
+using System.Net;
+using NatPunch.Protocol.Stun;
+using NatPunch.Server.Rendezvous;
+
+namespace NatPunch.Server;
+
+/// <summary>Settings of <see cref="NatPunchServer"/>.</summary>
+public sealed record NatPunchServerOptions
+{
+    /// <summary>Dual-stack wildcard on the standard port: IPv4 and IPv6 clients, UDP and TCP.</summary>
+    public static readonly NatPunchServerOptions Default = new();
+
+    /// <summary>Addresses to serve on, each over UDP and TCP. Empty means [::]:3478 (dual stack) or 0.0.0.0:3478.</summary>
+    public IReadOnlyList<IPEndPoint> Listen { get; init; } = [];
+
+    /// <summary>
+    /// A second IP of this host. With it, the first listen address and this one are served on
+    /// port and port+1, and RFC 5780 NAT behaviour discovery works against the server.
+    /// </summary>
+    public IPAddress? AlternateAddress { get; init; }
+
+    /// <summary>How long a TCP connection may stay silent before it is closed.</summary>
+    public TimeSpan TcpIdleTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>At most this many TCP connections at once; further ones are closed at once.</summary>
+    public int MaxTcpConnections { get; init; } = 10_000;
+
+    /// <summary>The rendezvous service: token, liveness timing.</summary>
+    public RendezvousOptions Rendezvous { get; init; } = RendezvousOptions.Default;
+
+    /// <summary>The listen addresses with the default filled in.</summary>
+    internal IReadOnlyList<IPEndPoint> EffectiveListen =>
+        Listen.Count > 0 ? Listen : [new IPEndPoint(IPAddress.IPv6Any, StunConstants.DefaultPort)];
+}

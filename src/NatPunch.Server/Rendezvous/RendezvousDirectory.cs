@@ -1,0 +1,344 @@
+using System.Net;
+using System.Security.Cryptography;
+using NatPunch.Protocol.Rendezvous;
+
+namespace NatPunch.Server.Rendezvous;
+
+/// <summary>
+/// The rendezvous service as a core without I/O: connections, messages and time go in, messages
+/// to send (and connections to close) come out. It keeps the directory of registered names,
+/// introduces peers to each other and times their start so both send at the same moment.
+/// Not thread-safe: one loop owns it (see <c>Internal/RendezvousLoop</c>).
+/// </summary>
+public sealed class RendezvousDirectory
+{
+    private readonly RendezvousOptions _options;
+    private readonly Dictionary<long, Client> _connections = [];
+    private readonly Dictionary<string, Client> _byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
+    private readonly Queue<RendezvousOutput> _outputs = new();
+    private long _nextPingId;
+
+    public RendezvousDirectory(RendezvousOptions options) => _options = options;
+
+    public int RegisteredCount => _byName.Count;
+
+    public bool IsRegistered(string name) => _byName.ContainsKey(name);
+
+    public void Connected(long connectionId, IPEndPoint remote, TimeSpan now)
+    {
+        _connections[connectionId] = new Client(connectionId, remote, now);
+    }
+
+    public void Disconnected(long connectionId, string reason)
+    {
+        if (!_connections.Remove(connectionId, out Client? client))
+        {
+            return;
+        }
+        if (client.Name is not null && _byName.TryGetValue(client.Name, out Client? registered) && registered == client)
+        {
+            _byName.Remove(client.Name);
+        }
+        foreach (string sessionId in client.Sessions)
+        {
+            if (_sessions.Remove(sessionId, out Session? session))
+            {
+                Client other = session.Other(client);
+                other.Sessions.Remove(sessionId);
+                Send(other, new PeerGoneMessage(sessionId, client.Name ?? "?", reason));
+            }
+        }
+    }
+
+    public void Received(long connectionId, RendezvousMessage message, TimeSpan now)
+    {
+        if (!_connections.TryGetValue(connectionId, out Client? client))
+        {
+            return;
+        }
+        client.LastHeard = now;
+        switch (message)
+        {
+            case PingMessage ping:
+                Send(client, new PongMessage(ping.Id));
+                break;
+            case PongMessage pong:
+                if (client.PingSentAt.Remove(pong.Id, out TimeSpan sentAt))
+                {
+                    TimeSpan sample = now - sentAt;
+                    // Smoothed as in RFC 6298 §2.3 (alpha = 1/8); the first sample is taken as is.
+                    client.RoundTrip = client.RoundTrip is { } rtt ? rtt + (sample - rtt) / 8 : sample;
+                }
+                break;
+            case RegisterMessage register:
+                Register(client, register, now);
+                break;
+            case UpdateOfferMessage update when client.Name is not null:
+                client.Offer = update.Offer;
+                ServeWaiting(client, now);
+                break;
+            case ConnectMessage connect when client.Name is not null:
+                Connect(client, connect, now);
+                break;
+            case CandidateMessage candidate when client.Name is not null:
+                Forward(client, candidate.Session, candidate);
+                break;
+            case RestartMessage restart when client.Name is not null:
+                Forward(client, restart.Session, restart);
+                break;
+            case UpdateOfferMessage or ConnectMessage or CandidateMessage or RestartMessage:
+                Send(client, new ErrorMessage(RendezvousErrorCodes.NotRegistered, "register a name first"));
+                break;
+            default:
+                Send(client, new ErrorMessage(RendezvousErrorCodes.BadRequest, $"a client does not send '{message.GetType().Name}'"));
+                break;
+        }
+    }
+
+    /// <summary>Something the client sent could not be parsed: tell it and close.</summary>
+    public void Malformed(long connectionId, string error)
+    {
+        if (_connections.TryGetValue(connectionId, out Client? client))
+        {
+            _outputs.Enqueue(new RendezvousOutput(client.ConnectionId, new ErrorMessage(RendezvousErrorCodes.BadRequest, error), Close: true));
+        }
+    }
+
+    public TimeSpan? NextWakeUp
+    {
+        get
+        {
+            TimeSpan? next = null;
+            foreach (Client client in _connections.Values)
+            {
+                next = Earliest(next, client.LastPinged + _options.PingInterval);
+                next = Earliest(next, client.LastHeard + _options.DeadAfter);
+                if (client.Waiting is { } waiting)
+                {
+                    next = Earliest(next, waiting.Deadline);
+                }
+            }
+            return next;
+        }
+    }
+
+    public void HandleTimeout(TimeSpan now)
+    {
+        foreach (Client client in _connections.Values.ToList())
+        {
+            if (now - client.LastHeard >= _options.DeadAfter)
+            {
+                _outputs.Enqueue(new RendezvousOutput(client.ConnectionId, null, Close: true));
+                Disconnected(client.ConnectionId, $"no sign of life for {_options.DeadAfter.TotalSeconds:0} s");
+                continue;
+            }
+            if (now - client.LastPinged >= _options.PingInterval)
+            {
+                Ping(client, now);
+            }
+            if (client.Waiting is { } waiting && now >= waiting.Deadline)
+            {
+                client.Waiting = null;
+                Send(client, NotAvailable(waiting.Peer, waiting.WaitedFor));
+            }
+        }
+    }
+
+    public bool TryPollOutput(out RendezvousOutput output) => _outputs.TryDequeue(out output);
+
+    private void Register(Client client, RegisterMessage register, TimeSpan now)
+    {
+        if (client.Name is not null)
+        {
+            Send(client, new ErrorMessage(RendezvousErrorCodes.BadRequest, $"already registered as '{client.Name}'"));
+            return;
+        }
+        if (_options.Token is { } token && !FixedTimeEquals(token, register.Token))
+        {
+            string why = register.Token is null ? "this server requires a token (--token)" : "wrong token";
+            _outputs.Enqueue(new RendezvousOutput(client.ConnectionId, new ErrorMessage(RendezvousErrorCodes.Unauthorized, why), Close: true));
+            return;
+        }
+        if (!IsValidName(register.Name))
+        {
+            Send(client, new ErrorMessage(RendezvousErrorCodes.BadRequest,
+                $"'{register.Name}' is not a valid name: use 1-{_options.MaxNameLength} letters, digits, '-', '_', '.', '@'"));
+            return;
+        }
+        if (_byName.TryGetValue(register.Name, out Client? holder))
+        {
+            bool sameInstance = register.Instance is not null && register.Instance == holder.Instance;
+            if (!sameInstance)
+            {
+                Send(client, new ErrorMessage(RendezvousErrorCodes.NameTaken, $"the name '{register.Name}' is already registered"));
+                return;
+            }
+            // The same process reconnected before we noticed its old connection die.
+            _outputs.Enqueue(new RendezvousOutput(holder.ConnectionId, null, Close: true));
+            Disconnected(holder.ConnectionId, "replaced by a new connection");
+        }
+        client.Name = register.Name;
+        client.Instance = register.Instance;
+        client.Offer = register.Offer;
+        _byName[register.Name] = client;
+        Send(client, new RegisteredMessage(register.Name, Format(client.Remote)));
+        // Measure the round trip now, so that an introduction can be timed.
+        Ping(client, now);
+        ServeWaiting(client, now);
+    }
+
+    private void Connect(Client client, ConnectMessage connect, TimeSpan now)
+    {
+        if (connect.Peer == client.Name)
+        {
+            Send(client, new ErrorMessage(RendezvousErrorCodes.BadRequest, "a peer cannot connect to itself"));
+            return;
+        }
+        client.Offer = connect.Offer;
+        _byName.TryGetValue(connect.Peer, out Client? peer);
+        if (peer is not null && peer.Waiting?.Peer == client.Name)
+        {
+            // Both called each other at once: the one that asked first controls.
+            peer.Waiting = null;
+            Introduce(peer, client, now);
+            return;
+        }
+        if (peer?.Offer is not null)
+        {
+            Introduce(client, peer, now);
+            return;
+        }
+        if (peer is not null && HasSessionWith(client, peer))
+        {
+            // The peer's own connect already introduced us; that introduction is the answer.
+            return;
+        }
+        TimeSpan wait = TimeSpan.FromMilliseconds(Math.Clamp(connect.WaitMs, 0, (int)_options.MaxConnectWait.TotalMilliseconds));
+        if (wait == TimeSpan.Zero)
+        {
+            Send(client, NotAvailable(connect.Peer));
+            return;
+        }
+        client.Waiting = new PendingConnect(connect.Peer, now + wait, wait);
+    }
+
+    /// <summary>A client registered or refreshed its offer: serve those who wait for it.</summary>
+    private void ServeWaiting(Client arrived, TimeSpan now)
+    {
+        if (arrived.Offer is null)
+        {
+            return;
+        }
+        foreach (Client waiter in _connections.Values)
+        {
+            if (waiter != arrived && waiter.Waiting?.Peer == arrived.Name && waiter.Offer is not null)
+            {
+                waiter.Waiting = null;
+                Introduce(waiter, arrived, now);
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sends each side the other's offer. Each waits so that both start at the same moment:
+    /// the one nearer to the server waits the difference of the one-way delays (DCUtR's idea,
+    /// timed here by the server from its own round-trip measurements).
+    /// </summary>
+    private void Introduce(Client controlling, Client controlled, TimeSpan now)
+    {
+        string sessionId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        var session = new Session(sessionId, controlling, controlled);
+        _sessions[sessionId] = session;
+        controlling.Sessions.Add(sessionId);
+        controlled.Sessions.Add(sessionId);
+        TimeSpan oneWayControlling = (controlling.RoundTrip ?? TimeSpan.Zero) / 2;
+        TimeSpan oneWayControlled = (controlled.RoundTrip ?? TimeSpan.Zero) / 2;
+        TimeSpan latest = oneWayControlling > oneWayControlled ? oneWayControlling : oneWayControlled;
+        PeerOffer controllingOffer = controlling.Offer!;
+        PeerOffer controlledOffer = controlled.Offer!;
+        // An offer serves one session; a peer that wants more sends a fresh one.
+        controlling.Offer = null;
+        controlled.Offer = null;
+        Send(controlling, new IntroduceMessage(sessionId, controlled.Name!, IceRole.Controlling, controlledOffer,
+            Format(controlled.Remote), (int)(latest - oneWayControlling).TotalMilliseconds));
+        Send(controlled, new IntroduceMessage(sessionId, controlling.Name!, IceRole.Controlled, controllingOffer,
+            Format(controlling.Remote), (int)(latest - oneWayControlled).TotalMilliseconds));
+    }
+
+    /// <summary>The error for a peer that can't be introduced: unknown, or registered but offering nothing.</summary>
+    private ErrorMessage NotAvailable(string peer, TimeSpan? waited = null)
+    {
+        string within = waited is { } w ? $" within {w.TotalSeconds:0.#} s" : "";
+        return _byName.ContainsKey(peer)
+            ? new ErrorMessage(RendezvousErrorCodes.PeerBusy, $"'{peer}' is registered but did not accept a session{within}")
+            : new ErrorMessage(RendezvousErrorCodes.PeerUnknown, $"no peer named '{peer}' registered{within}");
+    }
+
+    private bool HasSessionWith(Client client, Client peer) =>
+        client.Sessions.Any(id => _sessions.TryGetValue(id, out Session? session) && session.Has(peer));
+
+    private void Forward(Client from, string sessionId, RendezvousMessage message)
+    {
+        if (!_sessions.TryGetValue(sessionId, out Session? session) || !session.Has(from))
+        {
+            Send(from, new ErrorMessage(RendezvousErrorCodes.PeerGone, "that session has ended", sessionId));
+            return;
+        }
+        Send(session.Other(from), message);
+    }
+
+    private void Ping(Client client, TimeSpan now)
+    {
+        long id = ++_nextPingId;
+        client.PingSentAt[id] = now;
+        client.LastPinged = now;
+        // Forget pings that were never answered, so the table stays small.
+        if (client.PingSentAt.Count > 8)
+        {
+            client.PingSentAt.Remove(client.PingSentAt.Keys.Min());
+        }
+        Send(client, new PingMessage(id));
+    }
+
+    private void Send(Client client, RendezvousMessage message) =>
+        _outputs.Enqueue(new RendezvousOutput(client.ConnectionId, message, Close: false));
+
+    private bool IsValidName(string name) =>
+        name.Length >= 1 && name.Length <= _options.MaxNameLength
+        && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '@');
+
+    private static bool FixedTimeEquals(string expected, string? given) =>
+        given is not null && CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.UTF8.GetBytes(expected), System.Text.Encoding.UTF8.GetBytes(given));
+
+    private static string Format(IPEndPoint endPoint) =>
+        endPoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port).ToString() : endPoint.ToString();
+
+    private static TimeSpan? Earliest(TimeSpan? a, TimeSpan b) => a is null || b < a ? b : a;
+
+    private sealed class Client(long connectionId, IPEndPoint remote, TimeSpan now)
+    {
+        public long ConnectionId { get; } = connectionId;
+        public IPEndPoint Remote { get; } = remote;
+        public string? Name { get; set; }
+        public string? Instance { get; set; }
+        public PeerOffer? Offer { get; set; }
+        public TimeSpan LastHeard { get; set; } = now;
+        public TimeSpan LastPinged { get; set; } = now;
+        public TimeSpan? RoundTrip { get; set; }
+        public Dictionary<long, TimeSpan> PingSentAt { get; } = [];
+        public PendingConnect? Waiting { get; set; }
+        public HashSet<string> Sessions { get; } = new(StringComparer.Ordinal);
+    }
+
+    private sealed record PendingConnect(string Peer, TimeSpan Deadline, TimeSpan WaitedFor);
+
+    private sealed record Session(string Id, Client Controlling, Client Controlled)
+    {
+        public bool Has(Client client) => client == Controlling || client == Controlled;
+
+        public Client Other(Client client) => client == Controlling ? Controlled : Controlling;
+    }
+}

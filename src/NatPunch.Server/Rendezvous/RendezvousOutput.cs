@@ -1,0 +1,6 @@
+using NatPunch.Protocol.Rendezvous;
+
+namespace NatPunch.Server.Rendezvous;
+
+/// <summary>Something the directory wants done: send <see cref="Message"/> on a connection, and maybe close it after.</summary>
+public readonly record struct RendezvousOutput(long ConnectionId, RendezvousMessage? Message, bool Close);

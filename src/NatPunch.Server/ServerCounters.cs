@@ -1,0 +1,48 @@
+namespace NatPunch.Server;
+
+/// <summary>
+/// What the server has seen since it started. Updated with Interlocked from the socket loops;
+/// read at any time for logs, tests and benchmarks.
+/// </summary>
+public sealed class ServerCounters
+{
+    private long _requests;
+    private long _responses;
+    private long _malformed;
+    private long _badFingerprint;
+    private long _notRequests;
+    private long _sendErrors;
+    private long _tcpConnections;
+    private long _tcpRejected;
+
+    public long Requests => Interlocked.Read(ref _requests);
+    public long Responses => Interlocked.Read(ref _responses);
+    /// <summary>Datagrams or TCP messages that did not parse as STUN: dropped.</summary>
+    public long Malformed => Interlocked.Read(ref _malformed);
+    public long BadFingerprint => Interlocked.Read(ref _badFingerprint);
+    /// <summary>Responses and indications sent to the server: nothing to answer.</summary>
+    public long NotRequests => Interlocked.Read(ref _notRequests);
+    public long SendErrors => Interlocked.Read(ref _sendErrors);
+    public long TcpConnections => Interlocked.Read(ref _tcpConnections);
+    public long TcpRejected => Interlocked.Read(ref _tcpRejected);
+
+    internal void CountRequest() => Interlocked.Increment(ref _requests);
+    internal void CountResponse() => Interlocked.Increment(ref _responses);
+    internal void CountSendError() => Interlocked.Increment(ref _sendErrors);
+    internal void CountTcpConnection() => Interlocked.Increment(ref _tcpConnections);
+    internal void CountTcpRejected() => Interlocked.Increment(ref _tcpRejected);
+
+    internal void CountDrop(Stun.StunDropReason reason)
+    {
+        switch (reason)
+        {
+            case Stun.StunDropReason.Malformed: Interlocked.Increment(ref _malformed); break;
+            case Stun.StunDropReason.BadFingerprint: Interlocked.Increment(ref _badFingerprint); break;
+            case Stun.StunDropReason.NotARequest: Interlocked.Increment(ref _notRequests); break;
+        }
+    }
+
+    public override string ToString() =>
+        $"requests={Requests} responses={Responses} malformed={Malformed} bad_fingerprint={BadFingerprint} " +
+        $"not_requests={NotRequests} send_errors={SendErrors} tcp_connections={TcpConnections} tcp_rejected={TcpRejected}";
+}

@@ -1,0 +1,23 @@
+using System.Net;
+
+namespace NatPunch;
+
+/// <summary>Steps of establishing a connection, reported as they happen (the CLI prints them).</summary>
+public abstract record ConnectionProgress
+{
+    public sealed record Gathered(int HostCandidates, int ServerReflexiveCandidates, IPEndPoint? PublicAddress) : ConnectionProgress;
+
+    public sealed record Registered(string Name, string Observed) : ConnectionProgress;
+
+    public sealed record WaitingForPeer(string? Peer) : ConnectionProgress;
+
+    public sealed record Introduced(string Peer, string Session, int RemoteCandidates, TimeSpan StartIn) : ConnectionProgress;
+
+    public sealed record Punching(int Pairs) : ConnectionProgress;
+
+    public sealed record Connected(PeerPath Path, TimeSpan Elapsed) : ConnectionProgress;
+
+    public sealed record PathLost(string Reason) : ConnectionProgress;
+
+    public sealed record Status(string Message) : ConnectionProgress;
+}

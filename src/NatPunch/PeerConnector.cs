@@ -1,0 +1,291 @@
+using System.Net;
+using System.Net.Sockets;
+using NatPunch.Net;
+using NatPunch.Protocol.Rendezvous;
+using NatPunch.Protocol.Stun;
+using NatPunch.Rendezvous;
+using NatPunch.Session;
+using NatPunch.Traversal;
+
+namespace NatPunch;
+
+/// <summary>
+/// The one call that connects two peers: gather candidates on a fresh UDP socket, meet through
+/// the rendezvous service, punch, and return a <see cref="PeerConnection"/> on the best direct path.
+/// </summary>
+public static class PeerConnector
+{
+    /// <summary>Registers <see cref="PeerOptions.Name"/> and waits for one peer to connect.</summary>
+    public static Task<PeerConnection> ListenAsync(PeerOptions options, IProgress<ConnectionProgress>? progress, CancellationToken cancellationToken) =>
+        RunAsync(options, peer: null, progress, cancellationToken);
+
+    /// <summary>Connects to the peer registered as <paramref name="peer"/>, waiting for it up to the timeout.</summary>
+    public static Task<PeerConnection> ConnectAsync(PeerOptions options, string peer, IProgress<ConnectionProgress>? progress, CancellationToken cancellationToken) =>
+        RunAsync(options, peer, progress, cancellationToken);
+
+    private static async Task<PeerConnection> RunAsync(PeerOptions options, string? peer, IProgress<ConnectionProgress>? progress, CancellationToken cancellationToken)
+    {
+        TimeProvider time = options.TimeProvider;
+        long started = time.GetTimestamp();
+        if (!HostPort.TryParse(options.Server, StunConstants.DefaultPort, out HostPort server, out string parseError))
+        {
+            throw new ConnectException($"--server: {parseError}");
+        }
+        IPEndPoint[] serverEndPoints;
+        try
+        {
+            serverEndPoints = await server.ResolveAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            throw new ConnectException($"cannot resolve {server.Host}: {e.Message}", e);
+        }
+
+        Socket socket = BindSocket(options.LocalPort);
+        int port = ((IPEndPoint)socket.LocalEndPoint!).Port;
+        bool dualStack = socket.AddressFamily == AddressFamily.InterNetworkV6;
+        IPEndPoint[] hosts = LocalAddresses.Get(options.IncludeLoopbackCandidates, includeIPv6: dualStack)
+            .Select(a => new IPEndPoint(a, port)).ToArray();
+        IPEndPoint[] stunServers = serverEndPoints.Where(e => dualStack || e.AddressFamily == AddressFamily.InterNetwork).Take(2).ToArray();
+        var link = new PeerLink(socket, now => new IceAgent(IceRole.Controlling, IceCredentials.NewRandom(), hosts, stunServers, options.Ice, now), time);
+        RendezvousClient? rendezvous = null;
+        try
+        {
+            PeerOffer offer = await GatherAsync(link, progress, cancellationToken).ConfigureAwait(false);
+            rendezvous = new RendezvousClient(new RendezvousClientOptions
+            {
+                Server = options.Server,
+                Name = options.Name,
+                Token = options.Token,
+                TimeProvider = time,
+                ConnectTimeout = peer is null ? TimeSpan.FromSeconds(10) : options.Timeout,
+            });
+            rendezvous.StatusChanged += message => progress?.Report(new ConnectionProgress.Status(message));
+            IntroduceMessage introduction;
+            if (peer is null)
+            {
+                RegisteredMessage registered = await Rendezvous(() => rendezvous.StartAsync(offer, cancellationToken)).ConfigureAwait(false);
+                progress?.Report(new ConnectionProgress.Registered(registered.Name, registered.Observed));
+                progress?.Report(new ConnectionProgress.WaitingForPeer(null));
+                introduction = await WaitForIntroductionAsync(link, rendezvous, options, cancellationToken).ConfigureAwait(false);
+                // The time limit of a listener runs from the introduction on.
+                started = time.GetTimestamp();
+            }
+            else
+            {
+                RegisteredMessage registered = await Rendezvous(() => rendezvous.StartAsync(null, cancellationToken)).ConfigureAwait(false);
+                progress?.Report(new ConnectionProgress.Registered(registered.Name, registered.Observed));
+                progress?.Report(new ConnectionProgress.WaitingForPeer(peer));
+                TimeSpan wait = options.Timeout - time.GetElapsedTime(started);
+                introduction = await Rendezvous(() => rendezvous.ConnectToPeerAsync(peer, offer, wait > TimeSpan.Zero ? wait : TimeSpan.Zero, cancellationToken)).ConfigureAwait(false);
+            }
+
+            PeerConnection connection = await PunchAsync(link, rendezvous, introduction, options, started, progress, cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await link.DisposeAsync().ConfigureAwait(false);
+            if (rendezvous is not null)
+            {
+                await rendezvous.DisposeAsync().ConfigureAwait(false);
+            }
+            throw;
+        }
+    }
+
+    private static Socket BindSocket(int port)
+    {
+        if (Socket.OSSupportsIPv6)
+        {
+            try
+            {
+                var dual = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true };
+                dual.Bind(new IPEndPoint(IPAddress.IPv6Any, port));
+                Tune(dual);
+                return dual;
+            }
+            catch (SocketException)
+            {
+                // IPv6 disabled on this host: fall back to IPv4 only.
+            }
+        }
+        var v4 = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        v4.Bind(new IPEndPoint(IPAddress.Any, port));
+        Tune(v4);
+        return v4;
+    }
+
+    private static void Tune(Socket socket)
+    {
+        socket.ReceiveBufferSize = 4 * 1024 * 1024;
+        socket.SendBufferSize = 4 * 1024 * 1024;
+    }
+
+    private static async Task<PeerOffer> GatherAsync(PeerLink link, IProgress<ConnectionProgress>? progress, CancellationToken cancellationToken)
+    {
+        while (await link.Events.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (link.Events.TryRead(out IceEvent? e))
+            {
+                if (e is IceEvent.GatheringComplete)
+                {
+                    return await link.InvokeAsync((agent, _) =>
+                    {
+                        IReadOnlyList<Candidate> candidates = agent.LocalCandidates;
+                        Candidate? reflexive = candidates.FirstOrDefault(c => c.Type == CandidateType.ServerReflexive);
+                        IPEndPoint? publicAddress = reflexive?.EndPoint ?? candidates.FirstOrDefault()?.EndPoint;
+                        progress?.Report(new ConnectionProgress.Gathered(
+                            candidates.Count(c => c.Type == CandidateType.Host),
+                            candidates.Count(c => c.Type == CandidateType.ServerReflexive),
+                            publicAddress));
+                        return agent.CreateOffer();
+                    }).ConfigureAwait(false);
+                }
+            }
+        }
+        throw new ConnectException("the connection was closed while gathering candidates");
+    }
+
+    /// <summary>Waits for an introduction while keeping our NAT mapping (and so our offer) alive.</summary>
+    private static async Task<IntroduceMessage> WaitForIntroductionAsync(PeerLink link, RendezvousClient rendezvous, PeerOptions options, CancellationToken cancellationToken)
+    {
+        Task<IntroduceMessage> introduction = rendezvous.WaitForIntroductionAsync(cancellationToken);
+        string? lastReflexive = null;
+        while (true)
+        {
+            Task tick = Task.Delay(options.KeepAliveInterval, options.TimeProvider, cancellationToken);
+            if (await Task.WhenAny(introduction, tick).ConfigureAwait(false) == introduction)
+            {
+                return await Rendezvous(() => introduction).ConfigureAwait(false);
+            }
+            await link.InvokeAsync((agent, now) => agent.Regather(now)).ConfigureAwait(false);
+            // A changed mapping shows up as a new server-reflexive candidate: offer it.
+            while (link.Events.TryRead(out IceEvent? e))
+            {
+                if (e is IceEvent.CandidateGathered { Candidate.Type: CandidateType.ServerReflexive } gathered)
+                {
+                    string address = Candidate.Format(gathered.Candidate.EndPoint);
+                    if (address != lastReflexive)
+                    {
+                        lastReflexive = address;
+                        PeerOffer offer = await link.InvokeAsync((agent, _) => agent.CreateOffer()).ConfigureAwait(false);
+                        await rendezvous.UpdateOfferAsync(offer, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+    }
+
+    private static async Task<PeerConnection> PunchAsync(PeerLink link, RendezvousClient rendezvous, IntroduceMessage introduction,
+        PeerOptions options, long started, IProgress<ConnectionProgress>? progress, CancellationToken cancellationToken)
+    {
+        TimeProvider time = options.TimeProvider;
+        var remoteCandidates = new List<Candidate>();
+        foreach (CandidateInfo info in introduction.Offer.Candidates)
+        {
+            if (Candidate.TryFromInfo(info, out Candidate candidate))
+            {
+                remoteCandidates.Add(candidate);
+            }
+        }
+        TimeSpan startIn = TimeSpan.FromMilliseconds(Math.Clamp(introduction.StartInMs, 0, 5000));
+        progress?.Report(new ConnectionProgress.Introduced(introduction.Peer, introduction.Session, remoteCandidates.Count, startIn));
+        link.SetSessionTag(SessionFrame.TagFor(introduction.Session));
+        int pairs = await link.InvokeAsync((agent, now) =>
+        {
+            agent.SetRole(introduction.Role);
+            agent.SetRemoteCredentials(new IceCredentials(introduction.Offer.Ufrag, introduction.Offer.Pwd));
+            agent.AddRemoteCandidates(remoteCandidates, now);
+            agent.StartChecks(now + startIn);
+            return agent.Pairs.Count;
+        }).ConfigureAwait(false);
+        progress?.Report(new ConnectionProgress.Punching(pairs));
+
+        TimeSpan left = options.Timeout - time.GetElapsedTime(started);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+        Task trickle = RelaySessionMessagesAsync(link, rendezvous, introduction.Session, limit.Token);
+        try
+        {
+            while (true)
+            {
+                Task<bool> ready = link.Events.WaitToReadAsync(limit.Token).AsTask();
+                if (await Task.WhenAny(ready, trickle).ConfigureAwait(false) == trickle)
+                {
+                    await trickle.ConfigureAwait(false); // throws why the peer went away
+                    trickle = Task.Delay(Timeout.Infinite, limit.Token); // rendezvous closed: nothing more to relay
+                }
+                if (!await ready.ConfigureAwait(false))
+                {
+                    break;
+                }
+                while (link.Events.TryRead(out IceEvent? e))
+                {
+                    switch (e)
+                    {
+                        case IceEvent.Selected selected:
+                            var path = new PeerPath(true, "udp", selected.Local.EndPoint, selected.Remote.EndPoint,
+                                $"{selected.Local.Type.ToWire()}/{selected.Remote.Type.ToWire()}");
+                            TimeSpan elapsed = time.GetElapsedTime(started);
+                            progress?.Report(new ConnectionProgress.Connected(path, elapsed));
+                            return new PeerConnection(link, rendezvous, path, introduction.Peer, introduction.Session, elapsed);
+                        case IceEvent.Failed failed:
+                            throw new ConnectException($"no direct path to '{introduction.Peer}': {failed.Reason} (both NATs may be symmetric, or UDP is blocked; a relay would be needed)");
+                    }
+                }
+            }
+            throw new ConnectException("the connection was closed while punching");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            int tried = link.InvokeAsync((agent, _) => agent.Pairs.Count).Result;
+            throw new ConnectException($"no direct path to '{introduction.Peer}' within {options.Timeout.TotalSeconds:0} s after trying {tried} candidate pairs (a relay would be needed)");
+        }
+        catch (PeerGoneException gone)
+        {
+            throw new ConnectException($"'{introduction.Peer}' left during the introduction: {gone.Message}");
+        }
+        finally
+        {
+            limit.Cancel();
+            try
+            {
+                await trickle.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or PeerGoneException or RendezvousException)
+            {
+            }
+        }
+    }
+
+    /// <summary>Forwards trickled candidates into the agent; a peer that leaves ends the attempt.</summary>
+    private static async Task RelaySessionMessagesAsync(PeerLink link, RendezvousClient rendezvous, string session, CancellationToken cancellationToken)
+    {
+        await foreach (RendezvousMessage message in rendezvous.SessionMessages.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            switch (message)
+            {
+                case CandidateMessage candidate when candidate.Session == session && Candidate.TryFromInfo(candidate.Candidate, out Candidate parsed):
+                    await link.InvokeAsync((agent, now) => agent.AddRemoteCandidates([parsed], now)).ConfigureAwait(false);
+                    break;
+                case PeerGoneMessage gone when gone.Session == session:
+                    throw new PeerGoneException(gone.Reason);
+            }
+        }
+    }
+
+    private static async Task<T> Rendezvous<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (RendezvousException e)
+        {
+            throw new ConnectException(e.Message, e);
+        }
+    }
+
+    private sealed class PeerGoneException(string reason) : Exception(reason);
+}

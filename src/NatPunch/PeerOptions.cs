@@ -1,0 +1,34 @@
+using NatPunch.Traversal;
+
+namespace NatPunch;
+
+/// <summary>How a peer reaches the NatPunch server and how long it tries.</summary>
+public sealed record PeerOptions
+{
+    /// <summary>"HOST:PORT" of the NatPunch server (STUN and rendezvous on one port; 3478 if left out).</summary>
+    public required string Server { get; init; }
+
+    /// <summary>Our name in the rendezvous directory.</summary>
+    public required string Name { get; init; }
+
+    public string? Token { get; init; }
+
+    /// <summary>
+    /// For a connect: how long to wait for the peer to register and for a path to work, in all.
+    /// For a listen: how long to try once a peer has been introduced.
+    /// </summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Also offer loopback addresses (two peers on one machine, tests).</summary>
+    public bool IncludeLoopbackCandidates { get; init; }
+
+    /// <summary>UDP port to bind; 0 picks one.</summary>
+    public int LocalPort { get; init; }
+
+    /// <summary>How often a waiting listener refreshes its NAT mapping with the STUN server.</summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    public IceAgentOptions Ice { get; init; } = IceAgentOptions.Default;
+
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}

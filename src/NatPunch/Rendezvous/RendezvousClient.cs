@@ -1,0 +1,419 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using NatPunch.Net;
+using NatPunch.Protocol.Rendezvous;
+using NatPunch.Protocol.Stun;
+
+namespace NatPunch.Rendezvous;
+
+/// <summary>
+/// A peer's connection to the rendezvous service: registers a name, asks to be introduced to
+/// another peer or waits to be introduced, relays session messages, and keeps itself alive —
+/// it pings the server, notices a dead connection within <see cref="RendezvousClientOptions.DeadAfter"/>,
+/// reconnects with back-off and registers again (with the same instance id) after a server restart.
+/// </summary>
+public sealed class RendezvousClient : IAsyncDisposable
+{
+    private readonly RendezvousClientOptions _options;
+    private readonly string _instance = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Channel<IntroduceMessage> _introductions = Channel.CreateUnbounded<IntroduceMessage>();
+    private readonly Channel<RendezvousMessage> _sessionMessages = Channel.CreateUnbounded<RendezvousMessage>();
+    private readonly SemaphoreSlim _sendLock = new(1, 1); // guards writes to _socket
+    private readonly object _gate = new(); // guards the fields below
+    private Socket? _socket;
+    private PeerOffer? _offer;
+    private PendingConnect? _pendingConnect;
+    private TaskCompletionSource<RegisteredMessage>? _firstRegistration;
+    private Task? _loop;
+    private long _lastHeardTicks;
+    private long _nextPingId;
+    private long _pingSentTicks;
+    private long _roundTripTicks = -1;
+    private int _disposed;
+
+    public RendezvousClient(RendezvousClientOptions options) => _options = options;
+
+    /// <summary>Progress in words ("connected to …", "connection lost: …; reconnecting") for the CLI.</summary>
+    public event Action<string>? StatusChanged;
+
+    /// <summary>The last measured round-trip time to the server.</summary>
+    public TimeSpan? RoundTrip => Interlocked.Read(ref _roundTripTicks) is var t and >= 0 ? TimeSpan.FromTicks(t) : null;
+
+    /// <summary>Our address as the server saw it on the last registration.</summary>
+    public string? Observed { get; private set; }
+
+    /// <summary>Candidate, restart and peer-gone messages for sessions.</summary>
+    public ChannelReader<RendezvousMessage> SessionMessages => _sessionMessages.Reader;
+
+    /// <summary>
+    /// Connects and registers. Returns once registered; throws <see cref="RendezvousException"/>
+    /// when the server refuses (wrong token, name taken) or can't be reached within the connect timeout.
+    /// </summary>
+    public async Task<RegisteredMessage> StartAsync(PeerOffer? offer, CancellationToken cancellationToken)
+    {
+        var registered = new TaskCompletionSource<RegisteredMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            if (_loop is not null)
+            {
+                throw new InvalidOperationException("The client is already started.");
+            }
+            _offer = offer;
+            _firstRegistration = registered;
+        }
+        _loop = RunAsync(_stopping.Token);
+        using CancellationTokenRegistration _ = cancellationToken.Register(() => registered.TrySetCanceled(cancellationToken));
+        return await registered.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Asks the server to introduce us to <paramref name="peer"/>, which may register up to
+    /// <paramref name="wait"/> later. Survives a reconnect in between (the request is sent again).
+    /// </summary>
+    public async Task<IntroduceMessage> ConnectToPeerAsync(string peer, PeerOffer offer, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        TimeProvider time = _options.TimeProvider;
+        var pending = new PendingConnect(peer, offer, time.GetTimestamp(), wait);
+        lock (_gate)
+        {
+            if (_pendingConnect is not null)
+            {
+                throw new InvalidOperationException("A connect is already under way.");
+            }
+            _pendingConnect = pending;
+        }
+        try
+        {
+            await SendConnectAsync(pending, cancellationToken).ConfigureAwait(false);
+            // The server answers by the end of the wait; allow it a little more before we call it a timeout.
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(wait + _options.DeadAfter);
+            try
+            {
+                return await pending.Result.Task.WaitAsync(limit.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new RendezvousException(RendezvousException.Timeout,
+                    $"no introduction to '{peer}' within {(wait + _options.DeadAfter).TotalSeconds:0} s (rendezvous server slow or unreachable)");
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                if (_pendingConnect == pending)
+                {
+                    _pendingConnect = null;
+                }
+            }
+        }
+    }
+
+    /// <summary>Waits until another peer connects to us through the server.</summary>
+    public async Task<IntroduceMessage> WaitForIntroductionAsync(CancellationToken cancellationToken) =>
+        await _introductions.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Replaces the registered offer (kept across reconnects).</summary>
+    public async Task UpdateOfferAsync(PeerOffer offer, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            _offer = offer;
+        }
+        await TrySendAsync(new UpdateOfferMessage(offer), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends a candidate or restart message; false if the server is unreachable at the moment.</summary>
+    public Task<bool> TrySendAsync(RendezvousMessage message, CancellationToken cancellationToken) => SendAsync(message, cancellationToken);
+
+    private async Task SendConnectAsync(PendingConnect pending, CancellationToken cancellationToken)
+    {
+        TimeSpan left = pending.Wait - _options.TimeProvider.GetElapsedTime(pending.StartedAt);
+        int waitMs = (int)Math.Max(0, left.TotalMilliseconds);
+        await SendAsync(new ConnectMessage(pending.Peer, waitMs, pending.Offer), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<bool> SendAsync(RendezvousMessage message, CancellationToken cancellationToken)
+    {
+        Socket? socket;
+        lock (_gate)
+        {
+            socket = _socket;
+        }
+        if (socket is null)
+        {
+            return false; // sent again after the reconnect where that matters (register, connect)
+        }
+        byte[] frame = RendezvousCodec.Encode(message);
+        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await socket.SendAsync(frame, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        TimeSpan delay = TimeSpan.FromMilliseconds(250);
+        long started = _options.TimeProvider.GetTimestamp();
+        bool everRegistered = false;
+        string lastError = "no attempt yet";
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RunConnectionAsync(() => { everRegistered = true; delay = TimeSpan.FromMilliseconds(250); }, cancellationToken).ConfigureAwait(false);
+                lastError = "the server closed the connection";
+            }
+            catch (RendezvousException refused)
+            {
+                Fail(refused);
+                return;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
+            {
+                lastError = e is OperationCanceledException ? "connection attempt timed out" : e.Message;
+            }
+            lock (_gate)
+            {
+                _socket = null;
+            }
+            if (!everRegistered && _options.TimeProvider.GetElapsedTime(started) >= _options.ConnectTimeout)
+            {
+                Fail(new RendezvousException(RendezvousException.Unreachable, $"cannot reach the rendezvous server {_options.Server}: {lastError}"));
+                return;
+            }
+            StatusChanged?.Invoke(everRegistered
+                ? $"connection to the rendezvous server lost ({lastError}); reconnecting"
+                : $"rendezvous server {_options.Server} not reachable yet ({lastError}); retrying");
+            try
+            {
+                await Task.Delay(delay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.MaxReconnectDelay.Ticks));
+        }
+    }
+
+    /// <summary>One connection's life: connect, register, then read until it breaks.</summary>
+    private async Task RunConnectionAsync(Action onRegistered, CancellationToken cancellationToken)
+    {
+        if (!HostPort.TryParse(_options.Server, StunConstants.DefaultPort, out HostPort server, out string parseError))
+        {
+            throw new RendezvousException(RendezvousException.Unreachable, parseError);
+        }
+        IPEndPoint[] endPoints = await server.ResolveAsync(cancellationToken).ConfigureAwait(false);
+        if (endPoints.Length == 0)
+        {
+            throw new RendezvousException(RendezvousException.Unreachable, $"'{server.Host}' has no address");
+        }
+        using var socket = new Socket(endPoints[0].AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using (var connectLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            connectLimit.CancelAfter(_options.ConnectTimeout);
+            await socket.ConnectAsync(endPoints[0], connectLimit.Token).ConfigureAwait(false);
+        }
+        PeerOffer? offer;
+        lock (_gate)
+        {
+            _socket = socket;
+            offer = _offer;
+        }
+        Interlocked.Exchange(ref _lastHeardTicks, _options.TimeProvider.GetTimestamp());
+        await SendAsync(new RegisterMessage(_options.Name, _options.Token, offer, _instance, "natpunch"), cancellationToken).ConfigureAwait(false);
+
+        using var connectionEnded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task pinger = PingLoopAsync(socket, connectionEnded.Token);
+        try
+        {
+            await ReadLoopAsync(socket, onRegistered, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            connectionEnded.Cancel();
+            await pinger.ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReadLoopAsync(Socket socket, Action onRegistered, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[RendezvousFrame.HeaderLength + RendezvousFrame.MaxPayloadLength];
+        int filled = 0;
+        while (true)
+        {
+            int read = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return;
+            }
+            filled += read;
+            Interlocked.Exchange(ref _lastHeardTicks, _options.TimeProvider.GetTimestamp());
+            int consumed = 0;
+            while (true)
+            {
+                RendezvousFrame.Status status = RendezvousFrame.TryRead(buffer.AsSpan(consumed, filled - consumed), out ReadOnlySpan<byte> payload, out int length);
+                if (status == RendezvousFrame.Status.Invalid)
+                {
+                    throw new IOException("the server sent something that is not a rendezvous frame");
+                }
+                if (status == RendezvousFrame.Status.Incomplete)
+                {
+                    break;
+                }
+                bool ok = RendezvousCodec.TryDecode(payload, out RendezvousMessage message, out _);
+                consumed += length;
+                if (ok)
+                {
+                    await HandleAsync(message, onRegistered, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
+            filled -= consumed;
+        }
+    }
+
+    private async Task HandleAsync(RendezvousMessage message, Action onRegistered, CancellationToken cancellationToken)
+    {
+        switch (message)
+        {
+            case RegisteredMessage registered:
+                Observed = registered.Observed;
+                onRegistered();
+                StatusChanged?.Invoke($"registered as '{registered.Name}' with {_options.Server} (seen as {registered.Observed})");
+                TaskCompletionSource<RegisteredMessage>? first;
+                PendingConnect? pending;
+                lock (_gate)
+                {
+                    first = _firstRegistration;
+                    _firstRegistration = null;
+                    pending = _pendingConnect;
+                }
+                first?.TrySetResult(registered);
+                if (pending is not null)
+                {
+                    await SendConnectAsync(pending, cancellationToken).ConfigureAwait(false);
+                }
+                break;
+            case PingMessage ping:
+                await SendAsync(new PongMessage(ping.Id), cancellationToken).ConfigureAwait(false);
+                break;
+            case PongMessage pong when pong.Id == Interlocked.Read(ref _nextPingId):
+                Interlocked.Exchange(ref _roundTripTicks, _options.TimeProvider.GetElapsedTime(Interlocked.Read(ref _pingSentTicks)).Ticks);
+                break;
+            case IntroduceMessage introduce:
+                PendingConnect? waiting;
+                lock (_gate)
+                {
+                    waiting = _pendingConnect;
+                }
+                if (waiting is not null && waiting.Peer == introduce.Peer)
+                {
+                    waiting.Result.TrySetResult(introduce);
+                }
+                else
+                {
+                    _introductions.Writer.TryWrite(introduce);
+                }
+                break;
+            case ErrorMessage error when error.Code is RendezvousErrorCodes.Unauthorized or RendezvousErrorCodes.NameTaken:
+                throw new RendezvousException(error.Code, error.Message);
+            case ErrorMessage error when error.Session is null:
+                PendingConnect? failed;
+                lock (_gate)
+                {
+                    failed = _pendingConnect;
+                }
+                failed?.Result.TrySetException(new RendezvousException(error.Code, error.Message));
+                break;
+            case CandidateMessage or RestartMessage or PeerGoneMessage or ErrorMessage:
+                _sessionMessages.Writer.TryWrite(message);
+                break;
+        }
+    }
+
+    private async Task PingLoopAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        TimeProvider time = _options.TimeProvider;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(_options.PingInterval, time, cancellationToken).ConfigureAwait(false);
+                if (time.GetElapsedTime(Interlocked.Read(ref _lastHeardTicks)) >= _options.DeadAfter)
+                {
+                    // Closing the socket ends the read loop, which starts a reconnect.
+                    socket.Dispose();
+                    return;
+                }
+                long id = Interlocked.Increment(ref _nextPingId);
+                Interlocked.Exchange(ref _pingSentTicks, time.GetTimestamp());
+                await SendAsync(new PingMessage(id), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void Fail(RendezvousException error)
+    {
+        TaskCompletionSource<RegisteredMessage>? first;
+        PendingConnect? pending;
+        lock (_gate)
+        {
+            first = _firstRegistration;
+            _firstRegistration = null;
+            pending = _pendingConnect;
+        }
+        first?.TrySetException(error);
+        pending?.Result.TrySetException(error);
+        _introductions.Writer.TryComplete(error);
+        _sessionMessages.Writer.TryComplete(error);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _stopping.Cancel();
+        Socket? socket;
+        lock (_gate)
+        {
+            socket = _socket;
+        }
+        socket?.Dispose();
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        Fail(new RendezvousException(RendezvousException.Unreachable, "the rendezvous client was closed"));
+        _stopping.Dispose();
+    }
+
+    private sealed record PendingConnect(string Peer, PeerOffer Offer, long StartedAt, TimeSpan Wait)
+    {
+        public TaskCompletionSource<IntroduceMessage> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

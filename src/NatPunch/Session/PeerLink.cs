@@ -1,0 +1,246 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using NatPunch.Core;
+using NatPunch.Traversal;
+
+namespace NatPunch.Session;
+
+/// <summary>
+/// The driver of one peer-to-peer UDP path: one socket, one loop that owns the <see cref="IceAgent"/>
+/// (gathering, checks, consent), and the session framing between the selected path and the
+/// stream above. Datagrams are told apart by their first byte: STUN goes to the agent, session
+/// frames with our tag from the selected remote go up to the stream, anything else is counted
+/// and dropped.
+/// </summary>
+public sealed class PeerLink : IAsyncDisposable
+{
+    private const int MaxDatagram = 65536;
+
+    private readonly Socket _socket;
+    private readonly IceAgent _agent;
+    private readonly TimeProvider _time;
+    private readonly long _epoch;
+    private readonly Channel<Action> _commands = Channel.CreateUnbounded<Action>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<(byte[] Data, IPEndPoint From)> _received = Channel.CreateBounded<(byte[], IPEndPoint)>(
+        new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Channel<IceEvent> _events = Channel.CreateUnbounded<IceEvent>();
+    private readonly Channel<byte[]> _inboundSegments = Channel.CreateBounded<byte[]>(
+        new BoundedChannelOptions(8192) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _receiveLoop;
+    private readonly Task _mainLoop;
+    // Written by the loop, read by senders on any thread: where data goes and how it is tagged.
+    private volatile IPEndPoint? _dataRemote;
+    private long _sessionTag;
+    private long _strayDatagrams;
+    private int _disposed;
+
+    /// <param name="socket">A bound UDP socket the link takes over.</param>
+    /// <param name="agentFactory">Builds the agent once the clock is running (it starts gathering at once).</param>
+    public PeerLink(Socket socket, Func<TimeSpan, IceAgent> agentFactory, TimeProvider? time = null)
+    {
+        _socket = socket;
+        _time = time ?? TimeProvider.System;
+        _epoch = _time.GetTimestamp();
+        _agent = agentFactory(Now);
+        _receiveLoop = Task.Run(() => ReceiveLoopAsync(_stopping.Token));
+        _mainLoop = Task.Run(() => MainLoopAsync(_stopping.Token));
+    }
+
+    private TimeSpan Now => _time.GetElapsedTime(_epoch);
+
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
+
+    /// <summary>The agent's reports: candidates, selection, consent loss, failure.</summary>
+    public ChannelReader<IceEvent> Events => _events.Reader;
+
+    /// <summary>Where data currently goes; null until a pair is selected.</summary>
+    public IPEndPoint? DataRemote => _dataRemote;
+
+    /// <summary>Datagrams that were neither STUN nor a frame of this session from the selected peer.</summary>
+    public long StrayDatagrams => Interlocked.Read(ref _strayDatagrams);
+
+    /// <summary>Runs <paramref name="action"/> on the loop with the agent and returns its result.</summary>
+    public Task<T> InvokeAsync<T>(Func<IceAgent, TimeSpan, T> action)
+    {
+        var result = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_commands.Writer.TryWrite(() =>
+            {
+                try
+                {
+                    result.SetResult(action(_agent, Now));
+                }
+                catch (Exception e)
+                {
+                    result.SetException(e);
+                }
+            }))
+        {
+            result.SetException(new ObjectDisposedException(nameof(PeerLink)));
+        }
+        return result.Task;
+    }
+
+    public Task InvokeAsync(Action<IceAgent, TimeSpan> action) => InvokeAsync<bool>((agent, now) => { action(agent, now); return true; });
+
+    /// <summary>Sets the tag both peers derived from the session id.</summary>
+    public void SetSessionTag(ulong tag) => Interlocked.Exchange(ref _sessionTag, (long)tag);
+
+    /// <summary>Sends a stream segment on the selected path; dropped (the stream retransmits) while there is none.</summary>
+    public void SendSegment(ReadOnlySpan<byte> segment)
+    {
+        IPEndPoint? remote = _dataRemote;
+        if (remote is null)
+        {
+            return;
+        }
+        Span<byte> frame = stackalloc byte[SessionFrame.HeaderLength + segment.Length];
+        int length = SessionFrame.Write(frame, (ulong)Interlocked.Read(ref _sessionTag), segment);
+        try
+        {
+            _socket.SendTo(frame[..length], SocketFlags.None, remote);
+        }
+        catch (SocketException)
+        {
+            // A full buffer or an ICMP error on a dying path: the stream retransmits.
+        }
+    }
+
+    /// <summary>The next stream segment that arrived from the peer.</summary>
+    public ValueTask<byte[]> ReceiveSegmentAsync(CancellationToken cancellationToken) => _inboundSegments.Reader.ReadAsync(cancellationToken);
+
+    private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
+    {
+        byte[] buffer = GC.AllocateArray<byte>(MaxDatagram, pinned: true);
+        EndPoint any = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            SocketReceiveFromResult result;
+            try
+            {
+                result = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, any, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue; // ICMP port unreachable and the like concern one peer, not the socket
+            }
+            var from = Candidate.Normalize((IPEndPoint)result.RemoteEndPoint);
+            ReadOnlySpan<byte> datagram = buffer.AsSpan(0, result.ReceivedBytes);
+            if (SessionFrame.TryOpen(datagram, (ulong)Interlocked.Read(ref _sessionTag), out ReadOnlySpan<byte> payload))
+            {
+                // The hot path: data skips the loop, it needs no agent state.
+                if (from.Equals(_dataRemote))
+                {
+                    _inboundSegments.Writer.TryWrite(payload.ToArray());
+                }
+                else
+                {
+                    Interlocked.Increment(ref _strayDatagrams);
+                }
+            }
+            else if (IceAgent.IsStun(datagram))
+            {
+                _received.Writer.TryWrite((datagram.ToArray(), from));
+                _commands.Writer.TryWrite(DrainReceived);
+            }
+            else
+            {
+                Interlocked.Increment(ref _strayDatagrams);
+            }
+        }
+    }
+
+    private void DrainReceived()
+    {
+        while (_received.Reader.TryRead(out var item))
+        {
+            _agent.HandleDatagram(item.Data, item.From, Now);
+        }
+    }
+
+    private async Task MainLoopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                FlushAgent();
+                TimeSpan? wake = _agent.NextWakeUp;
+                TimeSpan delay = wake is { } w ? w - Now : Timeout.InfiniteTimeSpan;
+                if (wake is null || delay > TimeSpan.Zero)
+                {
+                    using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    if (wake is not null)
+                    {
+                        timer.CancelAfter(delay);
+                    }
+                    try
+                    {
+                        await _commands.Reader.WaitToReadAsync(timer.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                    }
+                }
+                while (_commands.Reader.TryRead(out Action? command))
+                {
+                    command();
+                }
+                if (_agent.NextWakeUp is { } due && due <= Now)
+                {
+                    _agent.HandleTimeout(Now);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _events.Writer.TryComplete();
+        }
+    }
+
+    private void FlushAgent()
+    {
+        TimeSpan now = Now;
+        while (_agent.TryPollTransmit(now, out OutgoingDatagram datagram))
+        {
+            try
+            {
+                _socket.SendTo(datagram.Payload.Span, SocketFlags.None, datagram.To);
+            }
+            catch (SocketException)
+            {
+                // Unreachable candidates (no route) are normal; the check simply fails.
+            }
+        }
+        while (_agent.TryPollEvent(out IceEvent e))
+        {
+            if (e is IceEvent.Selected selected)
+            {
+                _dataRemote = selected.Remote.EndPoint;
+            }
+            _events.Writer.TryWrite(e);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _stopping.Cancel();
+        _commands.Writer.TryComplete();
+        _socket.Dispose();
+        await Task.WhenAll(_receiveLoop, _mainLoop).ConfigureAwait(false);
+        _inboundSegments.Writer.TryComplete();
+        _stopping.Dispose();
+    }
+}

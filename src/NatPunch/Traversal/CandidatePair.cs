@@ -1,0 +1,53 @@
+namespace NatPunch.Traversal;
+
+/// <summary>States of a pair in the check list (RFC 8445 §6.1.2.6).</summary>
+public enum CandidatePairState
+{
+    Waiting,
+    InProgress,
+    Succeeded,
+    Failed,
+}
+
+/// <summary>A local and a remote candidate checked together (RFC 8445 §6.1.2).</summary>
+public sealed class CandidatePair
+{
+    public CandidatePair(Candidate local, Candidate remote, bool localIsControlling)
+    {
+        Local = local;
+        Remote = remote;
+        UpdatePriority(localIsControlling);
+    }
+
+    public Candidate Local { get; }
+
+    public Candidate Remote { get; }
+
+    public ulong Priority { get; private set; }
+
+    public CandidatePairState State { get; set; } = CandidatePairState.Waiting;
+
+    /// <summary>The peer asked (USE-CANDIDATE) to use this pair; we select it once our own check succeeds.</summary>
+    public bool NominatedByPeer { get; set; }
+
+    /// <summary>We sent USE-CANDIDATE on this pair.</summary>
+    public bool Nominating { get; set; }
+
+    /// <summary>When checks on this pair started; they fail after the check timeout.</summary>
+    public TimeSpan? FirstCheckAt { get; set; }
+
+    public TimeSpan? RoundTrip { get; set; }
+
+    /// <summary>
+    /// Pair priority = 2^32 × MIN(G, D) + 2 × MAX(G, D) + (G > D ? 1 : 0), where G is the
+    /// controlling agent's candidate priority and D the controlled one's (RFC 8445 §6.1.2.3).
+    /// </summary>
+    public void UpdatePriority(bool localIsControlling)
+    {
+        ulong g = localIsControlling ? Local.Priority : Remote.Priority;
+        ulong d = localIsControlling ? Remote.Priority : Local.Priority;
+        Priority = (Math.Min(g, d) << 32) + 2 * Math.Max(g, d) + (g > d ? 1ul : 0ul);
+    }
+
+    public override string ToString() => $"{Local} -> {Remote} [{State}]";
+}

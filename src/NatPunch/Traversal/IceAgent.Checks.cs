@@ -1,0 +1,337 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Text;
+using NatPunch.Protocol.Stun;
+
+namespace NatPunch.Traversal;
+
+public sealed partial class IceAgent
+{
+    private CandidatePair? AddPair(Candidate remote)
+    {
+        if (!_bases.TryGetValue(remote.Family, out Candidate? local))
+        {
+            return null;
+        }
+        CandidatePair? existing = _pairs.Find(p => p.Remote.EndPoint.Equals(remote.EndPoint));
+        if (existing is not null)
+        {
+            return existing;
+        }
+        var pair = new CandidatePair(local, remote, _controlling);
+        int index = _pairs.FindIndex(p => p.Priority < pair.Priority);
+        _pairs.Insert(index < 0 ? _pairs.Count : index, pair);
+        return pair;
+    }
+
+    /// <summary>Starts the next waiting pair, highest priority first, one per pacing interval.</summary>
+    private void SendPacedCheck(TimeSpan now)
+    {
+        if (_checksStartAt is null || SelectedPair is not null || now < _nextPacedCheckAt)
+        {
+            return;
+        }
+        CandidatePair? next = _pairs.Find(p => p.State == CandidatePairState.Waiting);
+        if (next is not null)
+        {
+            StartCheck(next, useCandidate: false, now);
+            _nextPacedCheckAt = now + _options.CheckPacing;
+        }
+    }
+
+    private void StartCheck(CandidatePair pair, bool useCandidate, TimeSpan now)
+    {
+        if (_remote is null)
+        {
+            return;
+        }
+        pair.FirstCheckAt ??= now;
+        if (pair.State == CandidatePairState.Waiting || pair.State == CandidatePairState.Failed)
+        {
+            pair.State = CandidatePairState.InProgress;
+        }
+        var id = TransactionId.NewRandom();
+        StartTransaction(new IceTransaction
+        {
+            Id = id,
+            Kind = IceTransactionKind.Check,
+            Destination = pair.Remote.EndPoint,
+            Request = BuildCheck(id, pair, useCandidate),
+            Pair = pair,
+            UseCandidate = useCandidate,
+            FirstSentAt = now,
+            Deadline = useCandidate ? now + _options.CheckTimeout : pair.FirstCheckAt.Value + _options.CheckTimeout,
+            Interval = _options.InitialCheckRetransmit,
+            NextSendAt = now + _options.InitialCheckRetransmit,
+            LastSentAt = now,
+        });
+    }
+
+    /// <summary>A connectivity check (RFC 8445 §7.2.2): USERNAME "remote:local", PRIORITY, role, optional USE-CANDIDATE, integrity, fingerprint.</summary>
+    private byte[] BuildCheck(TransactionId id, CandidatePair pair, bool useCandidate)
+    {
+        var buffer = new byte[256];
+        var builder = new StunMessageBuilder(buffer, StunMessageType.BindingRequest, id);
+        builder.AddString(StunAttributeType.Username, $"{_remote!.Ufrag}:{Local.Ufrag}");
+        int localPreference = (int)((pair.Local.Priority >> 8) & 0xFFFF);
+        builder.AddUInt32(StunAttributeType.Priority, Candidate.ComputePriority(CandidateType.PeerReflexive, localPreference));
+        builder.AddUInt64(_controlling ? StunAttributeType.IceControlling : StunAttributeType.IceControlled, _tieBreaker);
+        if (useCandidate)
+        {
+            builder.AddEmpty(StunAttributeType.UseCandidate);
+        }
+        builder.AddMessageIntegrity(Encoding.UTF8.GetBytes(_remote.Pwd));
+        builder.AddFingerprint();
+        return builder.Written.ToArray();
+    }
+
+    /// <summary>Answers a check from the peer (RFC 8445 §7.3) and sends a triggered check back.</summary>
+    private void HandleCheckRequest(StunMessage request, IPEndPoint from, TimeSpan now)
+    {
+        if (!request.VerifyFingerprint() || !request.TryGetString(StunAttributeType.Username, out string username))
+        {
+            return; // not an ICE check: no FINGERPRINT or no USERNAME
+        }
+        byte[] localKey = Encoding.UTF8.GetBytes(Local.Pwd);
+        if (!username.StartsWith(Local.Ufrag + ":", StringComparison.Ordinal) || !request.VerifyMessageIntegrity(localKey))
+        {
+            SendError(request, from, StunErrorCode.Unauthorized);
+            return;
+        }
+        if (!ResolveRoleConflict(request, from))
+        {
+            return;
+        }
+
+        var buffer = new byte[128];
+        var response = new StunMessageBuilder(buffer, StunMessageType.BindingSuccess, request.TransactionId);
+        response.AddXorAddress(StunAttributeType.XorMappedAddress, from);
+        response.AddMessageIntegrity(localKey);
+        response.AddFingerprint();
+        Send(from, response.Written.ToArray());
+
+        CandidatePair? pair = _pairs.Find(p => p.Remote.EndPoint.Equals(from));
+        if (pair is null)
+        {
+            // RFC 8445 §7.3.1.3: an unknown source is a peer-reflexive candidate.
+            request.TryGetUInt32(StunAttributeType.Priority, out uint priority);
+            pair = AddPair(new Candidate(CandidateType.PeerReflexive, from, priority, $"p{_pairs.Count}"));
+            if (pair is null)
+            {
+                return;
+            }
+        }
+        bool useCandidate = request.HasAttribute(StunAttributeType.UseCandidate);
+        if (useCandidate && !_controlling)
+        {
+            pair.NominatedByPeer = true;
+            if (pair.State == CandidatePairState.Succeeded)
+            {
+                Select(pair, now);
+                return;
+            }
+        }
+        if (SelectedPair is not null)
+        {
+            return; // a consent check from the peer: answered above, nothing more to do
+        }
+        // RFC 8445 §7.3.1.4 triggered check: our answer might be lost in our own NAT, but a check of
+        // ours to this address opens our NAT for it.
+        if (pair.State != CandidatePairState.Succeeded)
+        {
+            IceTransaction? running = FindCheck(pair);
+            if (running is not null)
+            {
+                running.NextSendAt = now; // send it again right away
+                running.Interval = _options.InitialCheckRetransmit;
+            }
+            else
+            {
+                StartCheck(pair, useCandidate: false, now);
+            }
+        }
+    }
+
+    /// <summary>
+    /// RFC 8445 §7.3.1.1: both sides think they control (or both are controlled). The larger
+    /// tie-breaker controls; the loser switches role, or the winner answers 487 Role Conflict.
+    /// Returns false when the request was answered with 487.
+    /// </summary>
+    private bool ResolveRoleConflict(StunMessage request, IPEndPoint from)
+    {
+        if (_controlling && request.TryGetUInt64(StunAttributeType.IceControlling, out ulong theirs))
+        {
+            if (_tieBreaker >= theirs)
+            {
+                SendError(request, from, StunErrorCode.RoleConflict);
+                return false;
+            }
+            SwitchRole();
+        }
+        else if (!_controlling && request.TryGetUInt64(StunAttributeType.IceControlled, out ulong theirsControlled))
+        {
+            if (_tieBreaker >= theirsControlled)
+            {
+                SwitchRole();
+            }
+            else
+            {
+                SendError(request, from, StunErrorCode.RoleConflict);
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void SwitchRole()
+    {
+        _controlling = !_controlling;
+        foreach (CandidatePair pair in _pairs)
+        {
+            pair.UpdatePriority(_controlling);
+        }
+        _pairs.Sort((a, b) => b.Priority.CompareTo(a.Priority));
+    }
+
+    private void HandleResponse(IceTransaction transaction, StunMessage response, IPEndPoint from, TimeSpan now)
+    {
+        switch (transaction.Kind)
+        {
+            case IceTransactionKind.Gather:
+                HandleGatherResponse(response, transaction);
+                return;
+            case IceTransactionKind.Consent:
+                HandleConsentResponse(response, from, now);
+                return;
+        }
+        CandidatePair pair = transaction.Pair!;
+        // The response must be signed with the peer's password and come from where we sent (RFC 8445 §7.2.5.2.1).
+        if (_remote is null || !response.VerifyMessageIntegrity(Encoding.UTF8.GetBytes(_remote.Pwd)) || !from.Equals(pair.Remote.EndPoint))
+        {
+            _transactions[transaction.Id] = transaction; // not the peer's answer: keep waiting
+            return;
+        }
+        if (response.Type.Class == StunClass.ErrorResponse)
+        {
+            if (response.TryGetErrorCode(out int code, out _) && code == StunErrorCode.RoleConflict)
+            {
+                // RFC 8445 §7.2.5.1: switch role and check again.
+                SwitchRole();
+                StartCheck(pair, useCandidate: transaction.UseCandidate && _controlling, now);
+            }
+            else
+            {
+                pair.State = CandidatePairState.Failed;
+            }
+            return;
+        }
+        // Karn: only an unretransmitted request gives an unambiguous round-trip time.
+        if (transaction.Sends == 1)
+        {
+            pair.RoundTrip = now - transaction.FirstSentAt;
+        }
+        pair.State = CandidatePairState.Succeeded;
+        if (SelectedPair is not null)
+        {
+            return;
+        }
+        if (transaction.UseCandidate && _controlling)
+        {
+            Select(pair, now);
+        }
+        else if (!_controlling && pair.NominatedByPeer)
+        {
+            Select(pair, now);
+        }
+        else if (_controlling)
+        {
+            ConsiderNomination(now);
+        }
+    }
+
+    /// <summary>
+    /// Regular nomination (RFC 8445 §8.1.1): once the best pair that can still succeed has
+    /// succeeded, or a short wait for better ones is over, the controlling agent checks the best
+    /// valid pair again with USE-CANDIDATE.
+    /// </summary>
+    private void ConsiderNomination(TimeSpan now)
+    {
+        if (_pairs.Exists(p => p.Nominating))
+        {
+            return;
+        }
+        CandidatePair? best = _pairs.Find(p => p.State is CandidatePairState.Waiting or CandidatePairState.InProgress or CandidatePairState.Succeeded);
+        if (best is { State: CandidatePairState.Succeeded })
+        {
+            Nominate(best, now);
+        }
+        else
+        {
+            _nominateAt ??= now + _options.NominationDelay;
+        }
+    }
+
+    private void NominateBestValidPair(TimeSpan now)
+    {
+        if (SelectedPair is null && !_pairs.Exists(p => p.Nominating))
+        {
+            CandidatePair? best = _pairs.Find(p => p.State == CandidatePairState.Succeeded);
+            if (best is not null)
+            {
+                Nominate(best, now);
+            }
+        }
+    }
+
+    private void Nominate(CandidatePair pair, TimeSpan now)
+    {
+        _nominateAt = null;
+        pair.Nominating = true;
+        StartCheck(pair, useCandidate: true, now);
+    }
+
+    private IceTransaction? FindCheck(CandidatePair pair)
+    {
+        foreach (IceTransaction transaction in _transactions.Values)
+        {
+            if (transaction.Kind == IceTransactionKind.Check && transaction.Pair == pair && !transaction.UseCandidate)
+            {
+                return transaction;
+            }
+        }
+        return null;
+    }
+
+    private void Select(CandidatePair pair, TimeSpan now)
+    {
+        if (SelectedPair is not null)
+        {
+            return;
+        }
+        SelectedPair = pair;
+        _nominateAt = null;
+        // Checks on other pairs are pointless now.
+        foreach (IceTransaction transaction in _transactions.Values.ToList())
+        {
+            if (transaction.Kind == IceTransactionKind.Check)
+            {
+                _transactions.Remove(transaction.Id);
+            }
+        }
+        StartConsent(now);
+        _events.Enqueue(new IceEvent.Selected(pair.Local, pair.Remote, pair.RoundTrip ?? TimeSpan.Zero));
+    }
+
+    private void SendError(StunMessage request, IPEndPoint to, int code)
+    {
+        var buffer = new byte[128];
+        var builder = new StunMessageBuilder(buffer, request.Type.ToError(), request.TransactionId);
+        builder.AddErrorCode(code);
+        if (code == StunErrorCode.RoleConflict)
+        {
+            builder.AddMessageIntegrity(Encoding.UTF8.GetBytes(Local.Pwd));
+        }
+        builder.AddFingerprint();
+        Send(to, builder.Written.ToArray());
+    }
+}

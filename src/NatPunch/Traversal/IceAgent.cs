@@ -1,0 +1,255 @@
+using System.Net;
+using System.Net.Sockets;
+using NatPunch.Core;
+using NatPunch.Protocol.Rendezvous;
+using NatPunch.Protocol.Stun;
+
+namespace NatPunch.Traversal;
+
+/// <summary>
+/// ICE-style connectivity establishment on one UDP socket (ideas of RFC 8445, consent of RFC 7675),
+/// as a core without I/O. It gathers a server-reflexive candidate from the very socket that will
+/// carry the data, checks every candidate pair in parallel with authenticated STUN Binding requests,
+/// learns peer-reflexive candidates, resolves role conflicts by tie-breaker, nominates the best
+/// working pair and then keeps checking consent on it.
+/// </summary>
+/// <remarks>
+/// One socket serves every host address (it is bound to the wildcard address), so the local side of
+/// a pair is always the host candidate of the remote's address family; local server-reflexive
+/// candidates are only advertised, never paired (RFC 8445 §6.1.2.4 replaces them by their base).
+/// Application datagrams share the socket; the driver tells them apart with <see cref="IsStun"/>.
+/// </remarks>
+public sealed partial class IceAgent : IDatagramCore
+{
+    private readonly IceAgentOptions _options;
+    private readonly ulong _tieBreaker;
+    private readonly List<Candidate> _localCandidates = [];
+    private readonly Dictionary<AddressFamily, Candidate> _bases = [];
+    private readonly List<CandidatePair> _pairs = [];
+    private readonly Dictionary<TransactionId, IceTransaction> _transactions = [];
+    private readonly Queue<OutgoingDatagram> _outgoing = new();
+    private readonly Queue<IceEvent> _events = new();
+    private bool _controlling;
+    private IceCredentials? _remote;
+    private TimeSpan? _checksStartAt;
+    private TimeSpan _nextPacedCheckAt;
+    private TimeSpan? _nominateAt;
+    private bool _failedReported;
+
+    /// <param name="role">Who nominates: the side that asked to connect controls (RFC 8445 §6.1.1).</param>
+    /// <param name="local">Our short-term credentials, sent to the peer through the rendezvous.</param>
+    /// <param name="hostEndPoints">The socket's port on every local address worth advertising.</param>
+    /// <param name="stunServers">Where to learn our server-reflexive address from.</param>
+    public IceAgent(IceRole role, IceCredentials local, IReadOnlyList<IPEndPoint> hostEndPoints, IReadOnlyList<IPEndPoint> stunServers,
+        IceAgentOptions options, TimeSpan now, ulong? tieBreaker = null)
+    {
+        _options = options;
+        _controlling = role == IceRole.Controlling;
+        _tieBreaker = tieBreaker ?? BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+        Local = local;
+        for (int i = 0; i < hostEndPoints.Count; i++)
+        {
+            IPEndPoint endPoint = Candidate.Normalize(hostEndPoints[i]);
+            uint priority = Candidate.ComputePriority(CandidateType.Host, Candidate.LocalPreference(endPoint.Address, i));
+            var host = new Candidate(CandidateType.Host, endPoint, priority, $"h{i}");
+            AddLocalCandidate(host);
+            if (!_bases.TryGetValue(endPoint.AddressFamily, out Candidate? existing) || existing.Priority < host.Priority)
+            {
+                _bases[endPoint.AddressFamily] = host;
+            }
+        }
+        _stunServers = stunServers;
+        StartGathering(stunServers, now);
+    }
+
+    private readonly IReadOnlyList<IPEndPoint> _stunServers;
+
+    /// <summary>
+    /// Asks the STUN servers again: keeps the NAT mapping of a waiting peer alive and notices when
+    /// it changed (a new server-reflexive candidate is then reported).
+    /// </summary>
+    public void Regather(TimeSpan now)
+    {
+        if (GatheringComplete)
+        {
+            StartGathering(_stunServers, now);
+        }
+    }
+
+    /// <summary>Our credentials.</summary>
+    public IceCredentials Local { get; private set; }
+
+    public bool IsControlling => _controlling;
+
+    public IReadOnlyList<Candidate> LocalCandidates => _localCandidates;
+
+    public IReadOnlyList<CandidatePair> Pairs => _pairs;
+
+    /// <summary>The pair both sides agreed on, once there is one.</summary>
+    public CandidatePair? SelectedPair { get; private set; }
+
+    /// <summary>Every local candidate gathered so far, in the rendezvous protocol's form.</summary>
+    public PeerOffer CreateOffer() => new(Local.Ufrag, Local.Pwd, _localCandidates.Select(c => c.ToInfo()).ToList());
+
+    /// <summary>A datagram that the agent must see (STUN, RFC 7983 §7); everything else is application data.</summary>
+    public static bool IsStun(ReadOnlySpan<byte> datagram) =>
+        StunMessage.LooksLikeStun(datagram)
+        && System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(datagram[4..]) == StunConstants.MagicCookie;
+
+    /// <summary>Sets the role the rendezvous assigned, before checks start (RFC 8445 §6.1.1).</summary>
+    public void SetRole(IceRole role)
+    {
+        if (_controlling != (role == IceRole.Controlling))
+        {
+            SwitchRole();
+        }
+    }
+
+    /// <summary>The peer's credentials, from its offer.</summary>
+    public void SetRemoteCredentials(IceCredentials remote) => _remote = remote;
+
+    /// <summary>Adds the peer's candidates; may be called again as more trickle in.</summary>
+    public void AddRemoteCandidates(IEnumerable<Candidate> candidates, TimeSpan now)
+    {
+        foreach (Candidate candidate in candidates)
+        {
+            AddPair(candidate);
+        }
+    }
+
+    /// <summary>Begin checks at <paramref name="startAt"/> (the rendezvous-coordinated moment).</summary>
+    public void StartChecks(TimeSpan startAt)
+    {
+        if (_remote is null)
+        {
+            throw new InvalidOperationException("Set the remote credentials before starting checks.");
+        }
+        _checksStartAt = startAt;
+        _nextPacedCheckAt = startAt;
+    }
+
+    public bool TryPollEvent(out IceEvent e) => _events.TryDequeue(out e!);
+
+    public bool TryPollTransmit(TimeSpan now, out OutgoingDatagram datagram) => _outgoing.TryDequeue(out datagram);
+
+    public void HandleDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from, TimeSpan now)
+    {
+        if (!StunMessage.TryParse(datagram, out StunMessage message, out _))
+        {
+            return;
+        }
+        from = Candidate.Normalize(from);
+        switch (message.Type.Class)
+        {
+            case StunClass.Request when message.Type.Method == StunMethod.Binding:
+                HandleCheckRequest(message, from, now);
+                break;
+            case StunClass.SuccessResponse or StunClass.ErrorResponse:
+                if (_transactions.Remove(message.TransactionId, out IceTransaction? transaction))
+                {
+                    HandleResponse(transaction, message, from, now);
+                }
+                break;
+        }
+    }
+
+    public TimeSpan? NextWakeUp
+    {
+        get
+        {
+            TimeSpan? next = null;
+            foreach (IceTransaction transaction in _transactions.Values)
+            {
+                next = Earliest(next, transaction.NextSendAt < transaction.Deadline ? transaction.NextSendAt : transaction.Deadline);
+            }
+            if (_checksStartAt is not null && SelectedPair is null && _pairs.Exists(p => p.State == CandidatePairState.Waiting))
+            {
+                next = Earliest(next, _nextPacedCheckAt);
+            }
+            if (_nominateAt is { } nominate)
+            {
+                next = Earliest(next, nominate);
+            }
+            if (_checksStartAt is { } started && SelectedPair is null && !_failedReported)
+            {
+                next = Earliest(next, started + _options.CheckTimeout);
+            }
+            return Earliest(next, NextConsentWakeUp);
+        }
+    }
+
+    public void HandleTimeout(TimeSpan now)
+    {
+        foreach (IceTransaction transaction in _transactions.Values.ToList())
+        {
+            if (now >= transaction.Deadline)
+            {
+                _transactions.Remove(transaction.Id);
+                TransactionTimedOut(transaction, now);
+            }
+            else if (now >= transaction.NextSendAt)
+            {
+                Retransmit(transaction, now);
+            }
+        }
+        SendPacedCheck(now);
+        if (_nominateAt is { } nominateAt && now >= nominateAt)
+        {
+            _nominateAt = null;
+            NominateBestValidPair(now);
+        }
+        CheckConsent(now);
+        ReportFailureIfHopeless(now);
+    }
+
+    private void Retransmit(IceTransaction transaction, TimeSpan now)
+    {
+        Send(transaction.Destination, transaction.Request);
+        transaction.Sends++;
+        transaction.LastSentAt = now;
+        transaction.Interval = Min(transaction.Interval * 2, transaction.Kind == IceTransactionKind.Gather ? _options.GatherTimeout : _options.MaxCheckRetransmit);
+        transaction.NextSendAt = now + transaction.Interval;
+    }
+
+    private void TransactionTimedOut(IceTransaction transaction, TimeSpan now)
+    {
+        switch (transaction.Kind)
+        {
+            case IceTransactionKind.Gather:
+                GatherFinished();
+                break;
+            case IceTransactionKind.Check when transaction.Pair is { State: CandidatePairState.InProgress } pair:
+                pair.State = CandidatePairState.Failed;
+                break;
+        }
+    }
+
+    private void ReportFailureIfHopeless(TimeSpan now)
+    {
+        if (_failedReported || SelectedPair is not null || _checksStartAt is not { } started || now < started + _options.CheckTimeout)
+        {
+            return;
+        }
+        bool anyAlive = _pairs.Exists(p => p.State is CandidatePairState.Waiting or CandidatePairState.InProgress or CandidatePairState.Succeeded);
+        if (!anyAlive)
+        {
+            _failedReported = true;
+            string reason = _pairs.Count == 0
+                ? "no usable candidate pair (no common address family)"
+                : $"none of {_pairs.Count} candidate pairs answered within {_options.CheckTimeout.TotalSeconds:0.#} s";
+            _events.Enqueue(new IceEvent.Failed(reason));
+        }
+    }
+
+    private void AddLocalCandidate(Candidate candidate)
+    {
+        _localCandidates.Add(candidate);
+        _events.Enqueue(new IceEvent.CandidateGathered(candidate));
+    }
+
+    private void Send(IPEndPoint to, byte[] datagram) => _outgoing.Enqueue(new OutgoingDatagram(to, datagram));
+
+    private static TimeSpan? Earliest(TimeSpan? a, TimeSpan? b) => a is null ? b : b is null ? a : (a < b ? a : b);
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+}

@@ -1,0 +1,43 @@
+namespace NatPunch.Traversal;
+
+/// <summary>Timing of <see cref="IceAgent"/>. Defaults suit NATs on the Internet; tests shorten them.</summary>
+public sealed record IceAgentOptions
+{
+    public static readonly IceAgentOptions Default = new();
+
+    /// <summary>Pacing between the first checks of successive pairs (RFC 8445 §14.2 "Ta"); small, so all pairs start almost at once.</summary>
+    public TimeSpan CheckPacing { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
+    /// First retransmission interval of a check; it doubles up to <see cref="MaxCheckRetransmit"/>.
+    /// Frequent retries matter: a peer's first checks are often dropped by our NAT until our own
+    /// checks have opened it, so a single fire-and-forget punch is not enough.
+    /// </summary>
+    public TimeSpan InitialCheckRetransmit { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    public TimeSpan MaxCheckRetransmit { get; init; } = TimeSpan.FromMilliseconds(400);
+
+    /// <summary>A pair whose checks get no answer for this long has failed.</summary>
+    public TimeSpan CheckTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// After a lower-priority pair succeeds, how long the controlling agent waits for a better
+    /// pair before nominating (so two hosts behind one NAT settle on their LAN addresses).
+    /// </summary>
+    public TimeSpan NominationDelay { get; init; } = TimeSpan.FromMilliseconds(60);
+
+    /// <summary>Retransmission of STUN requests to the server while gathering (RFC 8489 §6.2.1, shortened).</summary>
+    public TimeSpan GatherRetransmit { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Gathering gives up on a STUN server after this long.</summary>
+    public TimeSpan GatherTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Consent checks on the selected pair (RFC 7675 §5.1: every 5 s, randomized ±20%); they also keep NAT mappings open.</summary>
+    public TimeSpan ConsentInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Without a consent response for this long the path is declared dead (RFC 7675 §5.1: 30 s).</summary>
+    public TimeSpan ConsentTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Retransmission of a consent check whose answer is late.</summary>
+    public TimeSpan ConsentRetransmit { get; init; } = TimeSpan.FromMilliseconds(500);
+}

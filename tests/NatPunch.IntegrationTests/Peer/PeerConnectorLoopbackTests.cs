@@ -1,0 +1,59 @@
+using System.Net;
+using NatPunch.Server;
+
+namespace NatPunch.IntegrationTests.Peer;
+
+/// <summary>Listen and connect through the real server on loopback: rendezvous, gathering, checks, selection.</summary>
+public sealed class PeerConnectorLoopbackTests : IAsyncLifetime
+{
+    private NatPunchServer _server = null!;
+
+    public ValueTask InitializeAsync()
+    {
+        _server = new NatPunchServer(new NatPunchServerOptions { Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
+        _server.Start();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    private PeerOptions Options(string name) => new()
+    {
+        Server = _server.UdpEndPoints[0].ToString(),
+        Name = name,
+        IncludeLoopbackCandidates = true,
+        Timeout = TimeSpan.FromSeconds(10),
+    };
+
+    [Fact]
+    public async Task ListenerAndConnectorSelectADirectPathAndExchangeSegments()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        var listenProgress = new List<ConnectionProgress>();
+        Task<PeerConnection> listening = PeerConnector.ListenAsync(Options("bob"), new Progress<ConnectionProgress>(p => { lock (listenProgress) listenProgress.Add(p); }), ct);
+        await Task.Delay(500, ct);
+        await using PeerConnection alice = await PeerConnector.ConnectAsync(Options("alice"), "bob", null, ct);
+        await using PeerConnection bob = await listening.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        alice.Path.Direct.ShouldBeTrue();
+        alice.Path.Remote.Port.ShouldBe(bob.Link.LocalEndPoint.Port);
+        bob.Path.Remote.Port.ShouldBe(alice.Link.LocalEndPoint.Port);
+        alice.Session.ShouldBe(bob.Session);
+
+        alice.Link.SendSegment("hello bob"u8);
+        byte[] received = await bob.Link.ReceiveSegmentAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(5), ct);
+        received.ShouldBe("hello bob"u8.ToArray());
+        lock (listenProgress)
+        {
+            listenProgress.OfType<ConnectionProgress.Registered>().ShouldHaveSingleItem();
+        }
+    }
+
+    [Fact]
+    public async Task ConnectToAbsentPeerFailsWithinTheTimeout()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        var error = await Should.ThrowAsync<ConnectException>(() =>
+            PeerConnector.ConnectAsync(Options("carol") with { Timeout = TimeSpan.FromSeconds(1) }, "nobody", null, ct));
+        error.Message.ShouldContain("nobody");
+    }
+}

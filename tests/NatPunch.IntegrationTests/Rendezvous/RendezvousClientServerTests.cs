@@ -1,0 +1,167 @@
+using System.Net;
+using NatPunch.Protocol.Rendezvous;
+using NatPunch.Rendezvous;
+using NatPunch.Server;
+using NatPunch.Server.Rendezvous;
+
+namespace NatPunch.IntegrationTests.Rendezvous;
+
+/// <summary>The rendezvous client against the real server over TCP on loopback.</summary>
+public sealed class RendezvousClientServerTests : IAsyncLifetime
+{
+    private static readonly PeerOffer Offer = new("u", "p", [new CandidateInfo("host", "127.0.0.1:5000", 1, "1")]);
+    private static readonly RendezvousOptions FastLiveness = RendezvousOptions.Default with
+    {
+        PingInterval = TimeSpan.FromMilliseconds(200),
+        DeadAfter = TimeSpan.FromSeconds(1),
+    };
+
+    private NatPunchServer _server = null!;
+    private readonly List<RendezvousClient> _clients = [];
+
+    public ValueTask InitializeAsync()
+    {
+        _server = StartServer(0, token: "tok");
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (RendezvousClient client in _clients)
+        {
+            await client.DisposeAsync();
+        }
+        await _server.DisposeAsync();
+    }
+
+    private static NatPunchServer StartServer(int port, string? token)
+    {
+        var server = new NatPunchServer(new NatPunchServerOptions
+        {
+            Listen = [new IPEndPoint(IPAddress.Loopback, port)],
+            Rendezvous = FastLiveness with { Token = token },
+        });
+        server.Start();
+        return server;
+    }
+
+    private string ServerAddress => _server.UdpEndPoints[0].ToString();
+
+    private RendezvousClient Client(string name, string? token = "tok")
+    {
+        var client = new RendezvousClient(new RendezvousClientOptions
+        {
+            Server = ServerAddress,
+            Name = name,
+            Token = token,
+            PingInterval = TimeSpan.FromMilliseconds(200),
+            DeadAfter = TimeSpan.FromSeconds(1),
+            ConnectTimeout = TimeSpan.FromSeconds(3),
+            MaxReconnectDelay = TimeSpan.FromMilliseconds(500),
+        });
+        _clients.Add(client);
+        return client;
+    }
+
+    [Fact]
+    public async Task TwoPeersAreIntroduced()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        RendezvousClient bob = Client("bob");
+        RendezvousClient alice = Client("alice");
+        (await bob.StartAsync(Offer, ct)).Observed.ShouldStartWith("127.0.0.1:");
+        await alice.StartAsync(null, ct);
+        Task<IntroduceMessage> bobSide = bob.WaitForIntroductionAsync(ct);
+        IntroduceMessage aliceSide = await alice.ConnectToPeerAsync("bob", Offer with { Ufrag = "a" }, TimeSpan.FromSeconds(5), ct);
+        IntroduceMessage toBob = await bobSide.WaitAsync(TimeSpan.FromSeconds(5), ct);
+        aliceSide.Session.ShouldBe(toBob.Session);
+        toBob.Offer.Ufrag.ShouldBe("a");
+        aliceSide.Role.ShouldBe(IceRole.Controlling);
+    }
+
+    [Fact]
+    public async Task WrongOrMissingTokenIsReportedAsSuch()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        var wrong = await Should.ThrowAsync<RendezvousException>(() => Client("x", token: "nope").StartAsync(null, ct));
+        wrong.Code.ShouldBe(RendezvousErrorCodes.Unauthorized);
+        wrong.Message.ShouldBe("wrong token");
+        var missing = await Should.ThrowAsync<RendezvousException>(() => Client("y", token: null).StartAsync(null, ct));
+        missing.Message.ShouldContain("requires a token");
+    }
+
+    [Fact]
+    public async Task UnknownPeerAndTakenNameGiveClearErrors()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        RendezvousClient alice = Client("alice2");
+        await alice.StartAsync(null, ct);
+        var unknown = await Should.ThrowAsync<RendezvousException>(() => alice.ConnectToPeerAsync("ghost", Offer, TimeSpan.FromMilliseconds(300), ct));
+        unknown.Code.ShouldBe(RendezvousErrorCodes.PeerUnknown);
+        unknown.Message.ShouldContain("ghost");
+        var taken = await Should.ThrowAsync<RendezvousException>(() => Client("alice2").StartAsync(null, ct));
+        taken.Code.ShouldBe(RendezvousErrorCodes.NameTaken);
+    }
+
+    [Fact]
+    public async Task UnreachableServerFailsWithinTheConnectTimeout()
+    {
+        var client = new RendezvousClient(new RendezvousClientOptions { Server = "127.0.0.1:1", Name = "z", ConnectTimeout = TimeSpan.FromSeconds(1) });
+        _clients.Add(client);
+        var error = await Should.ThrowAsync<RendezvousException>(() => client.StartAsync(null, TestContext.Current.CancellationToken));
+        error.Code.ShouldBe(RendezvousException.Unreachable);
+        error.Message.ShouldContain("cannot reach");
+    }
+
+    [Fact]
+    public async Task PeerThatGoesAwayIsUnregisteredWithinSeconds()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        RendezvousClient bob = Client("bob3");
+        await bob.StartAsync(Offer, ct);
+        await bob.DisposeAsync();
+        RendezvousClient alice = Client("alice3");
+        await alice.StartAsync(null, ct);
+        // The closed TCP connection unregisters bob at once; a connect with no wait then fails.
+        var error = await Should.ThrowAsync<RendezvousException>(async () =>
+        {
+            await Task.Delay(300, ct);
+            await alice.ConnectToPeerAsync("bob3", Offer, TimeSpan.Zero, ct);
+        });
+        error.Code.ShouldBe(RendezvousErrorCodes.PeerUnknown);
+    }
+
+    [Fact]
+    public async Task ClientRegistersAgainAfterServerRestart()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        NatPunchServer own = StartServer(0, token: null);
+        int port = own.UdpEndPoints[0].Port;
+        var statuses = new List<string>();
+        var bob = new RendezvousClient(new RendezvousClientOptions
+        {
+            Server = $"127.0.0.1:{port}",
+            Name = "bob4",
+            PingInterval = TimeSpan.FromMilliseconds(200),
+            DeadAfter = TimeSpan.FromSeconds(1),
+            MaxReconnectDelay = TimeSpan.FromMilliseconds(300),
+        });
+        _clients.Add(bob);
+        bob.StatusChanged += s => { lock (statuses) { statuses.Add(s); } };
+        await bob.StartAsync(Offer, ct);
+        await own.DisposeAsync();
+        await Task.Delay(500, ct);
+        await using NatPunchServer restarted = StartServer(port, token: null);
+        var alice = new RendezvousClient(new RendezvousClientOptions { Server = $"127.0.0.1:{port}", Name = "alice4" });
+        _clients.Add(alice);
+        await alice.StartAsync(null, ct);
+        // bob's offer is registered again by itself; alice may connect with a wait for it.
+        IntroduceMessage introduce = await alice.ConnectToPeerAsync("bob4", Offer, TimeSpan.FromSeconds(10), ct);
+        introduce.Peer.ShouldBe("bob4");
+        lock (statuses)
+        {
+            statuses.ShouldContain(s => s.Contains("reconnecting"));
+            statuses.Count(s => s.StartsWith("registered")).ShouldBe(2);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using System.Text;
+using NatPunch.Protocol.Rendezvous;
+
+namespace NatPunch.Tests.Rendezvous;
+
+public class RendezvousCodecTests
+{
+    [Fact]
+    public void MessagesRoundTripThroughFrames()
+    {
+        var offer = new PeerOffer("u", "p", [new CandidateInfo("host", "[2001:db8::1]:5000", 7, "f")]);
+        RendezvousMessage[] messages =
+        [
+            new RegisterMessage("bob", "t", offer, "i", "natpunch"),
+            new IntroduceMessage("s1", "alice", IceRole.Controlled, offer, "192.0.2.1:5", 12),
+            new ErrorMessage(RendezvousErrorCodes.PeerUnknown, "no"),
+            new PingMessage(42),
+        ];
+        foreach (RendezvousMessage message in messages)
+        {
+            byte[] frame = RendezvousCodec.Encode(message);
+            RendezvousFrame.TryRead(frame, out ReadOnlySpan<byte> payload, out int length).ShouldBe(RendezvousFrame.Status.Complete);
+            length.ShouldBe(frame.Length);
+            RendezvousCodec.TryDecode(payload, out RendezvousMessage decoded, out string error).ShouldBeTrue(error);
+            decoded.GetType().ShouldBe(message.GetType());
+            RendezvousCodec.Encode(decoded).ShouldBe(frame);
+        }
+    }
+
+    [Fact]
+    public void WireFormatIsSnakeCaseJsonWithTypeFirst()
+    {
+        byte[] frame = RendezvousCodec.Encode(new IntroduceMessage("s1", "alice", IceRole.Controlling, new PeerOffer("u", "p", []), "192.0.2.1:5", 3));
+        frame[0].ShouldBe((byte)0xE0);
+        string json = Encoding.UTF8.GetString(frame, 4, frame.Length - 4);
+        json.ShouldStartWith("{\"type\":\"introduce\"");
+        json.ShouldContain("\"start_in_ms\":3");
+        json.ShouldContain("\"role\":\"controlling\"");
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("null")]
+    [InlineData("[]")]
+    [InlineData("{\"type\":\"no-such\"}")]
+    [InlineData("{\"type\":\"register\"}")]
+    [InlineData("{\"type\":\"connect\",\"peer\":\"bob\",\"wait_ms\":1}")]
+    [InlineData("{\"type\":\"ping\",\"id\":\"x\"}")]
+    [InlineData("{not json")]
+    public void BadPayloadsAreRejectedWithoutThrowing(string json)
+    {
+        RendezvousCodec.TryDecode(Encoding.UTF8.GetBytes(json), out _, out string error).ShouldBeFalse();
+        error.ShouldNotBeEmpty();
+    }
+
+    [Fact]
+    public void FramesWithWrongMarkerOrVersionAreInvalid()
+    {
+        RendezvousFrame.TryRead([0x00, 1, 0, 0], out _, out _).ShouldBe(RendezvousFrame.Status.Invalid);
+        RendezvousFrame.TryRead([0xE0, 9, 0, 0], out _, out _).ShouldBe(RendezvousFrame.Status.Invalid);
+        RendezvousFrame.TryRead([0xE0, 1, 0, 5, 1], out _, out _).ShouldBe(RendezvousFrame.Status.Incomplete);
+    }
+}

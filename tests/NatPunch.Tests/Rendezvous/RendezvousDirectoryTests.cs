@@ -1,0 +1,207 @@
+using System.Net;
+using NatPunch.Protocol.Rendezvous;
+using NatPunch.Server.Rendezvous;
+
+namespace NatPunch.Tests.Rendezvous;
+
+public class RendezvousDirectoryTests
+{
+    private static readonly PeerOffer AliceOffer = new("aU", "aP", [new CandidateInfo("host", "10.0.0.1:5000", 2130706431, "1")]);
+    private static readonly PeerOffer BobOffer = new("bU", "bP", [new CandidateInfo("srflx", "198.51.100.2:6000", 1694498815, "2", "10.0.0.2:6000")]);
+
+    private readonly RendezvousDirectory _directory = new(RendezvousOptions.Default);
+    private TimeSpan _now = TimeSpan.FromSeconds(100);
+
+    private List<RendezvousOutput> Drain()
+    {
+        var outputs = new List<RendezvousOutput>();
+        while (_directory.TryPollOutput(out RendezvousOutput output))
+        {
+            outputs.Add(output);
+        }
+        return outputs;
+    }
+
+    private static T Single<T>(List<RendezvousOutput> outputs, long connection) where T : RendezvousMessage =>
+        outputs.Where(o => o.ConnectionId == connection).Select(o => o.Message).OfType<T>().ShouldHaveSingleItem();
+
+    private void Open(long id, string remote = "192.0.2.9:40000") => _directory.Connected(id, IPEndPoint.Parse(remote), _now);
+
+    private void Register(long id, string name, PeerOffer? offer = null, string? instance = null)
+    {
+        Open(id);
+        _directory.Received(id, new RegisterMessage(name, null, offer, instance, "test"), _now);
+    }
+
+    [Fact]
+    public void ConnectIntroducesBothSidesWithEachOthersOffer()
+    {
+        Register(1, "bob", BobOffer);
+        Register(2, "alice");
+        Drain();
+        _directory.Received(2, new ConnectMessage("bob", 0, AliceOffer), _now);
+        List<RendezvousOutput> outputs = Drain();
+        IntroduceMessage toAlice = Single<IntroduceMessage>(outputs, 2);
+        IntroduceMessage toBob = Single<IntroduceMessage>(outputs, 1);
+        toAlice.Session.ShouldBe(toBob.Session);
+        toAlice.Role.ShouldBe(IceRole.Controlling);
+        toBob.Role.ShouldBe(IceRole.Controlled);
+        toAlice.Offer.ShouldBe(BobOffer);
+        toBob.Offer.ShouldBe(AliceOffer);
+        toAlice.Peer.ShouldBe("bob");
+        toBob.Peer.ShouldBe("alice");
+    }
+
+    [Fact]
+    public void StartIsDelayedForTheNearerPeerSoBothStartTogether()
+    {
+        Register(1, "bob", BobOffer);
+        Register(2, "alice");
+        List<RendezvousOutput> outputs = Drain();
+        long bobPing = Single<PingMessage>(outputs, 1).Id;
+        long alicePing = Single<PingMessage>(outputs, 2).Id;
+        _directory.Received(1, new PongMessage(bobPing), _now + TimeSpan.FromMilliseconds(20));
+        _directory.Received(2, new PongMessage(alicePing), _now + TimeSpan.FromMilliseconds(100));
+        _directory.Received(2, new ConnectMessage("bob", 0, AliceOffer), _now + TimeSpan.FromMilliseconds(200));
+        outputs = Drain();
+        Single<IntroduceMessage>(outputs, 2).StartInMs.ShouldBe(0);
+        Single<IntroduceMessage>(outputs, 1).StartInMs.ShouldBe(40); // (100 - 20) / 2
+    }
+
+    [Fact]
+    public void TokenIsRequiredWhenConfigured()
+    {
+        var directory = new RendezvousDirectory(RendezvousOptions.Default with { Token = "s3cret" });
+        directory.Connected(1, IPEndPoint.Parse("192.0.2.9:1"), _now);
+        directory.Received(1, new RegisterMessage("bob", null, null, null, null), _now);
+        directory.Connected(2, IPEndPoint.Parse("192.0.2.9:2"), _now);
+        directory.Received(2, new RegisterMessage("bob", "wrong", null, null, null), _now);
+        directory.Connected(3, IPEndPoint.Parse("192.0.2.9:3"), _now);
+        directory.Received(3, new RegisterMessage("bob", "s3cret", null, null, null), _now);
+        var outputs = new List<RendezvousOutput>();
+        while (directory.TryPollOutput(out RendezvousOutput o))
+        {
+            outputs.Add(o);
+        }
+        ErrorMessage missing = Single<ErrorMessage>(outputs, 1);
+        missing.Code.ShouldBe(RendezvousErrorCodes.Unauthorized);
+        missing.Message.ShouldContain("requires a token");
+        outputs.ShouldContain(o => o.ConnectionId == 1 && o.Close);
+        Single<ErrorMessage>(outputs, 2).Message.ShouldBe("wrong token");
+        Single<RegisteredMessage>(outputs, 3).Name.ShouldBe("bob");
+        directory.IsRegistered("bob").ShouldBeTrue();
+    }
+
+    [Fact]
+    public void NameTakenUnlessTheSameInstanceComesBack()
+    {
+        Register(1, "bob", instance: "i1");
+        Register(2, "bob", instance: "i2");
+        Single<ErrorMessage>(Drain(), 2).Code.ShouldBe(RendezvousErrorCodes.NameTaken);
+        Register(3, "bob", instance: "i1");
+        List<RendezvousOutput> outputs = Drain();
+        Single<RegisteredMessage>(outputs, 3);
+        outputs.ShouldContain(o => o.ConnectionId == 1 && o.Close);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("has space")]
+    [InlineData("semi;colon")]
+    public void InvalidNamesAreRefused(string name)
+    {
+        Register(1, name);
+        Single<ErrorMessage>(Drain(), 1).Code.ShouldBe(RendezvousErrorCodes.BadRequest);
+    }
+
+    [Fact]
+    public void UnknownPeerWithoutWaitIsAnErrorAtOnce()
+    {
+        Register(2, "alice");
+        Drain();
+        _directory.Received(2, new ConnectMessage("nobody", 0, AliceOffer), _now);
+        ErrorMessage error = Single<ErrorMessage>(Drain(), 2);
+        error.Code.ShouldBe(RendezvousErrorCodes.PeerUnknown);
+        error.Message.ShouldContain("nobody");
+    }
+
+    [Fact]
+    public void ConnectWaitsForThePeerToRegister()
+    {
+        Register(2, "alice");
+        _directory.Received(2, new ConnectMessage("bob", 5000, AliceOffer), _now);
+        Drain().ShouldNotContain(o => o.Message is ErrorMessage);
+        _now += TimeSpan.FromSeconds(2);
+        Register(1, "bob", BobOffer);
+        List<RendezvousOutput> outputs = Drain();
+        Single<IntroduceMessage>(outputs, 2).Peer.ShouldBe("bob");
+        Single<IntroduceMessage>(outputs, 1).Peer.ShouldBe("alice");
+    }
+
+    [Fact]
+    public void ConnectWaitEndsWithAClearError()
+    {
+        Register(2, "alice");
+        _directory.Received(2, new ConnectMessage("bob", 5000, AliceOffer), _now);
+        Drain();
+        _directory.NextWakeUp.ShouldNotBeNull();
+        _now += TimeSpan.FromSeconds(5);
+        _directory.Received(2, new PongMessage(0), _now); // keep alice alive
+        _directory.HandleTimeout(_now);
+        ErrorMessage error = Single<ErrorMessage>(Drain(), 2);
+        error.Code.ShouldBe(RendezvousErrorCodes.PeerUnknown);
+        error.Message.ShouldContain("within 5 s");
+    }
+
+    [Fact]
+    public void BothCallingEachOtherAtOnceMakeOneSession()
+    {
+        Register(1, "alice");
+        Register(2, "bob");
+        Drain();
+        _directory.Received(1, new ConnectMessage("bob", 5000, AliceOffer), _now);
+        _directory.Received(2, new ConnectMessage("alice", 5000, BobOffer), _now);
+        List<RendezvousOutput> outputs = Drain();
+        IntroduceMessage toAlice = Single<IntroduceMessage>(outputs, 1);
+        IntroduceMessage toBob = Single<IntroduceMessage>(outputs, 2);
+        toAlice.Session.ShouldBe(toBob.Session);
+        toAlice.Role.ShouldBe(IceRole.Controlling); // alice asked first
+        outputs.ShouldNotContain(o => o.Message is ErrorMessage);
+    }
+
+    [Fact]
+    public void SessionMessagesAreRelayedAndPeerLossIsReported()
+    {
+        Register(1, "bob", BobOffer);
+        Register(2, "alice");
+        _directory.Received(2, new ConnectMessage("bob", 0, AliceOffer), _now);
+        string session = Single<IntroduceMessage>(Drain(), 2).Session;
+        var extra = new CandidateInfo("srflx", "198.51.100.1:7000", 1, "3", "10.0.0.1:5000");
+        _directory.Received(2, new CandidateMessage(session, extra), _now);
+        Single<CandidateMessage>(Drain(), 1).Candidate.ShouldBe(extra);
+        _directory.Disconnected(1, "connection reset");
+        PeerGoneMessage gone = Single<PeerGoneMessage>(Drain(), 2);
+        gone.Session.ShouldBe(session);
+        gone.Peer.ShouldBe("bob");
+        _directory.IsRegistered("bob").ShouldBeFalse();
+    }
+
+    [Fact]
+    public void SilentClientIsUnregisteredAfterDeadAfter()
+    {
+        Register(1, "bob", BobOffer);
+        Drain();
+        _now += RendezvousOptions.Default.DeadAfter;
+        _directory.HandleTimeout(_now);
+        Drain().ShouldContain(o => o.ConnectionId == 1 && o.Close);
+        _directory.IsRegistered("bob").ShouldBeFalse();
+    }
+
+    [Fact]
+    public void UnregisteredClientCannotConnect()
+    {
+        Open(1);
+        _directory.Received(1, new ConnectMessage("bob", 0, AliceOffer), _now);
+        Single<ErrorMessage>(Drain(), 1).Code.ShouldBe(RendezvousErrorCodes.NotRegistered);
+    }
+}
