@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 
 namespace NatPunch.Tests.VirtualNetwork;
@@ -8,9 +9,11 @@ namespace NatPunch.Tests.VirtualNetwork;
 /// on the LAN of a carrier-grade NAT (<see cref="AddNatRouter"/>).
 /// </summary>
 /// <remarks>
-/// Mappings expire lazily: each packet through the router first sweeps out those idle for longer
-/// than <see cref="NatBehavior.MappingLifetime"/>, so expiry is exact to the packet even though the
-/// trace notes it only at the next packet.
+/// Each mapping has an expiry check scheduled for when it would die if nothing refreshed it; the
+/// check re-arms itself if traffic came meanwhile. So the trace shows expiry at the right moment and
+/// <see cref="Mappings"/> is current, at the cost of one pending event per live mapping (which
+/// <see cref="Simulator.RunUntilIdle"/> waits for). Packets also sweep first, so a packet arriving at
+/// the very instant of expiry finds the mapping gone whatever the event order.
 /// </remarks>
 public sealed class NatRouter : INetworkNode
 {
@@ -70,7 +73,7 @@ public sealed class NatRouter : INetworkNode
     /// <summary>What this router translated, created, expired and dropped.</summary>
     public TrafficCounters Counters { get; } = new();
 
-    /// <summary>Live mappings (as of the last packet through the router), oldest first.</summary>
+    /// <summary>Live mappings, oldest first.</summary>
     public IReadOnlyList<NatMapping> Mappings => _mappings.Select(m => m.Mapping).ToList();
 
     /// <summary>A host on this router's LAN (address given, or the next free one).</summary>
@@ -247,8 +250,26 @@ public sealed class NatRouter : INetworkNode
         _byKey.Add(key, mapping);
         _byExternal.Add(external, mapping);
         Simulator.Record(TraceKind.MappingCreated, Name, null, detail: mapping.ToString(), nodeCounters: Counters);
+        ScheduleExpiryCheck(mapping);
         return true;
     }
+
+    private void ScheduleExpiryCheck(NatMapping mapping) =>
+        Simulator.ScheduleAt(mapping.ExpiresAt(Behavior.MappingLifetime), () =>
+        {
+            if (!_byExternal.TryGetValue(mapping.External, out NatMapping? live) || live != mapping)
+            {
+                return; // already swept or flushed
+            }
+            if (mapping.IsExpired(Simulator.Now, Behavior.MappingLifetime))
+            {
+                ExpireMappings(Simulator.Now);
+            }
+            else
+            {
+                ScheduleExpiryCheck(mapping); // refreshed meanwhile
+            }
+        });
 
     private IPAddress ChoosePublicAddress(IPAddress internalAddress)
     {
@@ -289,7 +310,7 @@ public sealed class NatRouter : INetworkNode
                 _ports.Release(mapping.External);
             }
             Simulator.Record(TraceKind.MappingExpired, Name, null,
-                detail: $"{mapping} idle since {mapping.LastRefreshed.TotalSeconds:F3}s, expired at {mapping.ExpiresAt(lifetime).TotalSeconds:F3}s",
+                detail: string.Create(CultureInfo.InvariantCulture, $"{mapping} idle since {mapping.LastRefreshed.TotalSeconds:F3}s"),
                 nodeCounters: Counters);
         }
     }

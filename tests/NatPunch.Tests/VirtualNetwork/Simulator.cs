@@ -168,7 +168,10 @@ public sealed class Simulator
         return true;
     }
 
-    /// <summary>Runs until no event is left, or <paramref name="limit"/> has passed (cores with keep-alives never go idle). True if idle.</summary>
+    /// <summary>
+    /// Runs until no event is left, or <paramref name="limit"/> has passed. True if idle. Cores with
+    /// keep-alives never go idle, and each live NAT mapping keeps an expiry check pending.
+    /// </summary>
     public bool RunUntilIdle(TimeSpan limit) => RunUntil(() => _events.Count == 0, limit);
 
     internal long NextPacketId() => ++_lastPacketId;

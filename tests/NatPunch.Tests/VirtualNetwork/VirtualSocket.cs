@@ -107,7 +107,8 @@ public sealed class VirtualSocket
             _core.HandleDatagram(packet);
             return;
         }
-        var datagram = new ReceivedDatagram(Simulator.Now, packet.Source, packet.Destination, packet.Payload, packet.Id);
+        // A copy: the packet's bytes are shared with its duplicates and with the trace.
+        var datagram = new ReceivedDatagram(Simulator.Now, packet.Source, packet.Destination, packet.Payload.ToArray(), packet.Id);
         if (_handler is not null)
         {
             _handler(datagram);
