@@ -14,6 +14,12 @@ internal sealed class CoreBinding
     private long _generation;
     private TimeSpan? _scheduled;
     private bool _cancelled;
+    // Wake-ups handled at the current instant: a core that keeps asking to be woken "now" is broken.
+    private TimeSpan _lastWakeUp = TimeSpan.MinValue;
+    private int _wakeUpsAtThisInstant;
+
+    /// <summary>Wake-ups at one instant beyond which the core is declared stuck.</summary>
+    public const int MaxWakeUpsPerInstant = 1000;
 
     public CoreBinding(VirtualSocket socket, IDatagramCore core)
     {
@@ -44,6 +50,23 @@ internal sealed class CoreBinding
         ScheduleWakeUp();
     }
 
+    /// <summary>
+    /// The contract (<see cref="IDatagramCore.HandleTimeout"/>) implies a core moves its wake-up on;
+    /// one that doesn't would make a real driver busy-loop. Say which core, rather than hang.
+    /// </summary>
+    private void CheckNotSpinning()
+    {
+        TimeSpan now = Simulator.Now;
+        _wakeUpsAtThisInstant = now == _lastWakeUp ? _wakeUpsAtThisInstant + 1 : 1;
+        _lastWakeUp = now;
+        if (_wakeUpsAtThisInstant > MaxWakeUpsPerInstant)
+        {
+            throw new InvalidOperationException(
+                $"{Core.GetType().Name} on {_socket}: NextWakeUp is {Core.NextWakeUp} at now = {now} even after {MaxWakeUpsPerInstant} " +
+                "HandleTimeout calls; a core must move its wake-up past 'now' (a real driver would busy-loop here).");
+        }
+    }
+
     public void Cancel()
     {
         _cancelled = true;
@@ -70,6 +93,7 @@ internal sealed class CoreBinding
                 return;
             }
             _scheduled = null;
+            CheckNotSpinning();
             Core.HandleTimeout(Simulator.Now);
             Flush();
         });

@@ -98,7 +98,7 @@ public class SimulatorTests
         socket.Attach(new StuckCore());
 
         Should.Throw<InvalidOperationException>(() => sim.RunFor(TimeSpan.FromSeconds(1)))
-            .Message.ShouldContain("NextWakeUp");
+            .Message.ShouldContain("StuckCore on host1 198.18.0.1:5000: NextWakeUp");
     }
 
     [Fact]
