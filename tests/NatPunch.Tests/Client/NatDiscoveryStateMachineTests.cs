@@ -219,14 +219,23 @@ public class NatDiscoveryStateMachineTests
     }
 
     [Fact]
-    public void HairpinProbeGoesFromTheSecondSocketToTheFirstOnesPublicAddress()
+    public void HairpinProbesGoBothWaysBetweenTheTwoPublicAddresses()
     {
-        DiscoveryHarness.Run run = DiscoveryHarness.Execute(new NatProfile());
+        DiscoveryHarness.Run run = DiscoveryHarness.Execute(new NatProfile { Hairpinning = false });
 
-        DiscoveryProbe hairpin = run.Probes.Single(p => p.Probe.Purpose == ProbePurpose.Hairpinning).Probe;
-        hairpin.SocketId.ShouldBe(DiscoverySockets.Hairpin);
-        hairpin.ReceiverSocketId.ShouldBe(DiscoverySockets.Primary);
-        hairpin.Destination.ShouldBe(run.Report.PublicEndPoint);
+        DiscoveryProbe bind = run.Probes.Single(p => p.Probe.Purpose == ProbePurpose.HairpinBind).Probe;
+        bind.SocketId.ShouldBe(DiscoverySockets.Hairpin);
+        bind.Destination.ShouldBe(SimulatedNat.Server);
+        var hairpins = run.Probes.Where(p => p.Probe.Purpose == ProbePurpose.Hairpinning).Select(p => p.Probe).ToList();
+        hairpins.Count.ShouldBe(2);
+        DiscoveryProbe toPrimary = hairpins.Single(p => p.SocketId == DiscoverySockets.Hairpin);
+        toPrimary.ReceiverSocketId.ShouldBe(DiscoverySockets.Primary);
+        toPrimary.Destination.ShouldBe(run.Report.PublicEndPoint);
+        DiscoveryProbe toSecond = hairpins.Single(p => p.SocketId == DiscoverySockets.Primary);
+        toSecond.ReceiverSocketId.ShouldBe(DiscoverySockets.Hairpin);
+        toSecond.Destination.Address.ShouldBe(SimulatedNat.PublicAddress);
+        toSecond.Destination.ShouldNotBe(run.Report.PublicEndPoint);
+        run.Report.Hairpinning.ShouldBe(false);
     }
 
     [Fact]
@@ -236,7 +245,7 @@ public class NatDiscoveryStateMachineTests
 
         DiscoveryHarness.Run run = DiscoveryHarness.Execute(new NatProfile(), options);
 
-        run.Probes.ShouldNotContain(p => p.Probe.Purpose == ProbePurpose.Hairpinning || p.Probe.Purpose == ProbePurpose.TcpBinding);
+        run.Probes.ShouldNotContain(p => p.Probe.Purpose == ProbePurpose.Hairpinning || p.Probe.Purpose == ProbePurpose.HairpinBind || p.Probe.Purpose == ProbePurpose.TcpBinding);
         run.Report.TcpWorks.ShouldBeNull();
         run.Report.Hairpinning.ShouldBeNull();
         run.Report.NatType.ShouldBe(NatType.FullCone);

@@ -16,7 +16,7 @@ internal static class DiscoverySockets
     /// </summary>
     public const int Filtering = 1;
 
-    /// <summary>Sends the hairpinning probe to the primary socket's public address (RFC 5780 §4.5).</summary>
+    /// <summary>The other end of the hairpinning test (RFC 5780 §4.5), with the primary socket.</summary>
     public const int Hairpin = 2;
 
     /// <summary>Sends the RESPONSE-PORT checks of the lifetime search (RFC 5780 §4.6, "port Y").</summary>

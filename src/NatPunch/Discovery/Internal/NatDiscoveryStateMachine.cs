@@ -14,7 +14,9 @@ namespace NatPunch.Discovery.Internal;
 /// <item>Mapping (§4.3): tests II (alternate IP) and III (alternate IP and port) from the same socket.</item>
 /// <item>Filtering (§4.4): tests II (CHANGE-REQUEST IP and port) and III (port only), run together
 /// from a second, fresh socket.</item>
-/// <item>Hairpinning (§4.5): a second socket sends to the first one's mapped address.</item>
+/// <item>Hairpinning (§4.5): a second socket sends to the first one's mapped address — and, once its
+/// own mapping is known, the first to the second's at the same time, so that a NAT that filters by
+/// address and port (and so drops a one-way hairpinned packet) is not mistaken for one that cannot hairpin.</item>
 /// <item>Mapping lifetime (§4.6), if asked: <see cref="MappingLifetimeSearch"/>.</item>
 /// </list>
 /// Without OTHER-ADDRESS in the server's answer (no RFC 5780 support) mapping and filtering are
@@ -53,6 +55,7 @@ internal sealed class NatDiscoveryStateMachine
     private ProbeOutcome? _filtering2;
     private ProbeOutcome? _filtering3;
     private bool _hairpinDecided;
+    private int _hairpinProbes;
     private bool? _hairpin;
     private string? _hairpinReason;
 
@@ -127,6 +130,9 @@ internal sealed class NatDiscoveryStateMachine
             case ProbePurpose.FilteringTest3:
                 _filtering3 = outcome;
                 DecideFiltering();
+                break;
+            case ProbePurpose.HairpinBind:
+                OnHairpinBind(outcome, start);
                 break;
             case ProbePurpose.Hairpinning:
                 OnHairpin(outcome);
@@ -237,10 +243,10 @@ internal sealed class NatDiscoveryStateMachine
             start.Add(Padded(NewProbe(ProbePurpose.FilteringTest3, DiscoverySockets.Filtering, _server) with { ChangeRequest = ChangeRequestFlags.ChangePort }));
         }
 
-        // Hairpinning, RFC 5780 §4.5.
+        // Hairpinning, RFC 5780 §4.5: first the second socket's own mapping, then packets both ways.
         if (_options.CheckHairpinning)
         {
-            start.Add(NewProbe(ProbePurpose.Hairpinning, DiscoverySockets.Hairpin, mapped) with { ReceiverSocketId = DiscoverySockets.Primary });
+            start.Add(NewProbe(ProbePurpose.HairpinBind, DiscoverySockets.Hairpin, _server));
         }
 
         // Mapping lifetime, RFC 5780 §4.6.
@@ -374,22 +380,47 @@ internal sealed class NatDiscoveryStateMachine
         _filteringReason = reason;
     }
 
+    private void OnHairpinBind(ProbeOutcome outcome, List<DiscoveryProbe> start)
+    {
+        if (outcome.Response is not { IsSuccess: true, MappedAddress: { } secondMapped })
+        {
+            _hairpinDecided = true;
+            _hairpinReason = $"the second socket's Binding request got {Describe(outcome)}";
+            return;
+        }
+        // Each direction opens the sender's filter toward the other's mapping for the retransmissions
+        // that follow (hole punching through the NAT's own public address).
+        _hairpinProbes = 2;
+        start.Add(NewProbe(ProbePurpose.Hairpinning, DiscoverySockets.Hairpin, _test1!.MappedAddress!) with { ReceiverSocketId = DiscoverySockets.Primary });
+        start.Add(NewProbe(ProbePurpose.Hairpinning, DiscoverySockets.Primary, secondMapped) with { ReceiverSocketId = DiscoverySockets.Hairpin });
+    }
+
     private void OnHairpin(ProbeOutcome outcome)
     {
-        _hairpinDecided = true;
-        switch (outcome.Result)
+        if (_hairpinDecided)
         {
-            case ProbeResult.Received:
-                _hairpin = true;
-                break;
-            case ProbeResult.TimedOut:
+            return;
+        }
+        _hairpinProbes--;
+        if (outcome.Result == ProbeResult.Received)
+        {
+            _hairpinDecided = true;
+            _hairpin = true;
+            _hairpinReason = null;
+            return;
+        }
+        if (outcome.Result != ProbeResult.TimedOut)
+        {
+            _hairpinReason = $"the hairpinning test could not run: {outcome.Detail ?? outcome.Result.ToString()}";
+        }
+        if (_hairpinProbes == 0)
+        {
+            _hairpinDecided = true;
+            if (_hairpinReason is null)
+            {
                 _hairpin = false;
-                _hairpinReason = "a packet sent to this host's own public address did not come back";
-                break;
-            default:
-                _hairpin = null;
-                _hairpinReason = $"the hairpinning test could not run: {outcome.Detail ?? outcome.Result.ToString()}";
-                break;
+                _hairpinReason = "packets sent to this host's own public addresses did not come back";
+            }
         }
     }
 

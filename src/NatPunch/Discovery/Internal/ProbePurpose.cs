@@ -13,7 +13,9 @@ internal enum ProbePurpose : byte
     FilteringTest2,
     /// <summary>§4.4 test III: CHANGE-REQUEST with change port only.</summary>
     FilteringTest3,
-    /// <summary>§4.5: from a second socket to the first one's mapped address.</summary>
+    /// <summary>§4.5: a Binding request from the second socket, for its own mapped address.</summary>
+    HairpinBind,
+    /// <summary>§4.5: from one socket to the other one's mapped address; it must arrive there.</summary>
     Hairpinning,
     /// <summary>RFC 8489 §6.2.2: a Binding request over TCP.</summary>
     TcpBinding,
