@@ -35,6 +35,7 @@ public sealed partial class IceAgent : IDatagramCore
     private TimeSpan _nextPacedCheckAt;
     private TimeSpan? _nominateAt;
     private bool _failedReported;
+    private bool _checkWindowOver;
 
     /// <param name="role">Who nominates: the side that asked to connect controls (RFC 8445 §6.1.1).</param>
     /// <param name="local">Our short-term credentials, sent to the peer through the rendezvous.</param>
@@ -170,7 +171,7 @@ public sealed partial class IceAgent : IDatagramCore
             {
                 next = Earliest(next, nominate);
             }
-            if (_checksStartAt is { } started && SelectedPair is null && !_failedReported)
+            if (_checksStartAt is { } started && SelectedPair is null && !_failedReported && !_checkWindowOver)
             {
                 next = Earliest(next, started + _options.CheckTimeout);
             }
@@ -230,6 +231,8 @@ public sealed partial class IceAgent : IDatagramCore
         {
             return;
         }
+        // From here on the pairs' own deadlines drive the wake-ups; re-checked on each of them.
+        _checkWindowOver = true;
         bool anyAlive = _pairs.Exists(p => p.State is CandidatePairState.Waiting or CandidatePairState.InProgress or CandidatePairState.Succeeded);
         if (!anyAlive)
         {

@@ -65,4 +65,18 @@ public class IceAgentInVirtualNetworkTests
         alice.Agent.SelectedPair!.Remote.EndPoint.Address.ShouldBe(bob.Nat.PublicAddress);
         bob.Agent.SelectedPair!.Remote.EndPoint.Address.ShouldBe(alice.Nat.PublicAddress);
     }
+
+    [Fact]
+    public void AgentsBehindSymmetricNatsReportFailureInsteadOfSpinning()
+    {
+        var (sim, alice, bob) = Connect(NatBehavior.Symmetric, NatBehavior.Symmetric, TimeSpan.FromSeconds(15));
+
+        alice.Agent.SelectedPair.ShouldBeNull();
+        var events = new List<IceEvent>();
+        while (alice.Agent.TryPollEvent(out IceEvent e))
+        {
+            events.Add(e);
+        }
+        events.OfType<IceEvent.Failed>().ShouldHaveSingleItem(sim.Trace!.Tail());
+    }
 }

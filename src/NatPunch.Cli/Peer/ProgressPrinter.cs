@@ -1,0 +1,101 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace NatPunch.Cli.Peer;
+
+/// <summary>
+/// Progress of listen/connect on standard error: sentences for people, or with --json one JSON
+/// object per line (the contract in DESIGN.md: "connected" and "closed" events among them).
+/// </summary>
+internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
+{
+    private readonly TextWriter _error;
+    private readonly bool _json;
+    private readonly object _gate = new(); // one line at a time
+
+    public ProgressPrinter(TextWriter error, bool json)
+    {
+        _error = error;
+        _json = json;
+    }
+
+    public void Report(ConnectionProgress value)
+    {
+        switch (value)
+        {
+            case ConnectionProgress.Gathered g:
+                Emit(new JsonObject
+                {
+                    ["event"] = "gathered",
+                    ["host_candidates"] = g.HostCandidates,
+                    ["srflx_candidates"] = g.ServerReflexiveCandidates,
+                    ["public_address"] = g.PublicAddress?.ToString(),
+                }, $"gathered {g.HostCandidates + g.ServerReflexiveCandidates} candidates ({g.HostCandidates} host, {g.ServerReflexiveCandidates} server-reflexive)"
+                   + (g.PublicAddress is { } a ? $"; public address {a}" : ""));
+                break;
+            case ConnectionProgress.Registered r:
+                Emit(new JsonObject { ["event"] = "registered", ["name"] = r.Name, ["observed"] = r.Observed },
+                    $"registered as '{r.Name}' (the server sees us at {r.Observed})");
+                break;
+            case ConnectionProgress.WaitingForPeer w:
+                Emit(new JsonObject { ["event"] = "waiting", ["peer"] = w.Peer },
+                    w.Peer is null ? "waiting for a peer to connect" : $"asking the server for '{w.Peer}'");
+                break;
+            case ConnectionProgress.Introduced i:
+                Emit(new JsonObject
+                {
+                    ["event"] = "introduced",
+                    ["peer"] = i.Peer,
+                    ["session"] = i.Session,
+                    ["remote_candidates"] = i.RemoteCandidates,
+                    ["start_in_ms"] = (long)i.StartIn.TotalMilliseconds,
+                }, $"introduced to '{i.Peer}' ({i.RemoteCandidates} candidates); starting in {i.StartIn.TotalMilliseconds:0} ms");
+                break;
+            case ConnectionProgress.Punching p:
+                Emit(new JsonObject { ["event"] = "punching", ["pairs"] = p.Pairs }, $"punching: checking {p.Pairs} candidate pairs");
+                break;
+            case ConnectionProgress.Connected c:
+                Connected(c.Path, c.Elapsed);
+                break;
+            case ConnectionProgress.PathLost l:
+                Emit(new JsonObject { ["event"] = "path_lost", ["reason"] = l.Reason }, $"path lost: {l.Reason}");
+                break;
+            case ConnectionProgress.Status s:
+                Emit(new JsonObject { ["event"] = "status", ["message"] = s.Message }, s.Message);
+                break;
+        }
+    }
+
+    public void Connected(PeerPath path, TimeSpan elapsed) =>
+        Emit(new JsonObject
+        {
+            ["event"] = "connected",
+            ["path"] = path.Kind,
+            ["transport"] = path.Transport,
+            ["local"] = Format(path.Local),
+            ["remote"] = Format(path.Remote),
+            ["elapsed_ms"] = (long)elapsed.TotalMilliseconds,
+        }, $"connected {(path.Direct ? "directly" : "through the relay")} over {path.Transport.ToUpperInvariant()} to {Format(path.Remote)} in {elapsed.TotalMilliseconds:0} ms ({path.CandidateTypes})");
+
+    public void Closed(long bytesSent, long bytesReceived) =>
+        Emit(new JsonObject { ["event"] = "closed", ["bytes_sent"] = bytesSent, ["bytes_received"] = bytesReceived },
+            $"closed: sent {bytesSent} bytes, received {bytesReceived} bytes");
+
+    public void Error(string message) =>
+        Emit(new JsonObject { ["event"] = "error", ["message"] = message }, $"error: {message}");
+
+    private void Emit(JsonObject json, string text)
+    {
+        lock (_gate)
+        {
+            _error.WriteLine(_json ? json.ToJsonString(JsonOptions) : $"natpunch: {text}");
+            _error.Flush();
+        }
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false };
+
+    private static string Format(IPEndPoint endPoint) =>
+        (endPoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port) : endPoint).ToString();
+}
