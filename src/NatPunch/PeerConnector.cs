@@ -27,14 +27,14 @@ public static class PeerConnector
     {
         TimeProvider time = options.TimeProvider;
         long started = time.GetTimestamp();
-        if (!HostPort.TryParse(options.Server, StunConstants.DefaultPort, out HostPort server, out string parseError))
+        if (!HostAndPort.TryParse(options.Server, StunConstants.DefaultPort, out HostAndPort server, out string parseError))
         {
             throw new ConnectException($"--server: {parseError}");
         }
         IPEndPoint[] serverEndPoints;
         try
         {
-            serverEndPoints = await server.ResolveAsync(cancellationToken).ConfigureAwait(false);
+            serverEndPoints = [await server.ResolveAsync(cancellationToken: cancellationToken).ConfigureAwait(false)];
         }
         catch (SocketException e)
         {

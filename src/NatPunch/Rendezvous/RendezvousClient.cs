@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Threading.Channels;
-using NatPunch.Net;
 using NatPunch.Protocol.Rendezvous;
 using NatPunch.Protocol.Stun;
 
@@ -218,20 +217,16 @@ public sealed class RendezvousClient : IAsyncDisposable
     /// <summary>One connection's life: connect, register, then read until it breaks.</summary>
     private async Task RunConnectionAsync(Action onRegistered, CancellationToken cancellationToken)
     {
-        if (!HostPort.TryParse(_options.Server, StunConstants.DefaultPort, out HostPort server, out string parseError))
+        if (!HostAndPort.TryParse(_options.Server, StunConstants.DefaultPort, out HostAndPort server, out string parseError))
         {
             throw new RendezvousException(RendezvousException.Unreachable, parseError);
         }
-        IPEndPoint[] endPoints = await server.ResolveAsync(cancellationToken).ConfigureAwait(false);
-        if (endPoints.Length == 0)
-        {
-            throw new RendezvousException(RendezvousException.Unreachable, $"'{server.Host}' has no address");
-        }
-        using var socket = new Socket(endPoints[0].AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        IPEndPoint endPoint = await server.ResolveAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         using (var connectLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             connectLimit.CancelAfter(_options.ConnectTimeout);
-            await socket.ConnectAsync(endPoints[0], connectLimit.Token).ConfigureAwait(false);
+            await socket.ConnectAsync(endPoint, connectLimit.Token).ConfigureAwait(false);
         }
         PeerOffer? offer;
         lock (_gate)
