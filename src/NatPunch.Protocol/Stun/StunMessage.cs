@@ -73,11 +73,13 @@ public readonly ref struct StunMessage
 
     /// <summary>
     /// Validates <paramref name="buffer"/> as exactly one STUN message. Never throws; on failure
-    /// <paramref name="error"/> says what was wrong and where.
+    /// <paramref name="error"/> says what was wrong and where, and <paramref name="message"/> is
+    /// empty: no attributes, no integrity or fingerprint to verify.
     /// </summary>
     public static bool TryParse(ReadOnlySpan<byte> buffer, out StunMessage message, out StunParseError error)
     {
-        message = default;
+        // Not default: its offsets would be 0, not -1, and claim a FINGERPRINT at byte 0.
+        message = new StunMessage(ReadOnlySpan<byte>.Empty, 0, -1, -1, -1);
         if (buffer.Length < StunConstants.HeaderLength)
         {
             error = new StunParseError(StunParseErrorKind.TooShort, buffer.Length);
