@@ -71,8 +71,11 @@ public static class StunErrorCode
     }
 
     /// <summary>Writes the value (not the attribute header); returns bytes written.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The code is not 300–699: RFC 8489 §14.8 allows classes 3 to 6 only.</exception>
     public static int Write(Span<byte> destination, int code, ReadOnlySpan<char> reason)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(code, 300);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(code, 699);
         destination[0] = 0;
         destination[1] = 0;
         destination[2] = (byte)(code / 100);
