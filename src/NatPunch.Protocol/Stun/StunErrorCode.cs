@@ -80,10 +80,16 @@ public static class StunErrorCode
         destination[1] = 0;
         destination[2] = (byte)(code / 100);
         destination[3] = (byte)(code % 100);
-        // RFC 8489 §14.8: the reason phrase is at most 128 characters / 763 bytes.
-        int written = Encoding.UTF8.GetBytes(reason.Length > 128 ? reason[..128] : reason, destination[4..]);
+        int written = Encoding.UTF8.GetBytes(Shorten(reason), destination[4..]);
         return 4 + written;
     }
 
-    public static int MaxValueLength(ReadOnlySpan<char> reason) => 4 + Encoding.UTF8.GetMaxByteCount(Math.Min(reason.Length, 128));
+    public static int MaxValueLength(ReadOnlySpan<char> reason) => 4 + Encoding.UTF8.GetMaxByteCount(Shorten(reason).Length);
+
+    /// <summary>
+    /// RFC 8489 §14.8: the reason phrase is fewer than 128 characters. Longer ones are cut to 127
+    /// UTF-16 code units, or 126 where the cut would split a surrogate pair.
+    /// </summary>
+    private static ReadOnlySpan<char> Shorten(ReadOnlySpan<char> reason) =>
+        reason.Length < 128 ? reason : reason[..(char.IsHighSurrogate(reason[126]) ? 126 : 127)];
 }
