@@ -84,6 +84,9 @@ public static class StunErrorCode
         return 4 + written;
     }
 
+    /// <summary>The exact length of the value <see cref="Write"/> produces for <paramref name="reason"/>.</summary>
+    public static int ValueLength(ReadOnlySpan<char> reason) => 4 + Encoding.UTF8.GetByteCount(Shorten(reason));
+
     public static int MaxValueLength(ReadOnlySpan<char> reason) => 4 + Encoding.UTF8.GetMaxByteCount(Shorten(reason).Length);
 
     /// <summary>
