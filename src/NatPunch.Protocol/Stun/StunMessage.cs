@@ -51,10 +51,11 @@ public readonly ref struct StunMessage
     public bool HasFingerprint => FingerprintOffset >= 0;
 
     /// <summary>
-    /// Quick test of the first byte, for demultiplexing (RFC 7983 §7): STUN messages start with 0–3.
+    /// Quick test of the first byte, for demultiplexing (RFC 7983 §7): STUN messages start with 0–3;
+    /// 16–19 is ZRTP and 20–63 DTLS, although their top two bits are zero too.
     /// </summary>
     public static bool LooksLikeStun(ReadOnlySpan<byte> datagram) =>
-        datagram.Length >= StunConstants.HeaderLength && (datagram[0] & 0xC0) == 0;
+        datagram.Length >= StunConstants.HeaderLength && datagram[0] <= 3;
 
     /// <summary>
     /// The total size of the message whose header starts <paramref name="header"/>, for stream

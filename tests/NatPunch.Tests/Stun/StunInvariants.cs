@@ -57,7 +57,7 @@ internal static class StunInvariants
         Require(lengthField == input.Length - 20, $"length field {lengthField} but {input.Length} bytes");
         Require(message.BodyLength == lengthField, $"BodyLength {message.BodyLength} but length field {lengthField}");
         Require(lengthField % 4 == 0, $"length {lengthField} is not a multiple of 4");
-        Require((input[0] & 0xC0) == 0 && StunMessage.LooksLikeStun(input), "parsed bytes whose top bits are set");
+        Require((input[0] & 0xC0) == 0, "parsed bytes whose top bits are set");
         Require(message.RawType == BinaryPrimitives.ReadUInt16BigEndian(input), "RawType");
         Require(message.Type.Value == message.RawType, $"type 0x{message.RawType:X4} does not survive FromValue/Value");
         Require(message.ClassicCookie == BinaryPrimitives.ReadUInt32BigEndian(input[4..]), "ClassicCookie");
@@ -303,7 +303,7 @@ internal static class StunInvariants
         bool stunShape = input.Length >= 4 && (input[0] & 0xC0) == 0;
         Require(framed == stunShape, $"TryGetFramedLength = {framed}");
         Require(!framed || total == 20 + BinaryPrimitives.ReadUInt16BigEndian(input[2..]), $"framed length {total}");
-        Require(StunMessage.LooksLikeStun(input) == (input.Length >= 20 && (input[0] & 0xC0) == 0), "LooksLikeStun");
+        Require(StunMessage.LooksLikeStun(input) == (input.Length >= 20 && input[0] <= 3), "LooksLikeStun");
     }
 
     /// <summary>ChannelData (RFC 8656 §12.4, RFC 7983): returns whether the bytes parse as one.</summary>
