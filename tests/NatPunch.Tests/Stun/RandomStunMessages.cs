@@ -28,13 +28,15 @@ internal sealed record GeneratedAttribute(ushort Type, GeneratedKind Kind, byte[
 internal sealed record GeneratedMessage(
     byte[] Bytes,
     ushort RawType,
-    bool HasMagicCookie,
+    uint CookieField,
     TransactionId TransactionId,
     IReadOnlyList<GeneratedAttribute> Attributes,
     byte[]? IntegrityKey,
     byte[]? IntegritySha256Key,
     bool HasFingerprint)
 {
+    public bool HasMagicCookie => CookieField == StunConstants.MagicCookie;
+
     /// <summary>The key to try on this message: the one its integrity attributes were made with, if any.</summary>
     public byte[] AnyKey => IntegrityKey ?? IntegritySha256Key ?? RandomStunMessages.Keys[0];
 }
@@ -114,25 +116,32 @@ internal static class RandomStunMessages
         byte[]? sha256Key = random.Next(3) == 0 ? Keys[random.Next(Keys.Length)] : null;
         bool fingerprint = random.Next(2) == 0;
 
+        var message = new GeneratedMessage([], rawType, cookieField, transactionId, attributes, integrityKey, sha256Key, fingerprint);
         var buffer = new byte[4096];
-        var builder = new StunMessageBuilder(buffer, rawType, cookieField, transactionId);
-        foreach (GeneratedAttribute attribute in attributes)
+        return message with { Bytes = buffer[..Build(message, buffer)] };
+    }
+
+    /// <summary>Writes <paramref name="message"/> again with the builder into <paramref name="buffer"/>; returns its length.</summary>
+    public static int Build(GeneratedMessage message, Span<byte> buffer)
+    {
+        var builder = new StunMessageBuilder(buffer, message.RawType, message.CookieField, message.TransactionId);
+        foreach (GeneratedAttribute attribute in message.Attributes)
         {
             Write(ref builder, attribute);
         }
-        if (integrityKey is not null)
+        if (message.IntegrityKey is not null)
         {
-            builder.AddMessageIntegrity(integrityKey);
+            builder.AddMessageIntegrity(message.IntegrityKey);
         }
-        if (sha256Key is not null)
+        if (message.IntegritySha256Key is not null)
         {
-            builder.AddMessageIntegritySha256(sha256Key);
+            builder.AddMessageIntegritySha256(message.IntegritySha256Key);
         }
-        if (fingerprint)
+        if (message.HasFingerprint)
         {
             builder.AddFingerprint();
         }
-        return new GeneratedMessage(builder.Written.ToArray(), rawType, magic, transactionId, attributes, integrityKey, sha256Key, fingerprint);
+        return builder.Length;
     }
 
     private static void Write(ref StunMessageBuilder builder, GeneratedAttribute attribute)

@@ -109,7 +109,7 @@ internal static class StunMutator
                     2 or 3 => (StunAttributeType.MessageIntegritySha256, random.Next(4) == 0 ? random.Next(0, 40) : 16 + 4 * random.Next(5)),
                     _ => (StunAttributeType.Fingerprint, random.Next(8) == 0 ? random.Next(0, 12) : 4),
                 };
-                return MaybeFixLength(Insert(bytes, Boundary(bytes, attributes, random), Block(type, RandomStunMessages.RandomBytes(random, length))), random, 8);
+                return MaybeFixLength(Insert(bytes, Boundary(bytes, attributes, random), RawStun.Attribute(type, RandomStunMessages.RandomBytes(random, length))), random, 8);
             }
             case 10: // change an attribute's type
                 if (attributes.Count > 0)
@@ -147,7 +147,7 @@ internal static class StunMutator
             case 15: // insert an attribute of a random or interesting type and length
             {
                 ushort type = random.Next(2) == 0 ? InterestingTypes[random.Next(InterestingTypes.Length)] : (ushort)random.Next(0x10000);
-                return MaybeFixLength(Insert(bytes, Boundary(bytes, attributes, random), Block(type, RandomStunMessages.RandomBytes(random, random.Next(0, 24)))), random, 8);
+                return MaybeFixLength(Insert(bytes, Boundary(bytes, attributes, random), RawStun.Attribute(type, RandomStunMessages.RandomBytes(random, random.Next(0, 24)))), random, 8);
             }
             default: // garble the padding bytes of an attribute
                 foreach (RawAttribute attribute in attributes)
@@ -159,16 +159,6 @@ internal static class StunMutator
                 }
                 return bytes;
         }
-    }
-
-    /// <summary>An attribute block: type, length, value and zero padding.</summary>
-    public static byte[] Block(ushort type, ReadOnlySpan<byte> value)
-    {
-        var block = new byte[4 + ((value.Length + 3) & ~3)];
-        BinaryPrimitives.WriteUInt16BigEndian(block, type);
-        BinaryPrimitives.WriteUInt16BigEndian(block.AsSpan(2), (ushort)value.Length);
-        value.CopyTo(block.AsSpan(4));
-        return block;
     }
 
     private static int TruncationPoint(byte[] bytes, List<RawAttribute> attributes, Random random)

@@ -64,7 +64,7 @@ public class StunParserFuzzTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void BuiltMessagesParseBackToTheSameAttributes()
+    public void BuiltMessagesParseBackToTheSameAttributesAndFitAnExactBuffer()
     {
         var random = new Random(3489);
         for (int i = 0; i < RoundTripMessages; i++)
@@ -80,7 +80,7 @@ public class StunParserFuzzTests(ITestOutputHelper output)
                 Assert.Fail($"message {i} did not round-trip: {e.Message}\n{Convert.ToHexString(generated.Bytes)}\n{e}");
             }
         }
-        output.WriteLine($"{RoundTripMessages} built messages parsed back to the same attributes");
+        output.WriteLine($"{RoundTripMessages} built messages parsed back to the same attributes and rebuilt byte for byte in exact-size buffers");
     }
 
     [Fact]
@@ -179,6 +179,11 @@ public class StunParserFuzzTests(ITestOutputHelper output)
         message.VerifyMessageIntegritySha256(generated.IntegritySha256Key ?? [1]).ShouldBe(generated.IntegritySha256Key is not null);
         message.VerifyMessageIntegritySha256([.. generated.IntegritySha256Key ?? [], 1]).ShouldBeFalse();
         message.VerifyFingerprint().ShouldBe(generated.HasFingerprint);
+
+        // The builder needs no room beyond the message itself.
+        var exact = new byte[generated.Bytes.Length];
+        RandomStunMessages.Build(generated, exact).ShouldBe(exact.Length);
+        exact.ShouldBe(generated.Bytes);
 
         // Every type 0x0040-0x7FFF the generator made up is comprehension-required and unknown here.
         ushort[] expectedUnknown = generated.Attributes.Select(a => a.Type).Where(t => t is >= 0x0040 and < 0x8000).ToArray();
@@ -283,7 +288,7 @@ public class StunParserFuzzTests(ITestOutputHelper output)
                 value[2] = (byte)random.Next(8);
                 value[3] = (byte)random.Next(110);
             }
-            body.AddRange(StunMutator.Block(type, value));
+            body.AddRange(RawStun.Attribute(type, value));
             if (random.Next(10) == 0)
             {
                 // Nonzero padding, which a receiver must ignore (RFC 8489 §14).
