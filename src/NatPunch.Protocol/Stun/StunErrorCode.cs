@@ -71,16 +71,28 @@ public static class StunErrorCode
     }
 
     /// <summary>Writes the value (not the attribute header); returns bytes written.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The code is not 300–699: RFC 8489 §14.8 allows classes 3 to 6 only.</exception>
     public static int Write(Span<byte> destination, int code, ReadOnlySpan<char> reason)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(code, 300);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(code, 699);
         destination[0] = 0;
         destination[1] = 0;
         destination[2] = (byte)(code / 100);
         destination[3] = (byte)(code % 100);
-        // RFC 8489 §14.8: the reason phrase is at most 128 characters / 763 bytes.
-        int written = Encoding.UTF8.GetBytes(reason.Length > 128 ? reason[..128] : reason, destination[4..]);
+        int written = Encoding.UTF8.GetBytes(Shorten(reason), destination[4..]);
         return 4 + written;
     }
 
-    public static int MaxValueLength(ReadOnlySpan<char> reason) => 4 + Encoding.UTF8.GetMaxByteCount(Math.Min(reason.Length, 128));
+    /// <summary>The exact length of the value <see cref="Write"/> produces for <paramref name="reason"/>.</summary>
+    public static int ValueLength(ReadOnlySpan<char> reason) => 4 + Encoding.UTF8.GetByteCount(Shorten(reason));
+
+    public static int MaxValueLength(ReadOnlySpan<char> reason) => 4 + Encoding.UTF8.GetMaxByteCount(Shorten(reason).Length);
+
+    /// <summary>
+    /// RFC 8489 §14.8: the reason phrase is fewer than 128 characters. Longer ones are cut to 127
+    /// UTF-16 code units, or 126 where the cut would split a surrogate pair.
+    /// </summary>
+    private static ReadOnlySpan<char> Shorten(ReadOnlySpan<char> reason) =>
+        reason.Length < 128 ? reason : reason[..(char.IsHighSurrogate(reason[126]) ? 126 : 127)];
 }

@@ -51,10 +51,11 @@ public readonly ref struct StunMessage
     public bool HasFingerprint => FingerprintOffset >= 0;
 
     /// <summary>
-    /// Quick test of the first byte, for demultiplexing (RFC 7983 §7): STUN messages start with 0–3.
+    /// Quick test of the first byte, for demultiplexing (RFC 7983 §7): STUN messages start with 0–3;
+    /// 16–19 is ZRTP and 20–63 DTLS, although their top two bits are zero too.
     /// </summary>
     public static bool LooksLikeStun(ReadOnlySpan<byte> datagram) =>
-        datagram.Length >= StunConstants.HeaderLength && (datagram[0] & 0xC0) == 0;
+        datagram.Length >= StunConstants.HeaderLength && datagram[0] <= 3;
 
     /// <summary>
     /// The total size of the message whose header starts <paramref name="header"/>, for stream
@@ -73,11 +74,13 @@ public readonly ref struct StunMessage
 
     /// <summary>
     /// Validates <paramref name="buffer"/> as exactly one STUN message. Never throws; on failure
-    /// <paramref name="error"/> says what was wrong and where.
+    /// <paramref name="error"/> says what was wrong and where, and <paramref name="message"/> is
+    /// empty: no attributes, no integrity or fingerprint to verify.
     /// </summary>
     public static bool TryParse(ReadOnlySpan<byte> buffer, out StunMessage message, out StunParseError error)
     {
-        message = default;
+        // Not default: its offsets would be 0, not -1, and claim a FINGERPRINT at byte 0.
+        message = new StunMessage(ReadOnlySpan<byte>.Empty, 0, -1, -1, -1);
         if (buffer.Length < StunConstants.HeaderLength)
         {
             error = new StunParseError(StunParseErrorKind.TooShort, buffer.Length);

@@ -57,17 +57,6 @@ public ref struct StunMessageBuilder
         return attribute.Slice(StunConstants.AttributeHeaderLength, valueLength);
     }
 
-    /// <summary>Gives back the unused tail of the last attribute reserved with a larger length.</summary>
-    private void ShrinkLastAttribute(int valueOffset, int reserved, int used)
-    {
-        int paddedReserved = (reserved + 3) & ~3;
-        int paddedUsed = (used + 3) & ~3;
-        BinaryPrimitives.WriteUInt16BigEndian(_buffer[(valueOffset - 2)..], (ushort)used);
-        _buffer.Slice(valueOffset + used, paddedUsed - used).Clear();
-        _length -= paddedReserved - paddedUsed;
-        BinaryPrimitives.WriteUInt16BigEndian(_buffer[2..], (ushort)(_length - StunConstants.HeaderLength));
-    }
-
     public void AddBytes(ushort type, scoped ReadOnlySpan<byte> value) => value.CopyTo(AddAttribute(type, value.Length));
 
     public void AddEmpty(ushort type) => AddAttribute(type, 0);
@@ -77,13 +66,8 @@ public ref struct StunMessageBuilder
     public void AddUInt64(ushort type, ulong value) => BinaryPrimitives.WriteUInt64BigEndian(AddAttribute(type, 8), value);
 
     /// <summary>A UTF-8 text attribute (USERNAME, REALM, NONCE, SOFTWARE).</summary>
-    public void AddString(ushort type, scoped ReadOnlySpan<char> text)
-    {
-        int maxLength = Encoding.UTF8.GetMaxByteCount(text.Length);
-        int valueOffset = _length + StunConstants.AttributeHeaderLength;
-        int written = Encoding.UTF8.GetBytes(text, AddAttribute(type, maxLength));
-        ShrinkLastAttribute(valueOffset, maxLength, written);
-    }
+    public void AddString(ushort type, scoped ReadOnlySpan<char> text) =>
+        Encoding.UTF8.GetBytes(text, AddAttribute(type, Encoding.UTF8.GetByteCount(text)));
 
     public void AddAddress(ushort type, IPEndPoint endPoint)
     {
@@ -111,10 +95,7 @@ public ref struct StunMessageBuilder
     public void AddErrorCode(int code, string? reason = null)
     {
         reason ??= StunErrorCode.DefaultReason(code);
-        int maxLength = StunErrorCode.MaxValueLength(reason);
-        int valueOffset = _length + StunConstants.AttributeHeaderLength;
-        int written = StunErrorCode.Write(AddAttribute(StunAttributeType.ErrorCode, maxLength), code, reason);
-        ShrinkLastAttribute(valueOffset, maxLength, written);
+        StunErrorCode.Write(AddAttribute(StunAttributeType.ErrorCode, StunErrorCode.ValueLength(reason)), code, reason);
     }
 
     /// <summary>UNKNOWN-ATTRIBUTES (RFC 8489 §14.9): a list of 16-bit types.</summary>

@@ -1,3 +1,5 @@
+using NatPunch.Protocol.Stun;
+
 namespace NatPunch.Tests.Stun;
 
 /// <summary>
@@ -50,4 +52,10 @@ internal static class Rfc5769Vectors
     public const string LongTermPassword = "TheMatrIX";
     public const string LongTermNonce = "f//499k954d6OL34oL9FSTvy64sA";
     public const string LongTermRealm = "example.org";
+
+    /// <summary>The short-term key of §2.1–2.3: the password's UTF-8 bytes.</summary>
+    public static readonly byte[] ShortTermKeyBytes = StunCredentials.ShortTermKey(ShortTermPassword);
+
+    /// <summary>The long-term (MD5) key of §2.4.</summary>
+    public static readonly byte[] LongTermKeyBytes = StunCredentials.LongTermKey(LongTermUsername, LongTermRealm, LongTermPassword);
 }
