@@ -54,7 +54,7 @@ public sealed class StunBindingResponder
         int unknownCount = message.GetUnknownComprehensionRequired(unknown);
         if (unknownCount > 0)
         {
-            return Error(message, StunErrorCode.UnknownAttribute, unknown[..Math.Min(unknownCount, unknown.Length)], receivedOnIndex, response);
+            return Error(message, StunErrorCode.UnknownAttribute, Distinct(unknown[..Math.Min(unknownCount, unknown.Length)]), receivedOnIndex, response);
         }
         if (type.Method != StunMethod.Binding)
         {
@@ -145,6 +145,20 @@ public sealed class StunBindingResponder
             builder.AddAddress(StunAttributeType.ChangedAddress, _addresses.AddressBytes(other), _addresses[other].Port);
         }
         return new StunResponse(builder.Length, sendFrom, 0, StunDropReason.None);
+    }
+
+    /// <summary>An attribute that appears twice is listed once in UNKNOWN-ATTRIBUTES.</summary>
+    private static Span<ushort> Distinct(Span<ushort> types)
+    {
+        int count = 0;
+        foreach (ushort type in types)
+        {
+            if (!types[..count].Contains(type))
+            {
+                types[count++] = type;
+            }
+        }
+        return types[..count];
     }
 
     private static bool TryGetChangeRequest(StunMessage message, out bool changeIP, out bool changePort)

@@ -72,6 +72,7 @@ public class StunBindingResponderTests
         byte[] request = Request((ref StunMessageBuilder b) =>
         {
             b.AddBytes(0x7F01, [1, 2, 3]);
+            b.AddBytes(0x7F01, [5]); // listed once
             b.AddBytes(0xC001, [4]); // comprehension-optional: ignored
         });
         var (_, bytes) = Respond(Plain, request);
