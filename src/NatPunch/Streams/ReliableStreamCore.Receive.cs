@@ -232,7 +232,7 @@ public sealed partial class ReliableStreamCore
             // RFC 6298 §5.3 restart the timer; §5.7 drop the backoff now that the path delivers.
             _rtoBackoff = 0;
             _rtoDeadline = _sendUnacked < _sendNext ? now + CurrentRto : null;
-            _tlpOutstanding = false;
+            _probesThisStall = 0;
             _tlpDeadline = null;
         }
 

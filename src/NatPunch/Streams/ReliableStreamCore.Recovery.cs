@@ -22,7 +22,7 @@ public sealed partial class ReliableStreamCore
     private int _rtoBackoff;
     private TimeSpan? _tlpDeadline;
     private bool _tlpPending;
-    private bool _tlpOutstanding;
+    private int _probesThisStall;             // tail loss probes since SND.UNA last advanced
     private TimeSpan? _persistDeadline;
     private int _persistBackoff;
     private bool _probePending;
@@ -211,7 +211,7 @@ public sealed partial class ReliableStreamCore
         _congestion.OnRetransmissionTimeout(now, inFlight);
         _lastCongestionEvent = now;
         _tlpPending = false;
-        _tlpOutstanding = false;
+        _probesThisStall = 0;
         _tlpDeadline = null;
         _rackTimer = null;
     }
@@ -248,7 +248,7 @@ public sealed partial class ReliableStreamCore
             {
                 _rtoDeadline = null;
                 _tlpDeadline = null;
-                _tlpOutstanding = false;
+                _probesThisStall = 0;
             }
         }
         if (outstanding || persisting)
@@ -262,14 +262,23 @@ public sealed partial class ReliableStreamCore
         }
     }
 
+    /// <summary>Tail loss probes before the RTO has to act, if SND.UNA does not move.</summary>
+    private const int MaxProbesPerStall = 3;
+
     /// <summary>
-    /// RFC 8985 §7.2: with no SACKed or lost segments (not in recovery) and no probe outstanding,
-    /// probe after PTO = 2·SRTT (+ the peer's worst-case ACK delay when one segment is in flight),
-    /// if that comes before the RTO.
+    /// RFC 8985 §7.2: probe after PTO = 2·SRTT (+ the peer's worst-case ACK delay when one segment
+    /// is in flight), if that comes before the RTO.
     /// </summary>
+    /// <remarks>
+    /// Two departures, both from QUIC's PTO (RFC 9002 §6.2): probing also during recovery (when
+    /// segments are SACKed), since a lost retransmission with nothing sent after it is otherwise
+    /// found only by the RTO, whose 200 ms floor dwarfs a short round trip; and up to
+    /// <see cref="MaxProbesPerStall"/> probes, the PTO doubling each time, before leaving it to the
+    /// RTO. Not while retransmissions wait to be sent: they will go out anyway.
+    /// </remarks>
     private void ArmTailLossProbe(TimeSpan now)
     {
-        if (!_options.TailLossProbe || _tlpOutstanding || _tlpPending || _sackedCount > 0 || _lostCount > 0
+        if (!_options.TailLossProbe || _probesThisStall >= MaxProbesPerStall || _tlpPending || _lostCount > 0
             || _rtt.SmoothedRtt is not { } srtt)
         {
             _tlpDeadline = null;
@@ -284,6 +293,7 @@ public sealed partial class ReliableStreamCore
         {
             pto += _options.AckDelay;
         }
+        pto *= 1 << _probesThisStall;
         TimeSpan deadline = now + pto;
         _tlpDeadline = _rtoDeadline is { } rto && deadline >= rto ? null : deadline;
     }

@@ -146,7 +146,10 @@ public sealed partial class ReliableStreamCore
         return true;
     }
 
-    /// <summary>RFC 8985 §7.3: the probe is new data if any may be sent, else the last segment again.</summary>
+    /// <summary>
+    /// RFC 8985 §7.3: the probe is new data if any may be sent, else the last segment again; in
+    /// recovery (something SACKed) the first hole instead, which is what the receiver is missing.
+    /// </summary>
     private bool TryPollTailLossProbe(Span<byte> destination, TimeSpan now, out int length)
     {
         _tlpPending = false;
@@ -155,23 +158,33 @@ public sealed partial class ReliableStreamCore
         {
             return false;
         }
-        _tlpOutstanding = true;
+        _probesThisStall++;
         _tailLossProbes++;
         if (!TryPollNewData(destination, now, ignoreLimits: true, out length))
         {
-            SentSegment? last = null;
-            for (int i = _sent.Count - 1; i >= 0 && last is null; i--)
+            SentSegment? probe = null;
+            if (_sackedCount > 0)
+            {
+                for (int i = 0; i < _sent.Count && probe is null; i++)
+                {
+                    if (!_sent[i].Sacked)
+                    {
+                        probe = _sent[i];
+                    }
+                }
+            }
+            for (int i = _sent.Count - 1; i >= 0 && probe is null; i--)
             {
                 if (!_sent[i].Sacked)
                 {
-                    last = _sent[i];
+                    probe = _sent[i];
                 }
             }
-            if (last is null)
+            if (probe is null)
             {
                 return false;
             }
-            length = Transmit(destination, last, now);
+            length = Transmit(destination, probe, now);
         }
         _rtoDeadline = now + CurrentRto; // RFC 8985 §7.3: re-arm the RTO after the probe
         return true;

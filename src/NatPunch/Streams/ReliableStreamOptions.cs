@@ -1,6 +1,6 @@
 namespace NatPunch.Streams;
 
-/// <summary>Settings of one reliable stream (<see cref="ReliableStreamCore"/>, <c>ReliableStream</c>).</summary>
+/// <summary>Settings of one reliable stream (<see cref="ReliableStreamCore"/>, <see cref="ReliableStream"/>).</summary>
 public sealed record ReliableStreamOptions
 {
     public static ReliableStreamOptions Default { get; } = new();
