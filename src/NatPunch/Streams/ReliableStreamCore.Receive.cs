@@ -110,7 +110,8 @@ public sealed partial class ReliableStreamCore
         long added = 0;
         long start = Math.Max(seq, _receiveNext);
         long stop = Math.Min(end, ReceiveRightEdge);
-        if (stop > start && (!outOfOrder || _outOfOrder.Count < MaxOutOfOrderRanges))
+        bool refused = outOfOrder && _outOfOrder.Count >= MaxOutOfOrderRanges && stop > start;
+        if (stop > start && !refused)
         {
             _receiveBuffer.EnsureCapacity(_readPosition, Math.Max(_receiveNext, _outOfOrder.HighestEnd), stop);
             _receiveBuffer.Write(start, payload.Slice((int)(start - seq), (int)(stop - start)));
@@ -133,7 +134,7 @@ public sealed partial class ReliableStreamCore
             _peerFin = end;
             newFin = true;
         }
-        bool duplicate = payload.Length > 0 ? added == 0 && !beyondWindow : !newFin;
+        bool duplicate = payload.Length > 0 ? added == 0 && !beyondWindow && !refused : !newFin;
         if (duplicate)
         {
             _duplicateSegments++;
@@ -184,6 +185,7 @@ public sealed partial class ReliableStreamCore
 
     private void ProcessAcknowledgment(StreamSegment segment, long ack, TimeSpan now)
     {
+        bool wasPersisting = IsPersisting;
         // Receivers never shrink their window (docs/stream-protocol.md), so the largest right edge
         // seen is current, whatever order ACKs arrive in.
         long rightEdge = ack + segment.Window;
@@ -269,6 +271,15 @@ public sealed partial class ReliableStreamCore
         if (duplicateReported)
         {
             OnDuplicateReported();
+        }
+        if (wasPersisting && !IsPersisting && _sent.Count > 0 && _sent.First is { IsWindowProbe: true, InFlight: true } probe)
+        {
+            // The window reopened but the probe byte is not acknowledged: the receiver dropped it
+            // for want of room. Send it again now, without calling that congestion.
+            probe.InFlight = false;
+            _bytesInFlight -= probe.Size;
+            probe.Lost = true;
+            _lostCount++;
         }
         if (delivered)
         {

@@ -203,6 +203,7 @@ public sealed partial class ReliableStreamCore
             return false;
         }
         SentSegment probe = _sendUnacked < _sendNext ? _sent.First : NewSegment(1, fin: false);
+        probe.IsWindowProbe = true;
         length = Transmit(destination, probe, now);
         _windowProbes++;
         _persistBackoff++;

@@ -71,9 +71,10 @@ public class FlowControlTests(ITestOutputHelper output)
         violations().ShouldBe(0);
         ReliableStreamStatistics a = sim.A.Core.GetStatistics();
         a.WindowProbes.ShouldBeGreaterThan(0);
-        a.RetransmissionTimeouts.ShouldBe(0); // a closed window is not a loss
+        output.WriteLine($"probes {a.WindowProbes}, done at {sim.B.ReadFinishedAt}; {a}");
+        a.RetransmissionTimeouts.ShouldBe(0); // a closed window is not a loss...
+        a.CongestionEvents.ShouldBe(0);       // ...nor congestion
         sim.A.Core.IsPeerUnresponsive.ShouldBeFalse();
-        output.WriteLine($"probes {a.WindowProbes}, done at {sim.B.ReadFinishedAt}");
     }
 
     [Fact]

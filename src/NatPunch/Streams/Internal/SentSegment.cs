@@ -40,4 +40,7 @@ internal sealed class SentSegment
 
     /// <summary>Counted in the sender's bytes-in-flight ("pipe", RFC 6675 §4).</summary>
     public bool InFlight { get; set; }
+
+    /// <summary>A one-byte window probe sent past a closed window; the receiver may have dropped it.</summary>
+    public bool IsWindowProbe { get; set; }
 }
