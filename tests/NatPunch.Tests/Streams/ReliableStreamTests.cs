@@ -118,6 +118,32 @@ public class ReliableStreamTests
     }
 
     [Fact]
+    public async Task TimeComesOnlyFromTheInjectedTimeProvider()
+    {
+        // A black hole and a manual clock: 35 simulated seconds pass in a few real milliseconds,
+        // and the 30 s peer timeout fires on the manual clock's say-so alone.
+        var (a, b) = MemorySegmentChannel.CreatePair();
+        a.DropFilter = _ => true;
+        var clock = new ManualTimeProvider();
+        await using var left = new ReliableStream(a, timeProvider: clock);
+        await using var right = new ReliableStream(b);
+        CancellationToken token = Timeout();
+
+        await left.WriteAsync(new byte[1000], token);
+        Task completion = left.CompleteWritesAsync(token);
+        for (int step = 0; step < 350 && !completion.IsCompleted; step++)
+        {
+            await Task.Delay(2, token); // let the loop take its turn
+            clock.Advance(TimeSpan.FromMilliseconds(100));
+        }
+
+        var error = await Should.ThrowAsync<ReliableStreamResetException>(completion);
+        error.Code.ShouldBe((uint)StreamResetCode.PeerUnresponsive);
+        ReliableStreamStatistics stats = await left.GetStatisticsAsync(token);
+        stats.RetransmissionTimeouts.ShouldBeInRange(4, 6); // 1, 3, 7, 15, 25 s on the manual clock
+    }
+
+    [Fact]
     public async Task ACanceledReadLeavesTheStreamUsable()
     {
         var (a, b) = MemorySegmentChannel.CreatePair();
