@@ -142,15 +142,21 @@ public sealed partial class ReliableStreamCore
         for (int i = 0; i < _sent.Count; i++)
         {
             SentSegment segment = _sent[i];
-            if (!segment.InFlight)
-            {
-                continue; // SACKed or already declared lost
-            }
             bool sentBeforeRack = segment.LastSentTime < _rackXmitTime
                 || (segment.LastSentTime == _rackXmitTime && segment.End < _rackEndSeq);
             if (!sentBeforeRack)
             {
+                if (segment.TransmitCount <= 1)
+                {
+                    // First transmissions go out in sequence order, so everything after this one
+                    // was sent later still (retransmissions later than their originals): done.
+                    break;
+                }
                 continue;
+            }
+            if (!segment.InFlight)
+            {
+                continue; // SACKed or already declared lost
             }
             TimeSpan deadline = segment.LastSentTime + _rackRtt + reorderWindow;
             if (deadline <= now)
