@@ -65,23 +65,23 @@ public sealed class UdpSegmentChannel : ISegmentChannel, IDisposable
     public static (UdpSegmentChannel First, UdpSegmentChannel Second) CreateLoopbackPair(AddressFamily family = AddressFamily.InterNetwork)
     {
         IPAddress loopback = family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback;
-        using var first = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
-        using var second = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
-        first.Bind(new IPEndPoint(loopback, 0));
-        second.Bind(new IPEndPoint(loopback, 0));
-        var firstEndPoint = (IPEndPoint)first.LocalEndPoint!;
-        var secondEndPoint = (IPEndPoint)second.LocalEndPoint!;
-        first.Dispose();
-        second.Dispose();
-        // Rebinding the same ports right away: fine for UDP on loopback in tests.
-        UdpSegmentChannel a = Connect(firstEndPoint, secondEndPoint);
+        var first = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
+        var second = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
         try
         {
-            return (a, Connect(secondEndPoint, firstEndPoint));
+            foreach (Socket socket in (Socket[])[first, second])
+            {
+                TryEnlargeBuffers(socket);
+                socket.Bind(new IPEndPoint(loopback, 0));
+            }
+            first.Connect(second.LocalEndPoint!);
+            second.Connect(first.LocalEndPoint!);
+            return (new UdpSegmentChannel(first), new UdpSegmentChannel(second));
         }
         catch
         {
-            a.Dispose();
+            first.Dispose();
+            second.Dispose();
             throw;
         }
     }
