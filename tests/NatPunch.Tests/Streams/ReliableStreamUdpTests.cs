@@ -46,4 +46,23 @@ public class ReliableStreamUdpTests(ITestOutputHelper output)
             a.SegmentsRetransmitted.ShouldBeGreaterThan(0);
         }
     }
+
+    [Fact]
+    public async Task AnUnreachablePeerIsLossNotFailure()
+    {
+        var (a, b) = UdpSegmentChannel.CreateLoopbackPair();
+        using var _ = a;
+        b.Dispose(); // the peer's port is closed: sends draw ICMP port unreachable
+        CancellationToken token = TestContext.Current.CancellationToken;
+        for (int i = 0; i < 10; i++)
+        {
+            await a.SendAsync(new byte[100], token);
+            await Task.Delay(5, token);
+        }
+        using var shortWait = CancellationTokenSource.CreateLinkedTokenSource(token);
+        shortWait.CancelAfter(TimeSpan.FromMilliseconds(200));
+        await Should.ThrowAsync<OperationCanceledException>(a.ReceiveAsync(new byte[100], shortWait.Token).AsTask());
+        (a.DatagramsSent + a.SendErrors).ShouldBe(10);
+        output.WriteLine($"sent {a.DatagramsSent}, refused {a.SendErrors}");
+    }
 }
