@@ -1,5 +1,6 @@
 using NatPunch.Rendezvous;
 using NatPunch.Session;
+using NatPunch.Streams;
 
 namespace NatPunch;
 
@@ -34,8 +35,27 @@ public sealed class PeerConnection : IAsyncDisposable
     /// <summary>From the start of the listen or connect to the selection of the path.</summary>
     public TimeSpan Elapsed { get; }
 
+    /// <summary>
+    /// The reliable, ordered byte stream to the peer over the path (one per connection). Its
+    /// <see cref="ReliableStream.CompleteWritesAsync"/> returns once the peer has every byte.
+    /// </summary>
+    public ReliableStream Stream => _stream ??= new ReliableStream(Link, ReliableStreamOptions.Default, _time);
+
+    private ReliableStream? _stream;
+    private TimeProvider _time = TimeProvider.System;
+
+    internal PeerConnection WithTime(TimeProvider time)
+    {
+        _time = time;
+        return this;
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_stream is not null)
+        {
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
         await Link.DisposeAsync().ConfigureAwait(false);
         await _rendezvous.DisposeAsync().ConfigureAwait(false);
     }

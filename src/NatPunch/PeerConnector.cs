@@ -229,7 +229,7 @@ public static class PeerConnector
                                 $"{selected.Local.Type.ToWire()}/{selected.Remote.Type.ToWire()}");
                             TimeSpan elapsed = time.GetElapsedTime(started);
                             progress?.Report(new ConnectionProgress.Connected(path, elapsed));
-                            return new PeerConnection(link, rendezvous, path, introduction.Peer, introduction.Session, elapsed);
+                            return new PeerConnection(link, rendezvous, path, introduction.Peer, introduction.Session, elapsed).WithTime(time);
                         case IceEvent.Failed failed:
                             throw new ConnectException($"no direct path to '{introduction.Peer}': {failed.Reason} (both NATs may be symmetric, or UDP is blocked; a relay would be needed)");
                     }

@@ -94,7 +94,12 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
         }
     }
 
-    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false };
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = false,
+        // Names and messages stay readable ("bob's"), not \u0027-escaped; stderr is not HTML.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     private static string Format(IPEndPoint endPoint) =>
         (endPoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port) : endPoint).ToString();

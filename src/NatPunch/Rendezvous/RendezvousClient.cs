@@ -292,9 +292,13 @@ public sealed class RendezvousClient : IAsyncDisposable
         switch (message)
         {
             case RegisteredMessage registered:
+                bool again = Observed is not null;
                 Observed = registered.Observed;
                 onRegistered();
-                StatusChanged?.Invoke($"registered as '{registered.Name}' with {_options.Server} (seen as {registered.Observed})");
+                if (again)
+                {
+                    StatusChanged?.Invoke($"registered again as '{registered.Name}' with {_options.Server} (seen as {registered.Observed})");
+                }
                 TaskCompletionSource<RegisteredMessage>? first;
                 PendingConnect? pending;
                 lock (_gate)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using NatPunch.Core;
+using NatPunch.Streams;
 using NatPunch.Traversal;
 
 namespace NatPunch.Session;
@@ -13,7 +14,7 @@ namespace NatPunch.Session;
 /// frames with our tag from the selected remote go up to the stream, anything else is counted
 /// and dropped.
 /// </summary>
-public sealed class PeerLink : IAsyncDisposable
+public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
 {
     private const int MaxDatagram = 65536;
 
@@ -109,6 +110,20 @@ public sealed class PeerLink : IAsyncDisposable
 
     /// <summary>The next stream segment that arrived from the peer.</summary>
     public ValueTask<byte[]> ReceiveSegmentAsync(CancellationToken cancellationToken) => _inboundSegments.Reader.ReadAsync(cancellationToken);
+
+    ValueTask ISegmentChannel.SendAsync(ReadOnlyMemory<byte> segment, CancellationToken cancellationToken)
+    {
+        SendSegment(segment.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    async ValueTask<int> ISegmentChannel.ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        byte[] segment = await ReceiveSegmentAsync(cancellationToken).ConfigureAwait(false);
+        int length = Math.Min(segment.Length, buffer.Length);
+        segment.AsMemory(0, length).CopyTo(buffer);
+        return length;
+    }
 
     private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
     {

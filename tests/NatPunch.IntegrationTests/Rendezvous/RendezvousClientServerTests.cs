@@ -161,7 +161,7 @@ public sealed class RendezvousClientServerTests : IAsyncLifetime
         lock (statuses)
         {
             statuses.ShouldContain(s => s.Contains("reconnecting"));
-            statuses.Count(s => s.StartsWith("registered")).ShouldBe(2);
+            statuses.Count(s => s.StartsWith("registered again")).ShouldBe(1);
         }
     }
 }
