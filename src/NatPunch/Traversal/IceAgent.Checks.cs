@@ -251,9 +251,14 @@ public sealed partial class IceAgent
 
     /// <summary>
     /// Regular nomination (RFC 8445 §8.1.1): once the best pair that can still succeed has
-    /// succeeded, or a short wait for better ones is over, the controlling agent checks the best
-    /// valid pair again with USE-CANDIDATE.
+    /// succeeded, or each better pair still pending has had <see cref="IceAgentOptions.NominationDelay"/>
+    /// since its first check, the controlling agent checks the best valid pair again with USE-CANDIDATE.
     /// </summary>
+    /// <remarks>
+    /// The wait counts from the better pairs' first checks, not from this success: better pairs are
+    /// checked first, so when a server-reflexive pair succeeds after an Internet round trip, host pairs
+    /// that got no answer in all that time are not worth waiting for any longer.
+    /// </remarks>
     private void ConsiderNomination(TimeSpan now)
     {
         if (_pairs.Exists(p => p.Nominating))
@@ -264,10 +269,24 @@ public sealed partial class IceAgent
         if (best is { State: CandidatePairState.Succeeded })
         {
             Nominate(best, now);
+            return;
+        }
+        TimeSpan waitUntil = now;
+        foreach (CandidatePair better in _pairs.TakeWhile(p => p.State != CandidatePairState.Succeeded))
+        {
+            if (better.State is CandidatePairState.Waiting or CandidatePairState.InProgress)
+            {
+                TimeSpan due = (better.FirstCheckAt ?? now) + _options.NominationDelay;
+                waitUntil = due > waitUntil ? due : waitUntil;
+            }
+        }
+        if (waitUntil <= now)
+        {
+            NominateBestValidPair(now);
         }
         else
         {
-            _nominateAt ??= now + _options.NominationDelay;
+            _nominateAt ??= waitUntil;
         }
     }
 
