@@ -59,6 +59,7 @@ public sealed partial class IceAgent
             Request = BuildCheck(id, pair, useCandidate),
             Pair = pair,
             UseCandidate = useCandidate,
+            SentAsControlling = _controlling,
             FirstSentAt = now,
             Deadline = useCandidate ? now + _options.CheckTimeout : pair.FirstCheckAt.Value + _options.CheckTimeout,
             Interval = _options.InitialCheckRetransmit,
@@ -215,8 +216,13 @@ public sealed partial class IceAgent
         {
             if (response.TryGetErrorCode(out int code, out _) && code == StunErrorCode.RoleConflict)
             {
-                // RFC 8445 §7.2.5.1: switch role and check again.
-                SwitchRole();
+                // RFC 8445 §7.2.5.1: take the role opposite to the one the request claimed, and check
+                // again. A check of the peer's may have switched us already: switching again would
+                // take back the role we just gave up, and both sides would keep conflicting.
+                if (_controlling == transaction.SentAsControlling)
+                {
+                    SwitchRole();
+                }
                 StartCheck(pair, useCandidate: transaction.UseCandidate && _controlling, now);
             }
             else
