@@ -59,6 +59,7 @@ public sealed partial class IceAgent
             Request = BuildCheck(id, pair, useCandidate),
             Pair = pair,
             UseCandidate = useCandidate,
+            SentAsControlling = _controlling,
             FirstSentAt = now,
             Deadline = useCandidate ? now + _options.CheckTimeout : pair.FirstCheckAt.Value + _options.CheckTimeout,
             Interval = _options.InitialCheckRetransmit,
@@ -215,8 +216,13 @@ public sealed partial class IceAgent
         {
             if (response.TryGetErrorCode(out int code, out _) && code == StunErrorCode.RoleConflict)
             {
-                // RFC 8445 §7.2.5.1: switch role and check again.
-                SwitchRole();
+                // RFC 8445 §7.2.5.1: take the role opposite to the one the request claimed, and check
+                // again. A check of the peer's may have switched us already: switching again would
+                // take back the role we just gave up, and both sides would keep conflicting.
+                if (_controlling == transaction.SentAsControlling)
+                {
+                    SwitchRole();
+                }
                 StartCheck(pair, useCandidate: transaction.UseCandidate && _controlling, now);
             }
             else
@@ -251,9 +257,14 @@ public sealed partial class IceAgent
 
     /// <summary>
     /// Regular nomination (RFC 8445 §8.1.1): once the best pair that can still succeed has
-    /// succeeded, or a short wait for better ones is over, the controlling agent checks the best
-    /// valid pair again with USE-CANDIDATE.
+    /// succeeded, or each better pair still pending has had <see cref="IceAgentOptions.NominationDelay"/>
+    /// since its first check, the controlling agent checks the best valid pair again with USE-CANDIDATE.
     /// </summary>
+    /// <remarks>
+    /// The wait counts from the better pairs' first checks, not from this success: better pairs are
+    /// checked first, so when a server-reflexive pair succeeds after an Internet round trip, host pairs
+    /// that got no answer in all that time are not worth waiting for any longer.
+    /// </remarks>
     private void ConsiderNomination(TimeSpan now)
     {
         if (_pairs.Exists(p => p.Nominating))
@@ -264,10 +275,24 @@ public sealed partial class IceAgent
         if (best is { State: CandidatePairState.Succeeded })
         {
             Nominate(best, now);
+            return;
+        }
+        TimeSpan waitUntil = now;
+        foreach (CandidatePair better in _pairs.TakeWhile(p => p.State != CandidatePairState.Succeeded))
+        {
+            if (better.State is CandidatePairState.Waiting or CandidatePairState.InProgress)
+            {
+                TimeSpan due = (better.FirstCheckAt ?? now) + _options.NominationDelay;
+                waitUntil = due > waitUntil ? due : waitUntil;
+            }
+        }
+        if (waitUntil <= now)
+        {
+            NominateBestValidPair(now);
         }
         else
         {
-            _nominateAt ??= now + _options.NominationDelay;
+            _nominateAt ??= waitUntil;
         }
     }
 

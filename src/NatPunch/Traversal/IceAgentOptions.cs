@@ -21,8 +21,9 @@ public sealed record IceAgentOptions
     public TimeSpan CheckTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// After a lower-priority pair succeeds, how long the controlling agent waits for a better
-    /// pair before nominating (so two hosts behind one NAT settle on their LAN addresses).
+    /// How long a better pair gets from its first check to succeed before the controlling agent
+    /// nominates a lower-priority pair that already succeeded (so two hosts behind one NAT settle on
+    /// their LAN addresses). Counted from the better pair's first check, not from the success.
     /// </summary>
     public TimeSpan NominationDelay { get; init; } = TimeSpan.FromMilliseconds(60);
 

@@ -12,6 +12,8 @@ internal sealed class IceTransaction
     public required byte[] Request { get; init; }
     public CandidatePair? Pair { get; init; }
     public bool UseCandidate { get; init; }
+    /// <summary>The request claimed the controlling role (ICE-CONTROLLING) rather than the controlled one.</summary>
+    public bool SentAsControlling { get; init; }
     public required TimeSpan FirstSentAt { get; init; }
     public required TimeSpan Deadline { get; init; }
     public required TimeSpan Interval { get; set; }
