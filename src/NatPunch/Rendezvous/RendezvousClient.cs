@@ -32,6 +32,8 @@ public sealed class RendezvousClient : IAsyncDisposable
     private long _pingSentTicks;
     private long _roundTripTicks = -1;
     private int _disposed;
+    // Touched only by the read loop: work to do once the frames of one read are handled.
+    private Action? _afterBatch;
 
     public RendezvousClient(RendezvousClientOptions options) => _options = options;
 
@@ -282,6 +284,9 @@ public sealed class RendezvousClient : IAsyncDisposable
                     await HandleAsync(message, onRegistered, cancellationToken).ConfigureAwait(false);
                 }
             }
+            Action? afterBatch = _afterBatch;
+            _afterBatch = null;
+            afterBatch?.Invoke();
             buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
             filled -= consumed;
         }
@@ -307,7 +312,9 @@ public sealed class RendezvousClient : IAsyncDisposable
                     _firstRegistration = null;
                     pending = _pendingConnect;
                 }
-                first?.TrySetResult(registered);
+                // The server pings right after "registered". Answer that ping before our caller can
+                // send a connect, so the server knows our round-trip time when it times the introduction.
+                _afterBatch = () => first?.TrySetResult(registered);
                 if (pending is not null)
                 {
                     await SendConnectAsync(pending, cancellationToken).ConfigureAwait(false);

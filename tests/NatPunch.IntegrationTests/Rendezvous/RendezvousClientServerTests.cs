@@ -13,7 +13,7 @@ public sealed class RendezvousClientServerTests : IAsyncLifetime
     private static readonly RendezvousOptions FastLiveness = RendezvousOptions.Default with
     {
         PingInterval = TimeSpan.FromMilliseconds(200),
-        DeadAfter = TimeSpan.FromSeconds(1),
+        DeadAfter = TimeSpan.FromSeconds(3),
     };
 
     private NatPunchServer _server = null!;
@@ -55,7 +55,7 @@ public sealed class RendezvousClientServerTests : IAsyncLifetime
             Name = name,
             Token = token,
             PingInterval = TimeSpan.FromMilliseconds(200),
-            DeadAfter = TimeSpan.FromSeconds(1),
+            DeadAfter = TimeSpan.FromSeconds(3),
             ConnectTimeout = TimeSpan.FromSeconds(3),
             MaxReconnectDelay = TimeSpan.FromMilliseconds(500),
         });
@@ -143,7 +143,7 @@ public sealed class RendezvousClientServerTests : IAsyncLifetime
             Server = $"127.0.0.1:{port}",
             Name = "bob4",
             PingInterval = TimeSpan.FromMilliseconds(200),
-            DeadAfter = TimeSpan.FromSeconds(1),
+            DeadAfter = TimeSpan.FromSeconds(3),
             MaxReconnectDelay = TimeSpan.FromMilliseconds(300),
         });
         _clients.Add(bob);
