@@ -56,11 +56,19 @@ internal sealed class RendezvousLoop
                     {
                     }
                 }
-                while (_events.Reader.TryRead(out Event? e))
+                try
                 {
-                    Apply(e);
+                    while (_events.Reader.TryRead(out Event? e))
+                    {
+                        Apply(e);
+                    }
+                    _directory.HandleTimeout(Now);
                 }
-                _directory.HandleTimeout(Now);
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A bug in the directory must not take the whole service down with it.
+                    ServerLog.RendezvousFault(_logger, e);
+                }
                 Flush();
             }
         }

@@ -26,4 +26,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(7, LogLevel.Debug, "Rendezvous connection {ConnectionId} sent a malformed message: {Error}")]
     public static partial void RendezvousMalformed(ILogger logger, long connectionId, string error);
+
+    [LoggerMessage(8, LogLevel.Error, "Rendezvous service fault; the loop goes on")]
+    public static partial void RendezvousFault(ILogger logger, Exception exception);
 }
