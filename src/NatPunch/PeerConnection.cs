@@ -1,25 +1,42 @@
 using NatPunch.Rendezvous;
 using NatPunch.Session;
 using NatPunch.Streams;
+using NatPunch.Traversal;
 
 namespace NatPunch;
 
 /// <summary>
-/// An established connection to a peer: the path (direct UDP for now) and the session on it.
-/// Dispose it to close the path and leave the rendezvous service.
+/// An established connection to a peer: the path (direct UDP for now), the session on it and a
+/// reliable byte stream. If the path dies it is re-established through the rendezvous by itself,
+/// and <see cref="PathChanged"/> reports the new one. Dispose it to close everything.
 /// </summary>
 public sealed class PeerConnection : IAsyncDisposable
 {
     private readonly RendezvousClient _rendezvous;
+    private readonly TimeProvider _time;
+    private readonly PathSupervisor _supervisor;
+    private ReliableStream? _stream;
+    private int _disposed;
 
-    internal PeerConnection(PeerLink link, RendezvousClient rendezvous, PeerPath path, string peer, string session, TimeSpan elapsed)
+    internal PeerConnection(PeerLink link, RendezvousClient rendezvous, PeerPath path, string peer, string session, TimeSpan elapsed,
+        TimeProvider time, Func<TimeSpan, IceAgent> newAgent, IProgress<ConnectionProgress>? progress, ReliableStreamOptions streamOptions)
     {
+        _streamOptions = streamOptions;
         Link = link;
         _rendezvous = rendezvous;
+        _time = time;
         Path = path;
         Peer = peer;
         Session = session;
         Elapsed = elapsed;
+        _supervisor = new PathSupervisor(link, rendezvous, session, newAgent, time,
+            onPath: (newPath, took) =>
+            {
+                Path = newPath;
+                progress?.Report(new ConnectionProgress.Connected(newPath, took));
+                PathChanged?.Invoke(newPath);
+            },
+            onLost: reason => progress?.Report(new ConnectionProgress.PathLost(reason)));
     }
 
     /// <summary>The UDP path and its session framing.</summary>
@@ -27,6 +44,9 @@ public sealed class PeerConnection : IAsyncDisposable
 
     /// <summary>The path carrying data now.</summary>
     public PeerPath Path { get; private set; }
+
+    /// <summary>Raised when a re-established path takes over.</summary>
+    public event Action<PeerPath>? PathChanged;
 
     public string Peer { get; }
 
@@ -39,23 +59,21 @@ public sealed class PeerConnection : IAsyncDisposable
     /// The reliable, ordered byte stream to the peer over the path (one per connection). Its
     /// <see cref="ReliableStream.CompleteWritesAsync"/> returns once the peer has every byte.
     /// </summary>
-    public ReliableStream Stream => _stream ??= new ReliableStream(Link, ReliableStreamOptions.Default, _time);
+    public ReliableStream Stream => _stream ??= new ReliableStream(Link, _streamOptions, _time);
 
-    private ReliableStream? _stream;
-    private TimeProvider _time = TimeProvider.System;
-
-    internal PeerConnection WithTime(TimeProvider time)
-    {
-        _time = time;
-        return this;
-    }
+    private readonly ReliableStreamOptions _streamOptions;
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         if (_stream is not null)
         {
             await _stream.DisposeAsync().ConfigureAwait(false);
         }
+        await _supervisor.DisposeAsync().ConfigureAwait(false);
         await Link.DisposeAsync().ConfigureAwait(false);
         await _rendezvous.DisposeAsync().ConfigureAwait(false);
     }

@@ -47,7 +47,10 @@ public static class PeerConnector
         IPEndPoint[] hosts = LocalAddresses.Get(options.IncludeLoopbackCandidates, includeIPv6: dualStack)
             .Select(a => new IPEndPoint(a, port)).ToArray();
         IPEndPoint[] stunServers = serverEndPoints.Where(e => dualStack || e.AddressFamily == AddressFamily.InterNetwork).Take(2).ToArray();
-        var link = new PeerLink(socket, now => new IceAgent(IceRole.Controlling, IceCredentials.NewRandom(), hosts, stunServers, options.Ice, now), time);
+        IceRole role = IceRole.Controlling;
+        // Builds the agent for the first attempt and for every restart, in the role the rendezvous assigned.
+        IceAgent NewAgent(TimeSpan now) => new(role, IceCredentials.NewRandom(), hosts, stunServers, options.Ice, now);
+        var link = new PeerLink(socket, NewAgent, time);
         RendezvousClient? rendezvous = null;
         try
         {
@@ -80,7 +83,8 @@ public static class PeerConnector
                 introduction = await Rendezvous(() => rendezvous.ConnectToPeerAsync(peer, offer, wait > TimeSpan.Zero ? wait : TimeSpan.Zero, cancellationToken)).ConfigureAwait(false);
             }
 
-            PeerConnection connection = await PunchAsync(link, rendezvous, introduction, options, started, progress, cancellationToken).ConfigureAwait(false);
+            role = introduction.Role;
+            PeerConnection connection = await PunchAsync(link, rendezvous, introduction, options, started, NewAgent, progress, cancellationToken).ConfigureAwait(false);
             return connection;
         }
         catch
@@ -178,7 +182,7 @@ public static class PeerConnector
     }
 
     private static async Task<PeerConnection> PunchAsync(PeerLink link, RendezvousClient rendezvous, IntroduceMessage introduction,
-        PeerOptions options, long started, IProgress<ConnectionProgress>? progress, CancellationToken cancellationToken)
+        PeerOptions options, long started, Func<TimeSpan, IceAgent> newAgent, IProgress<ConnectionProgress>? progress, CancellationToken cancellationToken)
     {
         TimeProvider time = options.TimeProvider;
         var remoteCandidates = new List<Candidate>();
@@ -229,7 +233,8 @@ public static class PeerConnector
                                 $"{selected.Local.Type.ToWire()}/{selected.Remote.Type.ToWire()}");
                             TimeSpan elapsed = time.GetElapsedTime(started);
                             progress?.Report(new ConnectionProgress.Connected(path, elapsed));
-                            return new PeerConnection(link, rendezvous, path, introduction.Peer, introduction.Session, elapsed).WithTime(time);
+                            return new PeerConnection(link, rendezvous, path, introduction.Peer, introduction.Session, elapsed, time, newAgent, progress,
+                                Streams.ReliableStreamOptions.Default with { PeerTimeout = options.StreamPeerTimeout });
                         case IceEvent.Failed failed:
                             throw new ConnectException($"no direct path to '{introduction.Peer}': {failed.Reason} (both NATs may be symmetric, or UDP is blocked; a relay would be needed)");
                     }

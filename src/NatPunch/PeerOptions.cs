@@ -28,7 +28,17 @@ public sealed record PeerOptions
     /// <summary>How often a waiting listener refreshes its NAT mapping with the STUN server.</summary>
     public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(15);
 
-    public IceAgentOptions Ice { get; init; } = IceAgentOptions.Default;
+    /// <summary>
+    /// ICE timing. Consent checks declare a silent path dead after 15 s here (RFC 7675 allows up
+    /// to 30 s); the session then re-establishes it through the rendezvous.
+    /// </summary>
+    public IceAgentOptions Ice { get; init; } = IceAgentOptions.Default with { ConsentTimeout = TimeSpan.FromSeconds(15) };
+
+    /// <summary>
+    /// The stream gives up on a peer that acknowledges nothing for this long: long enough for a
+    /// dead path to be noticed and re-established underneath it.
+    /// </summary>
+    public TimeSpan StreamPeerTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

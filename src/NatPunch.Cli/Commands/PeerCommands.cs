@@ -77,6 +77,11 @@ internal static class PeerCommands
             Description = "Seconds to wait for the peer and a working path (connect), or to make a path once a peer arrived (listen).",
             DefaultValueFactory = _ => 30,
         };
+        private readonly Option<double> _deadAfter = new("--dead-after")
+        {
+            Description = "Seconds without answers from the peer before the path is declared dead and re-established through the server.",
+            DefaultValueFactory = _ => 15,
+        };
         private readonly Option<bool> _json = new("--json") { Description = "Progress on stderr as one JSON object per line." };
         private readonly Option<bool> _loopback = new("--allow-loopback")
         {
@@ -91,6 +96,7 @@ internal static class PeerCommands
             command.Options.Add(_token);
             command.Options.Add(_relay);
             command.Options.Add(_timeout);
+            command.Options.Add(_deadAfter);
             command.Options.Add(_json);
             command.Options.Add(_loopback);
         }
@@ -117,8 +123,17 @@ internal static class PeerCommands
                 error = "--timeout must be a number of seconds between 0 and 86400";
                 return false;
             }
+            double deadAfter = parse.GetValue(_deadAfter);
+            if (deadAfter < 1 || double.IsNaN(deadAfter) || deadAfter > 3600)
+            {
+                error = "--dead-after must be a number of seconds between 1 and 3600";
+                return false;
+            }
+            var defaults = new PeerOptions { Server = "", Name = "" };
             options = new PeerOptions
             {
+                Ice = defaults.Ice with { ConsentTimeout = TimeSpan.FromSeconds(deadAfter), ConsentInterval = TimeSpan.FromSeconds(Math.Min(5, deadAfter / 3)) },
+                StreamPeerTimeout = TimeSpan.FromSeconds(Math.Max(60, deadAfter * 4)),
                 Server = parse.GetValue(_server)!,
                 Name = parse.GetValue(_id)!,
                 Token = parse.GetValue(_token),

@@ -19,7 +19,8 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
     private const int MaxDatagram = 65536;
 
     private readonly Socket _socket;
-    private readonly IceAgent _agent;
+    // Owned by the loop; replaced on an ICE restart.
+    private IceAgent _agent;
     private readonly TimeProvider _time;
     private readonly long _epoch;
     private readonly Channel<Action> _commands = Channel.CreateUnbounded<Action>(new UnboundedChannelOptions { SingleReader = true });
@@ -84,6 +85,13 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
     }
 
     public Task InvokeAsync(Action<IceAgent, TimeSpan> action) => InvokeAsync<bool>((agent, now) => { action(agent, now); return true; });
+
+    /// <summary>
+    /// Replaces the agent (an ICE restart after the path died): the new one gathers and checks
+    /// afresh on the same socket, while data keeps going to the old remote until it selects a pair.
+    /// </summary>
+    public Task RestartAgentAsync(Func<TimeSpan, IceAgent> agentFactory) =>
+        InvokeAsync((_, now) => { _agent = agentFactory(now); });
 
     /// <summary>Sets the tag both peers derived from the session id.</summary>
     public void SetSessionTag(ulong tag) => Interlocked.Exchange(ref _sessionTag, (long)tag);
