@@ -60,7 +60,11 @@ public sealed class DiscoveryRun
     {
         string ns = lab.HostNamespace(kind, host);
         string server = $"{LabFixture.ServerIp1}:{port.ToString(CultureInfo.InvariantCulture)}";
-        Task<ExternalProcess.Result> netcheck = lab.Natpunch(ns, ["netcheck", "--server", server, "--json"], NetcheckTimeout);
+        // --timeout 20 rather than the default 10: the verdicts do not depend on it (a filtering probe
+        // is given up 5.5 s after it starts), but on a loaded CI machine (several test assemblies at
+        // once on 2 cores), or after a retransmitted test I under loss, 10 s can cut the filtering
+        // tests short and report "unknown".
+        Task<ExternalProcess.Result> netcheck = lab.Natpunch(ns, ["netcheck", "--server", server, "--json", "--timeout", "20"], NetcheckTimeout);
         Task<ExternalProcess.Result>? natdiscovery = withNatdiscovery
             ? lab.Exec(ns,
                 [Requires.FindOnPath("turnutils_natdiscovery")!, "-m", "-f", "-p", port.ToString(CultureInfo.InvariantCulture), "-L", lab.HostIp(kind, host), LabFixture.ServerIp1],
@@ -82,7 +86,7 @@ public sealed class DiscoveryRun
     public string Diagnostics(BackgroundProcess? serverProcess)
     {
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"--- natpunch netcheck --server {Server} --json in {Host}: exit {Netcheck.ExitCode}{(Netcheck.TimedOut ? " (timed out)" : "")}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"--- natpunch netcheck --server {Server} --json --timeout 20 in {Host}: exit {Netcheck.ExitCode}{(Netcheck.TimedOut ? " (timed out)" : "")}");
         text.AppendLine(Netcheck.StandardOutput.Trim());
         text.AppendLine("--- netcheck stderr (progress)");
         text.AppendLine(Netcheck.StandardError.Trim());

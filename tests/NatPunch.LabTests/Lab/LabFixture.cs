@@ -46,6 +46,7 @@ public sealed class LabFixture : IAsyncLifetime
     private readonly List<BackgroundProcess> _background = [];
     private readonly StringBuilder _setupLog = new();
     private bool _tornDown;
+    private PosixSignalRegistration[] _signals = [];
     private FileStream? _slot;
     private string? _prefix;
     private DirectoryInfo? _temp;
@@ -136,6 +137,7 @@ public sealed class LabFixture : IAsyncLifetime
             return;
         }
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+        _signals = [.. new[] { PosixSignal.SIGTERM, PosixSignal.SIGHUP }.Select(s => PosixSignalRegistration.Create(s, _ => TearDownNow()))];
         try
         {
             await SetUpAsync();
@@ -152,12 +154,27 @@ public sealed class LabFixture : IAsyncLifetime
     public async ValueTask DisposeAsync()
     {
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+        foreach (PosixSignalRegistration signal in _signals)
+        {
+            signal.Dispose();
+        }
         await TearDownAsync();
     }
 
     private async Task SetUpAsync()
     {
         _prefix = ClaimPrefix(out _slot);
+        // Temporary directories of a crashed run with this prefix (we hold its lock now).
+        foreach (string stale in Directory.EnumerateDirectories(Path.GetTempPath(), $"natpunch-lab-{_prefix}-*"))
+        {
+            try
+            {
+                Directory.Delete(stale, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
         _temp = Directory.CreateTempSubdirectory($"natpunch-lab-{_prefix}-");
         Note($"prefix {_prefix}, repository {RepositoryRoot}");
 
@@ -248,7 +265,15 @@ public sealed class LabFixture : IAsyncLifetime
     }
 
     /// <summary>The test host is going away without disposing the fixture: kill and tear down synchronously.</summary>
-    private void OnProcessExit(object? sender, EventArgs e)
+    private void OnProcessExit(object? sender, EventArgs e) => TearDownNow();
+
+    /// <summary>
+    /// The test host is being terminated (SIGTERM, SIGHUP) or is exiting without disposing the
+    /// fixture: kill and tear down synchronously, then let the signal take its default course.
+    /// SIGINT is left to xunit, which cancels the tests and disposes the fixture. SIGKILL cannot be
+    /// caught: the next run with this prefix removes what is left.
+    /// </summary>
+    private void TearDownNow()
     {
         BackgroundProcess[] background;
         lock (_lock)
