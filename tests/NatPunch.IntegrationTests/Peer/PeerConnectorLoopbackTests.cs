@@ -56,4 +56,16 @@ public sealed class PeerConnectorLoopbackTests : IAsyncLifetime
             PeerConnector.ConnectAsync(Options("carol") with { Timeout = TimeSpan.FromSeconds(1) }, "nobody", null, ct));
         error.Message.ShouldContain("nobody");
     }
+
+    [Fact]
+    public async Task TwoPeersConnectingToEachOtherAtOnceMeetInOneSession()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        Task<PeerConnection> alice = PeerConnector.ConnectAsync(Options("alice-m"), "bob-m", null, ct);
+        Task<PeerConnection> bob = PeerConnector.ConnectAsync(Options("bob-m"), "alice-m", null, ct);
+        await using PeerConnection a = await alice.WaitAsync(TimeSpan.FromSeconds(15), ct);
+        await using PeerConnection b = await bob.WaitAsync(TimeSpan.FromSeconds(15), ct);
+        a.Session.ShouldBe(b.Session);
+        a.Path.Remote.Port.ShouldBe(b.Link.LocalEndPoint.Port);
+    }
 }
