@@ -61,23 +61,11 @@ public sealed class NatPunchServer : IAsyncDisposable
         {
             addresses = new ServerAddressSet(FindFreePortPair(requested), requested.SupportsBehaviorDiscovery ? requested[2].Address : null);
         }
-        int receivers = int.TryParse(Environment.GetEnvironmentVariable("NATPUNCH_UDP_RECEIVERS"), out int r) ? r : 1;
-        bool reusePort = Environment.GetEnvironmentVariable("NATPUNCH_UDP_REUSEPORT") == "1";
-        bool blocking = Environment.GetEnvironmentVariable("NATPUNCH_UDP_BLOCKING") == "1";
-        int groups = reusePort ? receivers : 1;
-        var udpGroups = new Socket[groups][];
-        for (int g = 0; g < groups; g++)
-        {
-            udpGroups[g] = new Socket[addresses.Count];
-        }
-        var udp = udpGroups[0];
+        var udp = new Socket[addresses.Count];
         var responder = new StunBindingResponder(addresses);
         for (int i = 0; i < addresses.Count; i++)
         {
-            for (int g = 0; g < groups; g++)
-            {
-                udpGroups[g][i] = Bind(g == 0 ? addresses[i] : (IPEndPoint)udpGroups[0][i].LocalEndPoint!, SocketType.Dgram, ProtocolType.Udp, reusePort);
-            }
+            udp[i] = Bind(addresses[i], SocketType.Dgram, ProtocolType.Udp);
             udpEndPoints.Add((IPEndPoint)udp[i].LocalEndPoint!);
             ServerLog.Serving(_logger, "UDP", (IPEndPoint)udp[i].LocalEndPoint!);
         }
@@ -90,33 +78,7 @@ public sealed class NatPunchServer : IAsyncDisposable
         }
         for (int i = 0; i < addresses.Count; i++)
         {
-            for (int k = 0; k < receivers; k++)
-            {
-                Socket[] group = udpGroups[reusePort ? k : 0];
-                var loop = new UdpStunLoop(group, group[i], i, responder, Counters, _logger);
-                if (Environment.GetEnvironmentVariable("NATPUNCH_UDP_BATCH") == "1")
-                {
-                    group[i].ReceiveTimeout = 250;
-                    var batchLoop = new UdpBatchStunLoop(group, group[i], i, responder, Counters, _logger);
-                    var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                    CancellationToken token = _stopping.Token;
-                    var thread = new Thread(() => { try { batchLoop.Run(token); } finally { done.SetResult(); } }) { IsBackground = true, Name = "udp " + i + "/" + k };
-                    thread.Start();
-                    _loops.Add(done.Task);
-                }
-                else if (blocking)
-                {
-                    var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                    CancellationToken token = _stopping.Token;
-                    var thread = new Thread(() => { try { loop.Run(token); } finally { done.SetResult(); } }) { IsBackground = true, Name = "udp " + i + "/" + k };
-                    thread.Start();
-                    _loops.Add(done.Task);
-                }
-                else
-                {
-                    _loops.Add(loop.RunAsync(_stopping.Token));
-                }
-            }
+            _loops.Add(new UdpStunLoop(udp, i, responder, Counters, _logger).RunAsync(_stopping.Token));
         }
         return addresses;
     }
@@ -170,7 +132,7 @@ public sealed class NatPunchServer : IAsyncDisposable
         }
     }
 
-    private Socket Bind(IPEndPoint endPoint, SocketType type, ProtocolType protocol, bool reusePort = false)
+    private Socket Bind(IPEndPoint endPoint, SocketType type, ProtocolType protocol)
     {
         var socket = new Socket(endPoint.AddressFamily, type, protocol);
         try
@@ -185,10 +147,6 @@ public sealed class NatPunchServer : IAsyncDisposable
             }
             else
             {
-                if (reusePort)
-                {
-                    socket.SetRawSocketOption(1, 15, BitConverter.GetBytes(1));
-                }
                 socket.ReceiveBufferSize = 4 * 1024 * 1024;
                 socket.SendBufferSize = 4 * 1024 * 1024;
             }

@@ -23,4 +23,7 @@ internal sealed record StunBenchOptions
 
     /// <summary>A request unanswered for this long is counted lost and its slot sent again.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Linux recvmmsg/sendmmsg where available; false forces one system call per datagram.</summary>
+    public bool Batched { get; init; } = true;
 }

@@ -6,6 +6,9 @@ namespace NatPunch.Cli.Bench;
 /// <summary>The outcome of one run: totals over all clients for the measured period, and how to print them.</summary>
 internal sealed record StunBenchResult(StunBenchOptions Options, TimeSpan Measured, StunBenchCounts Counts, LatencyHistogram Latency)
 {
+    /// <summary>How the generator moved datagrams: "batched" (recvmmsg/sendmmsg) or "portable" (one call each).</summary>
+    public string Io => Options.Batched && NatPunch.Server.Internal.LinuxDatagramBatch.IsSupported ? "batched" : "portable";
+
     public double ResponsesPerSecond => Measured > TimeSpan.Zero ? Counts.Responses / Measured.TotalSeconds : 0;
 
     /// <summary>Share of the measured requests that got no valid answer in time.</summary>
@@ -21,7 +24,7 @@ internal sealed record StunBenchResult(StunBenchOptions Options, TimeSpan Measur
             $"{Options.Server}: {ResponsesPerSecond:N0} responses/s, loss {LossPercent:0.###}%, " +
             $"latency p50 {LatencyMicroseconds(0.50):0} us p99 {LatencyMicroseconds(0.99):0} us " +
             $"({Counts.Sent:N0} requests, {Counts.Responses:N0} responses in {Measured.TotalSeconds:0.##} s; " +
-            $"{Options.Clients} clients x {Options.Window} outstanding)");
+            $"{Options.Clients} clients x {Options.Window} outstanding, {Io} I/O)");
     }
 
     /// <summary>One JSON object, snake_case names as in the rest of the CLI's JSON.</summary>
@@ -38,6 +41,7 @@ internal sealed record StunBenchResult(StunBenchOptions Options, TimeSpan Measur
             json.WriteNumber("seconds", Math.Round(Measured.TotalSeconds, 3));
             json.WriteNumber("warmup_seconds", Options.WarmUp.TotalSeconds);
             json.WriteNumber("timeout_ms", Options.Timeout.TotalMilliseconds);
+            json.WriteString("io", Io);
             json.WriteNumber("requests", Counts.Sent);
             json.WriteNumber("responses", Counts.Responses);
             json.WriteNumber("lost", Counts.Lost);

@@ -21,7 +21,7 @@ internal static class StunLoadGenerator
             uint firstTag = (uint)RandomNumberGenerator.GetInt32(int.MaxValue);
             for (int i = 0; i < clients.Length; i++)
             {
-                clients[i] = new StunBenchClient(options.Server, options.Window, options.Timeout, firstTag + (uint)i, phase);
+                clients[i] = new StunBenchClient(options, firstTag + (uint)i, phase);
                 threads[i] = new Thread(clients[i].Run) { IsBackground = true, Name = $"bench client {i}" };
             }
             foreach (Thread thread in threads)

@@ -48,11 +48,15 @@ internal static class BenchCommand
             Description = "A request unanswered this long is counted lost and sent again.",
             DefaultValueFactory = _ => (int)defaults.Timeout.TotalMilliseconds,
         };
+        var noBatch = new Option<bool>("--no-batch")
+        {
+            Description = "One system call per datagram, even on Linux where recvmmsg/sendmmsg batches make the generator cheaper.",
+        };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a line of text." };
         var command = new Command("stun",
             "STUN Binding load: N sockets each keeping W requests outstanding; prints responses/s, loss and latency.")
         {
-            server, seconds, warmUp, clients, window, timeout, json,
+            server, seconds, warmUp, clients, window, timeout, noBatch, json,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -74,6 +78,7 @@ internal static class BenchCommand
                 Clients = clientCount,
                 Window = windowSize,
                 Timeout = TimeSpan.FromMilliseconds(timeoutMs),
+                Batched = !parse.GetValue(noBatch),
             };
             return Task.FromResult(Run(options, parse.GetValue(json), cancellationToken));
         });

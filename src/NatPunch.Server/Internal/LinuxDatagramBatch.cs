@@ -33,6 +33,27 @@ internal sealed class LinuxDatagramBatch
     private readonly nint _iovecsAddress;
     private readonly nint _headersAddress;
 
+    /// <summary>True on 64-bit Linux where libc has recvmmsg/sendmmsg (probed once with a harmless call).</summary>
+    public static bool IsSupported { get; } = Probe();
+
+    private static bool Probe()
+    {
+        if (!OperatingSystem.IsLinux() || !Environment.Is64BitProcess)
+        {
+            return false;
+        }
+        try
+        {
+            // An invalid descriptor: fails with EBADF, but proves the entry point loads.
+            _ = sendmmsg(-1, 0, 0, 0);
+            return true;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
     public LinuxDatagramBatch(int capacity, int slotBufferSize)
     {
         Capacity = capacity;

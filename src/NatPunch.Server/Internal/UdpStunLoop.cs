@@ -14,7 +14,6 @@ internal sealed class UdpStunLoop
     private const int MaxDatagram = 65536;
 
     private readonly Socket[] _sockets;
-    private readonly Socket _receiveSocket;
     private readonly int _index;
     private readonly StunBindingResponder _responder;
     private readonly ServerCounters _counters;
@@ -22,24 +21,18 @@ internal sealed class UdpStunLoop
     private readonly IPEndPoint _localEndPoint;
 
     public UdpStunLoop(Socket[] sockets, int index, StunBindingResponder responder, ServerCounters counters, ILogger logger)
-        : this(sockets, sockets[index], index, responder, counters, logger)
-    {
-    }
-
-    public UdpStunLoop(Socket[] sockets, Socket receiveSocket, int index, StunBindingResponder responder, ServerCounters counters, ILogger logger)
     {
         _sockets = sockets;
-        _receiveSocket = receiveSocket;
         _index = index;
         _responder = responder;
         _counters = counters;
         _logger = logger;
-        _localEndPoint = (IPEndPoint)receiveSocket.LocalEndPoint!;
+        _localEndPoint = (IPEndPoint)sockets[index].LocalEndPoint!;
     }
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        Socket socket = _receiveSocket;
+        Socket socket = _sockets[_index];
         byte[] request = GC.AllocateArray<byte>(MaxDatagram, pinned: true);
         byte[] response = GC.AllocateArray<byte>(StunBindingResponder.MaxResponseLength(MaxDatagram), pinned: true);
         var remote = new SocketAddress(socket.AddressFamily);
@@ -67,42 +60,6 @@ internal sealed class UdpStunLoop
             {
                 ServerLog.ReceiveFailed(_logger, _localEndPoint, e.Message);
                 await Task.Delay(100, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-            Handle(request.AsSpan(0, received), response, remote);
-        }
-    }
-
-    /// <summary>The same loop with blocking calls, for a dedicated thread.</summary>
-    public void Run(CancellationToken cancellationToken)
-    {
-        Socket socket = _receiveSocket;
-        byte[] request = GC.AllocateArray<byte>(MaxDatagram, pinned: true);
-        byte[] response = GC.AllocateArray<byte>(StunBindingResponder.MaxResponseLength(MaxDatagram), pinned: true);
-        var remote = new SocketAddress(socket.AddressFamily);
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            int received;
-            try
-            {
-                received = socket.ReceiveFrom(request, SocketFlags.None, remote);
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.MessageSize)
-            {
-                continue;
-            }
-            catch (SocketException e)
-            {
-                ServerLog.ReceiveFailed(_logger, _localEndPoint, e.Message);
-                cancellationToken.WaitHandle.WaitOne(100);
                 continue;
             }
             Handle(request.AsSpan(0, received), response, remote);
