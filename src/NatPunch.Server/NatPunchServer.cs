@@ -76,9 +76,11 @@ public sealed class NatPunchServer : IAsyncDisposable
             ServerLog.Serving(_logger, "TCP", (IPEndPoint)tcp.LocalEndPoint!);
             _loops.Add(AcceptLoopAsync(tcp, i, responder));
         }
+        CancellationToken stopping = _stopping.Token;
         for (int i = 0; i < addresses.Count; i++)
         {
-            _loops.Add(new UdpStunLoop(udp, i, responder, Counters, _logger).RunAsync(_stopping.Token));
+            var loop = new UdpStunLoop(udp, i, responder, Counters, _logger);
+            _loops.Add(DedicatedThread.Start($"STUN UDP {addresses[i]}", () => loop.Run(stopping)));
         }
         return addresses;
     }
@@ -147,6 +149,7 @@ public sealed class NatPunchServer : IAsyncDisposable
             }
             else
             {
+                socket.ReceiveTimeout = (int)UdpStunLoop.WakeUpInterval.TotalMilliseconds;
                 socket.ReceiveBufferSize = 4 * 1024 * 1024;
                 socket.SendBufferSize = 4 * 1024 * 1024;
             }
