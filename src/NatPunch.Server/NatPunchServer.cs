@@ -13,6 +13,13 @@ namespace NatPunch.Server;
 /// </summary>
 public sealed class NatPunchServer : IAsyncDisposable
 {
+    /// <summary>
+    /// Receive loops per UDP socket, each on its own thread: one per core, so that every core can
+    /// answer datagrams of the same socket (the kernel hands each datagram to one waiting thread).
+    /// Beyond a few, threads only contend for the socket's receive queue.
+    /// </summary>
+    private static readonly int UdpThreadsPerSocket = Math.Clamp(Environment.ProcessorCount, 1, 4);
+
     private readonly NatPunchServerOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -79,8 +86,11 @@ public sealed class NatPunchServer : IAsyncDisposable
         CancellationToken stopping = _stopping.Token;
         for (int i = 0; i < addresses.Count; i++)
         {
-            var loop = new UdpStunLoop(udp, i, responder, Counters, _logger);
-            _loops.Add(DedicatedThread.Start($"STUN UDP {addresses[i]}", () => loop.Run(stopping)));
+            for (int thread = 0; thread < UdpThreadsPerSocket; thread++)
+            {
+                var loop = new UdpStunLoop(udp, i, responder, Counters, _logger);
+                _loops.Add(DedicatedThread.Start($"STUN UDP {addresses[i]} #{thread}", () => loop.Run(stopping)));
+            }
         }
         return addresses;
     }
