@@ -88,8 +88,10 @@ public sealed class NatPunchServer : IAsyncDisposable
         {
             for (int thread = 0; thread < UdpThreadsPerSocket; thread++)
             {
-                var loop = new UdpStunLoop(udp, i, responder, Counters, _logger);
-                _loops.Add(DedicatedThread.Start($"STUN UDP {addresses[i]} #{thread}", () => loop.Run(stopping)));
+                Action<CancellationToken> run = LinuxDatagramBatch.IsSupported
+                    ? new UdpBatchStunLoop(udp, i, responder, Counters, _logger).Run
+                    : new UdpStunLoop(udp, i, responder, Counters, _logger).Run;
+                _loops.Add(DedicatedThread.Start($"STUN UDP {addresses[i]} #{thread}", () => run(stopping)));
             }
         }
         return addresses;
