@@ -64,11 +64,12 @@ internal sealed class UdpBatchStunLoop
                     OnReceiveError(error, cancellationToken);
                     continue;
                 }
-                int queued = 0;
+                int queued = 0, datagrams = 0;
                 for (int i = 0; i < received; i++)
                 {
-                    queued += Answer(requests, i, responses, queued, otherDestination);
+                    queued += Answer(requests, i, responses, queued, otherDestination, ref datagrams);
                 }
+                _counters.CountRequests(datagrams);
                 Flush(responses, handle, queued);
             }
         }
@@ -81,8 +82,12 @@ internal sealed class UdpBatchStunLoop
         }
     }
 
-    /// <summary>Answers datagram <paramref name="i"/>; returns 1 if the answer was queued in slot <paramref name="slot"/> of <paramref name="responses"/>.</summary>
-    private int Answer(LinuxDatagramBatch requests, int i, LinuxDatagramBatch responses, int slot, SocketAddress otherDestination)
+    /// <summary>
+    /// Answers datagram <paramref name="i"/>; returns 1 if the answer was queued in slot
+    /// <paramref name="slot"/> of <paramref name="responses"/>. Counts it in <paramref name="datagrams"/>.
+    /// </summary>
+    private int Answer(LinuxDatagramBatch requests, int i, LinuxDatagramBatch responses, int slot, SocketAddress otherDestination,
+        ref int datagrams)
     {
         Span<byte> from = requests.Address(i)[..requests.AddressLength(i)];
         if (from.Length != _addressSize)
@@ -90,7 +95,7 @@ internal sealed class UdpBatchStunLoop
             // Not a datagram: what a socket being closed under the call returns.
             return 0;
         }
-        _counters.CountRequest();
+        datagrams++;
         Span<byte> clientAddress = stackalloc byte[16];
         int addressLength = SocketAddressBytes.GetAddress(from, _socket.AddressFamily, clientAddress, out int clientPort);
         Span<byte> response = responses.Buffer(slot);
@@ -139,10 +144,7 @@ internal sealed class UdpBatchStunLoop
                 done++;
                 continue;
             }
-            for (int i = 0; i < sent; i++)
-            {
-                _counters.CountResponse();
-            }
+            _counters.CountResponses(sent);
             done += sent;
         }
     }
