@@ -7,7 +7,7 @@
 # failure or Ctrl-C, and each runs under `timeout` so that nothing outlives a broken script.
 #
 # Settings (environment variables):
-#   ROUNDS=5 SECONDS_PER_RUN=10 WARMUP=2 CLIENTS=2 WINDOW=32
+#   ROUNDS=5 SECONDS_PER_RUN=10 WARMUP=2 CLIENTS=4 WINDOW=16
 #   OURS_PORT=34780 COTURN_PORT=34790
 #   COTURN_THREADS=   coturn's -m (relay/UDP threads); empty = coturn's default, one per CPU
 #   JSON_DIR=         keep every run's JSON result in this directory
@@ -17,8 +17,10 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 WARMUP=${WARMUP:-2}
-CLIENTS=${CLIENTS:-2}
-WINDOW=${WINDOW:-32}
+# Four client sockets: coturn spreads clients over its per-thread SO_REUSEPORT sockets by a hash of
+# the 4-tuple, and with only two clients both would share one coturn thread half of the time.
+CLIENTS=${CLIENTS:-4}
+WINDOW=${WINDOW:-16}
 OURS_PORT=${OURS_PORT:-34780}
 COTURN_PORT=${COTURN_PORT:-34790}
 COTURN_THREADS=${COTURN_THREADS:-}
@@ -82,43 +84,61 @@ wait_ready() {
 wait_ready "$OURS_PORT"
 wait_ready "$COTURN_PORT"
 
-threads_of() { ls "/proc/$1/task" 2>/dev/null | wc -l; }
+# The server processes themselves (children of `timeout`), for CPU time and thread names.
 ours_pid=$(pgrep -P "${server_pids[0]}" | head -1 || true)
 coturn_pid=$(pgrep -P "${server_pids[1]}" | head -1 || true)
-echo "== threads: ours $(threads_of "$ours_pid") (incl. runtime threads), coturn $(threads_of "$coturn_pid")" >&2
+[ -n "$ours_pid" ] && [ -n "$coturn_pid" ] || { echo "server process not found" >&2; exit 1; }
+# Fairness: how many threads each one answers UDP with (coturn: one per CPU unless -m; ours: one
+# per core and socket, up to 4; the rest of our threads are the .NET runtime's, idle here).
+thread_names() { cat /proc/"$1"/task/*/comm 2>/dev/null | sort | uniq -c | sed -E 's/^ *([0-9]+) (.*)$/\2 x\1/' | paste -sd, -; }
+echo "== machine: $(nproc) CPUs, .NET SDK $(dotnet --version), $(turnserver --version 2>/dev/null | head -1 || echo coturn)" >&2
+echo "== our threads:    $(thread_names "$ours_pid")" >&2
+echo "== coturn threads: $(thread_names "$coturn_pid")" >&2
 
 field() { sed -E "s/.*\"$2\":([0-9.]+).*/\1/" "$1"; }
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# One measurement. Besides the generator's JSON it records the server's CPU time over the whole
+# run (warm-up and drain included) per measured response: approximate, but not skewed by what
+# else runs on the machine the way responses/s are.
 bench() {
-  local name=$1 port=$2 round=$3
-  local out="$JSON_DIR/$name-$round.json"
+  local name=$1 port=$2 pid=$3 round=$4
+  local out="$JSON_DIR/$name-$round.json" before after cpu_us
+  before=$(cpu_ticks "$pid")
   "${natpunch[@]}" bench stun --server "$HOST:$port" --seconds "$SECONDS_PER_RUN" --warmup "$WARMUP" \
     --clients "$CLIENTS" --window "$WINDOW" --json >"$out"
-  printf '   %-6s round %d: %10.0f responses/s  loss %s%%  p50 %s us  p99 %s us\n' "$name" "$round" \
+  after=$(cpu_ticks "$pid")
+  cpu_us=$(awk -v t=$(( after - before )) -v hz="$ticks_per_second" -v r="$(field "$out" responses)" \
+    'BEGIN { printf "%.2f", (r > 0 ? t / hz * 1e6 / r : 0) }')
+  echo "$cpu_us" >"$JSON_DIR/$name-$round.cpu"
+  printf '   %-6s round %d: %10.0f responses/s  loss %s%%  p50 %s us  p99 %s us  server CPU %s us/response\n' "$name" "$round" \
     "$(field "$out" responses_per_second)" "$(field "$out" loss_percent)" \
-    "$(field "$out" latency_p50_us)" "$(field "$out" latency_p99_us)" >&2
+    "$(field "$out" latency_p50_us)" "$(field "$out" latency_p99_us)" "$cpu_us" >&2
 }
 
 echo "== $ROUNDS rounds, each: ours then coturn; ${WARMUP}s warm-up + ${SECONDS_PER_RUN}s measured, $CLIENTS clients x $WINDOW outstanding" >&2
 for round in $(seq "$ROUNDS"); do
-  bench ours "$OURS_PORT" "$round"
-  bench coturn "$COTURN_PORT" "$round"
+  bench ours "$OURS_PORT" "$ours_pid" "$round"
+  bench coturn "$COTURN_PORT" "$coturn_pid" "$round"
 done
 
 summary() {
   local name=$1
-  local rate loss p50 p99
+  local rate loss p50 p99 cpu
   rate=$(for f in "$JSON_DIR/$name"-*.json; do field "$f" responses_per_second; done | median)
+  cpu=$(cat "$JSON_DIR/$name"-*.cpu | median)
   loss=$(for f in "$JSON_DIR/$name"-*.json; do field "$f" loss_percent; done | median)
   p50=$(for f in "$JSON_DIR/$name"-*.json; do field "$f" latency_p50_us; done | median)
   p99=$(for f in "$JSON_DIR/$name"-*.json; do field "$f" latency_p99_us; done | median)
-  printf '%-7s %12.0f %8s %9s %9s\n' "$name" "$rate" "$loss" "$p50" "$p99"
+  printf '%-7s %12.0f %8s %9s %9s %12s\n' "$name" "$rate" "$loss" "$p50" "$p99" "$cpu"
   eval "${name}_rate=$rate"
 }
 echo
 echo "median of $ROUNDS runs ($CLIENTS clients x $WINDOW outstanding, ${SECONDS_PER_RUN}s each)"
-printf '%-7s %12s %8s %9s %9s\n' server responses/s loss% p50_us p99_us
+printf '%-7s %12s %8s %9s %9s %12s\n' server responses/s loss% p50_us p99_us cpu_us/resp
 summary ours
 summary coturn
 # shellcheck disable=SC2154 # set by summary through eval

@@ -91,7 +91,7 @@ public sealed class NatPunchServer : IAsyncDisposable
                 Action<CancellationToken> run = LinuxDatagramBatch.IsSupported
                     ? new UdpBatchStunLoop(udp, i, responder, Counters, _logger).Run
                     : new UdpStunLoop(udp, i, responder, Counters, _logger).Run;
-                _loops.Add(DedicatedThread.Start($"STUN UDP {addresses[i]} #{thread}", () => run(stopping)));
+                _loops.Add(DedicatedThread.Start($"STUN UDP {i}/{thread}", () => run(stopping)));
             }
         }
         return addresses;

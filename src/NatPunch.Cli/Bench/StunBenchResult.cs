@@ -4,8 +4,12 @@ using System.Text.Json;
 namespace NatPunch.Cli.Bench;
 
 /// <summary>The outcome of one run: totals over all clients for the measured period, and how to print them.</summary>
-internal sealed record StunBenchResult(StunBenchOptions Options, TimeSpan Measured, StunBenchCounts Counts, LatencyHistogram Latency)
+internal sealed record StunBenchResult(StunBenchOptions Options, TimeSpan Measured, StunBenchCounts Counts, LatencyHistogram Latency,
+    TimeSpan GeneratorCpu)
 {
+    /// <summary>CPU time the generator process spent per response during the measured period.</summary>
+    public double GeneratorCpuMicrosecondsPerResponse => Counts.Responses > 0 ? GeneratorCpu.TotalMicroseconds / Counts.Responses : 0;
+
     /// <summary>How the generator moved datagrams: "batched" (recvmmsg/sendmmsg) or "portable" (one call each).</summary>
     public string Io => Options.Batched && NatPunch.Server.Internal.LinuxDatagramBatch.IsSupported ? "batched" : "portable";
 
@@ -24,7 +28,7 @@ internal sealed record StunBenchResult(StunBenchOptions Options, TimeSpan Measur
             $"{Options.Server}: {ResponsesPerSecond:N0} responses/s, loss {LossPercent:0.###}%, " +
             $"latency p50 {LatencyMicroseconds(0.50):0} us p99 {LatencyMicroseconds(0.99):0} us " +
             $"({Counts.Sent:N0} requests, {Counts.Responses:N0} responses in {Measured.TotalSeconds:0.##} s; " +
-            $"{Options.Clients} clients x {Options.Window} outstanding, {Io} I/O)");
+            $"{Options.Clients} clients x {Options.Window} outstanding, {Io} I/O, generator CPU {GeneratorCpuMicrosecondsPerResponse:0.00} us/response)");
     }
 
     /// <summary>One JSON object, snake_case names as in the rest of the CLI's JSON.</summary>
@@ -56,6 +60,7 @@ internal sealed record StunBenchResult(StunBenchOptions Options, TimeSpan Measur
             json.WriteNumber("latency_p99_us", Math.Round(LatencyMicroseconds(0.99), 1));
             json.WriteNumber("latency_p999_us", Math.Round(LatencyMicroseconds(0.999), 1));
             json.WriteNumber("latency_max_us", Math.Round(Latency.Max / 1000.0, 1));
+            json.WriteNumber("generator_cpu_us_per_response", Math.Round(GeneratorCpuMicrosecondsPerResponse, 3));
             json.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(stream.ToArray());

@@ -30,11 +30,16 @@ internal static class StunLoadGenerator
             }
 
             cancellationToken.WaitHandle.WaitOne(options.WarmUp);
+            using Process self = Process.GetCurrentProcess();
+            TimeSpan cpuBefore = self.TotalProcessorTime;
             long start = Stopwatch.GetTimestamp();
             phase.Enter(BenchPhase.Measuring);
             cancellationToken.WaitHandle.WaitOne(options.Duration);
             phase.Enter(BenchPhase.Draining);
             TimeSpan measured = Stopwatch.GetElapsedTime(start);
+            self.Refresh();
+            // What the generator itself cost: it shares the machine with the server it measures.
+            TimeSpan generatorCpu = self.TotalProcessorTime - cpuBefore;
 
             // Clients stop on their own once their counted requests are answered or timed out.
             var deadline = Stopwatch.StartNew();
@@ -57,7 +62,7 @@ internal static class StunLoadGenerator
                 counts.Add(client.Counts);
                 latency.Add(client.Latency);
             }
-            return new StunBenchResult(options, measured, counts, latency);
+            return new StunBenchResult(options, measured, counts, latency, generatorCpu);
         }
         finally
         {
