@@ -21,7 +21,6 @@ internal sealed class LinuxDatagramBatch
     private const int MsgIovLenOffset = 24;
     private const int MsgFlagsOffset = 48;
     private const int MsgLenOffset = 56;
-    private const int MsgTrunc = 0x20;
     private const int MsgWaitForOne = 0x10000;
 
     private readonly byte[] _buffers;
@@ -90,8 +89,6 @@ internal sealed class LinuxDatagramBatch
     public int AddressLength(int index) => BinaryPrimitives.ReadInt32LittleEndian(_headers.AsSpan(index * MmsghdrSize + MsgNameLenOffset));
 
     public int Length(int index) => BinaryPrimitives.ReadInt32LittleEndian(_headers.AsSpan(index * MmsghdrSize + MsgLenOffset));
-
-    public bool Truncated(int index) => (BinaryPrimitives.ReadInt32LittleEndian(_headers.AsSpan(index * MmsghdrSize + MsgFlagsOffset)) & MsgTrunc) != 0;
 
     /// <summary>
     /// Blocks until at least one datagram is there (or the socket's receive timeout passes), then
