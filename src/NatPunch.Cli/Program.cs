@@ -31,6 +31,7 @@ public static class Program
         root.Subcommands.Add(PeerCommands.CreateListen());
         root.Subcommands.Add(PeerCommands.CreateConnect());
         root.Subcommands.Add(NetcheckCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 }

@@ -15,6 +15,21 @@ namespace NatPunch.Server;
 /// </summary>
 public sealed class NatPunchServer : IAsyncDisposable
 {
+    /// <summary>
+    /// UDP sockets bound to each address. On Linux, one per core (up to 4) with SO_REUSEPORT: the
+    /// kernel spreads clients over them by a hash of their address and port, and each socket's
+    /// receive queue is contended by fewer threads. Other systems don't balance SO_REUSEPORT: one.
+    /// </summary>
+    private static readonly int UdpSocketsPerAddress = OperatingSystem.IsLinux() ? Math.Clamp(Environment.ProcessorCount, 1, 4) : 1;
+
+    /// <summary>
+    /// Receive loops per UDP socket, each on its own thread. Two, so that when the hash sends most
+    /// clients to one socket (a handful of clients, say) a second core still answers them; on a
+    /// single-socket system, one per core (up to 4).
+    /// </summary>
+    private static readonly int UdpThreadsPerSocket = Environment.ProcessorCount == 1 ? 1
+        : UdpSocketsPerAddress > 1 ? 2 : Math.Clamp(Environment.ProcessorCount, 1, 4);
+
     private readonly NatPunchServerOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -66,13 +81,28 @@ public sealed class NatPunchServer : IAsyncDisposable
         {
             addresses = new ServerAddressSet(FindFreePortPair(requested), requested.SupportsBehaviorDiscovery ? requested[2].Address : null);
         }
-        var udp = new Socket[addresses.Count];
+        // udp[s][i]: the s-th socket bound to address i (several only with SO_REUSEPORT).
+        var udp = new Socket[UdpSocketsPerAddress][];
+        for (int s = 0; s < udp.Length; s++)
+        {
+            udp[s] = new Socket[addresses.Count];
+        }
         var responder = new StunBindingResponder(addresses);
         for (int i = 0; i < addresses.Count; i++)
         {
-            udp[i] = Bind(addresses[i], SocketType.Dgram, ProtocolType.Udp);
-            udpEndPoints.Add((IPEndPoint)udp[i].LocalEndPoint!);
-            ServerLog.Serving(_logger, "UDP", (IPEndPoint)udp[i].LocalEndPoint!);
+            if (udp.Length > 1)
+            {
+                // SO_REUSEPORT would let a second server share the port silently: probe it the
+                // ordinary way first, so that a port in use fails as it always did.
+                Bind(addresses[i], SocketType.Dgram, ProtocolType.Udp, reusePort: false, keep: false).Dispose();
+            }
+            udp[0][i] = Bind(addresses[i], SocketType.Dgram, ProtocolType.Udp, reusePort: udp.Length > 1);
+            for (int s = 1; s < udp.Length; s++)
+            {
+                udp[s][i] = Bind((IPEndPoint)udp[0][i].LocalEndPoint!, SocketType.Dgram, ProtocolType.Udp, reusePort: true);
+            }
+            udpEndPoints.Add((IPEndPoint)udp[0][i].LocalEndPoint!);
+            ServerLog.Serving(_logger, "UDP", (IPEndPoint)udp[0][i].LocalEndPoint!);
         }
         for (int i = 0; i < addresses.Count; i++)
         {
@@ -81,9 +111,19 @@ public sealed class NatPunchServer : IAsyncDisposable
             ServerLog.Serving(_logger, "TCP", (IPEndPoint)tcp.LocalEndPoint!);
             _loops.Add(AcceptLoopAsync(tcp, i, responder));
         }
+        CancellationToken stopping = _stopping.Token;
         for (int i = 0; i < addresses.Count; i++)
         {
-            _loops.Add(new UdpStunLoop(udp, i, responder, Counters, _logger).RunAsync(_stopping.Token));
+            for (int s = 0; s < udp.Length; s++)
+            {
+                for (int thread = 0; thread < UdpThreadsPerSocket; thread++)
+                {
+                    Action<CancellationToken> run = LinuxDatagramBatch.IsSupported
+                        ? new UdpBatchStunLoop(udp[s], i, responder, Counters, _logger).Run
+                        : new UdpStunLoop(udp[s], i, responder, Counters, _logger).Run;
+                    _loops.Add(DedicatedThread.Start($"STUN UDP {i}/{s}/{thread}", () => run(stopping)));
+                }
+            }
         }
         return addresses;
     }
@@ -137,7 +177,7 @@ public sealed class NatPunchServer : IAsyncDisposable
         }
     }
 
-    private Socket Bind(IPEndPoint endPoint, SocketType type, ProtocolType protocol)
+    private Socket Bind(IPEndPoint endPoint, SocketType type, ProtocolType protocol, bool reusePort = false, bool keep = true)
     {
         var socket = new Socket(endPoint.AddressFamily, type, protocol);
         try
@@ -152,6 +192,12 @@ public sealed class NatPunchServer : IAsyncDisposable
             }
             else
             {
+                if (reusePort)
+                {
+                    // Linux SOL_SOCKET, SO_REUSEPORT: the kernel spreads datagrams over the sockets by 4-tuple hash.
+                    socket.SetRawSocketOption(1, 15, BitConverter.GetBytes(1));
+                }
+                socket.ReceiveTimeout = (int)UdpStunLoop.WakeUpInterval.TotalMilliseconds;
                 socket.ReceiveBufferSize = 4 * 1024 * 1024;
                 socket.SendBufferSize = 4 * 1024 * 1024;
             }
@@ -162,7 +208,10 @@ public sealed class NatPunchServer : IAsyncDisposable
             socket.Dispose();
             throw new SocketException((int)e.SocketErrorCode, $"Cannot bind {(protocol == ProtocolType.Udp ? "UDP" : "TCP")} {endPoint}: {e.Message}");
         }
-        _sockets.Add(socket);
+        if (keep)
+        {
+            _sockets.Add(socket);
+        }
         return socket;
     }
 

@@ -12,11 +12,14 @@ namespace NatPunch.Server.Internal;
 internal static class SocketAddressBytes
 {
     /// <summary>Copies the IP (4 bytes for IPv4 and IPv4-mapped IPv6, else 16) and returns its length.</summary>
-    public static int GetAddress(SocketAddress socketAddress, Span<byte> destination, out int port)
+    public static int GetAddress(SocketAddress socketAddress, Span<byte> destination, out int port) =>
+        GetAddress(socketAddress.Buffer.Span, socketAddress.Family, destination, out port);
+
+    /// <summary>The same from a raw sockaddr of <paramref name="family"/> (as recvmmsg fills in).</summary>
+    public static int GetAddress(ReadOnlySpan<byte> raw, AddressFamily family, Span<byte> destination, out int port)
     {
-        ReadOnlySpan<byte> raw = socketAddress.Buffer.Span;
         port = BinaryPrimitives.ReadUInt16BigEndian(raw[2..]);
-        if (socketAddress.Family == AddressFamily.InterNetwork)
+        if (family == AddressFamily.InterNetwork)
         {
             raw.Slice(4, 4).CopyTo(destination);
             return 4;
@@ -31,8 +34,12 @@ internal static class SocketAddressBytes
         return 16;
     }
 
-    public static void SetPort(SocketAddress socketAddress, int port) =>
-        BinaryPrimitives.WriteUInt16BigEndian(socketAddress.Buffer.Span[2..], (ushort)port);
+    /// <summary>Size of the sockaddr of <paramref name="family"/>: sockaddr_in or sockaddr_in6.</summary>
+    public static int SizeOf(AddressFamily family) => family == AddressFamily.InterNetwork ? 16 : 28;
+
+    public static void SetPort(SocketAddress socketAddress, int port) => SetPort(socketAddress.Buffer.Span, port);
+
+    public static void SetPort(Span<byte> raw, int port) => BinaryPrimitives.WriteUInt16BigEndian(raw[2..], (ushort)port);
 
     private static bool IsIPv4Mapped(ReadOnlySpan<byte> v6) =>
         v6[..10].IndexOfAnyExcept((byte)0) < 0 && v6[10] == 0xFF && v6[11] == 0xFF;

@@ -7,11 +7,18 @@ namespace NatPunch.Server.Internal;
 
 /// <summary>
 /// The receive loop of one UDP socket: read a datagram, let the responder decide, send the
-/// answer from whichever of the server's sockets it names. One loop per socket owns its buffers.
+/// answer from whichever of the server's sockets it names. It runs on a dedicated thread with
+/// blocking calls (see <see cref="DedicatedThread"/>); the loop owns its buffers.
 /// </summary>
 internal sealed class UdpStunLoop
 {
     private const int MaxDatagram = 65536;
+
+    /// <summary>
+    /// The socket's receive timeout: how often an idle loop wakes up to see whether the server is
+    /// stopping, should closing the socket not wake it (it does on Linux and Windows).
+    /// </summary>
+    public static readonly TimeSpan WakeUpInterval = TimeSpan.FromMilliseconds(250);
 
     private readonly Socket[] _sockets;
     private readonly int _index;
@@ -30,7 +37,7 @@ internal sealed class UdpStunLoop
         _localEndPoint = (IPEndPoint)sockets[index].LocalEndPoint!;
     }
 
-    public async Task RunAsync(CancellationToken cancellationToken)
+    public void Run(CancellationToken cancellationToken)
     {
         Socket socket = _sockets[_index];
         byte[] request = GC.AllocateArray<byte>(MaxDatagram, pinned: true);
@@ -41,15 +48,20 @@ internal sealed class UdpStunLoop
             int received;
             try
             {
-                received = await socket.ReceiveFromAsync(request, SocketFlags.None, remote, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
+                received = socket.ReceiveFrom(request, SocketFlags.None, remote);
             }
             catch (ObjectDisposedException)
             {
                 return;
+            }
+            catch (SocketException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
+            {
+                // The wake-up timeout: nothing arrived.
+                continue;
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.MessageSize)
             {
@@ -59,8 +71,13 @@ internal sealed class UdpStunLoop
             catch (SocketException e)
             {
                 ServerLog.ReceiveFailed(_logger, _localEndPoint, e.Message);
-                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+                cancellationToken.WaitHandle.WaitOne(100);
                 continue;
+            }
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Closing the socket can wake the receive with an empty "datagram".
+                return;
             }
             Handle(request.AsSpan(0, received), response, remote);
         }
