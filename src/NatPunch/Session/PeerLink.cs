@@ -32,8 +32,9 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _receiveLoop;
     private readonly Task _mainLoop;
-    // Written by the loop, read by senders on any thread: where data goes and how it is tagged.
-    private volatile IPEndPoint? _dataRemote;
+    // Written by the loop, read by senders on any thread: where data goes (also pre-serialized,
+    // so a send doesn't build a socket address each time) and how it is tagged.
+    private volatile DataTarget? _dataTarget;
     private long _sessionTag;
     private long _strayDatagrams;
     private int _disposed;
@@ -58,7 +59,9 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
     public ChannelReader<IceEvent> Events => _events.Reader;
 
     /// <summary>Where data currently goes; null until a pair is selected.</summary>
-    public IPEndPoint? DataRemote => _dataRemote;
+    public IPEndPoint? DataRemote => _dataTarget?.EndPoint;
+
+    private sealed record DataTarget(IPEndPoint EndPoint, SocketAddress Address);
 
     /// <summary>Datagrams that were neither STUN nor a frame of this session from the selected peer.</summary>
     public long StrayDatagrams => Interlocked.Read(ref _strayDatagrams);
@@ -99,8 +102,8 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
     /// <summary>Sends a stream segment on the selected path; dropped (the stream retransmits) while there is none.</summary>
     public void SendSegment(ReadOnlySpan<byte> segment)
     {
-        IPEndPoint? remote = _dataRemote;
-        if (remote is null)
+        DataTarget? target = _dataTarget;
+        if (target is null)
         {
             return;
         }
@@ -108,7 +111,7 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
         int length = SessionFrame.Write(frame, (ulong)Interlocked.Read(ref _sessionTag), segment);
         try
         {
-            _socket.SendTo(frame[..length], SocketFlags.None, remote);
+            _socket.SendTo(frame[..length], SocketFlags.None, target.Address);
         }
         catch (SocketException)
         {
@@ -157,7 +160,7 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
             if (SessionFrame.TryOpen(datagram, (ulong)Interlocked.Read(ref _sessionTag), out ReadOnlySpan<byte> payload))
             {
                 // The hot path: data skips the loop, it needs no agent state.
-                if (from.Equals(_dataRemote))
+                if (from.Equals(_dataTarget?.EndPoint))
                 {
                     _inboundSegments.Writer.TryWrite(payload.ToArray());
                 }
@@ -247,7 +250,11 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
         {
             if (e is IceEvent.Selected selected)
             {
-                _dataRemote = selected.Remote.EndPoint;
+                IPEndPoint remote = selected.Remote.EndPoint;
+                // A dual-stack socket sends to IPv4 peers through IPv4-mapped IPv6 addresses.
+                IPEndPoint wire = _socket.AddressFamily == AddressFamily.InterNetworkV6 && remote.AddressFamily == AddressFamily.InterNetwork
+                    ? new IPEndPoint(remote.Address.MapToIPv6(), remote.Port) : remote;
+                _dataTarget = new DataTarget(remote, wire.Serialize());
             }
             _events.Writer.TryWrite(e);
         }
