@@ -14,7 +14,12 @@ public sealed partial class TurnCore
     /// <summary>RFC 8656 §7.2: the checks in the RFC's order, then the relay socket, then the answer.</summary>
     private void HandleAllocate(TurnClient client, StunMessage request, string username, byte[]? key)
     {
-        if (_allocations.TryGetValue(client, out TurnAllocation? existing))
+        if (_allocations.TryGetValue(client, out TurnAllocation? existing) && _now >= existing.Expiry)
+        {
+            Delete(existing);
+            existing = null;
+        }
+        if (existing is not null)
         {
             // A retransmitted Allocate gets the same answer; anything else on this 5-tuple is a mismatch.
             if (existing.AllocateTransaction == request.TransactionId && existing.AllocateResponse is { } cached)

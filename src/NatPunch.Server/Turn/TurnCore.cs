@@ -162,7 +162,13 @@ public sealed partial class TurnCore
             HandleAllocate(client, request, username, key);
             return;
         }
-        if (!_allocations.TryGetValue(client, out TurnAllocation? allocation))
+        if (_allocations.TryGetValue(client, out TurnAllocation? allocation) && _now >= allocation.Expiry)
+        {
+            // Expired, and the housekeeping tick has not come round yet.
+            Delete(allocation);
+            allocation = null;
+        }
+        if (allocation is null)
         {
             SendError(client, request, StunErrorCode.AllocationMismatch, key);
             return;
