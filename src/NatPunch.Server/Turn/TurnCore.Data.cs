@@ -23,7 +23,7 @@ public sealed partial class TurnCore
     private void HandleChannelData(TurnClient client, ReadOnlySpan<byte> message)
     {
         if (!_allocations.TryGetValue(client, out TurnAllocation? allocation)
-            || !ChannelData.TryParse(message, out ChannelData channelData)
+            || !ChannelData.TryParse(message, out ChannelData channelData, legacyRange: true)
             || allocation.FindChannel(channelData.Channel) is not { } binding
             || _now >= binding.Expiry)
         {

@@ -59,7 +59,7 @@ public sealed partial class TurnCore
     }
 
     /// <summary>
-    /// RFC 8656 §11.2: a channel number in 0x4000–0x4FFF; a channel is bound to one peer and a peer
+    /// RFC 8656 §11.2: a channel number in 0x4000–0x4FFF (or up to 0x7FFF as RFC 5766 and coturn allow); a channel is bound to one peer and a peer
     /// to one channel for the binding's life and the 5 minutes after; rebinding the same pair refreshes
     /// it. A binding installs or refreshes the permission of the peer's IP.
     /// </summary>
@@ -71,7 +71,7 @@ public sealed partial class TurnCore
             return;
         }
         ushort channel = (ushort)((number[0] << 8) | number[1]);
-        if (!ChannelData.IsValidChannel(channel))
+        if (!ChannelData.IsValidChannel(channel, legacyRange: true))
         {
             SendError(client, request, StunErrorCode.BadRequest, key, "Channel number out of range");
             return;

@@ -53,7 +53,7 @@ public sealed partial class TurnCore
     public void HandleFromClient(TurnClient client, ReadOnlySpan<byte> message, DateTimeOffset now)
     {
         _now = now;
-        if (ChannelData.LooksLikeChannelData(message))
+        if (ChannelData.LooksLikeChannelData(message, legacyRange: true))
         {
             HandleChannelData(client, message);
             return;

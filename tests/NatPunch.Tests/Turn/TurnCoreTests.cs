@@ -286,7 +286,7 @@ public sealed class TurnCoreTests
         client.Allocate().IsSuccess.ShouldBeTrue();
         FakeTurnEnvironment.FakeRelay relay = _environment.Relays[0];
         client.Parse(client.Request(StunMethod.ChannelBind, TurnTestClient.Channel(0x3FFF, PublicPeer))).ErrorCode.ShouldBe(StunErrorCode.BadRequest);
-        client.Parse(client.Request(StunMethod.ChannelBind, TurnTestClient.Channel(0x5000, PublicPeer))).ErrorCode.ShouldBe(StunErrorCode.BadRequest);
+        client.Parse(client.Request(StunMethod.ChannelBind, TurnTestClient.Channel(0x8000, PublicPeer))).ErrorCode.ShouldBe(StunErrorCode.BadRequest);
         client.Parse(client.Request(StunMethod.ChannelBind, TurnTestClient.Channel(0x4000, PublicPeer))).IsSuccess.ShouldBeTrue();
         client.Parse(client.Request(StunMethod.ChannelBind, TurnTestClient.Channel(0x4000, PublicPeer))).IsSuccess.ShouldBeTrue();
         var otherPeer = IPEndPoint.Parse("203.0.113.8:5000");
