@@ -125,7 +125,7 @@ public sealed partial class TurnInteropTests : IAsyncLifetime
     }
 
     /// <summary>uclient's closing lines: "tot_send_msgs=N, tot_recv_msgs=N" and "Total lost packets N (P%)".</summary>
-    internal readonly partial record struct Summary(int Sent, int Received, int Lost)
+    public readonly partial record struct Summary(int Sent, int Received, int Lost)
     {
         public static Summary Parse(string output)
         {
