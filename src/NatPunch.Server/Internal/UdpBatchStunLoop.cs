@@ -88,7 +88,7 @@ internal sealed class UdpBatchStunLoop
 
     /// <summary>
     /// Answers datagram <paramref name="i"/>; returns 1 if the answer was queued in slot
-    /// <paramref name="slot"/> of <paramref name="responses"/>. Counts it in <paramref name="datagrams"/>.
+    /// <paramref name="slot"/> of <paramref name="responses"/>. Counts STUN (not TURN) in <paramref name="datagrams"/>.
     /// </summary>
     private int Answer(LinuxDatagramBatch requests, int i, LinuxDatagramBatch responses, int slot, SocketAddress otherDestination,
         ref int datagrams)
@@ -99,7 +99,6 @@ internal sealed class UdpBatchStunLoop
             // Not a datagram: what a socket being closed under the call returns.
             return 0;
         }
-        datagrams++;
         Span<byte> clientAddress = stackalloc byte[16];
         int addressLength = SocketAddressBytes.GetAddress(from, _socket.AddressFamily, clientAddress, out int clientPort);
         ReadOnlySpan<byte> datagram = requests.Buffer(i)[..requests.Length(i)];
@@ -110,6 +109,7 @@ internal sealed class UdpBatchStunLoop
                 _localEndPoint, TurnClientTransport.Udp), datagram);
             return 0;
         }
+        datagrams++;
         Span<byte> response = responses.Buffer(slot);
         StunResponse outcome = _responder.Respond(datagram, clientAddress[..addressLength],
             clientPort, _index, overTcp: false, response);

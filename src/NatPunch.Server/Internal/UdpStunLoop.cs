@@ -89,15 +89,16 @@ internal sealed class UdpStunLoop
 
     private void Handle(ReadOnlySpan<byte> request, Span<byte> response, SocketAddress remote)
     {
-        _counters.CountRequest();
         Span<byte> clientAddress = stackalloc byte[16];
         int addressLength = SocketAddressBytes.GetAddress(remote, clientAddress, out int clientPort);
         if (_turn is not null && TurnDemultiplexer.IsTurn(request))
         {
+            // Counted by the TURN service, not as STUN requests.
             _turn.HandleFromClient(TurnClient.Create(new IPEndPoint(new IPAddress(clientAddress[..addressLength]), clientPort),
                 _localEndPoint, TurnClientTransport.Udp), request);
             return;
         }
+        _counters.CountRequest();
         StunResponse outcome = _responder.Respond(request, clientAddress[..addressLength], clientPort, _index, overTcp: false, response);
         if (!outcome.HasResponse)
         {
