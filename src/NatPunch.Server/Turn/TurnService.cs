@@ -116,6 +116,14 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
         {
             return local;
         }
+        // Another listen address of the family asked for (an IPv4 client asking for an IPv6 relay).
+        foreach (IPEndPoint listening in _udpSockets.Keys)
+        {
+            if (listening.AddressFamily == family && !listening.Address.Equals(IPAddress.Any) && !listening.Address.Equals(IPAddress.IPv6Any))
+            {
+                return listening.Address;
+            }
+        }
         if (client.Remote.AddressFamily != family)
         {
             return null;

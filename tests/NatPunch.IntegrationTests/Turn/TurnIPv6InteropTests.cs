@@ -7,19 +7,20 @@ using NatPunch.Testing;
 
 namespace NatPunch.IntegrationTests.Turn;
 
-/// <summary>An IPv6 relay (REQUESTED-ADDRESS-FAMILY, uclient -x) for a client and a peer on ::1.</summary>
+/// <summary>An IPv6 relay (REQUESTED-ADDRESS-FAMILY, uclient -x) for a peer on ::1, the client on ::1 or on 127.0.0.1.</summary>
 public sealed class TurnIPv6InteropTests
 {
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task UclientGetsAnIPv6Relay(bool overTcp)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task UclientGetsAnIPv6Relay(bool overTcp, bool clientOverIPv4)
     {
         Requires.Tool("turnutils_uclient");
         Requires.Tool("turnutils_peer");
         await using var server = new NatPunchServer(new NatPunchServerOptions
         {
-            Listen = [new IPEndPoint(IPAddress.IPv6Loopback, 0)],
+            Listen = [new IPEndPoint(IPAddress.IPv6Loopback, 0), new IPEndPoint(IPAddress.Loopback, 0)],
             Turn = new TurnOptions { Users = new Dictionary<string, string> { ["alice"] = "wonderland" }, AllowLoopbackPeers = true },
         });
         server.Start();
@@ -44,8 +45,8 @@ public sealed class TurnIPv6InteropTests
             await Task.Delay(300, TestContext.Current.CancellationToken);
             string[] transport = overTcp ? ["-t"] : [];
             ExternalProcess.Result result = await ExternalProcess.RunAsync("turnutils_uclient",
-                [.. transport, "-x", "-u", "alice", "-w", "wonderland", "-n", "20", "-p", server.UdpEndPoints[0].Port.ToString(),
-                    "-e", "::1", "-r", peerPort.ToString(), "::1"],
+                [.. transport, "-x", "-u", "alice", "-w", "wonderland", "-n", "20", "-p", server.UdpEndPoints[clientOverIPv4 ? 1 : 0].Port.ToString(),
+                    "-e", "::1", "-r", peerPort.ToString(), clientOverIPv4 ? "127.0.0.1" : "::1"],
                 TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
             result.ExitCode.ShouldBe(0, result.ToString());
             TurnInteropTests.Summary summary = TurnInteropTests.Summary.Parse(result.Output);
