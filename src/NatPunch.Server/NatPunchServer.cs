@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using NatPunch.Server.Internal;
 using NatPunch.Server.Rendezvous;
 using NatPunch.Server.Stun;
+using NatPunch.Server.Turn;
 
 namespace NatPunch.Server;
 
@@ -36,6 +37,7 @@ public sealed class NatPunchServer : IAsyncDisposable
     private readonly List<Socket> _sockets = [];
     private readonly List<Task> _loops = [];
     private readonly RendezvousLoop _rendezvous;
+    private readonly TurnService? _turn;
     private int _tcpConnections;
     private int _disposed;
 
@@ -44,7 +46,14 @@ public sealed class NatPunchServer : IAsyncDisposable
         _options = options;
         _logger = logger ?? NullLogger<NatPunchServer>.Instance;
         _rendezvous = new RendezvousLoop(options.Rendezvous, timeProvider ?? TimeProvider.System, _logger);
+        if (options.Turn.Enabled)
+        {
+            _turn = new TurnService(options.Turn, timeProvider, _logger);
+        }
     }
+
+    /// <summary>The TURN relay, when enabled.</summary>
+    public TurnService? Turn => _turn;
 
     public ServerCounters Counters { get; } = new();
 
@@ -67,6 +76,12 @@ public sealed class NatPunchServer : IAsyncDisposable
             }
         }
         UdpEndPoints = udpEndPoints;
+        if (_turn is not null)
+        {
+            TurnOptions turn = _turn.Options;
+            TurnLog.Enabled(_logger, turn.Realm, turn.NoAuth ? "NO AUTHENTICATION" : $"{turn.Users.Count} user(s){(turn.Secret is null ? "" : " + REST secret")}",
+                turn.MinPort, turn.MaxPort);
+        }
         _loops.Add(_rendezvous.RunAsync(_stopping.Token));
     }
 
@@ -102,6 +117,7 @@ public sealed class NatPunchServer : IAsyncDisposable
                 udp[s][i] = Bind((IPEndPoint)udp[0][i].LocalEndPoint!, SocketType.Dgram, ProtocolType.Udp, reusePort: true);
             }
             udpEndPoints.Add((IPEndPoint)udp[0][i].LocalEndPoint!);
+            _turn?.RegisterUdpSocket(udp[0][i]);
             ServerLog.Serving(_logger, "UDP", (IPEndPoint)udp[0][i].LocalEndPoint!);
         }
         for (int i = 0; i < addresses.Count; i++)
@@ -119,8 +135,8 @@ public sealed class NatPunchServer : IAsyncDisposable
                 for (int thread = 0; thread < UdpThreadsPerSocket; thread++)
                 {
                     Action<CancellationToken> run = LinuxDatagramBatch.IsSupported
-                        ? new UdpBatchStunLoop(udp[s], i, responder, Counters, _logger).Run
-                        : new UdpStunLoop(udp[s], i, responder, Counters, _logger).Run;
+                        ? new UdpBatchStunLoop(udp[s], i, responder, Counters, _logger, _turn).Run
+                        : new UdpStunLoop(udp[s], i, responder, Counters, _logger, _turn).Run;
                     _loops.Add(DedicatedThread.Start($"STUN UDP {i}/{s}/{thread}", () => run(stopping)));
                 }
             }
@@ -242,7 +258,7 @@ public sealed class NatPunchServer : IAsyncDisposable
             }
             Counters.CountTcpConnection();
             client.NoDelay = true;
-            var dispatcher = new TcpConnectionDispatcher(responder, index, _rendezvous, Counters, _logger, _options.TcpIdleTimeout);
+            var dispatcher = new TcpConnectionDispatcher(responder, index, _rendezvous, Counters, _logger, _options.TcpIdleTimeout, _turn);
             _ = Task.Run(async () =>
             {
                 try
@@ -274,6 +290,10 @@ public sealed class NatPunchServer : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+        }
+        if (_turn is not null)
+        {
+            await _turn.DisposeAsync().ConfigureAwait(false);
         }
         ServerLog.Stopped(_logger, Counters);
         _stopping.Dispose();

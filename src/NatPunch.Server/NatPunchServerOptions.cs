@@ -1,6 +1,7 @@
 using System.Net;
 using NatPunch.Protocol.Stun;
 using NatPunch.Server.Rendezvous;
+using NatPunch.Server.Turn;
 
 namespace NatPunch.Server;
 
@@ -27,6 +28,9 @@ public sealed record NatPunchServerOptions
 
     /// <summary>The rendezvous service: token, liveness timing.</summary>
     public RendezvousOptions Rendezvous { get; init; } = RendezvousOptions.Default;
+
+    /// <summary>The TURN relay (RFC 8656) on the same port; off unless <see cref="TurnOptions.Enabled"/>.</summary>
+    public TurnOptions Turn { get; init; } = TurnOptions.Default;
 
     /// <summary>The listen addresses with the default filled in.</summary>
     internal IReadOnlyList<IPEndPoint> EffectiveListen =>

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NatPunch.Server;
 using NatPunch.Server.Hosting;
+using NatPunch.Server.Turn;
 
 namespace NatPunch.Cli.Commands;
 
@@ -28,9 +29,72 @@ internal static class ServerCommand
             Description = "Require peers to present this secret to register with the rendezvous service.",
         };
         var verbose = new Option<bool>("--verbose") { Description = "Log every connection and drop (debug level)." };
-        var command = new Command("server", "Run the NatPunch server: a standard STUN server (RFC 8489, RFC 5780) on UDP and TCP, and the rendezvous service that introduces peers, on one port.")
+        var realm = new Option<string?>("--realm")
         {
-            listen, altAddress, token, verbose,
+            Description = "TURN: the long-term credential realm (RFC 8489 §9.2). Default: natpunch.",
+        };
+        var turnUser = new Option<string[]>("--turn-user")
+        {
+            Description = "TURN: a user as NAME:PASSWORD; repeat for several. Enables the TURN relay (RFC 8656).",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var turnSecret = new Option<string?>("--turn-secret")
+        {
+            Description = "TURN: the TURN REST API shared secret (coturn's --use-auth-secret): usernames are EXPIRY:NAME "
+                + "(Unix seconds), passwords base64(HMAC-SHA1(secret, username)). Enables the TURN relay.",
+        };
+        var turnNoAuth = new Option<bool>("--turn-no-auth")
+        {
+            Description = "TURN without any authentication. INSECURE, for tests only: anyone can relay through the server.",
+        };
+        var userQuota = new Option<int>("--user-quota")
+        {
+            Description = "TURN: allocations one user may hold at once (0 = no limit; beyond it 486).",
+        };
+        var totalQuota = new Option<int>("--total-quota")
+        {
+            Description = "TURN: allocations in total at once (0 = no limit).",
+        };
+        var maxBps = new Option<long>("--max-bps")
+        {
+            Description = "TURN: relayed bytes per second per allocation, both directions together (0 = no limit); the excess is dropped.",
+        };
+        var minPort = new Option<int>("--min-port")
+        {
+            Description = "TURN: lowest relay port. Default 49152.",
+            DefaultValueFactory = _ => 49152,
+        };
+        var maxPort = new Option<int>("--max-port")
+        {
+            Description = "TURN: highest relay port. Default 65535.",
+            DefaultValueFactory = _ => 65535,
+        };
+        var relayIp = new Option<string[]>("--relay-ip")
+        {
+            Description = "TURN: IP to bind relays to (one per family). Default: the listen IP, or for a wildcard listen "
+                + "address this host's address toward the client.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var allowLoopbackPeers = new Option<bool>("--allow-loopback-peers")
+        {
+            Description = "TURN: let clients relay to loopback addresses (127.0.0.0/8, ::1). Off by default; for tests.",
+        };
+        var allowPeer = new Option<string[]>("--allow-peer")
+        {
+            Description = "TURN: a CIDR of peers to allow although the default policy denies it (private, link-local and "
+                + "other special ranges are denied by default with 403); repeatable.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var denyPeer = new Option<string[]>("--deny-peer")
+        {
+            Description = "TURN: a CIDR of peers always denied (checked first); repeatable.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var command = new Command("server", "Run the NatPunch server: a standard STUN server (RFC 8489, RFC 5780) on UDP and TCP, the rendezvous service "
+            + "that introduces peers and, with --turn-user, --turn-secret or --turn-no-auth, a TURN relay (RFC 8656), all on one port.")
+        {
+            listen, altAddress, token, verbose, realm, turnUser, turnSecret, turnNoAuth, userQuota, totalQuota, maxBps, minPort, maxPort,
+            relayIp, allowLoopbackPeers, allowPeer, denyPeer,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -59,10 +123,64 @@ internal static class ServerCommand
                     return Usage("--alt-address must be of the same family (IPv4/IPv6) as the first --listen address");
                 }
             }
+            var users = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (string text in parse.GetValue(turnUser) ?? [])
+            {
+                int colon = text.IndexOf(':');
+                if (colon <= 0 || colon == text.Length - 1)
+                {
+                    return Usage($"--turn-user: '{text}' is not NAME:PASSWORD");
+                }
+                users[text[..colon]] = text[(colon + 1)..];
+            }
+            if (!TryParseNetworks(parse.GetValue(allowPeer), "--allow-peer", out List<IPNetwork> allowed, out string? networkError)
+                || !TryParseNetworks(parse.GetValue(denyPeer), "--deny-peer", out List<IPNetwork> denied, out networkError))
+            {
+                return Usage(networkError!);
+            }
+            var relayAddresses = new List<IPAddress>();
+            foreach (string text in parse.GetValue(relayIp) ?? [])
+            {
+                if (!IPAddress.TryParse(text, out IPAddress? address))
+                {
+                    return Usage($"--relay-ip: '{text}' is not an IP address");
+                }
+                relayAddresses.Add(address);
+            }
+            int low = parse.GetValue(minPort), high = parse.GetValue(maxPort);
+            if (low is < 1 or > 65535 || high is < 1 or > 65535 || low > high)
+            {
+                return Usage($"--min-port/--max-port: {low}-{high} is not a port range");
+            }
+            var turn = new TurnOptions
+            {
+                Realm = parse.GetValue(realm) ?? TurnOptions.Default.Realm,
+                Users = users,
+                Secret = parse.GetValue(turnSecret),
+                NoAuth = parse.GetValue(turnNoAuth),
+                UserQuota = Math.Max(0, parse.GetValue(userQuota)),
+                TotalQuota = Math.Max(0, parse.GetValue(totalQuota)),
+                MaxBytesPerSecond = Math.Max(0, parse.GetValue(maxBps)),
+                MinPort = low,
+                MaxPort = high,
+                RelayAddresses = relayAddresses,
+                AllowLoopbackPeers = parse.GetValue(allowLoopbackPeers),
+                AllowedPeers = allowed,
+                DeniedPeers = denied,
+            };
+            if (turn.NoAuth && (users.Count > 0 || turn.Secret is not null))
+            {
+                return Usage("--turn-no-auth cannot be combined with --turn-user or --turn-secret");
+            }
+            if (turn.NoAuth)
+            {
+                Console.Error.WriteLine("natpunch server: WARNING: --turn-no-auth: the TURN relay is open to anyone. Use it for tests only.");
+            }
             var options = new NatPunchServerOptions
             {
                 Listen = endPoints,
                 AlternateAddress = alternate,
+                Turn = turn,
                 Rendezvous = NatPunch.Server.Rendezvous.RendezvousOptions.Default with { Token = parse.GetValue(token) },
             };
             return await RunAsync(options, parse.GetValue(verbose), cancellationToken);
@@ -95,6 +213,24 @@ internal static class ServerCommand
         }
         await host.RunAsync(cancellationToken);
         return 0;
+    }
+
+    private static bool TryParseNetworks(string[]? texts, string option, out List<IPNetwork> networks, out string? error)
+    {
+        networks = [];
+        error = null;
+        foreach (string text in texts ?? [])
+        {
+            string cidr = text.Contains('/') ? text
+                : IPAddress.TryParse(text, out IPAddress? single) ? $"{text}/{(single.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128)}" : text;
+            if (!IPNetwork.TryParse(cidr, out IPNetwork network))
+            {
+                error = $"{option}: '{text}' is not a CIDR (examples: 10.0.0.0/8, fd00::/8, 192.0.2.7)";
+                return false;
+            }
+            networks.Add(network);
+        }
+        return true;
     }
 
     private static int Usage(string message)

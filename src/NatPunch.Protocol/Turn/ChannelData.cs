@@ -13,6 +13,12 @@ public readonly ref struct ChannelData
     public const ushort MinChannel = 0x4000;
     public const ushort MaxChannel = 0x4FFF;
 
+    /// <summary>
+    /// RFC 5766 §11 allowed 0x4000–0x7FFF; coturn and its clients still use the whole range, so a
+    /// server that wants to interoperate accepts it (pass <c>legacyRange</c>).
+    /// </summary>
+    public const ushort MaxChannelRfc5766 = 0x7FFF;
+
     private ChannelData(ushort channel, ReadOnlySpan<byte> data)
     {
         Channel = channel;
@@ -23,17 +29,18 @@ public readonly ref struct ChannelData
 
     public ReadOnlySpan<byte> Data { get; }
 
-    public static bool IsValidChannel(int channel) => channel is >= MinChannel and <= MaxChannel;
+    public static bool IsValidChannel(int channel, bool legacyRange = false) =>
+        channel >= MinChannel && channel <= (legacyRange ? MaxChannelRfc5766 : MaxChannel);
 
-    /// <summary>First byte 64–79 (RFC 7983 §7).</summary>
-    public static bool LooksLikeChannelData(ReadOnlySpan<byte> datagram) =>
-        datagram.Length >= HeaderLength && datagram[0] is >= 0x40 and <= 0x4F;
+    /// <summary>First byte 64–79 (RFC 7983 §7); with <paramref name="legacyRange"/> 64–127 (RFC 5766).</summary>
+    public static bool LooksLikeChannelData(ReadOnlySpan<byte> datagram, bool legacyRange = false) =>
+        datagram.Length >= HeaderLength && datagram[0] >= 0x40 && datagram[0] <= (legacyRange ? 0x7F : 0x4F);
 
     /// <summary>Size on a TCP stream, padding included, for framing (RFC 8656 §12.5).</summary>
-    public static bool TryGetFramedLength(ReadOnlySpan<byte> header, out int totalLength)
+    public static bool TryGetFramedLength(ReadOnlySpan<byte> header, out int totalLength, bool legacyRange = false)
     {
         totalLength = 0;
-        if (header.Length < HeaderLength || !LooksLikeChannelData(header))
+        if (header.Length < HeaderLength || !LooksLikeChannelData(header, legacyRange))
         {
             return false;
         }
@@ -42,16 +49,16 @@ public readonly ref struct ChannelData
     }
 
     /// <summary>Parses one ChannelData message; trailing bytes (padding) beyond the length are allowed.</summary>
-    public static bool TryParse(ReadOnlySpan<byte> buffer, out ChannelData message)
+    public static bool TryParse(ReadOnlySpan<byte> buffer, out ChannelData message, bool legacyRange = false)
     {
         message = default;
-        if (!LooksLikeChannelData(buffer))
+        if (!LooksLikeChannelData(buffer, legacyRange))
         {
             return false;
         }
         ushort channel = BinaryPrimitives.ReadUInt16BigEndian(buffer);
         int length = BinaryPrimitives.ReadUInt16BigEndian(buffer[2..]);
-        if (!IsValidChannel(channel) || HeaderLength + length > buffer.Length)
+        if (!IsValidChannel(channel, legacyRange) || HeaderLength + length > buffer.Length)
         {
             return false;
         }

@@ -2,12 +2,14 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using NatPunch.Protocol.Rendezvous;
 using NatPunch.Server.Stun;
+using NatPunch.Server.Turn;
 
 namespace NatPunch.Server.Internal;
 
 /// <summary>
 /// Tells the protocols on the server's TCP port apart by the first byte a client sends
-/// (RFC 7983 style): 0xE0 is rendezvous, anything else is handed to STUN framing.
+/// (RFC 7983 style): 0xE0 is rendezvous, anything else is handed to STUN framing
+/// (which, with TURN on, also carries TURN and ChannelData).
 /// </summary>
 internal sealed class TcpConnectionDispatcher
 {
@@ -17,9 +19,12 @@ internal sealed class TcpConnectionDispatcher
     private readonly ServerCounters _counters;
     private readonly ILogger _logger;
     private readonly TimeSpan _idleTimeout;
+    private readonly TurnService? _turn;
 
-    public TcpConnectionDispatcher(StunBindingResponder responder, int index, RendezvousLoop rendezvous, ServerCounters counters, ILogger logger, TimeSpan idleTimeout)
+    public TcpConnectionDispatcher(StunBindingResponder responder, int index, RendezvousLoop rendezvous, ServerCounters counters, ILogger logger, TimeSpan idleTimeout,
+        TurnService? turn = null)
     {
+        _turn = turn;
         _responder = responder;
         _index = index;
         _rendezvous = rendezvous;
@@ -56,7 +61,7 @@ internal sealed class TcpConnectionDispatcher
         }
         else
         {
-            await new TcpStunConnection(socket, _index, _responder, _counters, _logger, _idleTimeout).RunAsync(initial, cancellationToken).ConfigureAwait(false);
+            await new TcpStunConnection(socket, _index, _responder, _counters, _logger, _idleTimeout, _turn).RunAsync(initial, cancellationToken).ConfigureAwait(false);
         }
     }
 }

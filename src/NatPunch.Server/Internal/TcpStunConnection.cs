@@ -1,18 +1,29 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using NatPunch.Protocol.Stun;
+using NatPunch.Protocol.Turn;
 using NatPunch.Server.Stun;
+using NatPunch.Server.Turn;
 
 namespace NatPunch.Server.Internal;
 
 /// <summary>
 /// One TCP client speaking STUN: messages framed by their own length field (RFC 8489 §6.2.2),
-/// answered on the same connection. Anything that is not STUN closes the connection.
+/// answered on the same connection. With TURN on, the same stream also carries TURN requests and
+/// ChannelData padded to 4 bytes (RFC 8656 §12.5), and the relay's messages to the client.
+/// Anything that is neither closes the connection.
 /// </summary>
-internal sealed class TcpStunConnection
+/// <remarks>
+/// Everything sent goes through one bounded queue drained by one writer task: Binding answers from
+/// this connection's reader and relayed data from the TURN service's threads never interleave, and
+/// a slow reader on the far side loses datagrams (as it would over UDP) instead of stalling the relay.
+/// </remarks>
+internal sealed class TcpStunConnection : ITurnClientConnection
 {
     private const int MaxMessage = 65536 + StunConstants.HeaderLength;
+    private const int SendQueueLength = 1024;
 
     private readonly Socket _socket;
     private readonly int _index;
@@ -20,8 +31,16 @@ internal sealed class TcpStunConnection
     private readonly ServerCounters _counters;
     private readonly ILogger _logger;
     private readonly TimeSpan _idleTimeout;
+    private readonly TurnService? _turn;
+    private readonly Channel<byte[]> _sendQueue = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(SendQueueLength)
+    {
+        SingleReader = true,
+        FullMode = BoundedChannelFullMode.DropWrite,
+    });
+    private TurnClient? _turnClient;
 
-    public TcpStunConnection(Socket socket, int index, StunBindingResponder responder, ServerCounters counters, ILogger logger, TimeSpan idleTimeout)
+    public TcpStunConnection(Socket socket, int index, StunBindingResponder responder, ServerCounters counters, ILogger logger, TimeSpan idleTimeout,
+        TurnService? turn = null)
     {
         _socket = socket;
         _index = index;
@@ -29,13 +48,18 @@ internal sealed class TcpStunConnection
         _counters = counters;
         _logger = logger;
         _idleTimeout = idleTimeout;
+        _turn = turn;
     }
+
+    public bool TrySend(ReadOnlySpan<byte> message) => _sendQueue.Writer.TryWrite(message.ToArray());
 
     /// <param name="initial">Bytes the dispatcher already read to recognise the protocol.</param>
     public async Task RunAsync(ReadOnlyMemory<byte> initial, CancellationToken cancellationToken)
     {
         EndPoint? remote = _socket.RemoteEndPoint;
         string reason = "closed by peer";
+        using var closing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task writer = WriteLoopAsync(closing.Token);
         try
         {
             var client = (IPEndPoint)remote!;
@@ -47,15 +71,21 @@ internal sealed class TcpStunConnection
             while (true)
             {
                 int consumed = 0;
-                while (StunMessage.TryGetFramedLength(buffer.AsSpan(consumed, filled - consumed), out int length)
+                while (TryGetFrame(buffer.AsSpan(consumed, filled - consumed), out int length, out bool isTurn)
                        && filled - consumed >= length)
                 {
-                    StunResponse outcome = _responder.Respond(buffer.AsSpan(consumed, length), clientAddress, client.Port, _index, overTcp: true, response);
-                    _counters.CountRequest();
+                    ReadOnlySpan<byte> frame = buffer.AsSpan(consumed, length);
                     consumed += length;
+                    if (isTurn)
+                    {
+                        _turn!.HandleFromClient(TurnClientFor(client), frame);
+                        continue;
+                    }
+                    StunResponse outcome = _responder.Respond(frame, clientAddress, client.Port, _index, overTcp: true, response);
+                    _counters.CountRequest();
                     if (outcome.HasResponse)
                     {
-                        await _socket.SendAsync(response.AsMemory(0, outcome.Length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                        TrySend(response.AsSpan(0, outcome.Length));
                         _counters.CountResponse();
                     }
                     else
@@ -63,7 +93,7 @@ internal sealed class TcpStunConnection
                         _counters.CountDrop(outcome.Dropped);
                     }
                 }
-                if (filled - consumed >= 4 && !StunMessage.TryGetFramedLength(buffer.AsSpan(consumed, filled - consumed), out _))
+                if (filled - consumed >= 4 && !TryGetFrame(buffer.AsSpan(consumed, filled - consumed), out _, out _))
                 {
                     _counters.CountDrop(StunDropReason.Malformed);
                     reason = "not STUN";
@@ -73,7 +103,11 @@ internal sealed class TcpStunConnection
                 filled -= consumed;
 
                 using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                idle.CancelAfter(_idleTimeout);
+                if (_turnClient is null)
+                {
+                    // A TURN client may only receive for minutes; its allocation's lifetime governs it instead.
+                    idle.CancelAfter(_idleTimeout);
+                }
                 int read;
                 try
                 {
@@ -97,8 +131,63 @@ internal sealed class TcpStunConnection
         }
         finally
         {
+            if (_turnClient is { } turnClient)
+            {
+                _turn!.OnTcpClosed(turnClient);
+            }
+            // Let queued answers (a last error response, say) go out before closing.
+            _sendQueue.Writer.TryComplete();
+            await Task.WhenAny(writer, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false);
+            await closing.CancelAsync().ConfigureAwait(false);
             ServerLog.TcpClosed(_logger, remote, reason);
             _socket.Dispose();
+            await writer.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The length of the next frame: a STUN message, or with TURN on, padded ChannelData.</summary>
+    private bool TryGetFrame(ReadOnlySpan<byte> data, out int length, out bool isTurn)
+    {
+        isTurn = false;
+        if (_turn is not null && ChannelData.TryGetFramedLength(data, out length, legacyRange: true))
+        {
+            isTurn = true;
+            return true;
+        }
+        if (!StunMessage.TryGetFramedLength(data, out length))
+        {
+            return false;
+        }
+        isTurn = _turn is not null && data.Length >= StunConstants.HeaderLength && TurnDemultiplexer.IsTurnStun(data);
+        return true;
+    }
+
+    private TurnClient TurnClientFor(IPEndPoint remote)
+    {
+        if (_turnClient is { } existing)
+        {
+            return existing;
+        }
+        var client = TurnClient.Create(remote, (IPEndPoint)_socket.LocalEndPoint!, TurnClientTransport.Tcp);
+        _turn!.RegisterTcpClient(client, this);
+        _turnClient = client;
+        return client;
+    }
+
+    private async Task WriteLoopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (await _sendQueue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (_sendQueue.Reader.TryRead(out byte[]? message))
+                {
+                    await _socket.SendAsync(message, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
         }
     }
 }

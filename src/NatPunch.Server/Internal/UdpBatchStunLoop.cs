@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using NatPunch.Protocol.Turn;
 using NatPunch.Server.Stun;
+using NatPunch.Server.Turn;
 
 namespace NatPunch.Server.Internal;
 
@@ -27,9 +29,11 @@ internal sealed class UdpBatchStunLoop
     private readonly ILogger _logger;
     private readonly IPEndPoint _localEndPoint;
     private readonly int _addressSize;
+    private readonly TurnService? _turn;
 
-    public UdpBatchStunLoop(Socket[] sockets, int index, StunBindingResponder responder, ServerCounters counters, ILogger logger)
+    public UdpBatchStunLoop(Socket[] sockets, int index, StunBindingResponder responder, ServerCounters counters, ILogger logger, TurnService? turn = null)
     {
+        _turn = turn;
         _sockets = sockets;
         _socket = sockets[index];
         _index = index;
@@ -84,7 +88,7 @@ internal sealed class UdpBatchStunLoop
 
     /// <summary>
     /// Answers datagram <paramref name="i"/>; returns 1 if the answer was queued in slot
-    /// <paramref name="slot"/> of <paramref name="responses"/>. Counts it in <paramref name="datagrams"/>.
+    /// <paramref name="slot"/> of <paramref name="responses"/>. Counts STUN (not TURN) in <paramref name="datagrams"/>.
     /// </summary>
     private int Answer(LinuxDatagramBatch requests, int i, LinuxDatagramBatch responses, int slot, SocketAddress otherDestination,
         ref int datagrams)
@@ -95,11 +99,19 @@ internal sealed class UdpBatchStunLoop
             // Not a datagram: what a socket being closed under the call returns.
             return 0;
         }
-        datagrams++;
         Span<byte> clientAddress = stackalloc byte[16];
         int addressLength = SocketAddressBytes.GetAddress(from, _socket.AddressFamily, clientAddress, out int clientPort);
+        ReadOnlySpan<byte> datagram = requests.Buffer(i)[..requests.Length(i)];
+        if (_turn is not null && TurnDemultiplexer.IsTurn(datagram))
+        {
+            // TURN has state: the service answers (and relays) on its own, outside the batch.
+            _turn.HandleFromClient(TurnClient.Create(new IPEndPoint(new IPAddress(clientAddress[..addressLength]), clientPort),
+                _localEndPoint, TurnClientTransport.Udp), datagram);
+            return 0;
+        }
+        datagrams++;
         Span<byte> response = responses.Buffer(slot);
-        StunResponse outcome = _responder.Respond(requests.Buffer(i)[..requests.Length(i)], clientAddress[..addressLength],
+        StunResponse outcome = _responder.Respond(datagram, clientAddress[..addressLength],
             clientPort, _index, overTcp: false, response);
         if (!outcome.HasResponse)
         {

@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using NatPunch.Protocol.Turn;
 using NatPunch.Server.Stun;
+using NatPunch.Server.Turn;
 
 namespace NatPunch.Server.Internal;
 
@@ -26,9 +28,11 @@ internal sealed class UdpStunLoop
     private readonly ServerCounters _counters;
     private readonly ILogger _logger;
     private readonly IPEndPoint _localEndPoint;
+    private readonly TurnService? _turn;
 
-    public UdpStunLoop(Socket[] sockets, int index, StunBindingResponder responder, ServerCounters counters, ILogger logger)
+    public UdpStunLoop(Socket[] sockets, int index, StunBindingResponder responder, ServerCounters counters, ILogger logger, TurnService? turn = null)
     {
+        _turn = turn;
         _sockets = sockets;
         _index = index;
         _responder = responder;
@@ -85,9 +89,16 @@ internal sealed class UdpStunLoop
 
     private void Handle(ReadOnlySpan<byte> request, Span<byte> response, SocketAddress remote)
     {
-        _counters.CountRequest();
         Span<byte> clientAddress = stackalloc byte[16];
         int addressLength = SocketAddressBytes.GetAddress(remote, clientAddress, out int clientPort);
+        if (_turn is not null && TurnDemultiplexer.IsTurn(request))
+        {
+            // Counted by the TURN service, not as STUN requests.
+            _turn.HandleFromClient(TurnClient.Create(new IPEndPoint(new IPAddress(clientAddress[..addressLength]), clientPort),
+                _localEndPoint, TurnClientTransport.Udp), request);
+            return;
+        }
+        _counters.CountRequest();
         StunResponse outcome = _responder.Respond(request, clientAddress[..addressLength], clientPort, _index, overTcp: false, response);
         if (!outcome.HasResponse)
         {

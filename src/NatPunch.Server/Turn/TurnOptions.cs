@@ -1,0 +1,75 @@
+using System.Net;
+
+namespace NatPunch.Server.Turn;
+
+/// <summary>Settings of the TURN relay (RFC 8656). TURN is off unless <see cref="Enabled"/>.</summary>
+public sealed record TurnOptions
+{
+    public static readonly TurnOptions Default = new();
+
+    /// <summary>On when there is a way to authenticate (users or a secret), or authentication is switched off.</summary>
+    public bool Enabled => NoAuth || Users.Count > 0 || Secret is not null;
+
+    /// <summary>The long-term credential realm (RFC 8489 §9.2).</summary>
+    public string Realm { get; init; } = "natpunch";
+
+    /// <summary>Static long-term users: name → password.</summary>
+    public IReadOnlyDictionary<string, string> Users { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The TURN REST API shared secret (<see cref="NatPunch.Protocol.Turn.TurnRestCredentials"/>).</summary>
+    public string? Secret { get; init; }
+
+    /// <summary>Insecure, for tests: TURN requests need no credentials at all.</summary>
+    public bool NoAuth { get; init; }
+
+    /// <summary>How long a NONCE stays valid before it is answered with 438 Stale Nonce.</summary>
+    public TimeSpan NonceLifetime { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Allocation lifetime when the client asks less or nothing (RFC 8656 §3.2: 10 minutes).</summary>
+    public TimeSpan DefaultLifetime { get; init; } = TimeSpan.FromSeconds(600);
+
+    /// <summary>Longest allocation lifetime granted.</summary>
+    public TimeSpan MaxLifetime { get; init; } = TimeSpan.FromSeconds(3600);
+
+    /// <summary>Permission lifetime (RFC 8656 §9: 300 s, not configurable by clients).</summary>
+    public TimeSpan PermissionLifetime { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>Channel binding lifetime (RFC 8656 §12: 600 s).</summary>
+    public TimeSpan ChannelLifetime { get; init; } = TimeSpan.FromSeconds(600);
+
+    /// <summary>How long an EVEN-PORT reservation (RESERVATION-TOKEN) is kept (RFC 8656 §7.2: about 30 s).</summary>
+    public TimeSpan ReservationLifetime { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Allocations per user at once; 0 = no limit. Beyond it: 486 Allocation Quota Reached.</summary>
+    public int UserQuota { get; init; }
+
+    /// <summary>Allocations in total at once; 0 = no limit. Beyond it: 486.</summary>
+    public int TotalQuota { get; init; }
+
+    /// <summary>Relayed bytes per second per allocation, both directions together; 0 = no limit. Excess is dropped.</summary>
+    public long MaxBytesPerSecond { get; init; }
+
+    /// <summary>Allow loopback peers (127.0.0.0/8, ::1): for tests on one host.</summary>
+    public bool AllowLoopbackPeers { get; init; }
+
+    /// <summary>Peer ranges allowed although the default policy denies them (private, link-local…).</summary>
+    public IReadOnlyList<IPNetwork> AllowedPeers { get; init; } = [];
+
+    /// <summary>Peer ranges always denied, checked before <see cref="AllowedPeers"/>.</summary>
+    public IReadOnlyList<IPNetwork> DeniedPeers { get; init; } = [];
+
+    /// <summary>Lowest relay port.</summary>
+    public int MinPort { get; init; } = 49152;
+
+    /// <summary>Highest relay port.</summary>
+    public int MaxPort { get; init; } = 65535;
+
+    /// <summary>
+    /// Addresses to bind relays to, at most one per family. Empty: the listen address the request
+    /// came to, or for a wildcard listen address, this host's address toward the client.
+    /// </summary>
+    public IReadOnlyList<IPAddress> RelayAddresses { get; init; } = [];
+
+    /// <summary>SOFTWARE attribute in responses; null for none.</summary>
+    public string? Software { get; init; } = "NatPunch";
+}

@@ -1,0 +1,204 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using NatPunch.Server.Internal;
+
+namespace NatPunch.Server.Turn;
+
+/// <summary>
+/// Drives <see cref="TurnCore"/>: the server's UDP loops and TCP connections hand it TURN traffic,
+/// each relay socket's receive loop hands it peers' datagrams, a timer expires what has expired.
+/// </summary>
+/// <remarks>
+/// Concurrency: one lock, <see cref="_gate"/>, owns the core. Every input (client message, peer
+/// datagram, timer tick) takes it, lets the core run to completion and sends what the core sends
+/// while still holding it. A UDP send never blocks for long (4 MiB buffers, a full buffer drops);
+/// a TCP client's messages go into that connection's bounded queue, never onto its socket here.
+/// A lock rather than a loop fed through a channel: a relayed datagram costs one uncontended lock
+/// and no thread hop or copy, and the core stays single-threaded and deterministic either way. The
+/// stateless Binding path never takes it. If one core's worth of relaying ever becomes the limit,
+/// the next step is sharding the allocation table by 5-tuple hash, one lock per shard.
+/// </remarks>
+public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
+{
+    // Guards _core (and through it every allocation and relay socket table).
+    private readonly Lock _gate = new();
+    private readonly TurnCore _core;
+    private readonly TurnOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<IPEndPoint, Socket> _udpSockets = new();
+    private readonly ConcurrentDictionary<TurnClient, ITurnClientConnection> _tcpClients = new();
+    private readonly ITimer _timer;
+    private int _disposed;
+
+    public TurnService(TurnOptions options, TimeProvider? timeProvider = null, ILogger? logger = null)
+    {
+        _options = options;
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        _core = new TurnCore(options, this);
+        _timer = _time.CreateTimer(_ => Expire(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    public TurnOptions Options => _options;
+
+    /// <summary>A snapshot of the core's counters and the number of allocations.</summary>
+    public (int Allocations, string Counters) Snapshot()
+    {
+        lock (_gate)
+        {
+            return (_core.AllocationCount, _core.Counters.ToString());
+        }
+    }
+
+    /// <summary>The server socket that answers clients who wrote to <paramref name="socket"/>'s address.</summary>
+    internal void RegisterUdpSocket(Socket socket) =>
+        _udpSockets.TryAdd(TurnClient.Normalize((IPEndPoint)socket.LocalEndPoint!), socket);
+
+    internal void RegisterTcpClient(TurnClient client, ITurnClientConnection connection) => _tcpClients[client] = connection;
+
+    internal void OnTcpClosed(TurnClient client)
+    {
+        if (_tcpClients.TryRemove(client, out _))
+        {
+            lock (_gate)
+            {
+                _core.OnClientDisconnected(client);
+            }
+        }
+    }
+
+    /// <summary>A TURN message or ChannelData from a client.</summary>
+    public void HandleFromClient(TurnClient client, ReadOnlySpan<byte> message)
+    {
+        lock (_gate)
+        {
+            _core.HandleFromClient(client, message, _time.GetUtcNow());
+        }
+    }
+
+    internal void HandleFromPeer(IRelaySocket relay, IPEndPoint peer, ReadOnlySpan<byte> data)
+    {
+        lock (_gate)
+        {
+            _core.HandleFromPeer(relay, peer, data, _time.GetUtcNow());
+        }
+    }
+
+    private void Expire()
+    {
+        try
+        {
+            lock (_gate)
+            {
+                _core.Expire(_time.GetUtcNow());
+            }
+        }
+        catch (Exception e)
+        {
+            TurnLog.Fault(_logger, e);
+        }
+    }
+
+    IPAddress? ITurnEnvironment.RelayAddressFor(TurnClient client, AddressFamily family)
+    {
+        foreach (IPAddress configured in _options.RelayAddresses)
+        {
+            if (configured.AddressFamily == family)
+            {
+                return configured;
+            }
+        }
+        IPAddress local = client.Local.Address;
+        if (local.AddressFamily == family && !local.Equals(IPAddress.Any) && !local.Equals(IPAddress.IPv6Any))
+        {
+            return local;
+        }
+        // Another listen address of the family asked for (an IPv4 client asking for an IPv6 relay).
+        foreach (IPEndPoint listening in _udpSockets.Keys)
+        {
+            if (listening.AddressFamily == family && !listening.Address.Equals(IPAddress.Any) && !listening.Address.Equals(IPAddress.IPv6Any))
+            {
+                return listening.Address;
+            }
+        }
+        if (client.Remote.AddressFamily != family)
+        {
+            return null;
+        }
+        // A wildcard listen address: this host's address toward the client (a routing lookup, nothing sent).
+        try
+        {
+            using var probe = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
+            probe.Connect(client.Remote);
+            return ((IPEndPoint)probe.LocalEndPoint!).Address;
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
+    IRelaySocket? ITurnEnvironment.TryBind(IPEndPoint endPoint)
+    {
+        try
+        {
+            return new UdpRelaySocket(endPoint, this);
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
+    void ITurnEnvironment.SendToClient(TurnClient client, ReadOnlySpan<byte> message)
+    {
+        if (client.IsTcp)
+        {
+            if (_tcpClients.TryGetValue(client, out ITurnClientConnection? connection))
+            {
+                connection.TrySend(message);
+            }
+            return;
+        }
+        if (!_udpSockets.TryGetValue(client.Local, out Socket? socket))
+        {
+            return;
+        }
+        IPEndPoint to = client.Remote;
+        if (socket.AddressFamily == AddressFamily.InterNetworkV6 && to.AddressFamily == AddressFamily.InterNetwork)
+        {
+            to = new IPEndPoint(to.Address.MapToIPv6(), to.Port);
+        }
+        try
+        {
+            socket.SendTo(message, SocketFlags.None, to);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        await _timer.DisposeAsync().ConfigureAwait(false);
+        lock (_gate)
+        {
+            TurnLog.Stopped(_logger, _core.Counters.ToString());
+            _core.Clear();
+        }
+    }
+}
+
+/// <summary>A client connection the TURN service can queue messages on (TCP).</summary>
+internal interface ITurnClientConnection
+{
+    /// <summary>Queues a copy of <paramref name="message"/>; false (dropped) when the queue is full.</summary>
+    bool TrySend(ReadOnlySpan<byte> message);
+}
