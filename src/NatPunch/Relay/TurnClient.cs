@@ -57,6 +57,9 @@ public sealed partial class TurnClient : IAsyncDisposable
     /// <summary>The allocation's state (read from any thread).</summary>
     public TurnClientState State { get; private set; }
 
+    /// <summary>Any TURN request finished, the client's own refreshes included. Raised on the client's loop: return quickly.</summary>
+    public event Action<TurnOperationResult>? OperationCompleted;
+
     /// <summary>Relayed datagrams dropped because nobody called <see cref="ReceiveAsync"/> fast enough.</summary>
     public long DroppedReceived => Interlocked.Read(ref _droppedReceived);
 
@@ -248,6 +251,11 @@ public sealed partial class TurnClient : IAsyncDisposable
         {
             Allocation = _core.Allocation;
         }
+        else if (result.Operation == TurnOperation.Refresh && result.Succeeded)
+        {
+            Allocation = _core.Allocation;
+        }
+        OperationCompleted?.Invoke(result);
         if (_waiters.Remove((result.Operation, result.Peer), out List<TaskCompletionSource<TurnOperationResult>>? list))
         {
             foreach (TaskCompletionSource<TurnOperationResult> waiter in list)
