@@ -3,6 +3,7 @@ using System.Text;
 using NatPunch.Protocol.Stun;
 using NatPunch.Relay;
 using NatPunch.Server.Turn;
+using NatPunch.Stun;
 using TurnAllocation = NatPunch.Relay.TurnAllocation;
 
 namespace NatPunch.Tests.Relay;
@@ -222,5 +223,71 @@ public sealed class TurnClientCoreTests
         harness.Client.HandleDatagram([0x40, 0x01, 0x00, 0x01, 0xFF], TurnClientHarness.ServerAddress, harness.Now);
         harness.Received().ShouldBeEmpty();
         harness.Client.IgnoredDatagrams.ShouldBe(2);
+    }
+
+    [Fact]
+    public void LostRequestsAreRetransmittedWithTheSameTransaction()
+    {
+        var harness = new TurnClientHarness { DropToServer = 2 };
+        harness.Client.Allocate(harness.Now);
+        harness.Run(TimeSpan.FromSeconds(1));
+        harness.Client.State.ShouldBe(TurnClientState.Allocated);
+        harness.ToServer.Count.ShouldBe(4);
+        harness.ToServer[0].ShouldBe(harness.ToServer[1]);
+        harness.ToServer[1].ShouldBe(harness.ToServer[2]);
+    }
+
+    [Fact]
+    public void OverAReliableTransportRequestsAreSentOnceAndChannelDataIsPadded()
+    {
+        var options = new TurnClientOptions
+        {
+            Reliable = true,
+            Retransmission = new StunRetransmissionOptions { ReliableTimeout = TimeSpan.FromSeconds(5) },
+        };
+        var harness = new TurnClientHarness(clientOptions: options);
+        harness.Allocate();
+        harness.Client.BindChannel(Peer, harness.Now);
+        harness.Pump();
+        harness.Client.Send(Peer, "12345"u8, harness.Now);
+        harness.Pump();
+        harness.ToServer[^1].Length.ShouldBe(12);
+        harness.Relay.Sent.ShouldHaveSingleItem().Data.Length.ShouldBe(5);
+
+        var unreachable = new TurnClientHarness(clientOptions: options) { ServerReachable = false };
+        unreachable.Client.Allocate(unreachable.Now);
+        unreachable.Run(TimeSpan.FromSeconds(10));
+        unreachable.ToServer.Count.ShouldBe(1);
+        unreachable.Client.Error!.Kind.ShouldBe(TurnErrorKind.Timeout);
+    }
+
+    [Fact]
+    public void AllocationMismatchOnRefreshMeansTheAllocationIsLost()
+    {
+        var harness = new TurnClientHarness();
+        harness.Allocate();
+        var states = new List<TurnClientState>();
+        harness.Client.StateChanged += states.Add;
+        harness.Server.Clear();
+        harness.Run(TimeSpan.FromSeconds(500));
+        states.ShouldBe([TurnClientState.Failed]);
+        harness.Client.Error!.Kind.ShouldBe(TurnErrorKind.AllocationMismatch);
+        Should.Throw<InvalidOperationException>(() => harness.Client.Send(Peer, "x"u8, harness.Now));
+    }
+
+    [Fact]
+    public void RequestedAddressFamilyAndLifetimeAreSent()
+    {
+        var harness = new TurnClientHarness(clientOptions: new TurnClientOptions
+        {
+            RequestedAddressFamily = Protocol.Turn.RequestedAddressFamily.IPv4,
+            RequestedLifetime = TimeSpan.FromSeconds(1200),
+        });
+        harness.Allocate();
+        StunMessage.TryParse(harness.ToServer[1], out StunMessage allocate, out _).ShouldBeTrue();
+        allocate.TryGetAttribute(StunAttributeType.RequestedAddressFamily, out ReadOnlySpan<byte> family).ShouldBeTrue();
+        family[0].ShouldBe(Protocol.Turn.RequestedAddressFamily.IPv4);
+        harness.Client.Allocation!.Lifetime.ShouldBe(TimeSpan.FromSeconds(1200));
+        harness.Client.NextWakeUp.ShouldBe(TimeSpan.FromSeconds(900));
     }
 }

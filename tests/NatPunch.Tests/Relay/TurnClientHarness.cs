@@ -28,6 +28,9 @@ internal sealed class TurnClientHarness
     public List<(ServerTurnClient Tuple, TurnClientCore Core)> Clients { get; } = [];
     public TimeSpan Now { get; private set; }
     public bool ServerReachable { get; set; } = true;
+
+    /// <summary>How many of the next messages to the server are lost.</summary>
+    public int DropToServer { get; set; }
     public List<byte[]> ToServer { get; } = [];
     public List<TurnOperationResult> Results { get; } = [];
 
@@ -57,7 +60,11 @@ internal sealed class TurnClientHarness
                     moved = true;
                     datagram.To.ShouldBe(ServerAddress);
                     ToServer.Add(datagram.Payload.ToArray());
-                    if (ServerReachable)
+                    if (DropToServer > 0)
+                    {
+                        DropToServer--;
+                    }
+                    else if (ServerReachable)
                     {
                         Server.HandleFromClient(tuple, datagram.Payload.Span, Epoch + Now);
                     }
