@@ -78,6 +78,10 @@ public sealed partial class TurnClient
                     await _socket.SendToAsync(datagram.Payload, SocketFlags.None, datagram.To, cancellationToken).ConfigureAwait(false);
                 }
             }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
             catch (SocketException e)
             {
                 if (_options.Transport == TurnServerTransport.Tcp)

@@ -52,7 +52,7 @@ public sealed partial class TurnClient : IAsyncDisposable
     public IPEndPoint Server => _core.Server;
 
     /// <summary>The allocation, once <see cref="AllocateAsync"/> has succeeded (read from any thread; replaced on refresh).</summary>
-    public TurnAllocation? Allocation { get; private set; }
+    public RelayAllocation? Allocation { get; private set; }
 
     /// <summary>The allocation's state (read from any thread).</summary>
     public TurnClientState State { get; private set; }
@@ -104,7 +104,7 @@ public sealed partial class TurnClient : IAsyncDisposable
 
     /// <summary>Allocates a relayed address (RFC 8656 §7), authenticating with the credentials.</summary>
     /// <exception cref="TurnException">The server refused (wrong credentials, quota, capacity…) or did not answer.</exception>
-    public async Task<TurnAllocation> AllocateAsync(CancellationToken cancellationToken = default)
+    public async Task<RelayAllocation> AllocateAsync(CancellationToken cancellationToken = default)
     {
         await RequestAsync(TurnOperation.Allocate, null, now => _core.Allocate(now), cancellationToken).ConfigureAwait(false);
         return Allocation!;
@@ -180,18 +180,27 @@ public sealed partial class TurnClient : IAsyncDisposable
                 // Best effort: the server expires the allocation anyway.
             }
         }
+        // Stop the loop before closing the socket, so that it never sends on a closed one; then
+        // close the socket, which ends a receive the cancellation did not.
         await _stopping.CancelAsync().ConfigureAwait(false);
         _events.Writer.TryComplete();
+        await IgnoreFailureAsync(_loop).ConfigureAwait(false);
         _socket.Dispose();
-        try
-        {
-            await Task.WhenAll(_loop, _receiveLoop).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        await IgnoreFailureAsync(_receiveLoop).ConfigureAwait(false);
         _received.Writer.TryComplete();
         _stopping.Dispose();
+    }
+
+    private static async Task IgnoreFailureAsync(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException or IOException)
+        {
+            // The loops end by cancellation or by their socket closing under them.
+        }
     }
 
     private TimeSpan Now => _time.GetElapsedTime(_epoch);

@@ -146,7 +146,7 @@ public sealed partial class TurnClientCore
                 }
                 message.TryGetXorAddress(StunAttributeType.XorMappedAddress, out IPEndPoint mapped);
                 TimeSpan lifetime = ReadLifetime(message);
-                Allocation = new TurnAllocation(relayed, mapped, lifetime);
+                Allocation = new RelayAllocation(relayed, mapped, lifetime);
                 ScheduleRefresh(lifetime, now);
                 SetState(TurnClientState.Allocated);
                 Allocated?.Invoke(Allocation);

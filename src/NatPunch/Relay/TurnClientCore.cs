@@ -57,7 +57,7 @@ public sealed partial class TurnClientCore : IDatagramCore
     public TurnClientState State { get; private set; }
 
     /// <summary>What the server granted, once <see cref="TurnClientState.Allocated"/>.</summary>
-    public TurnAllocation? Allocation { get; private set; }
+    public RelayAllocation? Allocation { get; private set; }
 
     /// <summary>Why the client is <see cref="TurnClientState.Failed"/>.</summary>
     public TurnError? Error { get; private set; }
@@ -69,7 +69,7 @@ public sealed partial class TurnClientCore : IDatagramCore
     public long IgnoredDatagrams { get; private set; }
 
     /// <summary>The allocation was granted (also raised through <see cref="OperationCompleted"/>).</summary>
-    public event Action<TurnAllocation>? Allocated;
+    public event Action<RelayAllocation>? Allocated;
 
     /// <summary>Any request finished, successfully or not, including the core's own refreshes.</summary>
     public event Action<TurnOperationResult>? OperationCompleted;

@@ -40,7 +40,7 @@ public abstract class TurnClientScenarios : IAsyncLifetime
     public async Task DataRoundTripsThroughTheRelay(TurnServerTransport transport, bool channel)
     {
         await using RelayClient client = await ConnectAsync(transport);
-        TurnAllocation allocation = await client.AllocateAsync(Cancel).WaitAsync(Timeout, Cancel);
+        RelayAllocation allocation = await client.AllocateAsync(Cancel).WaitAsync(Timeout, Cancel);
         allocation.RelayedAddress.Address.ShouldBe(IPAddress.Loopback);
         allocation.MappedAddress.ShouldBe(client.LocalEndPoint);
         allocation.Lifetime.ShouldBeGreaterThan(TimeSpan.Zero);
@@ -104,7 +104,7 @@ public abstract class TurnClientScenarios : IAsyncLifetime
                 refreshed.TrySetResult(r);
             }
         };
-        TurnAllocation allocation = await client.AllocateAsync(Cancel).WaitAsync(Timeout, Cancel);
+        RelayAllocation allocation = await client.AllocateAsync(Cancel).WaitAsync(Timeout, Cancel);
         TurnOperationResult result = await refreshed.Task.WaitAsync(Timeout, Cancel);
         result.Succeeded.ShouldBeTrue(result.Error?.Message);
         result.IsAutomatic.ShouldBeTrue();

@@ -4,7 +4,6 @@ using NatPunch.Protocol.Stun;
 using NatPunch.Relay;
 using NatPunch.Server.Turn;
 using NatPunch.Stun;
-using TurnAllocation = NatPunch.Relay.TurnAllocation;
 
 namespace NatPunch.Tests.Relay;
 
@@ -18,7 +17,7 @@ public sealed class TurnClientCoreTests
     public void AllocateIsChallengedThenSucceedsWithTheGrantedAddresses()
     {
         var harness = new TurnClientHarness();
-        TurnAllocation? granted = null;
+        RelayAllocation? granted = null;
         harness.Client.Allocated += a => granted = a;
         harness.Allocate();
 
