@@ -23,7 +23,7 @@ public sealed class TurnClientIPv6Tests
         }
         CancellationToken cancel = TestContext.Current.CancellationToken;
         TimeSpan timeout = TimeSpan.FromSeconds(10);
-        await using var server = new NatPunchServer(new NatPunchServerOptions
+        var server = new NatPunchServer(new NatPunchServerOptions
         {
             Listen = [new IPEndPoint(IPAddress.IPv6Loopback, 0)],
             Turn = new TurnOptions
@@ -34,6 +34,18 @@ public sealed class TurnClientIPv6Tests
             },
         });
         server.Start();
+        try
+        {
+            await RoundTripAsync(server, transport, channel, cancel, timeout);
+        }
+        finally
+        {
+            await TurnClientOurServerTests.DisposeServerAsync(server);
+        }
+    }
+
+    private static async Task RoundTripAsync(NatPunchServer server, TurnServerTransport transport, bool channel, CancellationToken cancel, TimeSpan timeout)
+    {
         await using RelayClient client = await RelayClient.ConnectAsync(server.UdpEndPoints[0], new TurnCredentials("alice", "wonderland"),
             new TurnConnectionOptions
             {
