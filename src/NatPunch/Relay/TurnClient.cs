@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using NatPunch.Core;
 
 namespace NatPunch.Relay;
@@ -15,6 +17,7 @@ public sealed partial class TurnClient : IAsyncDisposable
     private readonly TurnClientCore _core;
     private readonly TurnConnectionOptions _options;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
     private readonly long _epoch;
     private readonly Socket _socket;
     private readonly Channel<Action> _events = Channel.CreateUnbounded<Action>(new UnboundedChannelOptions { SingleReader = true });
@@ -28,8 +31,9 @@ public sealed partial class TurnClient : IAsyncDisposable
     private long _droppedReceived;
     private int _disposed;
 
-    private TurnClient(IPEndPoint server, TurnCredentials credentials, TurnConnectionOptions options, TimeProvider time, Socket socket)
+    private TurnClient(IPEndPoint server, TurnCredentials credentials, TurnConnectionOptions options, TimeProvider time, Socket socket, ILogger? logger)
     {
+        _logger = logger ?? NullLogger.Instance;
         _options = options;
         _time = time;
         _epoch = time.GetTimestamp();
@@ -67,8 +71,14 @@ public sealed partial class TurnClient : IAsyncDisposable
     /// Opens the socket to <paramref name="server"/> (UDP, or a TCP connection) and starts the loop.
     /// Nothing is sent to the server until <see cref="AllocateAsync"/>.
     /// </summary>
+    /// <param name="server">The TURN server's address.</param>
+    /// <param name="credentials">Long-term credentials (or ones from <see cref="TurnCredentials.FromSharedSecret"/>).</param>
+    /// <param name="options">Transport and protocol options; <see cref="TurnConnectionOptions.Default"/> if null.</param>
+    /// <param name="timeProvider">The clock for retransmissions and refreshes; <see cref="TimeProvider.System"/> if null.</param>
+    /// <param name="logger">Allocation, failures and (at Debug) each finished request.</param>
+    /// <param name="cancellationToken">Cancels the TCP connect.</param>
     public static async Task<TurnClient> ConnectAsync(IPEndPoint server, TurnCredentials credentials, TurnConnectionOptions? options = null,
-        TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+        TimeProvider? timeProvider = null, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(server);
         ArgumentNullException.ThrowIfNull(credentials);
@@ -96,7 +106,7 @@ public sealed partial class TurnClient : IAsyncDisposable
             socket.Dispose();
             throw;
         }
-        var client = new TurnClient(server, credentials, options, timeProvider ?? TimeProvider.System, socket);
+        var client = new TurnClient(server, credentials, options, timeProvider ?? TimeProvider.System, socket, logger);
         client._loop = Task.Run(client.RunLoopAsync);
         client._receiveLoop = Task.Run(options.Transport == TurnServerTransport.Tcp ? client.ReceiveTcpAsync : client.ReceiveUdpAsync);
         return client;
@@ -264,6 +274,18 @@ public sealed partial class TurnClient : IAsyncDisposable
         {
             Allocation = _core.Allocation;
         }
+        if (result.Error is { } error)
+        {
+            LogOperationFailed(result.Operation, result.Peer, error.Message);
+        }
+        else if (result.Operation == TurnOperation.Allocate)
+        {
+            LogAllocated(Server, Allocation!.RelayedAddress, Allocation.MappedAddress, Allocation.Lifetime);
+        }
+        else
+        {
+            LogOperationSucceeded(result.Operation, result.Peer, result.IsAutomatic ? " (automatic refresh)" : "");
+        }
         OperationCompleted?.Invoke(result);
         if (_waiters.Remove((result.Operation, result.Peer), out List<TaskCompletionSource<TurnOperationResult>>? list))
         {
@@ -300,6 +322,10 @@ public sealed partial class TurnClient : IAsyncDisposable
     /// <summary>The allocation or the connection is gone: every waiter and every reader learns why.</summary>
     private void FailAll(TurnError error)
     {
+        if (_fatal is null)
+        {
+            LogAllocationLost(Server, error.Message);
+        }
         _fatal ??= error;
         foreach (List<TaskCompletionSource<TurnOperationResult>> list in _waiters.Values)
         {
