@@ -1,4 +1,6 @@
 using System.Net;
+using System.Threading.Channels;
+using NatPunch.IntegrationTests.Netcheck;
 using NatPunch.Relay;
 using NatPunch.Server;
 using NatPunch.Server.Turn;
@@ -103,5 +105,30 @@ public sealed class TurnClientOurServerTests : TurnClientScenarios
         TurnException failure = await Should.ThrowAsync<TurnException>(() => client.AllocateAsync(Cancel).WaitAsync(Timeout, Cancel));
         failure.Error.Kind.ShouldBe(TurnErrorKind.Timeout);
         failure.Message.ShouldContain("unreachable");
+    }
+
+    [Fact]
+    public async Task RefreshesRunOnTheGivenClock()
+    {
+        var clock = new ManualTimeProvider();
+        await using RelayClient client = await RelayClient.ConnectAsync(ServerEndPoint, GoodCredentials,
+            new TurnConnectionOptions { LocalEndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, clock, cancellationToken: Cancel);
+        var results = Channel.CreateUnbounded<TurnOperationResult>();
+        client.OperationCompleted += r => results.Writer.TryWrite(r);
+        await client.AllocateAsync(Cancel).WaitAsync(Timeout, Cancel);
+        await client.CreatePermissionAsync(IPAddress.Loopback, Cancel).WaitAsync(Timeout, Cancel);
+        (await results.Reader.ReadAsync(Cancel)).Operation.ShouldBe(TurnOperation.Allocate);
+        (await results.Reader.ReadAsync(Cancel)).Operation.ShouldBe(TurnOperation.CreatePermission);
+
+        // 460 s: past the permission's 4-minute refresh and 75 % of the 600 s allocation.
+        clock.Advance(TimeSpan.FromSeconds(460));
+        var automatic = new List<TurnOperationResult>();
+        while (automatic.Count < 2)
+        {
+            automatic.Add(await results.Reader.ReadAsync(Cancel).AsTask().WaitAsync(Timeout, Cancel));
+        }
+        automatic.ShouldAllBe(r => r.IsAutomatic && r.Succeeded);
+        automatic.Select(r => r.Operation).Order().ShouldBe([TurnOperation.Refresh, TurnOperation.CreatePermission], ignoreOrder: true);
+        client.State.ShouldBe(TurnClientState.Allocated);
     }
 }
