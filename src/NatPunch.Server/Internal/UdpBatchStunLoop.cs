@@ -50,12 +50,20 @@ internal sealed class UdpBatchStunLoop
         var requests = new LinuxDatagramBatch(BatchSize, MaxDatagram);
         var responses = new LinuxDatagramBatch(BatchSize, StunBindingResponder.MaxResponseLength(MaxDatagram));
         var otherDestination = new SocketAddress(_socket.AddressFamily);
-        SafeHandle handle = _socket.SafeHandle;
+        SafeHandle handle;
         bool referenced = false;
         try
         {
+            handle = _socket.SafeHandle;
             // The descriptor must not be closed (and its number reused) while this thread uses it.
             handle.DangerousAddRef(ref referenced);
+        }
+        catch (ObjectDisposedException)
+        {
+            return; // the server stopped before this thread got going
+        }
+        try
+        {
             while (!cancellationToken.IsCancellationRequested)
             {
                 int received = requests.Receive(handle, out SocketError error);
