@@ -87,7 +87,9 @@ public sealed class PipeRun : IAsyncDisposable
         // dotnet start-up, JIT, gathering and registration: seconds on a loaded 2-core CI machine.
         if (await run.Listener.WaitForEventAsync("registered", TimeSpan.FromSeconds(60)) is null)
         {
-            throw new InvalidOperationException($"the listener did not register within 60 s\n{run.Diagnostics()}");
+            string why = run.Diagnostics();
+            await run.DisposeAsync();
+            throw new InvalidOperationException($"the listener did not register within 60 s\n{why}");
         }
         run.Connector = PeerProcess.Start(lab, lab.HostNamespace(connector.Kind, connector.Host),
             ["connect", "--id", connectorName, "--peer", listenerName, .. common], options.ConnectorInput, options.BytesPerSecond,
