@@ -5,7 +5,7 @@ namespace NatPunch.LabTests.Peer;
 
 /// <summary>What a two-way transfer between lab hosts gave.</summary>
 public sealed record TransferResult(Site Listener, Site Connector, string ConnectorRemote, string ListenerRemote,
-    long ConnectorElapsedMs, long ListenerElapsedMs, TimeSpan Duration)
+    long ConnectorElapsedMs, long ListenerElapsedMs, TimeSpan Duration, int ConnectorConnectedEvents = 1, int ListenerConnectedEvents = 1)
 {
     /// <summary>Megabytes (10^6) per second in each direction, both running at once.</summary>
     public double MegabytesPerSecondEachWay => TransferFiles.Size / 1e6 / Duration.TotalSeconds;
@@ -13,7 +13,10 @@ public sealed record TransferResult(Site Listener, Site Connector, string Connec
     public string Summary =>
         string.Create(CultureInfo.InvariantCulture,
             $"{Listener,-6} <- {Connector,-6} direct: connector -> {ConnectorRemote} in {ConnectorElapsedMs} ms, listener -> {ListenerRemote} in {ListenerElapsedMs} ms; "
-            + $"20 MB each way in {Duration.TotalSeconds:0.00} s ({MegabytesPerSecondEachWay:0.0} MB/s = {MegabytesPerSecondEachWay * 8:0} Mbit/s each way)");
+            + $"20 MB each way in {Duration.TotalSeconds:0.00} s ({MegabytesPerSecondEachWay:0.0} MB/s = {MegabytesPerSecondEachWay * 8:0} Mbit/s each way)")
+        + (ConnectorConnectedEvents > 1 || ListenerConnectedEvents > 1
+            ? $"; connected events: connector {ConnectorConnectedEvents.ToString(CultureInfo.InvariantCulture)}, listener {ListenerConnectedEvents.ToString(CultureInfo.InvariantCulture)}"
+            : "");
 }
 
 /// <summary>
@@ -80,7 +83,8 @@ public static class Transfer
         TransferFiles.Remove(run);
         return new TransferResult(listener, connector,
             connectorConnected.String("remote")!, listenerConnected.String("remote")!,
-            connectorConnected.Long("elapsed_ms") ?? -1, listenerConnected.Long("elapsed_ms") ?? -1, end - start);
+            connectorConnected.Long("elapsed_ms") ?? -1, listenerConnected.Long("elapsed_ms") ?? -1, end - start,
+            run.Connector.EventsNamed("connected").Count, run.Listener.EventsNamed("connected").Count);
     }
 
     private static void CheckConnected(PeerProcess end, int min, int max, string expectedRemoteHost, string why)
