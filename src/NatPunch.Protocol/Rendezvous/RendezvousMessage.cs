@@ -45,8 +45,13 @@ public sealed record IntroduceMessage(string Session, string Peer, IceRole Role,
 /// <summary>Either direction, relayed by the server: one more candidate for a session (trickle).</summary>
 public sealed record CandidateMessage(string Session, CandidateInfo Candidate) : RendezvousMessage;
 
-/// <summary>Either direction, relayed by the server: new credentials and candidates for a session whose path died.</summary>
-public sealed record RestartMessage(string Session, PeerOffer Offer) : RendezvousMessage;
+/// <summary>
+/// Either direction, relayed by the server: new credentials and candidates for a session whose path died.
+/// <paramref name="Round"/> numbers the restarts of a session (1, 2, ...; the introduction's agent is
+/// round 0), so that a peer can tell a new restart (a higher round: join it) from the answer to its
+/// own (the same round) and from a stale offer (a lower one). 0 = sent by a version without rounds.
+/// </summary>
+public sealed record RestartMessage(string Session, PeerOffer Offer, int Round = 0) : RendezvousMessage;
 
 /// <summary>Server → client: the peer of a session disconnected.</summary>
 public sealed record PeerGoneMessage(string Session, string Peer, string Reason) : RendezvousMessage;

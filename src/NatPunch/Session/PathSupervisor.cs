@@ -10,6 +10,13 @@ namespace NatPunch.Session;
 /// it through the rendezvous instead of letting the session die: both peers restart ICE on their
 /// sockets with fresh credentials and candidates exchanged as <see cref="RestartMessage"/>s, and
 /// the first pair that works carries the data on. The stream above retransmits what was lost in between.
+/// <para>
+/// Restarts are numbered (<see cref="RestartMessage.Round"/>): both peers often notice a dead path at
+/// the same moment (same consent timing), and each side's checks can fail and restart again at
+/// its own time, so offers cross. A higher round than ours is a new restart, which we join; our own
+/// round is the peer's agent for the restart we are in (taken once); a lower round is stale. Without
+/// numbers an answer looked like a new restart, and two peers could restart each other forever.
+/// </para>
 /// </summary>
 internal sealed class PathSupervisor : IAsyncDisposable
 {
@@ -30,6 +37,8 @@ internal sealed class PathSupervisor : IAsyncDisposable
     private PeerOffer? _ourOffer;
     private PeerOffer? _theirOffer;
     private bool _checksStarted;
+    // The round of the agent in use: 0 is the introduction's, each restart a higher one.
+    private int _round;
     private long _restartStartedAt;
     private long _offerSentAt;
 
@@ -89,7 +98,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
                     {
                         if (message is RestartMessage restart && restart.Session == _session)
                         {
-                            await PeerRestartedAsync(restart.Offer, cancellationToken).ConfigureAwait(false);
+                            await PeerRestartedAsync(restart.Offer, restart.Round, cancellationToken).ConfigureAwait(false);
                         }
                     }
                     messagesReady = _rendezvous.SessionMessages.WaitToReadAsync(cancellationToken).AsTask();
@@ -111,11 +120,12 @@ internal sealed class PathSupervisor : IAsyncDisposable
         {
             case IceEvent.ConsentLost lost when !_restarting:
                 _onLost($"no answer from the peer at {lost.Remote} for {lost.Silence.TotalSeconds:0.#} s; re-establishing through the rendezvous");
-                await BeginRestartAsync().ConfigureAwait(false);
+                await BeginRestartAsync(_round + 1).ConfigureAwait(false);
                 break;
-            case IceEvent.Failed when _restarting:
-                // Nothing worked this round: try again with a fresh gathering.
-                await BeginRestartAsync().ConfigureAwait(false);
+            case IceEvent.Failed when _restarting && _checksStarted:
+                // Nothing worked this round: try again with a fresh gathering. (Before checks start
+                // in this round a Failed can only be the replaced agent's, already in the queue.)
+                await BeginRestartAsync(_round + 1).ConfigureAwait(false);
                 break;
             case IceEvent.GatheringComplete when _restarting && !_gathered:
                 _gathered = true;
@@ -132,8 +142,9 @@ internal sealed class PathSupervisor : IAsyncDisposable
         }
     }
 
-    private async Task BeginRestartAsync()
+    private async Task BeginRestartAsync(int round)
     {
+        _round = round;
         _restarting = true;
         _gathered = false;
         _checksStarted = false;
@@ -143,17 +154,34 @@ internal sealed class PathSupervisor : IAsyncDisposable
         await _link.RestartAgentAsync(_newAgent).ConfigureAwait(false);
     }
 
-    private async Task PeerRestartedAsync(PeerOffer offer, CancellationToken cancellationToken)
+    private async Task PeerRestartedAsync(PeerOffer offer, int round, CancellationToken cancellationToken)
     {
-        if (!_restarting || _checksStarted)
+        if (round <= 0)
         {
-            // The peer noticed first (or restarted again): join its restart with one of our own.
-            if (!_restarting)
-            {
-                _onLost("the peer is re-establishing the path");
-            }
-            await BeginRestartAsync().ConfigureAwait(false);
+            // A peer without rounds: a new restart unless we are waiting for its offer.
+            round = _restarting && !_checksStarted ? _round : _round + 1;
         }
+        if (round < _round)
+        {
+            return; // stale: the peer will join our later round when our offer reaches it
+        }
+        if (round == _round)
+        {
+            // The peer's agent of the restart we are in (we both began it, or it answers ours). A
+            // second copy (a resend that crossed ours) or one after we selected changes nothing.
+            if (_restarting && _theirOffer is null)
+            {
+                _theirOffer = offer;
+                await StartChecksIfReadyAsync().ConfigureAwait(false);
+            }
+            return;
+        }
+        // A newer round: the peer noticed first, or restarted again; join it with an agent of our own.
+        if (!_restarting)
+        {
+            _onLost("the peer is re-establishing the path");
+        }
+        await BeginRestartAsync(round).ConfigureAwait(false);
         _theirOffer = offer;
         await StartChecksIfReadyAsync().ConfigureAwait(false);
     }
@@ -179,7 +207,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
         if (_ourOffer is not null)
         {
             _offerSentAt = _time.GetTimestamp();
-            await _rendezvous.TrySendAsync(new RestartMessage(_session, _ourOffer), cancellationToken).ConfigureAwait(false);
+            await _rendezvous.TrySendAsync(new RestartMessage(_session, _ourOffer, _round), cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -437,6 +437,31 @@ public sealed class LabFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// How to start <paramref name="arguments"/> in namespace <paramref name="ns"/> of this lab with all
+    /// three standard streams redirected, for tests that feed and read the bytes themselves
+    /// (<c>natpunch listen/connect</c>). The caller owns the process and must kill it; <c>lab.sh down</c>
+    /// at teardown kills anything still running in the lab's namespaces anyway.
+    /// </summary>
+    public ProcessStartInfo NamespaceStartInfo(string ns, IEnumerable<string> arguments)
+    {
+        CheckOwnNamespace(ns);
+        var start = new ProcessStartInfo(IpTool)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string argument in (string[])["netns", "exec", ns, .. arguments])
+        {
+            start.ArgumentList.Add(argument);
+        }
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        return start;
+    }
+
     private void CheckOwnNamespace(string ns)
     {
         if (_prefix is null || !ns.StartsWith(_prefix + "-", StringComparison.Ordinal))
