@@ -30,6 +30,14 @@ public static class Requires
         }
     }
 
+    public static void IPv6()
+    {
+        if (!System.Net.Sockets.Socket.OSSupportsIPv6)
+        {
+            Missing("needs IPv6 (at least ::1)");
+        }
+    }
+
     public static string? FindOnPath(string name)
     {
         foreach (string directory in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':'))

@@ -1,3 +1,4 @@
+using NatPunch.Testing;
 using System.Net;
 using System.Net.Sockets;
 using NatPunch.Protocol.Stun;
@@ -141,7 +142,7 @@ public class StunClientLoopbackTests
     [Fact]
     public async Task DualModeDefaultSocketReachesIPv4AndIPv6()
     {
-        Assert.SkipUnless(Socket.OSSupportsIPv6, "IPv6 is not available");
+        Requires.IPv6();
         using var v4 = new FakeStunServer(IPAddress.Loopback);
         using var v6 = new FakeStunServer(IPAddress.IPv6Loopback);
         await using var client = new StunClient();

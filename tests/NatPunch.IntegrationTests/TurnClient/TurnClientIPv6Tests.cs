@@ -1,3 +1,4 @@
+using NatPunch.Testing;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -17,10 +18,7 @@ public sealed class TurnClientIPv6Tests
     [InlineData(TurnServerTransport.Tcp, true)]
     public async Task DataRoundTripsThroughAnIPv6Relay(TurnServerTransport transport, bool channel)
     {
-        if (!Socket.OSSupportsIPv6)
-        {
-            Assert.Skip("No IPv6 on this host.");
-        }
+        Requires.IPv6();
         CancellationToken cancel = TestContext.Current.CancellationToken;
         TimeSpan timeout = TimeSpan.FromSeconds(10);
         var server = new NatPunchServer(new NatPunchServerOptions
