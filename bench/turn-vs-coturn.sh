@@ -15,6 +15,7 @@
 #   OURS_PORT=34880 COTURN_PORT=34890 PEER_PORT=34900 RUN_TIMEOUT=60
 #   UCLIENT_EXTRA=   more turnutils_uclient flags for both (e.g. "-s" for Send indications)
 #   NO_BUILD=1       use the existing Release build
+#   NATPUNCH_DLL=    run this natpunch.dll instead (e.g. another commit's build); implies NO_BUILD
 #   KEEP_DIR=        keep every uclient output in this directory
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,11 +56,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ -z "${NO_BUILD:-}" ]; then
+NATPUNCH_DLL=${NATPUNCH_DLL:-}
+if [ -z "${NO_BUILD:-}" ] && [ -z "$NATPUNCH_DLL" ]; then
   echo "== building Release" >&2
   dotnet build -c Release src/NatPunch.Cli -nologo -v q -clp:ErrorsOnly >&2
 fi
-natpunch=(dotnet src/NatPunch.Cli/bin/Release/net10.0/natpunch.dll)
+natpunch=(dotnet "${NATPUNCH_DLL:-src/NatPunch.Cli/bin/Release/net10.0/natpunch.dll}")
 
 n_transports=$(wc -w <<<"$TRANSPORTS")
 # Upper bound on the whole measurement: everything stops by itself after it.

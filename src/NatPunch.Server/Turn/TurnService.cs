@@ -31,6 +31,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     private readonly ConcurrentDictionary<IPEndPoint, Socket> _udpSockets = new();
     private readonly ConcurrentDictionary<TurnClient, ITurnClientConnection> _tcpClients = new();
     private readonly ITimer _timer;
+    private readonly RelayPoller? _poller;
     private int _disposed;
 
     public TurnService(TurnOptions options, TimeProvider? timeProvider = null, ILogger? logger = null)
@@ -39,6 +40,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _core = new TurnCore(options, this);
+        _poller = RelayPoller.IsSupported ? new RelayPoller(this) : null;
         _timer = _time.CreateTimer(_ => Expire(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
@@ -86,6 +88,24 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
             _core.HandleFromPeer(relay, peer, data, _time.GetUtcNow());
         }
     }
+
+    /// <summary>Datagrams 0..<paramref name="count"/> of <paramref name="batch"/>, from peers to <paramref name="relay"/>: one lock for all.</summary>
+    internal void HandleFromPeers(UdpRelaySocket relay, LinuxDatagramBatch batch, int count)
+    {
+        lock (_gate)
+        {
+            DateTimeOffset now = _time.GetUtcNow();
+            for (int i = 0; i < count; i++)
+            {
+                if (relay.PeerOf(batch, i) is { } peer)
+                {
+                    _core.HandleFromPeer(relay, peer, batch.Buffer(i)[..batch.Length(i)], now);
+                }
+            }
+        }
+    }
+
+    internal void OnRelayFault(Exception e) => TurnLog.Fault(_logger, e);
 
     private void Expire()
     {
@@ -145,7 +165,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     {
         try
         {
-            return new UdpRelaySocket(endPoint, this);
+            return new UdpRelaySocket(endPoint, this, _poller);
         }
         catch (SocketException)
         {
@@ -193,6 +213,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
             TurnLog.Stopped(_logger, _core.Counters.ToString());
             _core.Clear();
         }
+        _poller?.Dispose();
     }
 }
 
