@@ -32,6 +32,11 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     private readonly ConcurrentDictionary<TurnClient, ITurnClientConnection> _tcpClients = new();
     private readonly ITimer _timer;
     private readonly RelayPoller? _poller;
+    // Serialised addresses of UDP clients, by reference of TurnClient.Remote (the allocation keeps
+    // that object), so that a relayed datagram does not serialise one; used under _gate only,
+    // emptied when it grows past SendAddressCacheLimit.
+    private readonly Dictionary<IPEndPoint, SocketAddress> _sendAddresses = new(ReferenceEqualityComparer.Instance);
+    private const int SendAddressCacheLimit = 4096;
     private int _disposed;
 
     public TurnService(TurnOptions options, TimeProvider? timeProvider = null, ILogger? logger = null)
@@ -187,14 +192,23 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
         {
             return;
         }
-        IPEndPoint to = client.Remote;
-        if (socket.AddressFamily == AddressFamily.InterNetworkV6 && to.AddressFamily == AddressFamily.InterNetwork)
+        if (!_sendAddresses.TryGetValue(client.Remote, out SocketAddress? address))
         {
-            to = new IPEndPoint(to.Address.MapToIPv6(), to.Port);
+            IPEndPoint to = client.Remote;
+            if (socket.AddressFamily == AddressFamily.InterNetworkV6 && to.AddressFamily == AddressFamily.InterNetwork)
+            {
+                to = new IPEndPoint(to.Address.MapToIPv6(), to.Port);
+            }
+            address = to.Serialize();
+            if (_sendAddresses.Count >= SendAddressCacheLimit)
+            {
+                _sendAddresses.Clear();
+            }
+            _sendAddresses[client.Remote] = address;
         }
         try
         {
-            socket.SendTo(message, SocketFlags.None, to);
+            socket.SendTo(message, SocketFlags.None, address);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
