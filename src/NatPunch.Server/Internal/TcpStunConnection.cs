@@ -24,6 +24,7 @@ internal sealed class TcpStunConnection : ITurnClientConnection
 {
     private const int MaxMessage = 65536 + StunConstants.HeaderLength;
     private const int SendQueueLength = 1024;
+    private const int WriteBufferSize = 64 * 1024;
 
     private readonly Socket _socket;
     private readonly int _index;
@@ -178,11 +179,33 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     {
         try
         {
+            // What is queued goes out in as few sends as possible: messages are gathered into one
+            // buffer (a message larger than what is left is sent on its own after it).
+            byte[] gather = new byte[WriteBufferSize];
             while (await _sendQueue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
+                int length = 0;
                 while (_sendQueue.Reader.TryRead(out byte[]? message))
                 {
-                    await _socket.SendAsync(message, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                    if (length + message.Length > gather.Length)
+                    {
+                        if (length > 0)
+                        {
+                            await _socket.SendAsync(gather.AsMemory(0, length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                            length = 0;
+                        }
+                        if (message.Length > gather.Length)
+                        {
+                            await _socket.SendAsync(message, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                            continue;
+                        }
+                    }
+                    message.CopyTo(gather.AsSpan(length));
+                    length += message.Length;
+                }
+                if (length > 0)
+                {
+                    await _socket.SendAsync(gather.AsMemory(0, length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
                 }
             }
         }
