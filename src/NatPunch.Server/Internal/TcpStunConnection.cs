@@ -103,16 +103,14 @@ internal sealed class TcpStunConnection : ITurnClientConnection
                 buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
                 filled -= consumed;
 
-                using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                if (_turnClient is null)
-                {
-                    // A TURN client may only receive for minutes; its allocation's lifetime governs it instead.
-                    idle.CancelAfter(_idleTimeout);
-                }
+                // A TURN client may only receive for minutes; its allocation's lifetime governs it
+                // instead, and its reads (the relay's hot path) need no idle timer of their own.
+                using CancellationTokenSource? idle = _turnClient is null ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
+                idle?.CancelAfter(_idleTimeout);
                 int read;
                 try
                 {
-                    read = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, idle.Token).ConfigureAwait(false);
+                    read = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, idle?.Token ?? cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
