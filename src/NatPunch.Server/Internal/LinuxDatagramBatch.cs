@@ -22,6 +22,7 @@ internal sealed class LinuxDatagramBatch
     private const int MsgFlagsOffset = 48;
     private const int MsgLenOffset = 56;
     private const int MsgWaitForOne = 0x10000;
+    private const int MsgDontWait = 0x40;
 
     private readonly byte[] _buffers;
     private readonly byte[] _addresses;
@@ -101,6 +102,21 @@ internal sealed class LinuxDatagramBatch
             PrepareSlot(i, SlotBufferSize, AddressSize);
         }
         int count = recvmmsg((int)socket.DangerousGetHandle(), _headersAddress, (uint)Capacity, MsgWaitForOne, 0);
+        error = count < 0 ? ErrorOf(Marshal.GetLastPInvokeError()) : SocketError.Success;
+        return count;
+    }
+
+    /// <summary>
+    /// Takes the datagrams already queued, up to <see cref="Capacity"/>, without waiting
+    /// (MSG_DONTWAIT). Returns the count, or -1 with an error (<see cref="SocketError.WouldBlock"/>: none).
+    /// </summary>
+    public int ReceiveNonBlocking(SafeHandle socket, out SocketError error)
+    {
+        for (int i = 0; i < Capacity; i++)
+        {
+            PrepareSlot(i, SlotBufferSize, AddressSize);
+        }
+        int count = recvmmsg((int)socket.DangerousGetHandle(), _headersAddress, (uint)Capacity, MsgDontWait, 0);
         error = count < 0 ? ErrorOf(Marshal.GetLastPInvokeError()) : SocketError.Success;
         return count;
     }

@@ -24,6 +24,7 @@ internal sealed class TcpStunConnection : ITurnClientConnection
 {
     private const int MaxMessage = 65536 + StunConstants.HeaderLength;
     private const int SendQueueLength = 1024;
+    private const int WriteBufferSize = 64 * 1024;
 
     private readonly Socket _socket;
     private readonly int _index;
@@ -102,16 +103,14 @@ internal sealed class TcpStunConnection : ITurnClientConnection
                 buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
                 filled -= consumed;
 
-                using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                if (_turnClient is null)
-                {
-                    // A TURN client may only receive for minutes; its allocation's lifetime governs it instead.
-                    idle.CancelAfter(_idleTimeout);
-                }
+                // A TURN client may only receive for minutes; its allocation's lifetime governs it
+                // instead, and its reads (the relay's hot path) need no idle timer of their own.
+                using CancellationTokenSource? idle = _turnClient is null ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
+                idle?.CancelAfter(_idleTimeout);
                 int read;
                 try
                 {
-                    read = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, idle.Token).ConfigureAwait(false);
+                    read = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, idle?.Token ?? cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
@@ -178,11 +177,33 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     {
         try
         {
+            // What is queued goes out in as few sends as possible: messages are gathered into one
+            // buffer (a message larger than what is left is sent on its own after it).
+            byte[] gather = new byte[WriteBufferSize];
             while (await _sendQueue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
+                int length = 0;
                 while (_sendQueue.Reader.TryRead(out byte[]? message))
                 {
-                    await _socket.SendAsync(message, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                    if (length + message.Length > gather.Length)
+                    {
+                        if (length > 0)
+                        {
+                            await _socket.SendAsync(gather.AsMemory(0, length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                            length = 0;
+                        }
+                        if (message.Length > gather.Length)
+                        {
+                            await _socket.SendAsync(message, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                            continue;
+                        }
+                    }
+                    message.CopyTo(gather.AsSpan(length));
+                    length += message.Length;
+                }
+                if (length > 0)
+                {
+                    await _socket.SendAsync(gather.AsMemory(0, length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
                 }
             }
         }

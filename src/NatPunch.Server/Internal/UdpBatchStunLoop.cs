@@ -29,6 +29,14 @@ internal sealed class UdpBatchStunLoop
     private readonly ILogger _logger;
     private readonly IPEndPoint _localEndPoint;
     private readonly int _addressSize;
+
+    // The TURN clients this loop heard from last, by raw sockaddr, so that a relayed datagram does
+    // not build an IPAddress and an IPEndPoint (this loop's thread only).
+    private const int TurnClientCacheSize = 16;
+    private readonly byte[] _turnClientAddresses = new byte[TurnClientCacheSize * LinuxDatagramBatch.AddressSize];
+    private readonly TurnClient[] _turnClients = new TurnClient[TurnClientCacheSize];
+    private int _turnClientCount;
+    private int _turnClientNext;
     private readonly TurnService? _turn;
 
     public UdpBatchStunLoop(Socket[] sockets, int index, StunBindingResponder responder, ServerCounters counters, ILogger logger, TurnService? turn = null)
@@ -94,6 +102,24 @@ internal sealed class UdpBatchStunLoop
         }
     }
 
+    private TurnClient TurnClientFor(ReadOnlySpan<byte> from, ReadOnlySpan<byte> address, int port)
+    {
+        for (int i = 0; i < _turnClientCount; i++)
+        {
+            if (from.SequenceEqual(_turnClientAddresses.AsSpan(i * LinuxDatagramBatch.AddressSize, from.Length)))
+            {
+                return _turnClients[i];
+            }
+        }
+        var client = TurnClient.Create(new IPEndPoint(new IPAddress(address), port), _localEndPoint, TurnClientTransport.Udp);
+        int slot = _turnClientNext;
+        _turnClientNext = (slot + 1) % TurnClientCacheSize;
+        _turnClientCount = Math.Min(_turnClientCount + 1, TurnClientCacheSize);
+        from.CopyTo(_turnClientAddresses.AsSpan(slot * LinuxDatagramBatch.AddressSize));
+        _turnClients[slot] = client;
+        return client;
+    }
+
     /// <summary>
     /// Answers datagram <paramref name="i"/>; returns 1 if the answer was queued in slot
     /// <paramref name="slot"/> of <paramref name="responses"/>. Counts STUN (not TURN) in <paramref name="datagrams"/>.
@@ -113,8 +139,7 @@ internal sealed class UdpBatchStunLoop
         if (_turn is not null && TurnDemultiplexer.IsTurn(datagram))
         {
             // TURN has state: the service answers (and relays) on its own, outside the batch.
-            _turn.HandleFromClient(TurnClient.Create(new IPEndPoint(new IPAddress(clientAddress[..addressLength]), clientPort),
-                _localEndPoint, TurnClientTransport.Udp), datagram);
+            _turn.HandleFromClient(TurnClientFor(from, clientAddress[..addressLength], clientPort), datagram);
             return 0;
         }
         datagrams++;

@@ -31,6 +31,12 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     private readonly ConcurrentDictionary<IPEndPoint, Socket> _udpSockets = new();
     private readonly ConcurrentDictionary<TurnClient, ITurnClientConnection> _tcpClients = new();
     private readonly ITimer _timer;
+    private readonly RelayPoller? _poller;
+    // Serialised addresses of UDP clients, by reference of TurnClient.Remote (the allocation keeps
+    // that object), so that a relayed datagram does not serialise one; used under _gate only,
+    // emptied when it grows past SendAddressCacheLimit.
+    private readonly Dictionary<IPEndPoint, SocketAddress> _sendAddresses = new(ReferenceEqualityComparer.Instance);
+    private const int SendAddressCacheLimit = 4096;
     private int _disposed;
 
     public TurnService(TurnOptions options, TimeProvider? timeProvider = null, ILogger? logger = null)
@@ -39,6 +45,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _core = new TurnCore(options, this);
+        _poller = RelayPoller.IsSupported ? new RelayPoller(this) : null;
         _timer = _time.CreateTimer(_ => Expire(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
@@ -86,6 +93,24 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
             _core.HandleFromPeer(relay, peer, data, _time.GetUtcNow());
         }
     }
+
+    /// <summary>Datagrams 0..<paramref name="count"/> of <paramref name="batch"/>, from peers to <paramref name="relay"/>: one lock for all.</summary>
+    internal void HandleFromPeers(UdpRelaySocket relay, LinuxDatagramBatch batch, int count)
+    {
+        lock (_gate)
+        {
+            DateTimeOffset now = _time.GetUtcNow();
+            for (int i = 0; i < count; i++)
+            {
+                if (relay.PeerOf(batch, i) is { } peer)
+                {
+                    _core.HandleFromPeer(relay, peer, batch.Buffer(i)[..batch.Length(i)], now);
+                }
+            }
+        }
+    }
+
+    internal void OnRelayFault(Exception e) => TurnLog.Fault(_logger, e);
 
     private void Expire()
     {
@@ -145,7 +170,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     {
         try
         {
-            return new UdpRelaySocket(endPoint, this);
+            return new UdpRelaySocket(endPoint, this, _poller);
         }
         catch (SocketException)
         {
@@ -167,14 +192,23 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
         {
             return;
         }
-        IPEndPoint to = client.Remote;
-        if (socket.AddressFamily == AddressFamily.InterNetworkV6 && to.AddressFamily == AddressFamily.InterNetwork)
+        if (!_sendAddresses.TryGetValue(client.Remote, out SocketAddress? address))
         {
-            to = new IPEndPoint(to.Address.MapToIPv6(), to.Port);
+            IPEndPoint to = client.Remote;
+            if (socket.AddressFamily == AddressFamily.InterNetworkV6 && to.AddressFamily == AddressFamily.InterNetwork)
+            {
+                to = new IPEndPoint(to.Address.MapToIPv6(), to.Port);
+            }
+            address = to.Serialize();
+            if (_sendAddresses.Count >= SendAddressCacheLimit)
+            {
+                _sendAddresses.Clear();
+            }
+            _sendAddresses[client.Remote] = address;
         }
         try
         {
-            socket.SendTo(message, SocketFlags.None, to);
+            socket.SendTo(message, SocketFlags.None, address);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
@@ -193,6 +227,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
             TurnLog.Stopped(_logger, _core.Counters.ToString());
             _core.Clear();
         }
+        _poller?.Dispose();
     }
 }
 

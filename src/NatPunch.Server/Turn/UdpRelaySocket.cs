@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using NatPunch.Server.Internal;
 
 namespace NatPunch.Server.Turn;
 
@@ -12,8 +13,20 @@ internal sealed class UdpRelaySocket : IRelaySocket
     private readonly Socket _socket;
     private readonly TurnService _owner;
     private readonly CancellationTokenSource _closing = new();
+    private readonly RelayPoller? _poller;
+    private readonly long _pollerId;
 
-    public UdpRelaySocket(IPEndPoint endPoint, TurnService owner)
+    // The last peer sent to, and its serialised address (used under the service's lock only).
+    private IPEndPoint? _lastPeer;
+    private SocketAddress? _lastPeerAddress;
+
+    // The last peer received from on the poller's thread: its raw sockaddr and endpoint (one
+    // IPEndPoint per peer, not per datagram).
+    private readonly byte[] _lastFromRaw = new byte[LinuxDatagramBatch.AddressSize];
+    private int _lastFromLength;
+    private IPEndPoint? _lastFrom;
+
+    public UdpRelaySocket(IPEndPoint endPoint, TurnService owner, RelayPoller? poller = null)
     {
         _owner = owner;
         _socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
@@ -29,16 +42,39 @@ internal sealed class UdpRelaySocket : IRelaySocket
             throw;
         }
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
-        _ = Task.Run(ReceiveLoopAsync);
+        if (poller is not null)
+        {
+            try
+            {
+                _pollerId = poller.Add(this, _socket);
+                _poller = poller;
+            }
+            catch
+            {
+                _socket.Dispose();
+                throw;
+            }
+        }
+        else
+        {
+            _ = Task.Run(ReceiveLoopAsync);
+        }
     }
 
     public IPEndPoint LocalEndPoint { get; }
+
+    internal Socket Socket => _socket;
 
     public void SendTo(IPEndPoint peer, ReadOnlySpan<byte> data)
     {
         try
         {
-            _socket.SendTo(data, SocketFlags.None, peer);
+            if (!ReferenceEquals(peer, _lastPeer))
+            {
+                _lastPeerAddress = peer.Serialize();
+                _lastPeer = peer;
+            }
+            _socket.SendTo(data, SocketFlags.None, _lastPeerAddress!);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
@@ -84,8 +120,31 @@ internal sealed class UdpRelaySocket : IRelaySocket
         }
     }
 
+    /// <summary>The peer datagram <paramref name="index"/> of <paramref name="batch"/> came from; null if not a datagram.</summary>
+    internal IPEndPoint? PeerOf(LinuxDatagramBatch batch, int index)
+    {
+        int length = batch.AddressLength(index);
+        if (length != SocketAddressBytes.SizeOf(_socket.AddressFamily))
+        {
+            return null;
+        }
+        ReadOnlySpan<byte> raw = batch.Address(index)[..length];
+        if (_lastFrom is not null && raw.SequenceEqual(_lastFromRaw.AsSpan(0, _lastFromLength)))
+        {
+            return _lastFrom;
+        }
+        Span<byte> address = stackalloc byte[16];
+        int addressLength = SocketAddressBytes.GetAddress(raw, _socket.AddressFamily, address, out int port);
+        var from = new IPEndPoint(new IPAddress(address[..addressLength]), port);
+        raw.CopyTo(_lastFromRaw);
+        _lastFromLength = length;
+        _lastFrom = from;
+        return from;
+    }
+
     public void Dispose()
     {
+        _poller?.Remove(_pollerId, _socket);
         _closing.Cancel();
         _socket.Dispose();
     }
