@@ -244,7 +244,7 @@ public static class PeerConnector
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            int tried = link.InvokeAsync((agent, _) => agent.Pairs.Count).Result;
+            int tried = await link.InvokeAsync((agent, _) => agent.Pairs.Count).ConfigureAwait(false);
             throw new ConnectException($"no direct path to '{introduction.Peer}' within {options.Timeout.TotalSeconds:0} s after trying {tried} candidate pairs (a relay would be needed)");
         }
         catch (PeerGoneException gone)
