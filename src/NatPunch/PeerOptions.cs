@@ -1,3 +1,4 @@
+using NatPunch.Relay;
 using NatPunch.Traversal;
 
 namespace NatPunch;
@@ -39,6 +40,19 @@ public sealed record PeerOptions
     /// dead path to be noticed and re-established underneath it.
     /// </summary>
     public TimeSpan StreamPeerTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Whether a relay may carry the connection (<c>--relay</c>).</summary>
+    public RelayMode Relay { get; init; } = RelayMode.Auto;
+
+    /// <summary>
+    /// A TURN server to relay through instead of the NatPunch server's own (<c>--turn</c>); it needs
+    /// <see cref="TurnCredentials"/>. Null: the NatPunch server's relay, with the short-lived
+    /// credentials its rendezvous hands out.
+    /// </summary>
+    public TurnServerUri? TurnServer { get; init; }
+
+    /// <summary>Credentials for <see cref="TurnServer"/> (<c>--turn-user</c> or <c>--turn-secret</c>).</summary>
+    public TurnCredentials? TurnCredentials { get; init; }
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

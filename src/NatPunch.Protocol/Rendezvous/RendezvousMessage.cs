@@ -27,8 +27,18 @@ public abstract record RendezvousMessage;
 /// </summary>
 public sealed record RegisterMessage(string Name, string? Token, PeerOffer? Offer, string? Instance, string? Software) : RendezvousMessage;
 
-/// <summary>Server → client: the name is ours; <paramref name="Observed"/> is our address as the server sees it.</summary>
-public sealed record RegisteredMessage(string Name, string Observed) : RendezvousMessage;
+/// <summary>
+/// Server → client: the name is ours; <paramref name="Observed"/> is our address as the server sees it.
+/// <paramref name="Turn"/>, when the server runs a TURN relay, is a credential for it.
+/// </summary>
+public sealed record RegisteredMessage(string Name, string Observed, TurnGrant? Turn = null) : RendezvousMessage;
+
+/// <summary>
+/// Short-lived long-term credentials (RFC 8489 §9.2) for the server's own TURN relay, on the same
+/// host and port as the rendezvous, over UDP and TCP. Minted with the TURN REST API scheme: the
+/// username is <c>EXPIRY:NAME</c>, valid for <paramref name="TtlS"/> seconds from the grant.
+/// </summary>
+public sealed record TurnGrant(string Username, string Password, int TtlS);
 
 /// <summary>Client → server: replace the registered offer (new candidates, or fresh credentials after a session).</summary>
 public sealed record UpdateOfferMessage(PeerOffer Offer) : RendezvousMessage;
