@@ -9,6 +9,12 @@ public abstract record ConnectionProgress
 
     public sealed record Registered(string Name, string Observed) : ConnectionProgress;
 
+    /// <summary>A TURN server granted us <paramref name="Relayed"/>, reached over <paramref name="Transport"/> ("udp" or "tcp").</summary>
+    public sealed record RelayReady(IPEndPoint Relayed, IPEndPoint Server, string Transport) : ConnectionProgress;
+
+    /// <summary>No relay can be used: why.</summary>
+    public sealed record RelayUnavailable(string Reason) : ConnectionProgress;
+
     public sealed record WaitingForPeer(string? Peer) : ConnectionProgress;
 
     public sealed record Introduced(string Peer, string Session, int RemoteCandidates, TimeSpan StartIn) : ConnectionProgress;

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using NatPunch.Net;
 using NatPunch.Protocol.Rendezvous;
 using NatPunch.Protocol.Stun;
+using NatPunch.Relay;
 using NatPunch.Rendezvous;
 using NatPunch.Session;
 using NatPunch.Traversal;
@@ -41,19 +42,44 @@ public static class PeerConnector
             throw new ConnectException($"cannot resolve {server.Host}: {e.Message}", e);
         }
 
+        RelayServer? ownTurn = await ResolveTurnServerAsync(options, cancellationToken).ConfigureAwait(false);
+
         Socket socket = BindSocket(options.LocalPort);
         int port = ((IPEndPoint)socket.LocalEndPoint!).Port;
         bool dualStack = socket.AddressFamily == AddressFamily.InterNetworkV6;
-        IPEndPoint[] hosts = LocalAddresses.Get(options.IncludeLoopbackCandidates, includeIPv6: dualStack)
+        // With --relay only, no direct candidate is offered or used: the relayed one is all there is.
+        bool relayOnly = options.Relay == RelayMode.Only;
+        IPEndPoint[] hosts = relayOnly ? [] : LocalAddresses.Get(options.IncludeLoopbackCandidates, includeIPv6: dualStack)
             .Select(a => new IPEndPoint(a, port)).ToArray();
-        IPEndPoint[] stunServers = serverEndPoints.Where(e => dualStack || e.AddressFamily == AddressFamily.InterNetwork).Take(2).ToArray();
+        IPEndPoint[] stunServers = relayOnly ? [] : serverEndPoints.Where(e => dualStack || e.AddressFamily == AddressFamily.InterNetwork).Take(2).ToArray();
         IceRole role = IceRole.Controlling;
         // Builds the agent for the first attempt and for every restart, in the role the rendezvous assigned.
-        IceAgent NewAgent(TimeSpan now) => new(role, IceCredentials.NewRandom(), hosts, stunServers, options.Ice, now);
+        IceAgent NewAgent(TimeSpan now) => new(role, IceCredentials.NewRandom(), hosts, stunServers, options.Ice, now)
+        {
+            IgnoreRelayedRemotes = options.Relay == RelayMode.Never,
+        };
         var link = new PeerLink(socket, NewAgent, time);
+        var relayFailed = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        link.RelayChanged += status =>
+        {
+            switch (status)
+            {
+                case RelayStatus.Ready ready:
+                    progress?.Report(new ConnectionProgress.RelayReady(ready.Relayed, ready.Server, ready.Transport == TurnServerTransport.Tcp ? "tcp" : "udp"));
+                    break;
+                case RelayStatus.Failed failed:
+                    progress?.Report(new ConnectionProgress.RelayUnavailable(failed.Reason));
+                    relayFailed.TrySetResult(failed.Reason);
+                    break;
+            }
+        };
         RendezvousClient? rendezvous = null;
         try
         {
+            if (ownTurn is not null)
+            {
+                await link.StartRelayAsync(ownTurn).ConfigureAwait(false); // --turn: no need to wait for the rendezvous
+            }
             PeerOffer offer = await GatherAsync(link, progress, cancellationToken).ConfigureAwait(false);
             rendezvous = new RendezvousClient(new RendezvousClientOptions
             {
@@ -69,8 +95,9 @@ public static class PeerConnector
             {
                 RegisteredMessage registered = await Rendezvous(() => rendezvous.StartAsync(offer, cancellationToken)).ConfigureAwait(false);
                 progress?.Report(new ConnectionProgress.Registered(registered.Name, registered.Observed));
+                await StartGrantedRelayAsync(link, options, registered, serverEndPoints[0], ownTurn, relayFailed, progress).ConfigureAwait(false);
                 progress?.Report(new ConnectionProgress.WaitingForPeer(null));
-                introduction = await WaitForIntroductionAsync(link, rendezvous, options, cancellationToken).ConfigureAwait(false);
+                introduction = await WaitForIntroductionAsync(link, rendezvous, options, relayFailed.Task, cancellationToken).ConfigureAwait(false);
                 // The time limit of a listener runs from the introduction on.
                 started = time.GetTimestamp();
             }
@@ -78,13 +105,14 @@ public static class PeerConnector
             {
                 RegisteredMessage registered = await Rendezvous(() => rendezvous.StartAsync(null, cancellationToken)).ConfigureAwait(false);
                 progress?.Report(new ConnectionProgress.Registered(registered.Name, registered.Observed));
+                await StartGrantedRelayAsync(link, options, registered, serverEndPoints[0], ownTurn, relayFailed, progress).ConfigureAwait(false);
                 progress?.Report(new ConnectionProgress.WaitingForPeer(peer));
                 TimeSpan wait = options.Timeout - time.GetElapsedTime(started);
                 introduction = await Rendezvous(() => rendezvous.ConnectToPeerAsync(peer, offer, wait > TimeSpan.Zero ? wait : TimeSpan.Zero, cancellationToken)).ConfigureAwait(false);
             }
 
             role = introduction.Role;
-            PeerConnection connection = await PunchAsync(link, rendezvous, introduction, options, started, NewAgent, progress, cancellationToken).ConfigureAwait(false);
+            PeerConnection connection = await PunchAsync(link, rendezvous, introduction, options, started, NewAgent, relayFailed.Task, progress, cancellationToken).ConfigureAwait(false);
             return connection;
         }
         catch
@@ -96,6 +124,49 @@ public static class PeerConnector
             }
             throw;
         }
+    }
+
+    /// <summary>The TURN server named with <c>--turn</c>, resolved; null when the NatPunch server's own relay is to be used.</summary>
+    private static async Task<RelayServer?> ResolveTurnServerAsync(PeerOptions options, CancellationToken cancellationToken)
+    {
+        if (options.Relay == RelayMode.Never || options.TurnServer is not { } uri)
+        {
+            return null;
+        }
+        if (options.TurnCredentials is not { } credentials)
+        {
+            throw new ConnectException($"--turn {uri}: credentials are needed (--turn-user or --turn-secret)");
+        }
+        try
+        {
+            IPEndPoint endPoint = await uri.Server.ResolveAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            return new RelayServer(endPoint, credentials, Udp: uri.Transport == TurnServerTransport.Udp, Tcp: uri.Transport == TurnServerTransport.Tcp);
+        }
+        catch (SocketException e)
+        {
+            throw new ConnectException($"cannot resolve the TURN server {uri.Server.Host}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Zero configuration: the rendezvous grants short-lived credentials for the server's own TURN
+    /// relay (same address and port, UDP or TCP). Without a grant there is no relay to fall back on.
+    /// </summary>
+    private static async Task StartGrantedRelayAsync(PeerLink link, PeerOptions options, RegisteredMessage registered, IPEndPoint server,
+        RelayServer? ownTurn, TaskCompletionSource<string> relayFailed, IProgress<ConnectionProgress>? progress)
+    {
+        if (options.Relay == RelayMode.Never || ownTurn is not null)
+        {
+            return;
+        }
+        if (registered.Turn is not { } grant)
+        {
+            const string reason = "the NatPunch server offers no TURN relay (it runs with --no-turn); name another one with --turn";
+            progress?.Report(new ConnectionProgress.RelayUnavailable(reason));
+            relayFailed.TrySetResult(reason);
+            return;
+        }
+        await link.StartRelayAsync(new RelayServer(server, new TurnCredentials(grant.Username, grant.Password))).ConfigureAwait(false);
     }
 
     private static Socket BindSocket(int port)
@@ -152,16 +223,23 @@ public static class PeerConnector
     }
 
     /// <summary>Waits for an introduction while keeping our NAT mapping (and so our offer) alive.</summary>
-    private static async Task<IntroduceMessage> WaitForIntroductionAsync(PeerLink link, RendezvousClient rendezvous, PeerOptions options, CancellationToken cancellationToken)
+    private static async Task<IntroduceMessage> WaitForIntroductionAsync(PeerLink link, RendezvousClient rendezvous, PeerOptions options,
+        Task<string> relayFailed, CancellationToken cancellationToken)
     {
         Task<IntroduceMessage> introduction = rendezvous.WaitForIntroductionAsync(cancellationToken);
+        Task relayOnlyFailed = options.Relay == RelayMode.Only ? relayFailed : Task.Delay(Timeout.Infinite, cancellationToken);
         string? lastReflexive = null;
         while (true)
         {
             Task tick = Task.Delay(options.KeepAliveInterval, options.TimeProvider, cancellationToken);
-            if (await Task.WhenAny(introduction, tick).ConfigureAwait(false) == introduction)
+            Task done = await Task.WhenAny(introduction, tick, relayOnlyFailed).ConfigureAwait(false);
+            if (done == introduction)
             {
                 return await Rendezvous(() => introduction).ConfigureAwait(false);
+            }
+            if (done == relayOnlyFailed && relayFailed.IsCompleted)
+            {
+                throw new ConnectException($"--relay only, but no relay: {await relayFailed.ConfigureAwait(false)}");
             }
             await link.InvokeAsync((agent, now) => agent.Regather(now)).ConfigureAwait(false);
             // A changed mapping shows up as a new server-reflexive candidate: offer it.
@@ -182,9 +260,14 @@ public static class PeerConnector
     }
 
     private static async Task<PeerConnection> PunchAsync(PeerLink link, RendezvousClient rendezvous, IntroduceMessage introduction,
-        PeerOptions options, long started, Func<TimeSpan, IceAgent> newAgent, IProgress<ConnectionProgress>? progress, CancellationToken cancellationToken)
+        PeerOptions options, long started, Func<TimeSpan, IceAgent> newAgent, Task<string> relayFailed, IProgress<ConnectionProgress>? progress,
+        CancellationToken cancellationToken)
     {
         TimeProvider time = options.TimeProvider;
+        if (options.Relay == RelayMode.Only && relayFailed.IsCompleted)
+        {
+            throw new ConnectException($"--relay only, but no relay: {await relayFailed.ConfigureAwait(false)}");
+        }
         var remoteCandidates = new List<Candidate>();
         foreach (CandidateInfo info in introduction.Offer.Candidates)
         {
@@ -196,15 +279,21 @@ public static class PeerConnector
         TimeSpan startIn = TimeSpan.FromMilliseconds(Math.Clamp(introduction.StartInMs, 0, 5000));
         progress?.Report(new ConnectionProgress.Introduced(introduction.Peer, introduction.Session, remoteCandidates.Count, startIn));
         link.SetSessionTag(SessionFrame.TagFor(introduction.Session));
-        int pairs = await link.InvokeAsync((agent, now) =>
+        (int pairs, List<Candidate> relayed) = await link.InvokeAsync((agent, now) =>
         {
             agent.SetRole(introduction.Role);
             agent.SetRemoteCredentials(new IceCredentials(introduction.Offer.Ufrag, introduction.Offer.Pwd));
             agent.AddRemoteCandidates(remoteCandidates, now);
             agent.StartChecks(now + startIn);
-            return agent.Pairs.Count;
+            return (agent.Pairs.Count, agent.RelayedCandidates.ToList());
         }).ConfigureAwait(false);
         progress?.Report(new ConnectionProgress.Punching(pairs));
+        // Relayed candidates come after the offer (the grant arrives with the registration): trickle them.
+        foreach (Candidate candidate in relayed)
+        {
+            await rendezvous.TrySendAsync(new CandidateMessage(introduction.Session, candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
+        }
+        Task relayOnlyFailed = options.Relay == RelayMode.Only ? relayFailed : Task.Delay(Timeout.Infinite, cancellationToken);
 
         TimeSpan left = options.Timeout - time.GetElapsedTime(started);
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -215,10 +304,15 @@ public static class PeerConnector
             while (true)
             {
                 Task<bool> ready = link.Events.WaitToReadAsync(limit.Token).AsTask();
-                if (await Task.WhenAny(ready, trickle).ConfigureAwait(false) == trickle)
+                Task done = await Task.WhenAny(ready, trickle, relayOnlyFailed).ConfigureAwait(false);
+                if (done == trickle)
                 {
                     await trickle.ConfigureAwait(false); // throws why the peer went away
                     trickle = Task.Delay(Timeout.Infinite, limit.Token); // rendezvous closed: nothing more to relay
+                }
+                if (done == relayOnlyFailed && relayFailed.IsCompleted)
+                {
+                    throw new ConnectException($"--relay only, but no relay: {await relayFailed.ConfigureAwait(false)}");
                 }
                 if (!await ready.ConfigureAwait(false))
                 {
@@ -228,15 +322,17 @@ public static class PeerConnector
                 {
                     switch (e)
                     {
+                        case IceEvent.CandidateGathered gathered when gathered.Candidate.Type is CandidateType.Relayed or CandidateType.ServerReflexive:
+                            await rendezvous.TrySendAsync(new CandidateMessage(introduction.Session, gathered.Candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
+                            break;
                         case IceEvent.Selected selected:
-                            var path = new PeerPath(true, "udp", selected.Local.EndPoint, selected.Remote.EndPoint,
-                                $"{selected.Local.Type.ToWire()}/{selected.Remote.Type.ToWire()}");
+                            PeerPath path = PeerPath.FromSelection(selected.Local, selected.Remote, link.RelayTransport);
                             TimeSpan elapsed = time.GetElapsedTime(started);
                             progress?.Report(new ConnectionProgress.Connected(path, elapsed));
                             return new PeerConnection(link, rendezvous, path, introduction.Peer, introduction.Session, elapsed, time, newAgent, progress,
                                 Streams.ReliableStreamOptions.Default with { PeerTimeout = options.StreamPeerTimeout });
                         case IceEvent.Failed failed:
-                            throw new ConnectException($"no direct path to '{introduction.Peer}': {failed.Reason} (both NATs may be symmetric, or UDP is blocked; a relay would be needed)");
+                            throw new ConnectException($"no path to '{introduction.Peer}': {failed.Reason}{WhyNoRelay(options, link)}");
                     }
                 }
             }
@@ -245,7 +341,7 @@ public static class PeerConnector
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             int tried = await link.InvokeAsync((agent, _) => agent.Pairs.Count).ConfigureAwait(false);
-            throw new ConnectException($"no direct path to '{introduction.Peer}' within {options.Timeout.TotalSeconds:0} s after trying {tried} candidate pairs (a relay would be needed)");
+            throw new ConnectException($"no path to '{introduction.Peer}' within {options.Timeout.TotalSeconds:0} s after trying {tried} candidate pairs{WhyNoRelay(options, link)}");
         }
         catch (PeerGoneException gone)
         {
@@ -263,6 +359,13 @@ public static class PeerConnector
             }
         }
     }
+
+    /// <summary>The end of a failure message: what the relay could or could not do.</summary>
+    private static string WhyNoRelay(PeerOptions options, PeerLink link) =>
+        options.Relay == RelayMode.Never ? " (both NATs may be symmetric, or UDP is blocked; --relay never forbids the relay)"
+        : link.RelayFailure is { } failure ? $" (no relay either: {failure})"
+        : link.RelayTransport is null ? " (the relay was not ready in time)"
+        : " (not even through the relay: the peer's side may have no relay)";
 
     /// <summary>Forwards trickled candidates into the agent; a peer that leaves ends the attempt.</summary>
     private static async Task RelaySessionMessagesAsync(PeerLink link, RendezvousClient rendezvous, string session, CancellationToken cancellationToken)

@@ -38,6 +38,18 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
                 Emit(new JsonObject { ["event"] = "registered", ["name"] = r.Name, ["observed"] = r.Observed },
                     $"registered as '{r.Name}' (the server sees us at {r.Observed})");
                 break;
+            case ConnectionProgress.RelayReady relay:
+                Emit(new JsonObject
+                {
+                    ["event"] = "relay",
+                    ["relayed"] = Format(relay.Relayed),
+                    ["server"] = Format(relay.Server),
+                    ["transport"] = relay.Transport,
+                }, $"relay ready: {Format(relay.Relayed)} on the TURN server {Format(relay.Server)} (over {relay.Transport.ToUpperInvariant()})");
+                break;
+            case ConnectionProgress.RelayUnavailable unavailable:
+                Emit(new JsonObject { ["event"] = "relay_unavailable", ["reason"] = unavailable.Reason }, $"no relay: {unavailable.Reason}");
+                break;
             case ConnectionProgress.WaitingForPeer w:
                 Emit(new JsonObject { ["event"] = "waiting", ["peer"] = w.Peer },
                     w.Peer is null ? "waiting for a peer to connect" : $"asking the server for '{w.Peer}'");

@@ -41,6 +41,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
     private int _round;
     private long _restartStartedAt;
     private long _offerSentAt;
+    private readonly long _connectedAt;
 
     public PathSupervisor(PeerLink link, RendezvousClient rendezvous, string session, Func<TimeSpan, IceAgent> newAgent,
         TimeProvider time, Action<PeerPath, TimeSpan> onPath, Action<string> onLost)
@@ -52,6 +53,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
         _time = time;
         _onPath = onPath;
         _onLost = onLost;
+        _connectedAt = time.GetTimestamp();
         _loop = Task.Run(() => RunAsync(_stopping.Token));
     }
 
@@ -96,9 +98,15 @@ internal sealed class PathSupervisor : IAsyncDisposable
                     }
                     while (_rendezvous.SessionMessages.TryRead(out RendezvousMessage? message))
                     {
-                        if (message is RestartMessage restart && restart.Session == _session)
+                        switch (message)
                         {
-                            await PeerRestartedAsync(restart.Offer, restart.Round, cancellationToken).ConfigureAwait(false);
+                            case RestartMessage restart when restart.Session == _session:
+                                await PeerRestartedAsync(restart.Offer, restart.Round, cancellationToken).ConfigureAwait(false);
+                                break;
+                            case CandidateMessage trickled when trickled.Session == _session && Candidate.TryFromInfo(trickled.Candidate, out Candidate candidate):
+                                // A late candidate (a relay granted late, a new mapping while on the relay): more pairs to try.
+                                await _link.InvokeAsync((agent, now) => agent.AddRemoteCandidates([candidate], now)).ConfigureAwait(false);
+                                break;
                         }
                     }
                     messagesReady = _rendezvous.SessionMessages.WaitToReadAsync(cancellationToken).AsTask();
@@ -133,11 +141,16 @@ internal sealed class PathSupervisor : IAsyncDisposable
                 await SendOfferAsync(cancellationToken).ConfigureAwait(false);
                 await StartChecksIfReadyAsync().ConfigureAwait(false);
                 break;
-            case IceEvent.Selected selected when _restarting:
+            case IceEvent.Selected selected:
+                // After a restart, or an upgrade from the relay to a direct pair of the same agent.
+                TimeSpan took = _time.GetElapsedTime(_restarting ? _restartStartedAt : _connectedAt);
                 _restarting = false;
-                var path = new PeerPath(true, "udp", selected.Local.EndPoint, selected.Remote.EndPoint,
-                    $"{selected.Local.Type.ToWire()}/{selected.Remote.Type.ToWire()}");
-                _onPath(path, _time.GetElapsedTime(_restartStartedAt));
+                _onPath(PeerPath.FromSelection(selected.Local, selected.Remote, _link.RelayTransport), took);
+                break;
+            case IceEvent.CandidateGathered gathered when gathered.Candidate.Type is CandidateType.ServerReflexive or CandidateType.Relayed
+                                                          && (!_restarting || _gathered):
+                // Learnt after our offer went out: trickle it (the offer of a restart in progress carries the rest).
+                await _rendezvous.TrySendAsync(new CandidateMessage(_session, gathered.Candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
                 break;
         }
     }

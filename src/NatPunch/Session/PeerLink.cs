@@ -12,9 +12,10 @@ namespace NatPunch.Session;
 /// (gathering, checks, consent), and the session framing between the selected path and the
 /// stream above. Datagrams are told apart by their first byte: STUN goes to the agent, session
 /// frames with our tag from the selected remote go up to the stream, anything else is counted
-/// and dropped.
+/// and dropped. With a relay (<see cref="StartRelayAsync"/>) the link also owns a TURN allocation
+/// whose relayed address the agent uses as a candidate (PeerLink.Relay.cs).
 /// </summary>
-public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
+public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
 {
     private const int MaxDatagram = 65536;
 
@@ -35,6 +36,7 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
     // Written by the loop, read by senders on any thread: where data goes (also pre-serialized,
     // so a send doesn't build a socket address each time) and how it is tagged.
     private volatile DataTarget? _dataTarget;
+    private volatile DataTarget? _previousTarget;
     private long _sessionTag;
     private long _strayDatagrams;
     private int _disposed;
@@ -61,7 +63,12 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
     /// <summary>Where data currently goes; null until a pair is selected.</summary>
     public IPEndPoint? DataRemote => _dataTarget?.EndPoint;
 
-    private sealed record DataTarget(IPEndPoint EndPoint, SocketAddress Address);
+    /// <summary>
+    /// Where data goes: straight to <paramref name="EndPoint"/> from the socket, or with
+    /// <paramref name="Relay"/> through our TURN allocation to that peer address, as ChannelData on
+    /// <paramref name="Channel"/> once it is bound (0 until then: Send indications through the loop).
+    /// </summary>
+    private sealed record DataTarget(IPEndPoint EndPoint, SocketAddress Address, RelayConnection? Relay = null, ushort Channel = 0);
 
     /// <summary>Datagrams that were neither STUN nor a frame of this session from the selected peer.</summary>
     public long StrayDatagrams => Interlocked.Read(ref _strayDatagrams);
@@ -94,7 +101,11 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
     /// afresh on the same socket, while data keeps going to the old remote until it selects a pair.
     /// </summary>
     public Task RestartAgentAsync(Func<TimeSpan, IceAgent> agentFactory) =>
-        InvokeAsync((_, now) => { _agent = agentFactory(now); });
+        InvokeAsync((_, now) =>
+        {
+            _agent = agentFactory(now);
+            OfferRelayTo(_agent); // the allocation outlives agents: the new one can use it at once
+        });
 
     /// <summary>Sets the tag both peers derived from the session id.</summary>
     public void SetSessionTag(ulong tag) => Interlocked.Exchange(ref _sessionTag, (long)tag);
@@ -105,6 +116,11 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
         DataTarget? target = _dataTarget;
         if (target is null)
         {
+            return;
+        }
+        if (target.Relay is not null)
+        {
+            SendSegmentViaRelay(target, segment);
             return;
         }
         Span<byte> frame = stackalloc byte[SessionFrame.HeaderLength + segment.Length];
@@ -157,10 +173,14 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
             }
             var from = Candidate.Normalize((IPEndPoint)result.RemoteEndPoint);
             ReadOnlySpan<byte> datagram = buffer.AsSpan(0, result.ReceivedBytes);
-            if (SessionFrame.TryOpen(datagram, (ulong)Interlocked.Read(ref _sessionTag), out ReadOnlySpan<byte> payload))
+            if (from.Equals(_udpRelayServer) && IsForRelay(datagram))
+            {
+                FromRelayServer(datagram, _udpRelay);
+            }
+            else if (SessionFrame.TryOpen(datagram, (ulong)Interlocked.Read(ref _sessionTag), out ReadOnlySpan<byte> payload))
             {
                 // The hot path: data skips the loop, it needs no agent state.
-                if (from.Equals(_dataTarget?.EndPoint))
+                if (IsDataSource(from))
                 {
                     _inboundSegments.Writer.TryWrite(payload.ToArray());
                 }
@@ -189,6 +209,12 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
         }
     }
 
+    /// <summary>Data is accepted from the selected remote and, while a path change settles, from the one before.</summary>
+    private bool IsDataSource(IPEndPoint from) =>
+        from.Equals(_dataTarget?.EndPoint) || from.Equals(_previousTarget?.EndPoint);
+
+    private void Deliver(ReadOnlySpan<byte> payload) => _inboundSegments.Writer.TryWrite(payload.ToArray());
+
     private async Task MainLoopAsync(CancellationToken cancellationToken)
     {
         try
@@ -196,7 +222,7 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
             while (!cancellationToken.IsCancellationRequested)
             {
                 FlushAgent();
-                TimeSpan? wake = _agent.NextWakeUp;
+                TimeSpan? wake = Earliest(_agent.NextWakeUp, RelayWakeUp);
                 TimeSpan delay = wake is { } w ? w - Now : Timeout.InfiniteTimeSpan;
                 if (wake is null || delay > TimeSpan.Zero)
                 {
@@ -221,6 +247,7 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
                 {
                     _agent.HandleTimeout(Now);
                 }
+                HandleRelayTimeouts(Now);
             }
         }
         catch (OperationCanceledException)
@@ -246,6 +273,11 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
                 // Unreachable candidates (no route) are normal; the check simply fails.
             }
         }
+        while (_agent.TryPollRelayTransmit(out OutgoingDatagram relayed))
+        {
+            SendViaRelay(relayed.To, relayed.Payload.Span, now);
+        }
+        FlushRelays(now);
         while (_agent.TryPollEvent(out IceEvent e))
         {
             if (e is IceEvent.Selected selected)
@@ -254,11 +286,20 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
                 // A dual-stack socket sends to IPv4 peers through IPv4-mapped IPv6 addresses.
                 IPEndPoint wire = _socket.AddressFamily == AddressFamily.InterNetworkV6 && remote.AddressFamily == AddressFamily.InterNetwork
                     ? new IPEndPoint(remote.Address.MapToIPv6(), remote.Port) : remote;
-                _dataTarget = new DataTarget(remote, wire.Serialize());
+                RelayConnection? relay = selected.Local.Type == CandidateType.Relayed ? _relay : null;
+                _previousTarget = _dataTarget;
+                _dataTarget = new DataTarget(remote, wire.Serialize(), relay);
+                if (relay is not null)
+                {
+                    relay.Core.BindChannel(remote, now);
+                    relay.Flush(now);
+                }
             }
             _events.Writer.TryWrite(e);
         }
     }
+
+    private static TimeSpan? Earliest(TimeSpan? a, TimeSpan? b) => a is null ? b : b is null ? a : (a < b ? a : b);
 
     public async ValueTask DisposeAsync()
     {
@@ -266,10 +307,15 @@ public sealed class PeerLink : ISegmentChannel, IAsyncDisposable
         {
             return;
         }
+        await CloseRelaysAsync().ConfigureAwait(false);
         _stopping.Cancel();
         _commands.Writer.TryComplete();
         _socket.Dispose();
         await Task.WhenAll(_receiveLoop, _mainLoop).ConfigureAwait(false);
+        foreach (RelayConnection relay in _relayAttempts)
+        {
+            await relay.DisposeAsync().ConfigureAwait(false);
+        }
         _inboundSegments.Writer.TryComplete();
         _stopping.Dispose();
     }

@@ -21,7 +21,13 @@ public sealed class CandidatePair
 
     public Candidate Local { get; }
 
-    public Candidate Remote { get; }
+    public Candidate Remote { get; internal set; }
+
+    /// <summary>Our side is a TURN allocation: what we send goes through the relay.</summary>
+    public bool SendsViaRelay => Local.Type == CandidateType.Relayed;
+
+    /// <summary>Either side is a relayed candidate: the path goes through a TURN server.</summary>
+    public bool IsRelayed => Local.Type == CandidateType.Relayed || Remote.Type == CandidateType.Relayed;
 
     public ulong Priority { get; private set; }
 

@@ -7,15 +7,36 @@ namespace NatPunch.Traversal;
 
 public sealed partial class IceAgent
 {
-    private CandidatePair? AddPair(Candidate remote)
+    /// <summary>Pairs a remote candidate with each local candidate that can reach it: the host base and our relayed candidates of its family.</summary>
+    private void AddPairs(Candidate remote)
     {
-        if (!_bases.TryGetValue(remote.Family, out Candidate? local))
+        if (_bases.TryGetValue(remote.Family, out Candidate? host))
         {
-            return null;
+            AddPair(host, remote);
         }
-        CandidatePair? existing = _pairs.Find(p => p.Remote.EndPoint.Equals(remote.EndPoint));
+        foreach (Candidate relayed in _relayedCandidates)
+        {
+            if (relayed.Family == remote.Family)
+            {
+                AddPair(relayed, remote);
+            }
+        }
+    }
+
+    private CandidatePair AddPair(Candidate local, Candidate remote)
+    {
+        CandidatePair? existing = FindPair(local, remote.EndPoint);
         if (existing is not null)
         {
+            // A peer-reflexive candidate signalled later under its real type (often the peer's relayed
+            // address, whose checks arrived before its trickled candidate) takes that type: a relayed
+            // path must not pass for a direct one.
+            if (existing.Remote.Type == CandidateType.PeerReflexive && remote.Type != CandidateType.PeerReflexive)
+            {
+                existing.Remote = remote;
+                existing.UpdatePriority(_controlling);
+                _pairs.Sort((a, b) => b.Priority.CompareTo(a.Priority));
+            }
             return existing;
         }
         var pair = new CandidatePair(local, remote, _controlling);
@@ -23,6 +44,13 @@ public sealed partial class IceAgent
         _pairs.Insert(index < 0 ? _pairs.Count : index, pair);
         return pair;
     }
+
+    private CandidatePair? FindPair(Candidate local, IPEndPoint remote) =>
+        _pairs.Find(p => ReferenceEquals(p.Local, local) && p.Remote.EndPoint.Equals(remote));
+
+    /// <summary>The local candidate a datagram arrived at: our relayed address if it came through the relay, else the socket's base.</summary>
+    private Candidate? LocalFor(IPEndPoint from, bool viaRelay) =>
+        viaRelay ? _relayedCandidates.Find(c => c.Family == from.AddressFamily) : _bases.GetValueOrDefault(from.AddressFamily);
 
     /// <summary>Starts the next waiting pair, highest priority first, one per pacing interval.</summary>
     private void SendPacedCheck(TimeSpan now)
@@ -39,7 +67,7 @@ public sealed partial class IceAgent
         }
     }
 
-    private void StartCheck(CandidatePair pair, bool useCandidate, TimeSpan now)
+    private void StartCheck(CandidatePair pair, bool useCandidate, TimeSpan now, TimeSpan? timeout = null)
     {
         if (_remote is null)
         {
@@ -61,7 +89,8 @@ public sealed partial class IceAgent
             UseCandidate = useCandidate,
             SentAsControlling = _controlling,
             FirstSentAt = now,
-            Deadline = useCandidate ? now + _options.CheckTimeout : pair.FirstCheckAt.Value + _options.CheckTimeout,
+            Deadline = timeout is { } limit ? now + limit
+                : useCandidate ? now + _options.CheckTimeout : pair.FirstCheckAt.Value + _options.CheckTimeout,
             Interval = _options.InitialCheckRetransmit,
             NextSendAt = now + _options.InitialCheckRetransmit,
             LastSentAt = now,
@@ -87,19 +116,23 @@ public sealed partial class IceAgent
     }
 
     /// <summary>Answers a check from the peer (RFC 8445 §7.3) and sends a triggered check back.</summary>
-    private void HandleCheckRequest(StunMessage request, IPEndPoint from, TimeSpan now)
+    private void HandleCheckRequest(StunMessage request, IPEndPoint from, bool viaRelay, TimeSpan now)
     {
         if (!request.VerifyFingerprint() || !request.TryGetString(StunAttributeType.Username, out string username))
         {
             return; // not an ICE check: no FINGERPRINT or no USERNAME
         }
+        if (LocalFor(from, viaRelay) is not { } local)
+        {
+            return; // arrived where we offer no candidate (e.g. straight on the socket with --relay only)
+        }
         byte[] localKey = Encoding.UTF8.GetBytes(Local.Pwd);
         if (!username.StartsWith(Local.Ufrag + ":", StringComparison.Ordinal) || !request.VerifyMessageIntegrity(localKey))
         {
-            SendError(request, from, StunErrorCode.Unauthorized);
+            SendError(request, from, viaRelay, StunErrorCode.Unauthorized);
             return;
         }
-        if (!ResolveRoleConflict(request, from))
+        if (!ResolveRoleConflict(request, from, viaRelay))
         {
             return;
         }
@@ -109,18 +142,20 @@ public sealed partial class IceAgent
         response.AddXorAddress(StunAttributeType.XorMappedAddress, from);
         response.AddMessageIntegrity(localKey);
         response.AddFingerprint();
-        Send(from, response.Written.ToArray());
+        Send(from, response.Written.ToArray(), viaRelay);
 
-        CandidatePair? pair = _pairs.Find(p => p.Remote.EndPoint.Equals(from));
+        CandidatePair? pair = FindPair(local, from);
         if (pair is null)
         {
             // RFC 8445 §7.3.1.3: an unknown source is a peer-reflexive candidate.
             request.TryGetUInt32(StunAttributeType.Priority, out uint priority);
-            pair = AddPair(new Candidate(CandidateType.PeerReflexive, from, priority, $"p{_pairs.Count}"));
-            if (pair is null)
+            Candidate reflexive = _remoteCandidates.Find(c => c.EndPoint.Equals(from))
+                ?? new Candidate(CandidateType.PeerReflexive, from, priority, $"p{_pairs.Count}");
+            if (!_remoteCandidates.Contains(reflexive))
             {
-                return;
+                _remoteCandidates.Add(reflexive);
             }
+            pair = AddPair(local, reflexive);
         }
         bool useCandidate = request.HasAttribute(StunAttributeType.UseCandidate);
         if (useCandidate && !_controlling)
@@ -132,7 +167,7 @@ public sealed partial class IceAgent
                 return;
             }
         }
-        if (SelectedPair is not null)
+        if (SelectedPair is { } selected && !CouldUpgrade(selected, pair))
         {
             return; // a consent check from the peer: answered above, nothing more to do
         }
@@ -158,13 +193,13 @@ public sealed partial class IceAgent
     /// tie-breaker controls; the loser switches role, or the winner answers 487 Role Conflict.
     /// Returns false when the request was answered with 487.
     /// </summary>
-    private bool ResolveRoleConflict(StunMessage request, IPEndPoint from)
+    private bool ResolveRoleConflict(StunMessage request, IPEndPoint from, bool viaRelay)
     {
         if (_controlling && request.TryGetUInt64(StunAttributeType.IceControlling, out ulong theirs))
         {
             if (_tieBreaker >= theirs)
             {
-                SendError(request, from, StunErrorCode.RoleConflict);
+                SendError(request, from, viaRelay, StunErrorCode.RoleConflict);
                 return false;
             }
             SwitchRole();
@@ -177,7 +212,7 @@ public sealed partial class IceAgent
             }
             else
             {
-                SendError(request, from, StunErrorCode.RoleConflict);
+                SendError(request, from, viaRelay, StunErrorCode.RoleConflict);
                 return false;
             }
         }
@@ -237,8 +272,12 @@ public sealed partial class IceAgent
             pair.RoundTrip = now - transaction.FirstSentAt;
         }
         pair.State = CandidatePairState.Succeeded;
-        if (SelectedPair is not null)
+        if (SelectedPair is { } current)
         {
+            if (CouldUpgrade(current, pair))
+            {
+                UpgradeTo(pair, transaction.UseCandidate, now);
+            }
             return;
         }
         if (transaction.UseCandidate && _controlling)
@@ -301,7 +340,11 @@ public sealed partial class IceAgent
         if (SelectedPair is null && !_pairs.Exists(p => p.Nominating))
         {
             CandidatePair? best = _pairs.Find(p => p.State == CandidatePairState.Succeeded);
-            if (best is not null)
+            if (best is { IsRelayed: true } && RelayHeldUntil(now) is { } until)
+            {
+                _nominateAt = until; // a direct pair may still work: wait for it a little longer
+            }
+            else if (best is not null)
             {
                 Nominate(best, now);
             }
@@ -329,25 +372,26 @@ public sealed partial class IceAgent
 
     private void Select(CandidatePair pair, TimeSpan now)
     {
-        if (SelectedPair is not null)
+        if (SelectedPair is { } current && !CouldUpgrade(current, pair))
         {
             return;
         }
         SelectedPair = pair;
         _nominateAt = null;
-        // Checks on other pairs are pointless now.
+        // Checks on other pairs are pointless now, except direct ones while we are on the relay.
         foreach (IceTransaction transaction in _transactions.Values.ToList())
         {
-            if (transaction.Kind == IceTransactionKind.Check)
+            if (transaction.Kind == IceTransactionKind.Check && (!pair.IsRelayed || transaction.Pair!.IsRelayed))
             {
                 _transactions.Remove(transaction.Id);
             }
         }
         StartConsent(now);
+        _nextUpgradeAt = pair.IsRelayed ? now + _options.UpgradeInterval : null;
         _events.Enqueue(new IceEvent.Selected(pair.Local, pair.Remote, pair.RoundTrip ?? TimeSpan.Zero));
     }
 
-    private void SendError(StunMessage request, IPEndPoint to, int code)
+    private void SendError(StunMessage request, IPEndPoint to, bool viaRelay, int code)
     {
         var buffer = new byte[128];
         var builder = new StunMessageBuilder(buffer, request.Type.ToError(), request.TransactionId);
@@ -357,6 +401,6 @@ public sealed partial class IceAgent
             builder.AddMessageIntegrity(Encoding.UTF8.GetBytes(Local.Pwd));
         }
         builder.AddFingerprint();
-        Send(to, builder.Written.ToArray());
+        Send(to, builder.Written.ToArray(), viaRelay);
     }
 }

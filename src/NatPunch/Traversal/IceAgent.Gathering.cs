@@ -73,6 +73,6 @@ public sealed partial class IceAgent
     private void StartTransaction(IceTransaction transaction)
     {
         _transactions[transaction.Id] = transaction;
-        Send(transaction.Destination, transaction.Request);
+        Send(transaction.Destination, transaction.Request, transaction.ViaRelay);
     }
 }

@@ -18,6 +18,16 @@ namespace NatPunch.Traversal;
 /// a pair is always the host candidate of the remote's address family; local server-reflexive
 /// candidates are only advertised, never paired (RFC 8445 §6.1.2.4 replaces them by their base).
 /// Application datagrams share the socket; the driver tells them apart with <see cref="IsStun"/>.
+/// <para>
+/// A relayed candidate (our TURN allocation) is added by the driver once the relay granted it
+/// (<see cref="AddRelayedCandidate"/>); the agent pairs it like a host candidate, hands what it
+/// sends from it to the driver through <see cref="TryPollRelayTransmit"/>, and is given what came
+/// through the relay with <see cref="HandleRelayedDatagram"/>. Direct pairs are preferred: a
+/// relayed pair is nominated only when no direct pair can still work or after
+/// <see cref="IceAgentOptions.RelayNominationDelay"/>, and while data goes through the relay the
+/// direct pairs are checked again every <see cref="IceAgentOptions.UpgradeInterval"/>; the first
+/// that works is nominated and replaces the relayed one (a second <see cref="IceEvent.Selected"/>).
+/// </para>
 /// </remarks>
 public sealed partial class IceAgent : IDatagramCore
 {
@@ -26,6 +36,9 @@ public sealed partial class IceAgent : IDatagramCore
     private readonly List<Candidate> _localCandidates = [];
     private readonly Dictionary<AddressFamily, Candidate> _bases = [];
     private readonly List<CandidatePair> _pairs = [];
+    private readonly List<Candidate> _remoteCandidates = [];
+    private readonly List<Candidate> _relayedCandidates = [];
+    private readonly Queue<OutgoingDatagram> _relayOutgoing = new();
     private readonly Dictionary<TransactionId, IceTransaction> _transactions = [];
     private readonly Queue<OutgoingDatagram> _outgoing = new();
     private readonly Queue<IceEvent> _events = new();
@@ -109,12 +122,23 @@ public sealed partial class IceAgent : IDatagramCore
     /// <summary>The peer's credentials, from its offer.</summary>
     public void SetRemoteCredentials(IceCredentials remote) => _remote = remote;
 
+    /// <summary>The peer's relayed candidates are dropped (<c>--relay never</c>: a path through a relay is not wanted from either side).</summary>
+    public bool IgnoreRelayedRemotes { get; init; }
+
     /// <summary>Adds the peer's candidates; may be called again as more trickle in.</summary>
     public void AddRemoteCandidates(IEnumerable<Candidate> candidates, TimeSpan now)
     {
         foreach (Candidate candidate in candidates)
         {
-            AddPair(candidate);
+            if (IgnoreRelayedRemotes && candidate.Type == CandidateType.Relayed)
+            {
+                continue;
+            }
+            if (!_remoteCandidates.Exists(c => c.EndPoint.Equals(candidate.EndPoint)))
+            {
+                _remoteCandidates.Add(candidate);
+            }
+            AddPairs(candidate);
         }
     }
 
@@ -133,7 +157,16 @@ public sealed partial class IceAgent : IDatagramCore
 
     public bool TryPollTransmit(TimeSpan now, out OutgoingDatagram datagram) => _outgoing.TryDequeue(out datagram);
 
-    public void HandleDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from, TimeSpan now)
+    /// <summary>The next datagram to send from our relayed candidate: the driver sends it to <see cref="OutgoingDatagram.To"/> through the TURN allocation.</summary>
+    public bool TryPollRelayTransmit(out OutgoingDatagram datagram) => _relayOutgoing.TryDequeue(out datagram);
+
+    /// <summary>A datagram that arrived straight on the socket.</summary>
+    public void HandleDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from, TimeSpan now) => Receive(datagram, from, viaRelay: false, now);
+
+    /// <summary>A datagram that <paramref name="from"/> sent to our relayed address, unwrapped by the driver's TURN client.</summary>
+    public void HandleRelayedDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from, TimeSpan now) => Receive(datagram, from, viaRelay: true, now);
+
+    private void Receive(ReadOnlySpan<byte> datagram, IPEndPoint from, bool viaRelay, TimeSpan now)
     {
         if (!StunMessage.TryParse(datagram, out StunMessage message, out _))
         {
@@ -143,11 +176,12 @@ public sealed partial class IceAgent : IDatagramCore
         switch (message.Type.Class)
         {
             case StunClass.Request when message.Type.Method == StunMethod.Binding:
-                HandleCheckRequest(message, from, now);
+                HandleCheckRequest(message, from, viaRelay, now);
                 break;
             case StunClass.SuccessResponse or StunClass.ErrorResponse:
-                if (_transactions.Remove(message.TransactionId, out IceTransaction? transaction))
+                if (_transactions.TryGetValue(message.TransactionId, out IceTransaction? transaction) && transaction.ViaRelay == viaRelay)
                 {
+                    _transactions.Remove(message.TransactionId);
                     HandleResponse(transaction, message, from, now);
                 }
                 break;
@@ -167,6 +201,7 @@ public sealed partial class IceAgent : IDatagramCore
             {
                 next = Earliest(next, _nextPacedCheckAt);
             }
+            next = Earliest(next, NextUpgradeAt);
             if (_nominateAt is { } nominate)
             {
                 next = Earliest(next, nominate);
@@ -194,6 +229,7 @@ public sealed partial class IceAgent : IDatagramCore
             }
         }
         SendPacedCheck(now);
+        ProbeForUpgrade(now);
         if (_nominateAt is { } nominateAt && now >= nominateAt)
         {
             _nominateAt = null;
@@ -205,7 +241,7 @@ public sealed partial class IceAgent : IDatagramCore
 
     private void Retransmit(IceTransaction transaction, TimeSpan now)
     {
-        Send(transaction.Destination, transaction.Request);
+        Send(transaction.Destination, transaction.Request, transaction.ViaRelay);
         transaction.Sends++;
         transaction.LastSentAt = now;
         transaction.Interval = Min(transaction.Interval * 2, transaction.Kind == IceTransactionKind.Gather ? _options.GatherTimeout : _options.MaxCheckRetransmit);
@@ -219,8 +255,15 @@ public sealed partial class IceAgent : IDatagramCore
             case IceTransactionKind.Gather:
                 GatherFinished();
                 break;
-            case IceTransactionKind.Check when transaction.Pair is { State: CandidatePairState.InProgress } pair:
-                pair.State = CandidatePairState.Failed;
+            case IceTransactionKind.Check when transaction.Pair is { } pair:
+                if (pair.State == CandidatePairState.InProgress)
+                {
+                    pair.State = CandidatePairState.Failed;
+                }
+                if (transaction.UseCandidate)
+                {
+                    pair.Nominating = false; // unanswered: a later success may nominate it again
+                }
                 break;
         }
     }
@@ -250,7 +293,8 @@ public sealed partial class IceAgent : IDatagramCore
         _events.Enqueue(new IceEvent.CandidateGathered(candidate));
     }
 
-    private void Send(IPEndPoint to, byte[] datagram) => _outgoing.Enqueue(new OutgoingDatagram(to, datagram));
+    private void Send(IPEndPoint to, byte[] datagram, bool viaRelay = false) =>
+        (viaRelay ? _relayOutgoing : _outgoing).Enqueue(new OutgoingDatagram(to, datagram));
 
     private static TimeSpan? Earliest(TimeSpan? a, TimeSpan? b) => a is null ? b : b is null ? a : (a < b ? a : b);
 

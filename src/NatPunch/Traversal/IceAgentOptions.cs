@@ -27,6 +27,19 @@ public sealed record IceAgentOptions
     /// </summary>
     public TimeSpan NominationDelay { get; init; } = TimeSpan.FromMilliseconds(60);
 
+    /// <summary>
+    /// A relayed pair that works is nominated only once every direct pair has failed or this long
+    /// after checks began: direct is preferred, and direct checks through NATs may need a few
+    /// retransmissions before both holes are open.
+    /// </summary>
+    public TimeSpan RelayNominationDelay { get; init; } = TimeSpan.FromSeconds(1.5);
+
+    /// <summary>While data goes through a relay, the direct pairs are checked again this often (and the server-reflexive address re-learned), to upgrade.</summary>
+    public TimeSpan UpgradeInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long one upgrade round's checks on a direct pair last before the pair counts as failed again.</summary>
+    public TimeSpan UpgradeProbeTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Retransmission of STUN requests to the server while gathering (RFC 8489 §6.2.1, shortened).</summary>
     public TimeSpan GatherRetransmit { get; init; } = TimeSpan.FromMilliseconds(250);
 

@@ -11,6 +11,8 @@ internal sealed class IceTransaction
     public required IPEndPoint Destination { get; init; }
     public required byte[] Request { get; init; }
     public CandidatePair? Pair { get; init; }
+    /// <summary>Sent through our TURN allocation rather than straight from the socket.</summary>
+    public bool ViaRelay => Pair?.SendsViaRelay == true;
     public bool UseCandidate { get; init; }
     /// <summary>The request claimed the controlling role (ICE-CONTROLLING) rather than the controlled one.</summary>
     public bool SentAsControlling { get; init; }

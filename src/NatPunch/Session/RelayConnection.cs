@@ -1,0 +1,157 @@
+using System.Net;
+using System.Net.Sockets;
+using NatPunch.Core;
+using NatPunch.Protocol.Stun;
+using NatPunch.Protocol.Turn;
+using NatPunch.Relay;
+using NatPunch.Traversal;
+
+namespace NatPunch.Session;
+
+/// <summary>
+/// One TURN allocation of a <see cref="PeerLink"/>: the <see cref="TurnClientCore"/> and its way to
+/// the server. Over UDP it shares the link's socket, so the allocation belongs to the very address
+/// the host candidate has (RFC 8445 §5.1.1.2); over TCP it has its own connection, with RFC 8489
+/// §6.2.2 framing. The core is touched only on the link's loop; <see cref="SendRaw"/> (ChannelData
+/// on the data path) may be called from any thread.
+/// </summary>
+internal sealed class RelayConnection : IAsyncDisposable
+{
+    private readonly Socket _udp;
+    private readonly SocketAddress _serverAddress;
+    private readonly object _tcpWrite = new();
+    private Socket? _tcp;
+    private Task _reader = Task.CompletedTask;
+    private readonly CancellationTokenSource _stopping = new();
+
+    public RelayConnection(RelayServer server, TurnServerTransport transport, Socket udpSocket)
+    {
+        Transport = transport;
+        _udp = udpSocket;
+        Server = Candidate.Normalize(server.EndPoint);
+        Core = new TurnClientCore(Server, server.Credentials, TurnClientOptions.Default with
+        {
+            Reliable = transport == TurnServerTransport.Tcp,
+            RequestedAddressFamily = Server.AddressFamily == AddressFamily.InterNetworkV6 ? RequestedAddressFamily.IPv6 : null,
+        });
+        // A dual-stack socket reaches IPv4 servers through IPv4-mapped IPv6 addresses.
+        IPEndPoint wire = udpSocket.AddressFamily == AddressFamily.InterNetworkV6 && Server.AddressFamily == AddressFamily.InterNetwork
+            ? new IPEndPoint(Server.Address.MapToIPv6(), Server.Port) : Server;
+        _serverAddress = wire.Serialize();
+    }
+
+    public TurnClientCore Core { get; }
+
+    public TurnServerTransport Transport { get; }
+
+    /// <summary>The TURN server, normalized (IPv4 as IPv4).</summary>
+    public IPEndPoint Server { get; }
+
+    /// <summary>The link asked for this by <see cref="TurnClientCore.Allocate"/> at this time.</summary>
+    public TimeSpan StartedAt { get; set; }
+
+    /// <summary>Why this attempt is over, if it is (TCP connection failed, allocation refused or unanswered).</summary>
+    public string? FailureReason { get; set; }
+
+    /// <summary>
+    /// Opens the TCP connection (nothing to do for UDP) and starts reading; every message the
+    /// server sends is handed to <paramref name="onMessage"/>, the end of the connection to <paramref name="onClosed"/>.
+    /// </summary>
+    public async Task ConnectAsync(Action<byte[]> onMessage, Action<string> onClosed, TimeSpan timeout)
+    {
+        if (Transport != TurnServerTransport.Tcp)
+        {
+            return;
+        }
+        var socket = new Socket(Server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            limit.CancelAfter(timeout);
+            await socket.ConnectAsync(Server, limit.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            socket.Dispose();
+            throw new SocketException((int)SocketError.TimedOut, $"cannot open TCP to the TURN server {Server}: {(e is SocketException s ? s.Message : "timed out")}");
+        }
+        _tcp = socket;
+        _reader = Task.Run(() => ReadTcpAsync(socket, onMessage, onClosed, _stopping.Token));
+    }
+
+    /// <summary>Sends what the core queued for the server.</summary>
+    public void Flush(TimeSpan now)
+    {
+        while (Core.TryPollTransmit(now, out OutgoingDatagram datagram))
+        {
+            SendRaw(datagram.Payload.Span);
+        }
+    }
+
+    /// <summary>Sends one STUN message or (padded, over TCP) ChannelData to the server. Errors are losses: requests are retransmitted, data by the stream.</summary>
+    public void SendRaw(ReadOnlySpan<byte> message)
+    {
+        try
+        {
+            if (Transport == TurnServerTransport.Udp)
+            {
+                _udp.SendTo(message, SocketFlags.None, _serverAddress);
+                return;
+            }
+            Socket? tcp = _tcp;
+            if (tcp is null)
+            {
+                return;
+            }
+            lock (_tcpWrite)
+            {
+                tcp.Send(message);
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Splits the TCP byte stream into STUN messages and ChannelData (RFC 8656 §12.5).</summary>
+    private static async Task ReadTcpAsync(Socket socket, Action<byte[]> onMessage, Action<string> onClosed, CancellationToken cancellationToken)
+    {
+        byte[] header = new byte[ChannelData.HeaderLength];
+        try
+        {
+            await using var stream = new NetworkStream(socket, ownsSocket: false);
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                await stream.ReadExactlyAsync(header, cancellationToken).ConfigureAwait(false);
+                if (!ChannelData.TryGetFramedLength(header, out int length, legacyRange: true)
+                    && !StunMessage.TryGetFramedLength(header, out length))
+                {
+                    onClosed("the TURN server sent bytes that are neither STUN nor ChannelData");
+                    return;
+                }
+                byte[] message = new byte[length];
+                header.CopyTo(message, 0);
+                await stream.ReadExactlyAsync(message.AsMemory(header.Length), cancellationToken).ConfigureAwait(false);
+                onMessage(message);
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or EndOfStreamException or ObjectDisposedException)
+        {
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                onClosed($"the TCP connection to the TURN server ended: {e.Message}");
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stopping.Cancel();
+        _tcp?.Dispose();
+        await _reader.ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,112 @@
+using System.Net;
+using System.Security.Cryptography;
+using NatPunch.Relay;
+using NatPunch.Server;
+using NatPunch.Server.Turn;
+
+namespace NatPunch.IntegrationTests.Peer;
+
+/// <summary>
+/// Listen and connect through our server's TURN relay on loopback (<c>--relay only</c>, <c>--turn</c>
+/// with long-term credentials), over UDP and TCP to the relay, and the failures a user can meet.
+/// </summary>
+public sealed class PeerConnectorRelayLoopbackTests : IAsyncLifetime
+{
+    private NatPunchServer _server = null!;
+
+    public ValueTask InitializeAsync()
+    {
+        _server = new NatPunchServer(new NatPunchServerOptions
+        {
+            Listen = [new IPEndPoint(IPAddress.Loopback, 0)],
+            Turn = new TurnOptions
+            {
+                Realm = "natpunch.test",
+                Users = new Dictionary<string, string> { ["relay-user"] = "relay-pass" },
+                AllowLoopbackPeers = true,
+            },
+        });
+        _server.Start();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    private PeerOptions Options(string name, RelayMode relay, string transport = "udp", string password = "relay-pass") => new()
+    {
+        Server = _server.UdpEndPoints[0].ToString(),
+        Name = name,
+        IncludeLoopbackCandidates = true,
+        Timeout = TimeSpan.FromSeconds(15),
+        Relay = relay,
+        TurnServer = TurnServerUri.TryParse($"turn:{_server.UdpEndPoints[0]}?transport={transport}", out TurnServerUri uri, out _) ? uri : null,
+        TurnCredentials = new TurnCredentials("relay-user", password),
+    };
+
+    [Theory]
+    [InlineData("udp")]
+    [InlineData("tcp")]
+    public async Task RelayOnlyCarriesTheStreamIntactBothWays(string transport)
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        var progress = new List<ConnectionProgress>();
+        Task<PeerConnection> listening = PeerConnector.ListenAsync(Options($"bob-{transport}", RelayMode.Only, transport), null, ct);
+        await Task.Delay(300, ct);
+        await using PeerConnection alice = await PeerConnector.ConnectAsync(Options($"alice-{transport}", RelayMode.Only, transport), $"bob-{transport}",
+            new Progress<ConnectionProgress>(p => { lock (progress) progress.Add(p); }), ct);
+        await using PeerConnection bob = await listening.WaitAsync(TimeSpan.FromSeconds(15), ct);
+
+        alice.Path.Direct.ShouldBeFalse();
+        bob.Path.Direct.ShouldBeFalse();
+        alice.Path.Transport.ShouldBe(transport);
+        alice.Path.CandidateTypes.ShouldStartWith("relay/");
+
+        byte[] toBob = RandomNumberGenerator.GetBytes(1_000_000);
+        byte[] toAlice = RandomNumberGenerator.GetBytes(1_000_000);
+        Task<byte[]> bobReads = ReadAllAsync(bob, ct);
+        Task<byte[]> aliceReads = ReadAllAsync(alice, ct);
+        await Task.WhenAll(WriteAllAsync(alice, toBob, ct), WriteAllAsync(bob, toAlice, ct)).WaitAsync(TimeSpan.FromSeconds(60), ct);
+        SHA256.HashData(await bobReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBe(SHA256.HashData(toBob));
+        SHA256.HashData(await aliceReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBe(SHA256.HashData(toAlice));
+        lock (progress)
+        {
+            progress.OfType<ConnectionProgress.RelayReady>().ShouldHaveSingleItem().Transport.ShouldBe(transport);
+        }
+    }
+
+    [Fact]
+    public async Task AutoPrefersTheDirectPathWhenBothWork()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        Task<PeerConnection> listening = PeerConnector.ListenAsync(Options("bob-auto", RelayMode.Auto), null, ct);
+        await Task.Delay(300, ct);
+        await using PeerConnection alice = await PeerConnector.ConnectAsync(Options("alice-auto", RelayMode.Auto), "bob-auto", null, ct);
+        await using PeerConnection bob = await listening.WaitAsync(TimeSpan.FromSeconds(15), ct);
+        alice.Path.Direct.ShouldBeTrue();
+        bob.Path.Direct.ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task AWrongTurnPasswordWithRelayOnlyFailsSayingSo()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        _ = PeerConnector.ListenAsync(Options("bob-bad", RelayMode.Only), null, ct);
+        await Task.Delay(300, ct);
+        var error = await Should.ThrowAsync<ConnectException>(() =>
+            PeerConnector.ConnectAsync(Options("alice-bad", RelayMode.Only, password: "wrong"), "bob-bad", null, ct));
+        error.Message.ShouldContain("refused the credentials");
+    }
+
+    private static async Task WriteAllAsync(PeerConnection connection, byte[] data, CancellationToken ct)
+    {
+        await connection.Stream.WriteAsync(data, ct);
+        await connection.Stream.CompleteWritesAsync(ct);
+    }
+
+    private static async Task<byte[]> ReadAllAsync(PeerConnection connection, CancellationToken ct)
+    {
+        using var all = new MemoryStream();
+        await connection.Stream.CopyToAsync(all, ct);
+        return all.ToArray();
+    }
+}
