@@ -122,7 +122,7 @@ public sealed partial class IceAgent
         {
             return; // not an ICE check: no FINGERPRINT or no USERNAME
         }
-        if (LocalFor(from, viaRelay) is not { } local)
+        if (LocalFor(from, viaRelay) is not { } local || _refusedRemotes.Contains(from))
         {
             return; // arrived where we offer no candidate (e.g. straight on the socket with --relay only)
         }

@@ -122,9 +122,23 @@ public sealed partial class IceAgent : IDatagramCore
     /// <summary>The peer's credentials, from its offer.</summary>
     public void SetRemoteCredentials(IceCredentials remote) => _remote = remote;
 
-    /// <summary>The peer's relayed candidates are dropped (<c>--relay never</c>: a path through a relay is not wanted from either side).</summary>
+    /// <summary>
+    /// The peer's relayed candidates are dropped (<c>--relay never</c>: a path through a relay is not
+    /// wanted from either side), and checks from those addresses are not answered, so they cannot
+    /// come back as peer-reflexive candidates.
+    /// </summary>
     public bool IgnoreRelayedRemotes { get; init; }
 
+    private readonly HashSet<IPEndPoint> _refusedRemotes = [];
+
+    private void RefuseRelayedRemote(IPEndPoint endPoint)
+    {
+        endPoint = Candidate.Normalize(endPoint);
+        _refusedRemotes.Add(endPoint);
+        // Its checks may have arrived before the candidate did and made a peer-reflexive pair.
+        _pairs.RemoveAll(p => p.Remote.EndPoint.Equals(endPoint) && p != SelectedPair);
+        _remoteCandidates.RemoveAll(c => c.EndPoint.Equals(endPoint));
+    }
     /// <summary>Adds the peer's candidates; may be called again as more trickle in.</summary>
     public void AddRemoteCandidates(IEnumerable<Candidate> candidates, TimeSpan now)
     {
@@ -132,6 +146,7 @@ public sealed partial class IceAgent : IDatagramCore
         {
             if (IgnoreRelayedRemotes && candidate.Type == CandidateType.Relayed)
             {
+                RefuseRelayedRemote(candidate.EndPoint);
                 continue;
             }
             if (!_remoteCandidates.Exists(c => c.EndPoint.Equals(candidate.EndPoint)))
