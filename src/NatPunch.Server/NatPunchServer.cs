@@ -11,8 +11,9 @@ namespace NatPunch.Server;
 
 /// <summary>
 /// The NatPunch server: STUN over UDP and TCP on every listen address (RFC 8489), with RFC 5780
-/// behaviour discovery when an alternate address is configured, and the rendezvous service on the
-/// same TCP port (told apart by the first byte). Start it, then dispose it to stop.
+/// behaviour discovery when an alternate address is configured, the rendezvous service on the
+/// same TCP port (told apart by the first byte) and, unless switched off, the TURN relay, whose
+/// short-lived credentials the rendezvous hands to registered peers. Start it, then dispose it to stop.
 /// </summary>
 public sealed class NatPunchServer : IAsyncDisposable
 {
@@ -45,15 +46,20 @@ public sealed class NatPunchServer : IAsyncDisposable
     {
         _options = options;
         _logger = logger ?? NullLogger<NatPunchServer>.Instance;
-        _rendezvous = new RendezvousLoop(options.Rendezvous, timeProvider ?? TimeProvider.System, _logger);
         if (options.Turn.Enabled)
         {
-            _turn = new TurnService(options.Turn, timeProvider, _logger);
+            // One secret for both sides: the rendezvous mints grants with it, the relay checks them.
+            TurnGrants = TurnGrantIssuer.ForRelay(options.Turn, timeProvider);
+            _turn = new TurnService(options.Turn, timeProvider, _logger, TurnGrants);
         }
+        _rendezvous = new RendezvousLoop(options.Rendezvous, timeProvider ?? TimeProvider.System, _logger, TurnGrants);
     }
 
     /// <summary>The TURN relay, when enabled.</summary>
     public TurnService? Turn => _turn;
+
+    /// <summary>Mints the relay credentials sent to registered peers; null when TURN is off.</summary>
+    public TurnGrantIssuer? TurnGrants { get; }
 
     public ServerCounters Counters { get; } = new();
 
@@ -79,8 +85,11 @@ public sealed class NatPunchServer : IAsyncDisposable
         if (_turn is not null)
         {
             TurnOptions turn = _turn.Options;
-            TurnLog.Enabled(_logger, turn.Realm, turn.NoAuth ? "NO AUTHENTICATION" : $"{turn.Users.Count} user(s){(turn.Secret is null ? "" : " + REST secret")}",
-                turn.MinPort, turn.MaxPort);
+            // The grants' TTL, never a grant: its password would let anyone relay.
+            string auth = turn.NoAuth ? "NO AUTHENTICATION"
+                : $"{turn.Users.Count} user(s){(turn.Secret is null ? "" : " + REST secret")}"
+                  + $" + grants to registered peers valid {TurnGrants!.Lifetime.TotalSeconds:0} s";
+            TurnLog.Enabled(_logger, turn.Realm, auth, turn.MinPort, turn.MaxPort);
         }
         _loops.Add(_rendezvous.RunAsync(_stopping.Token));
     }

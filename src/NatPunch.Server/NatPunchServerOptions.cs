@@ -29,7 +29,7 @@ public sealed record NatPunchServerOptions
     /// <summary>The rendezvous service: token, liveness timing.</summary>
     public RendezvousOptions Rendezvous { get; init; } = RendezvousOptions.Default;
 
-    /// <summary>The TURN relay (RFC 8656) on the same port; off unless <see cref="TurnOptions.Enabled"/>.</summary>
+    /// <summary>The TURN relay (RFC 8656) on the same port; on unless <see cref="TurnOptions.Enabled"/> is false.</summary>
     public TurnOptions Turn { get; init; } = TurnOptions.Default;
 
     /// <summary>The listen addresses with the default filled in.</summary>

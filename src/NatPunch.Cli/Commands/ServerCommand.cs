@@ -9,7 +9,7 @@ using NatPunch.Server.Turn;
 
 namespace NatPunch.Cli.Commands;
 
-/// <summary><c>natpunch server</c>: STUN over UDP and TCP (and, as they are built, TURN and rendezvous) on one port.</summary>
+/// <summary><c>natpunch server</c>: STUN, the TURN relay and the rendezvous service, over UDP and TCP on one port.</summary>
 internal static class ServerCommand
 {
     public static Command Create()
@@ -33,15 +33,28 @@ internal static class ServerCommand
         {
             Description = "TURN: the long-term credential realm (RFC 8489 §9.2). Default: natpunch.",
         };
+        var noTurn = new Option<bool>("--no-turn")
+        {
+            Description = "Switch the TURN relay off. By default it runs, and the rendezvous gives each registered peer "
+                + "short-lived credentials for it, so peers that cannot connect directly fall back to it with no configuration.",
+        };
         var turnUser = new Option<string[]>("--turn-user")
         {
-            Description = "TURN: a user as NAME:PASSWORD; repeat for several. Enables the TURN relay (RFC 8656).",
+            Description = "TURN: a static user as NAME:PASSWORD, for other TURN clients; repeat for several.",
             AllowMultipleArgumentsPerToken = false,
         };
         var turnSecret = new Option<string?>("--turn-secret")
         {
             Description = "TURN: the TURN REST API shared secret (coturn's --use-auth-secret): usernames are EXPIRY:NAME "
-                + "(Unix seconds), passwords base64(HMAC-SHA1(secret, username)). Enables the TURN relay.",
+                + "(Unix seconds), passwords base64(HMAC-SHA1(secret, username)). The grants to registered peers are then minted "
+                + "with it too (otherwise with a random secret made at start), so other services sharing it can check them.",
+        };
+        var turnGrantTtl = new Option<int>("--turn-grant-ttl")
+        {
+            Description = "TURN: seconds the credentials given to a registered peer stay valid. Default 86400 (a day). "
+                + "A peer gets fresh ones each time it registers (or reconnects); a relayed session that lasts longer than this "
+                + "loses its relay at the next allocation refresh.",
+            DefaultValueFactory = _ => (int)TurnOptions.Default.GrantLifetime.TotalSeconds,
         };
         var turnNoAuth = new Option<bool>("--turn-no-auth")
         {
@@ -90,11 +103,13 @@ internal static class ServerCommand
             Description = "TURN: a CIDR of peers always denied (checked first); repeatable.",
             AllowMultipleArgumentsPerToken = false,
         };
-        var command = new Command("server", "Run the NatPunch server: a standard STUN server (RFC 8489, RFC 5780) on UDP and TCP, the rendezvous service "
-            + "that introduces peers and, with --turn-user, --turn-secret or --turn-no-auth, a TURN relay (RFC 8656), all on one port.")
+        var command = new Command("server", "Run the NatPunch server: a standard STUN server (RFC 8489, RFC 5780), the rendezvous service "
+            + "that introduces peers, and a TURN relay (RFC 8656) for peers that cannot connect directly, all on one port over UDP "
+            + "and TCP. Registered peers get short-lived relay credentials from the rendezvous: without --token anyone who can "
+            + "register can relay (to public addresses only, unless --allow-peer/--allow-loopback-peers); --no-turn switches the relay off.")
         {
-            listen, altAddress, token, verbose, realm, turnUser, turnSecret, turnNoAuth, userQuota, totalQuota, maxBps, minPort, maxPort,
-            relayIp, allowLoopbackPeers, allowPeer, denyPeer,
+            listen, altAddress, token, verbose, noTurn, realm, turnUser, turnSecret, turnGrantTtl, turnNoAuth, userQuota, totalQuota, maxBps,
+            minPort, maxPort, relayIp, allowLoopbackPeers, allowPeer, denyPeer,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -152,8 +167,15 @@ internal static class ServerCommand
             {
                 return Usage($"--min-port/--max-port: {low}-{high} is not a port range");
             }
+            int grantTtl = parse.GetValue(turnGrantTtl);
+            if (grantTtl < 1)
+            {
+                return Usage($"--turn-grant-ttl: {grantTtl} is not a number of seconds (1 or more)");
+            }
             var turn = new TurnOptions
             {
+                Enabled = !parse.GetValue(noTurn),
+                GrantLifetime = TimeSpan.FromSeconds(grantTtl),
                 Realm = parse.GetValue(realm) ?? TurnOptions.Default.Realm,
                 Users = users,
                 Secret = parse.GetValue(turnSecret),
@@ -171,6 +193,11 @@ internal static class ServerCommand
             if (turn.NoAuth && (users.Count > 0 || turn.Secret is not null))
             {
                 return Usage("--turn-no-auth cannot be combined with --turn-user or --turn-secret");
+            }
+            if (!turn.Enabled && (turn.NoAuth || users.Count > 0 || turn.Secret is not null))
+            {
+                // Silently ignoring TURN credentials would leave their users wondering why the relay refuses them.
+                return Usage("--no-turn cannot be combined with --turn-user, --turn-secret or --turn-no-auth");
             }
             if (turn.NoAuth)
             {

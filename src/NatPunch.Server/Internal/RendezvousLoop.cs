@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using NatPunch.Protocol.Rendezvous;
 using NatPunch.Server.Rendezvous;
+using NatPunch.Server.Turn;
 
 namespace NatPunch.Server.Internal;
 
@@ -21,9 +22,9 @@ internal sealed class RendezvousLoop
     // Touched only by the loop.
     private readonly Dictionary<long, RendezvousConnection> _connections = [];
 
-    public RendezvousLoop(RendezvousOptions options, TimeProvider time, ILogger logger)
+    public RendezvousLoop(RendezvousOptions options, TimeProvider time, ILogger logger, TurnGrantIssuer? turnGrants = null)
     {
-        _directory = new RendezvousDirectory(options);
+        _directory = new RendezvousDirectory(options, turnGrants);
         _time = time;
         _epoch = time.GetTimestamp();
         _logger = logger;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using NatPunch.Protocol.Rendezvous;
+using NatPunch.Server.Turn;
 
 namespace NatPunch.Server.Rendezvous;
 
@@ -13,13 +14,19 @@ namespace NatPunch.Server.Rendezvous;
 public sealed class RendezvousDirectory
 {
     private readonly RendezvousOptions _options;
+    private readonly TurnGrantIssuer? _turnGrants;
     private readonly Dictionary<long, Client> _connections = [];
     private readonly Dictionary<string, Client> _byName = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
     private readonly Queue<RendezvousOutput> _outputs = new();
     private long _nextPingId;
 
-    public RendezvousDirectory(RendezvousOptions options) => _options = options;
+    /// <param name="turnGrants">When the server runs a TURN relay: mints the credential each <c>registered</c> carries.</param>
+    public RendezvousDirectory(RendezvousOptions options, TurnGrantIssuer? turnGrants = null)
+    {
+        _options = options;
+        _turnGrants = turnGrants;
+    }
 
     public int RegisteredCount => _byName.Count;
 
@@ -182,7 +189,8 @@ public sealed class RendezvousDirectory
         client.Instance = register.Instance;
         client.Offer = register.Offer;
         _byName[register.Name] = client;
-        Send(client, new RegisteredMessage(register.Name, Format(client.Remote)));
+        // Only here, past the token check: a grant is as good as the token for using the relay.
+        Send(client, new RegisteredMessage(register.Name, Format(client.Remote), _turnGrants?.Issue(register.Name)));
         // Measure the round trip now, so that an introduction can be timed.
         Ping(client, now);
         ServeWaiting(client, now);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
@@ -22,7 +23,8 @@ public enum TurnAuthResult : byte
 }
 
 /// <summary>
-/// Long-term credentials (RFC 8489 §9.2) with static users and the TURN REST API secret. Nonces are
+/// Long-term credentials (RFC 8489 §9.2) with static users, the TURN REST API secret and the
+/// rendezvous' grants (REST credentials under the grant secret). Nonces are
 /// stateless: hex(expiry) + HMAC(server key, expiry ‖ client IP), so a nonce works until it expires,
 /// only from the address it was given to, and survives nothing but this process.
 /// </summary>
@@ -34,8 +36,14 @@ public sealed class TurnAuthenticator
     private readonly byte[] _nonceKey;
     // Precomputed MD5(user:realm:password) of the static users.
     private readonly Dictionary<string, byte[]> _keys = new(StringComparer.Ordinal);
+    // TURN REST API secrets: the configured one and the one grants are minted with (usually the same).
+    private readonly string[] _secrets;
 
-    public TurnAuthenticator(TurnOptions options, byte[]? nonceKey = null)
+    /// <param name="grantSecret">
+    /// The secret of the <see cref="TurnGrantIssuer"/> whose grants this relay accepts, besides
+    /// <see cref="TurnOptions.Users"/> and <see cref="TurnOptions.Secret"/>.
+    /// </param>
+    public TurnAuthenticator(TurnOptions options, byte[]? nonceKey = null, string? grantSecret = null)
     {
         _options = options;
         _nonceKey = nonceKey ?? RandomNumberGenerator.GetBytes(32);
@@ -43,6 +51,7 @@ public sealed class TurnAuthenticator
         {
             _keys[user] = StunCredentials.LongTermKey(user, options.Realm, password);
         }
+        _secrets = new[] { options.Secret, grantSecret }.OfType<string>().Distinct(StringComparer.Ordinal).ToArray();
     }
 
     public bool Required => !_options.NoAuth;
@@ -81,18 +90,30 @@ public sealed class TurnAuthenticator
         return HMACSHA256.HashData(_nonceKey, input[..(length + addressLength)])[..NonceMacBytes];
     }
 
-    /// <summary>The long-term key of <paramref name="username"/>, or null for an unknown or expired user.</summary>
-    public byte[]? KeyFor(string username, DateTimeOffset now)
+    /// <summary>
+    /// The long-term key of <paramref name="username"/> whose MESSAGE-INTEGRITY verifies
+    /// <paramref name="request"/>: a static user's, else one derived from a REST secret while the
+    /// username's expiry lies ahead. False for an unknown or expired user or a wrong password.
+    /// </summary>
+    private bool TryVerify(StunMessage request, string username, DateTimeOffset now, [NotNullWhen(true)] out byte[]? key)
     {
-        if (_keys.TryGetValue(username, out byte[]? key))
+        if (_keys.TryGetValue(username, out key))
         {
-            return key;
+            return request.VerifyMessageIntegrity(key);
         }
-        if (_options.Secret is { } secret && TurnRestCredentials.TryGetExpiry(username, out DateTimeOffset expiry) && expiry > now)
+        if (_secrets.Length > 0 && TurnRestCredentials.TryGetExpiry(username, out DateTimeOffset expiry) && expiry > now)
         {
-            return StunCredentials.LongTermKey(username, _options.Realm, TurnRestCredentials.Password(secret, username));
+            foreach (string secret in _secrets)
+            {
+                key = StunCredentials.LongTermKey(username, _options.Realm, TurnRestCredentials.Password(secret, username));
+                if (request.VerifyMessageIntegrity(key))
+                {
+                    return true;
+                }
+            }
         }
-        return null;
+        key = null;
+        return false;
     }
 
     /// <summary>
@@ -114,7 +135,7 @@ public sealed class TurnAuthenticator
         {
             return TurnAuthResult.BadRequest;
         }
-        if (realm != _options.Realm || KeyFor(username, now) is not { } userKey || !request.VerifyMessageIntegrity(userKey))
+        if (realm != _options.Realm || !TryVerify(request, username, now, out byte[]? userKey))
         {
             return TurnAuthResult.Unauthorized;
         }

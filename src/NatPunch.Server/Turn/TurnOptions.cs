@@ -2,13 +2,17 @@ using System.Net;
 
 namespace NatPunch.Server.Turn;
 
-/// <summary>Settings of the TURN relay (RFC 8656). TURN is off unless <see cref="Enabled"/>.</summary>
+/// <summary>Settings of the TURN relay (RFC 8656). TURN is on unless <see cref="Enabled"/> is false.</summary>
 public sealed record TurnOptions
 {
     public static readonly TurnOptions Default = new();
 
-    /// <summary>On when there is a way to authenticate (users or a secret), or authentication is switched off.</summary>
-    public bool Enabled => NoAuth || Users.Count > 0 || Secret is not null;
+    /// <summary>
+    /// On by default, so that peers of a server started with no options can fall back to its relay:
+    /// without <see cref="Users"/> or <see cref="Secret"/> the only credentials it accepts are the
+    /// grants the rendezvous hands to registered peers (<see cref="TurnGrantIssuer"/>).
+    /// </summary>
+    public bool Enabled { get; init; } = true;
 
     /// <summary>The long-term credential realm (RFC 8489 §9.2).</summary>
     public string Realm { get; init; } = "natpunch";
@@ -18,6 +22,12 @@ public sealed record TurnOptions
 
     /// <summary>The TURN REST API shared secret (<see cref="NatPunch.Protocol.Turn.TurnRestCredentials"/>).</summary>
     public string? Secret { get; init; }
+
+    /// <summary>
+    /// How long a grant handed out with <c>registered</c> stays valid. Refreshes are authenticated
+    /// with the same username, so a relayed session that outlives its grant loses the allocation.
+    /// </summary>
+    public TimeSpan GrantLifetime { get; init; } = TimeSpan.FromDays(1);
 
     /// <summary>Insecure, for tests: TURN requests need no credentials at all.</summary>
     public bool NoAuth { get; init; }

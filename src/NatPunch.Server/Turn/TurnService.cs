@@ -39,12 +39,13 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     private const int SendAddressCacheLimit = 4096;
     private int _disposed;
 
-    public TurnService(TurnOptions options, TimeProvider? timeProvider = null, ILogger? logger = null)
+    /// <param name="grants">The issuer of the rendezvous' grants, whose credentials this relay then accepts.</param>
+    public TurnService(TurnOptions options, TimeProvider? timeProvider = null, ILogger? logger = null, TurnGrantIssuer? grants = null)
     {
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        _core = new TurnCore(options, this);
+        _core = new TurnCore(options, this, new TurnAuthenticator(options, grantSecret: grants?.Secret));
         _poller = RelayPoller.IsSupported ? new RelayPoller(this) : null;
         _timer = _time.CreateTimer(_ => Expire(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
