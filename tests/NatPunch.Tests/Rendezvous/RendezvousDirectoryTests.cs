@@ -1,6 +1,8 @@
 using System.Net;
 using NatPunch.Protocol.Rendezvous;
+using NatPunch.Protocol.Turn;
 using NatPunch.Server.Rendezvous;
+using NatPunch.Server.Turn;
 
 namespace NatPunch.Tests.Rendezvous;
 
@@ -90,6 +92,59 @@ public class RendezvousDirectoryTests
         Single<ErrorMessage>(outputs, 2).Message.ShouldBe("wrong token");
         Single<RegisteredMessage>(outputs, 3).Name.ShouldBe("bob");
         directory.IsRegistered("bob").ShouldBeTrue();
+    }
+
+    [Fact]
+    public void RegisteredCarriesATurnGrantForTheNameWhenTheServerRunsARelay()
+    {
+        var issuer = new TurnGrantIssuer("grant-secret", TimeSpan.FromHours(1));
+        var directory = new RendezvousDirectory(RendezvousOptions.Default, issuer);
+        directory.Connected(1, IPEndPoint.Parse("192.0.2.9:1"), _now);
+        DateTimeOffset before = DateTimeOffset.UtcNow;
+        directory.Received(1, new RegisterMessage("bob", null, null, null, null), _now);
+        TurnGrant grant = Single<RegisteredMessage>(Drain(directory), 1).Turn.ShouldNotBeNull();
+        grant.Username.ShouldEndWith(":bob");
+        grant.Password.ShouldBe(TurnRestCredentials.Password("grant-secret", grant.Username));
+        grant.TtlS.ShouldBe(3600);
+        TurnRestCredentials.TryGetExpiry(grant.Username, out DateTimeOffset expiry).ShouldBeTrue();
+        expiry.ShouldBeInRange(before.AddSeconds(3599), DateTimeOffset.UtcNow.AddSeconds(3600));
+    }
+
+    [Fact]
+    public void WithoutARelayRegisteredCarriesNoGrant()
+    {
+        Register(1, "bob");
+        Single<RegisteredMessage>(Drain(), 1).Turn.ShouldBeNull();
+    }
+
+    [Fact]
+    public void NoGrantWithoutTheRightTokenOrForARefusedName()
+    {
+        var directory = new RendezvousDirectory(RendezvousOptions.Default with { Token = "s3cret" },
+            new TurnGrantIssuer("grant-secret", TimeSpan.FromHours(1)));
+        directory.Connected(1, IPEndPoint.Parse("192.0.2.9:1"), _now);
+        directory.Received(1, new RegisterMessage("bob", "wrong", null, null, null), _now);
+        directory.Connected(2, IPEndPoint.Parse("192.0.2.9:2"), _now);
+        directory.Received(2, new RegisterMessage("bob", null, null, null, null), _now);
+        directory.Connected(3, IPEndPoint.Parse("192.0.2.9:3"), _now);
+        directory.Received(3, new RegisterMessage("has space", "s3cret", null, null, null), _now);
+        List<RendezvousOutput> refused = Drain(directory);
+        refused.ShouldNotContain(o => o.Message is RegisteredMessage);
+        refused.Select(o => o.Message).ShouldAllBe(m => m is ErrorMessage);
+
+        directory.Connected(4, IPEndPoint.Parse("192.0.2.9:4"), _now);
+        directory.Received(4, new RegisterMessage("bob", "s3cret", null, null, null), _now);
+        Single<RegisteredMessage>(Drain(directory), 4).Turn.ShouldNotBeNull();
+    }
+
+    private static List<RendezvousOutput> Drain(RendezvousDirectory directory)
+    {
+        var outputs = new List<RendezvousOutput>();
+        while (directory.TryPollOutput(out RendezvousOutput output))
+        {
+            outputs.Add(output);
+        }
+        return outputs;
     }
 
     [Fact]
