@@ -2,7 +2,11 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using NatPunch.IntegrationTests.Netcheck;
+using NatPunch.Protocol.Rendezvous;
+using NatPunch.Relay;
+using NatPunch.Rendezvous;
 using NatPunch.Testing;
+using RelayClient = NatPunch.Relay.TurnClient;
 
 namespace NatPunch.IntegrationTests.Turn;
 
@@ -19,6 +23,11 @@ public sealed class TurnServerCliTests
     [InlineData("--relay-ip", "not.an.ip")]
     [InlineData("--turn-user", "a:b", "--min-port", "60000", "--max-port", "50000")]
     [InlineData("--turn-no-auth", "--turn-secret", "x")]
+    [InlineData("--no-turn", "--turn-user", "a:b")]
+    [InlineData("--no-turn", "--turn-secret", "x")]
+    [InlineData("--no-turn", "--turn-no-auth")]
+    [InlineData("--turn-grant-ttl", "0")]
+    [InlineData("--turn-grant-ttl", "soon")]
     public async Task BadTurnFlagsAreUsageErrors(params string[] flags)
     {
         NatpunchProcess.Result run = await NatpunchProcess.RunAsync(TimeSpan.FromSeconds(30), Cancel, ["server", "--listen", "127.0.0.1:0", .. flags]);
@@ -32,11 +41,12 @@ public sealed class TurnServerCliTests
         NatpunchProcess.Result run = await NatpunchProcess.RunAsync(TimeSpan.FromSeconds(30), Cancel, "server", "--help");
         run.ExitCode.ShouldBe(0);
         foreach (string flag in new[] { "--realm", "--turn-user", "--turn-secret", "--turn-no-auth", "--user-quota", "--max-bps",
-                     "--min-port", "--max-port", "--allow-loopback-peers", "--allow-peer", "--relay-ip" })
+                     "--min-port", "--max-port", "--allow-loopback-peers", "--allow-peer", "--relay-ip", "--no-turn", "--turn-grant-ttl" })
         {
             run.Output.ShouldContain(flag);
         }
         run.Output.ShouldContain("INSECURE");
+        run.Output.ShouldContain("loses its relay");
     }
 
     [Fact]
@@ -65,6 +75,127 @@ public sealed class TurnServerCliTests
             Stop(server);
             Stop(peer);
         }
+    }
+
+    [Fact]
+    public async Task ServerWithoutTurnFlagsGivesRegisteredPeersWorkingRelayCredentials()
+    {
+        int port = FreePort();
+        // --verbose: not even the debug log may show a grant's password.
+        using var server = new LoggedProcess("server", "--listen", $"127.0.0.1:{port}", "--token", "t0ken", "--verbose");
+        try
+        {
+            string enabled = await server.WaitForLineAsync("TURN relay enabled");
+            enabled.ShouldContain("grants to registered peers valid 86400 s");
+            await using var peer = new RendezvousClient(new RendezvousClientOptions { Server = $"127.0.0.1:{port}", Name = "zero-conf", Token = "t0ken" });
+            TurnGrant grant = (await peer.StartAsync(null, Cancel).WaitAsync(TimeSpan.FromSeconds(10), Cancel)).Turn.ShouldNotBeNull();
+            await using (RelayClient relay = await RelayClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port),
+                             new TurnCredentials(grant.Username, grant.Password), new TurnConnectionOptions { LocalEndPoint = new IPEndPoint(IPAddress.Loopback, 0) },
+                             cancellationToken: Cancel))
+            {
+                RelayAllocation allocation = await relay.AllocateAsync(Cancel).WaitAsync(TimeSpan.FromSeconds(10), Cancel);
+                allocation.RelayedAddress.Address.ShouldBe(IPAddress.Loopback);
+                // The default peer policy still holds: no relaying to loopback without --allow-loopback-peers.
+                TurnException forbidden = await Should.ThrowAsync<TurnException>(
+                    () => relay.CreatePermissionAsync(IPAddress.Loopback, Cancel).WaitAsync(TimeSpan.FromSeconds(10), Cancel));
+                forbidden.Error.Code.ShouldBe(403);
+            }
+            string log = server.Log;
+            log.ShouldNotContain(grant.Password);
+        }
+        finally
+        {
+            server.Stop();
+        }
+    }
+
+    [Fact]
+    public async Task NoTurnServerGivesNoGrantAndRefusesAllocate()
+    {
+        int port = FreePort();
+        using var server = new LoggedProcess("server", "--listen", $"127.0.0.1:{port}", "--no-turn");
+        try
+        {
+            await server.WaitForLineAsync("Serving STUN on TCP");
+            await using var peer = new RendezvousClient(new RendezvousClientOptions { Server = $"127.0.0.1:{port}", Name = "no-relay" });
+            (await peer.StartAsync(null, Cancel).WaitAsync(TimeSpan.FromSeconds(10), Cancel)).Turn.ShouldBeNull();
+            await using RelayClient relay = await RelayClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port),
+                new TurnCredentials("1:x", "y"), new TurnConnectionOptions { LocalEndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, cancellationToken: Cancel);
+            TurnException refused = await Should.ThrowAsync<TurnException>(() => relay.AllocateAsync(Cancel).WaitAsync(TimeSpan.FromSeconds(10), Cancel));
+            refused.Error.Code.ShouldBe(400);
+            server.Log.ShouldNotContain("TURN relay enabled");
+        }
+        finally
+        {
+            server.Stop();
+        }
+    }
+
+    /// <summary>A <c>natpunch</c> process whose stderr (the log) is collected line by line.</summary>
+    private sealed class LoggedProcess : IDisposable
+    {
+        private readonly Process _process;
+        private readonly List<string> _lines = [];
+        private readonly Lock _gate = new(); // guards _lines and _waiting
+        private (string Text, TaskCompletionSource<string> Seen)? _waiting;
+
+        public LoggedProcess(params string[] arguments)
+        {
+            _process = Start("dotnet", [NatpunchProcess.DllPath, .. arguments]);
+            _process.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is not { } line)
+                {
+                    return;
+                }
+                lock (_gate)
+                {
+                    _lines.Add(line);
+                    if (_waiting is { } waiting && line.Contains(waiting.Text, StringComparison.Ordinal))
+                    {
+                        waiting.Seen.TrySetResult(line);
+                    }
+                }
+            };
+            _process.OutputDataReceived += (_, _) => { };
+            _process.BeginErrorReadLine();
+            _process.BeginOutputReadLine();
+        }
+
+        public string Log
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return string.Join('\n', _lines);
+                }
+            }
+        }
+
+        public async Task<string> WaitForLineAsync(string text)
+        {
+            var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_gate)
+            {
+                if (_lines.FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal)) is { } line)
+                {
+                    return line;
+                }
+                _waiting = (text, seen);
+            }
+            Task exited = _process.WaitForExitAsync(Cancel);
+            Task first = await Task.WhenAny(seen.Task, exited).WaitAsync(TimeSpan.FromSeconds(30), Cancel);
+            return first == seen.Task ? await seen.Task : throw new InvalidOperationException($"the server exited before logging '{text}':\n{Log}");
+        }
+
+        public void Stop()
+        {
+            TurnServerCliTests.Stop(_process);
+            _process.WaitForExit(); // flushes the asynchronous stderr reader
+        }
+
+        public void Dispose() => _process.Dispose();
     }
 
     private static Process Start(string file, params string[] arguments)
