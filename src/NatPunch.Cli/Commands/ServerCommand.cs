@@ -26,7 +26,7 @@ internal static class ServerCommand
         };
         var token = new Option<string?>("--token")
         {
-            Description = "Require peers to present this secret to register with the rendezvous service.",
+            Description = "Require peers to present this secret to register with the rendezvous service (and so to get TURN relay credentials).",
         };
         var verbose = new Option<bool>("--verbose") { Description = "Log every connection and drop (debug level)." };
         var realm = new Option<string?>("--realm")
@@ -51,6 +51,7 @@ internal static class ServerCommand
         };
         var turnGrantTtl = new Option<int>("--turn-grant-ttl")
         {
+            HelpName = "SECONDS",
             Description = "TURN: seconds the credentials given to a registered peer stay valid. Default 86400 (a day). "
                 + "A peer gets fresh ones each time it registers (or reconnects); a relayed session that lasts longer than this "
                 + "loses its relay at the next allocation refresh.",
