@@ -106,6 +106,10 @@ public static class PeerConnector
                 RegisteredMessage registered = await Rendezvous(() => rendezvous.StartAsync(null, cancellationToken)).ConfigureAwait(false);
                 progress?.Report(new ConnectionProgress.Registered(registered.Name, registered.Observed));
                 await StartGrantedRelayAsync(link, options, registered, serverEndPoints[0], ownTurn, relayFailed, progress).ConfigureAwait(false);
+                if (options.Relay == RelayMode.Only && relayFailed.Task.IsCompleted)
+                {
+                    throw new ConnectException($"--relay only, but no relay: {await relayFailed.Task.ConfigureAwait(false)}");
+                }
                 progress?.Report(new ConnectionProgress.WaitingForPeer(peer));
                 TimeSpan wait = options.Timeout - time.GetElapsedTime(started);
                 introduction = await Rendezvous(() => rendezvous.ConnectToPeerAsync(peer, offer, wait > TimeSpan.Zero ? wait : TimeSpan.Zero, cancellationToken)).ConfigureAwait(false);
