@@ -1,0 +1,211 @@
+using System.CommandLine;
+using NatPunch.Relay;
+
+namespace NatPunch.Cli.Commands;
+
+/// <summary>
+/// The options <c>natpunch listen</c> and <c>natpunch connect</c> have in common, and their
+/// translation into <see cref="PeerOptions"/>. Checks that System.CommandLine cannot express
+/// (ranges, option combinations) live in <see cref="TryRead"/> so that each gets a clear sentence.
+/// </summary>
+internal sealed class PeerCommandOptions
+{
+    /// <summary>How long credentials derived from <c>--turn-secret</c> stay valid (the REST username's expiry).</summary>
+    public static readonly TimeSpan TurnSecretValidity = TimeSpan.FromHours(24);
+
+    private readonly Option<string> _server = new("--server") { HelpName = "HOST:PORT", Description = "HOST:PORT of the NatPunch server (port 3478 if left out).", Required = true };
+    private readonly Option<string> _id = new("--id") { HelpName = "NAME", Description = "Our NAME in the server's directory.", Required = true };
+    private readonly Option<string?> _token = new("--token") { HelpName = "SECRET", Description = "The server's shared secret, if it requires one." };
+    private readonly Option<string> _relay = new("--relay")
+    {
+        HelpName = "auto|never|only",
+        Description = "Whether a TURN relay may carry the data. auto: direct paths preferred, the relay as a fallback, "
+            + "moving to a direct path when one starts working; only: always through the relay; never: direct paths only "
+            + "(fails when none works). The relay is the NatPunch server's own, or --turn.",
+        DefaultValueFactory = _ => "auto",
+    };
+    private readonly Option<string?> _turn = new("--turn")
+    {
+        HelpName = "URI",
+        Description = "Relay through this TURN server instead of the NatPunch server's own relay: turn:HOST[:PORT][?transport=udp|tcp] "
+            + "(RFC 7065; port 3478 and UDP if left out; IPv6 in brackets; turns: is not supported). Needs --turn-user or --turn-secret.",
+    };
+    private readonly Option<string?> _turnUser = new("--turn-user")
+    {
+        HelpName = "NAME:PASSWORD",
+        Description = "Long-term credentials for --turn (the password may contain ':').",
+    };
+    private readonly Option<string?> _turnSecret = new("--turn-secret")
+    {
+        HelpName = "SECRET",
+        Description = "The TURN REST API shared secret of --turn (coturn's --static-auth-secret): credentials "
+            + "valid for 24 hours are derived from it, with the username EXPIRY:NAME, NAME being --id.",
+    };
+    private readonly Option<double> _timeout = new("--timeout")
+    {
+        HelpName = "SECONDS",
+        Description = "Seconds to wait for the peer and a working path (connect), or to make a path once a peer arrived (listen).",
+        DefaultValueFactory = _ => 30,
+    };
+    private readonly Option<double> _deadAfter = new("--dead-after")
+    {
+        HelpName = "SECONDS",
+        Description = "Seconds without answers from the peer before the path is declared dead and re-established through the server.",
+        DefaultValueFactory = _ => 15,
+    };
+    private readonly Option<bool> _json = new("--json") { Description = "Progress on stderr as one JSON object per line." };
+    private readonly Option<bool> _loopback = new("--allow-loopback")
+    {
+        Description = "Also offer loopback addresses (two peers on one machine).",
+        Hidden = true,
+    };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(_server);
+        command.Options.Add(_id);
+        command.Options.Add(_token);
+        command.Options.Add(_relay);
+        command.Options.Add(_turn);
+        command.Options.Add(_turnUser);
+        command.Options.Add(_turnSecret);
+        command.Options.Add(_timeout);
+        command.Options.Add(_deadAfter);
+        command.Options.Add(_json);
+        command.Options.Add(_loopback);
+    }
+
+    /// <summary>Whether --json was given (known even when the rest does not parse).</summary>
+    public bool Json(ParseResult parse) => parse.GetValue(_json);
+
+    /// <summary>
+    /// Reads the options into <paramref name="options"/>, or says in <paramref name="error"/> what is
+    /// wrong (a usage error). Never puts a password into <paramref name="error"/>.
+    /// </summary>
+    /// <param name="now">The time --turn-secret credentials are valid from.</param>
+    public bool TryRead(ParseResult parse, DateTimeOffset now, out PeerOptions options, out string error)
+    {
+        options = null!;
+        if (!TryParseRelayMode(parse.GetValue(_relay), out RelayMode relay, out error))
+        {
+            return false;
+        }
+        double timeout = parse.GetValue(_timeout);
+        if (timeout <= 0 || double.IsNaN(timeout) || timeout > 86400)
+        {
+            error = "--timeout must be a number of seconds between 0 and 86400";
+            return false;
+        }
+        double deadAfter = parse.GetValue(_deadAfter);
+        if (deadAfter < 1 || double.IsNaN(deadAfter) || deadAfter > 3600)
+        {
+            error = "--dead-after must be a number of seconds between 1 and 3600";
+            return false;
+        }
+        string name = parse.GetValue(_id)!;
+        if (!TryReadTurn(parse, relay, name, now, out TurnServerUri? turnServer, out TurnCredentials? turnCredentials, out error))
+        {
+            return false;
+        }
+        var defaults = new PeerOptions { Server = "", Name = "" };
+        options = new PeerOptions
+        {
+            Ice = defaults.Ice with { ConsentTimeout = TimeSpan.FromSeconds(deadAfter), ConsentInterval = TimeSpan.FromSeconds(Math.Min(5, deadAfter / 3)) },
+            StreamPeerTimeout = TimeSpan.FromSeconds(Math.Max(60, deadAfter * 4)),
+            Server = parse.GetValue(_server)!,
+            Name = name,
+            Token = parse.GetValue(_token),
+            Timeout = TimeSpan.FromSeconds(timeout),
+            IncludeLoopbackCandidates = parse.GetValue(_loopback),
+            Relay = relay,
+            TurnServer = turnServer,
+            TurnCredentials = turnCredentials,
+        };
+        return true;
+    }
+
+    private static bool TryParseRelayMode(string? text, out RelayMode relay, out string error)
+    {
+        error = string.Empty;
+        switch (text?.Trim().ToLowerInvariant())
+        {
+            case "auto":
+                relay = RelayMode.Auto;
+                return true;
+            case "never":
+                relay = RelayMode.Never;
+                return true;
+            case "only":
+                relay = RelayMode.Only;
+                return true;
+            default:
+                relay = default;
+                error = $"--relay must be auto, never or only, not '{text}'";
+                return false;
+        }
+    }
+
+    /// <summary>--turn and its credentials: all three absent, or --turn with exactly one of --turn-user/--turn-secret.</summary>
+    private bool TryReadTurn(ParseResult parse, RelayMode relay, string name, DateTimeOffset now,
+        out TurnServerUri? server, out TurnCredentials? credentials, out string error)
+    {
+        server = null;
+        credentials = null;
+        error = string.Empty;
+        string? uriText = parse.GetValue(_turn);
+        string? user = parse.GetValue(_turnUser);
+        string? secret = parse.GetValue(_turnSecret);
+        if (uriText is null)
+        {
+            if (user is not null || secret is not null)
+            {
+                // Without --turn they would silently do nothing: the server's own relay uses credentials it hands out.
+                error = $"{(user is not null ? "--turn-user" : "--turn-secret")} needs --turn (the TURN server the credentials are for)";
+                return false;
+            }
+            return true;
+        }
+        if (relay == RelayMode.Never)
+        {
+            error = "--turn has no effect with --relay never";
+            return false;
+        }
+        if (!TurnServerUri.TryParse(uriText, out TurnServerUri uri, out string uriError))
+        {
+            error = $"--turn: {uriError}";
+            return false;
+        }
+        if (user is not null && secret is not null)
+        {
+            error = "--turn-user and --turn-secret cannot be combined: give one of them";
+            return false;
+        }
+        if (user is not null)
+        {
+            int colon = user.IndexOf(':');
+            if (colon <= 0 || colon == user.Length - 1)
+            {
+                // Not quoting the value: it may be (or contain) the password.
+                error = "--turn-user must be NAME:PASSWORD, both non-empty";
+                return false;
+            }
+            credentials = new TurnCredentials(user[..colon], user[(colon + 1)..]);
+        }
+        else if (secret is not null)
+        {
+            if (secret.Length == 0)
+            {
+                error = "--turn-secret must not be empty";
+                return false;
+            }
+            credentials = TurnCredentials.FromSharedSecret(secret, now + TurnSecretValidity, name);
+        }
+        else
+        {
+            error = "--turn needs credentials: --turn-user NAME:PASSWORD or --turn-secret SECRET";
+            return false;
+        }
+        server = uri;
+        return true;
+    }
+}
