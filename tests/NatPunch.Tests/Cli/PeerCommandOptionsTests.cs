@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Globalization;
+using NatPunch.Cli.Commands;
+using NatPunch.Relay;
+
+namespace NatPunch.Tests.Cli;
+
+/// <summary>How <c>natpunch listen/connect</c> options become <see cref="PeerOptions"/>, and the usage errors they give.</summary>
+public sealed class PeerCommandOptionsTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 21, 10, 0, 0, TimeSpan.Zero);
+
+    private static bool TryRead(out PeerOptions options, out string error, params string[] extra)
+    {
+        var shared = new PeerCommandOptions();
+        var command = new Command("listen");
+        shared.AddTo(command);
+        ParseResult parse = command.Parse(["--server", "127.0.0.1:3478", "--id", "alice", .. extra]);
+        parse.Errors.ShouldBeEmpty(string.Join("; ", parse.Errors.Select(e => e.Message)));
+        return shared.TryRead(parse, Now, out options, out error);
+    }
+
+    private static PeerOptions Read(params string[] extra)
+    {
+        TryRead(out PeerOptions options, out string error, extra).ShouldBeTrue(error);
+        return options;
+    }
+
+    private static string UsageError(params string[] extra)
+    {
+        TryRead(out _, out string error, extra).ShouldBeFalse();
+        error.ShouldNotBeNullOrWhiteSpace();
+        return error;
+    }
+
+    [Fact]
+    public void RelayIsAutoByDefaultWithTheServersOwnRelay()
+    {
+        PeerOptions options = Read();
+
+        options.Relay.ShouldBe(RelayMode.Auto);
+        options.TurnServer.ShouldBeNull();
+        options.TurnCredentials.ShouldBeNull();
+        options.Name.ShouldBe("alice");
+    }
+
+    [Theory]
+    [InlineData("auto", RelayMode.Auto)]
+    [InlineData("never", RelayMode.Never)]
+    [InlineData("only", RelayMode.Only)]
+    [InlineData("Only", RelayMode.Only)]
+    public void RelayModes(string text, RelayMode mode) =>
+        Read("--relay", text).Relay.ShouldBe(mode);
+
+    [Theory]
+    [InlineData("sometimes")]
+    [InlineData("")]
+    [InlineData("direct")]
+    public void AnUnknownRelayModeIsAUsageError(string text) =>
+        UsageError("--relay", text).ShouldBe($"--relay must be auto, never or only, not '{text}'");
+
+    [Fact]
+    public void TurnWithLongTermCredentials()
+    {
+        PeerOptions options = Read("--relay", "only", "--turn", "turn:127.0.0.1:3479?transport=tcp", "--turn-user", "u:p");
+
+        options.Relay.ShouldBe(RelayMode.Only);
+        options.TurnServer.ShouldBe(new TurnServerUri(new HostAndPort("127.0.0.1", 3479), TurnServerTransport.Tcp));
+        options.TurnCredentials.ShouldBe(new TurnCredentials("u", "p"));
+    }
+
+    [Fact]
+    public void TheTurnPasswordMayContainColons() =>
+        Read("--turn", "turn:example.org", "--turn-user", "bob:a:b:c").TurnCredentials.ShouldBe(new TurnCredentials("bob", "a:b:c"));
+
+    [Fact]
+    public void TurnSecretDerivesRestCredentialsValidForADayNamedAfterTheId()
+    {
+        PeerOptions options = Read("--turn", "turn:example.org", "--turn-secret", "s3cret");
+
+        DateTimeOffset expiry = Now + TimeSpan.FromHours(24);
+        options.TurnCredentials.ShouldBe(TurnCredentials.FromSharedSecret("s3cret", expiry, "alice"));
+        options.TurnCredentials!.Username.ShouldBe($"{expiry.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)}:alice");
+    }
+
+    [Fact]
+    public void TurnWorksWithRelayAuto() =>
+        Read("--turn", "turn:example.org", "--turn-user", "u:p").Relay.ShouldBe(RelayMode.Auto);
+
+    [Theory]
+    [InlineData("turns:example.org", "not supported")]
+    [InlineData("turn:example.org?foo=1", "unknown parameter 'foo'")]
+    [InlineData("turn:[::1", "']'")]
+    [InlineData("example.org:3478", "expected turn:")]
+    public void ABadTurnUriIsAUsageErrorWithTheParsersMessage(string uri, string message)
+    {
+        string error = UsageError("--turn", uri, "--turn-user", "u:p");
+
+        error.ShouldStartWith("--turn: ");
+        error.ShouldContain(message);
+    }
+
+    [Fact]
+    public void TurnNeedsCredentials() =>
+        UsageError("--turn", "turn:example.org").ShouldContain("--turn needs credentials");
+
+    [Fact]
+    public void TurnUserAndTurnSecretExcludeEachOther() =>
+        UsageError("--turn", "turn:example.org", "--turn-user", "u:p", "--turn-secret", "s").ShouldContain("cannot be combined");
+
+    [Theory]
+    [InlineData("--turn-user", "u:p")]
+    [InlineData("--turn-secret", "s")]
+    public void CredentialsNeedTurn(string option, string value) =>
+        UsageError(option, value).ShouldBe($"{option} needs --turn (the TURN server the credentials are for)");
+
+    [Fact]
+    public void TurnWithRelayNeverIsAUsageError() =>
+        UsageError("--relay", "never", "--turn", "turn:example.org", "--turn-user", "u:p").ShouldBe("--turn has no effect with --relay never");
+
+    [Theory]
+    [InlineData("hunter2")]
+    [InlineData(":hunter2")]
+    [InlineData("bob:")]
+    public void ABadTurnUserDoesNotEchoThePassword(string user)
+    {
+        string error = UsageError("--turn", "turn:example.org", "--turn-user", user);
+
+        error.ShouldContain("NAME:PASSWORD");
+        error.ShouldNotContain("hunter2");
+        error.ShouldNotContain("bob");
+    }
+
+    [Fact]
+    public void CredentialsDoNotShowTheirPasswordWhenPrinted()
+    {
+        PeerOptions options = Read("--turn", "turn:example.org", "--turn-user", "bob:hunter2");
+
+        options.ToString().ShouldNotContain("hunter2");
+        options.TurnCredentials!.ToString().ShouldNotContain("hunter2");
+    }
+}
