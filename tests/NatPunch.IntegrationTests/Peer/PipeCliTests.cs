@@ -114,6 +114,21 @@ public sealed class PipeCliTests : IAsyncLifetime
         result.ExitCode.ShouldBe(2, result.Error);
     }
 
+    [Theory]
+    [InlineData("--relay", "never", "--turn", "turn:127.0.0.1", "--turn-user", "u:hunter2")]
+    [InlineData("--turn", "turns:127.0.0.1", "--turn-user", "u:hunter2")]
+    [InlineData("--turn", "turn:127.0.0.1", "--turn-user", "u:hunter2", "--turn-secret", "hunter2")]
+    [InlineData("--turn-user", "u:hunter2")]
+    [InlineData("--turn", "turn:127.0.0.1", "--turn-user", "hunter2")]
+    public async Task TurnUsageErrorsExitTwoAndNeverShowThePassword(params string[] turn)
+    {
+        PipeProcess.Result result = await PipeProcess.RunAsync([], Limit, TestContext.Current.CancellationToken,
+            ["connect", "--server", "127.0.0.1:3478", "--id", "x", "--peer", "y", .. turn]);
+        result.ExitCode.ShouldBe(2, result.Error);
+        result.Error.ShouldContain("--turn");
+        result.Error.ShouldNotContain("hunter2");
+    }
+
     private static IEnumerable<JsonElement> Events(string stderr) =>
         stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement);
 }
