@@ -1,3 +1,4 @@
+using NatPunch.IntegrationTests.Coturn;
 using NatPunch.Testing;
 
 namespace NatPunch.IntegrationTests.Netcheck;
@@ -19,7 +20,7 @@ public abstract class CoturnFixture(bool rfc5780) : IAsyncLifetime
         }
         try
         {
-            _server = await CoturnServer.StartAsync(rfc5780, CancellationToken.None);
+            _server = await CoturnServer.StartAsync(CoturnSettings.Stun(rfc5780), CancellationToken.None);
         }
         catch (Exception ex)
         {

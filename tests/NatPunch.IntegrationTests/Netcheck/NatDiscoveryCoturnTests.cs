@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.RegularExpressions;
 using NatPunch.Discovery;
+using NatPunch.IntegrationTests.Coturn;
 using NatPunch.Testing;
 
 namespace NatPunch.IntegrationTests.Netcheck;

@@ -1,4 +1,5 @@
 using System.Net;
+using NatPunch.IntegrationTests.Coturn;
 using NatPunch.Protocol.Stun;
 using NatPunch.Stun;
 

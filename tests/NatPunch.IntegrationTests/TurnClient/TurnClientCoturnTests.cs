@@ -1,4 +1,5 @@
 using System.Net;
+using NatPunch.IntegrationTests.Coturn;
 using NatPunch.Relay;
 using NatPunch.Testing;
 
@@ -7,16 +8,16 @@ namespace NatPunch.IntegrationTests.Relay;
 /// <summary>Our TURN client against coturn's <c>turnserver</c> with long-term credentials.</summary>
 public sealed class TurnClientCoturnTests : TurnClientScenarios
 {
-    private CoturnRelayServer? _coturn;
+    private CoturnServer? _coturn;
 
-    protected override IPEndPoint ServerEndPoint => _coturn!.EndPoint;
+    protected override IPEndPoint ServerEndPoint => _coturn!.Primary;
     protected override TurnCredentials GoodCredentials => new("u", "p");
     protected override TurnCredentials BadCredentials => new("u", "not-p");
 
     public override async ValueTask InitializeAsync()
     {
         Requires.Tool("turnserver");
-        _coturn = await CoturnRelayServer.StartAsync("u", "p", "r", TestContext.Current.CancellationToken);
+        _coturn = await CoturnServer.StartAsync(CoturnSettings.Relay("u", "p", realm: "r"), TestContext.Current.CancellationToken);
     }
 
     public override async ValueTask DisposeAsync()

@@ -1,50 +1,59 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using NatPunch.Stun;
 using NatPunch.Testing;
 
-namespace NatPunch.IntegrationTests.Relay;
+namespace NatPunch.IntegrationTests.Coturn;
 
-/// <summary>coturn's <c>turnserver</c> as a TURN relay on 127.0.0.1 with one long-term user; killed on dispose.</summary>
-public sealed class CoturnRelayServer : IAsyncDisposable
+/// <summary>
+/// A coturn <c>turnserver</c> on loopback only, as a STUN server or a TURN relay
+/// (<see cref="CoturnSettings"/>): a free port below the ephemeral range (and the next one, the
+/// RFC 5780 alternate port), UDP and TCP, its pid file and database in a temporary directory.
+/// Ready when it answers a Binding request and a TCP connect. Killed (with its process tree) on dispose.
+/// </summary>
+public sealed class CoturnServer : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly DirectoryInfo _directory;
     private readonly ConcurrentQueue<string> _log;
 
-    private CoturnRelayServer(Process process, DirectoryInfo directory, ConcurrentQueue<string> log, int port)
+    private CoturnServer(Process process, DirectoryInfo directory, ConcurrentQueue<string> log, int port, CoturnSettings settings)
     {
         _process = process;
         _directory = directory;
         _log = log;
-        EndPoint = new IPEndPoint(IPAddress.Loopback, port);
+        Port = port;
+        Settings = settings;
     }
 
-    public IPEndPoint EndPoint { get; }
+    public CoturnSettings Settings { get; }
+
+    public int Port { get; }
+
+    public bool Rfc5780 => Settings.Rfc5780;
+
+    /// <summary>127.0.0.1:PORT, where STUN and TURN are served over UDP and TCP.</summary>
+    public IPEndPoint Primary => new(CoturnSettings.PrimaryAddress, Port);
+
+    /// <summary>The alternate IP and port, which OTHER-ADDRESS announces when RFC 5780 is on.</summary>
+    public IPEndPoint Alternate => new(CoturnSettings.AlternateAddress, Port + 1);
 
     public string Log => string.Join('\n', _log);
 
-    public static async Task<CoturnRelayServer> StartAsync(string user, string password, string realm, CancellationToken cancellationToken)
+    public static async Task<CoturnServer> StartAsync(CoturnSettings settings, CancellationToken cancellationToken)
     {
         string path = Requires.FindOnPath("turnserver") ?? throw new InvalidOperationException("turnserver is not installed.");
         Exception? last = null;
+        // Another process may take the port between the check and coturn's bind: try a few.
         for (int attempt = 0; attempt < 5; attempt++)
         {
-            int port = Random.Shared.Next(21000, 30000);
-            DirectoryInfo directory = Directory.CreateTempSubdirectory("natpunch-coturn-relay-");
+            int port = FindFreePortPair(settings.ListeningAddresses);
+            DirectoryInfo directory = Directory.CreateTempSubdirectory("natpunch-coturn-");
             var log = new ConcurrentQueue<string>();
             var start = new ProcessStartInfo(path) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (string argument in new[]
-                     {
-                         "--lt-cred-mech", "--user", $"{user}:{password}", "--realm", realm, "--allow-loopback-peers",
-                         "--no-tls", "--no-dtls", "--no-cli", "--simple-log", "--log-file", "stdout",
-                         "--listening-ip", "127.0.0.1", "--listening-port", port.ToString(CultureInfo.InvariantCulture),
-                         "--pidfile", Path.Combine(directory.FullName, "turnserver.pid"),
-                         "--db", Path.Combine(directory.FullName, "turndb"),
-                     })
+            foreach (string argument in settings.Arguments(port, directory.FullName))
             {
                 start.ArgumentList.Add(argument);
             }
@@ -54,7 +63,7 @@ public sealed class CoturnRelayServer : IAsyncDisposable
             process.Start();
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
-            var server = new CoturnRelayServer(process, directory, log, port);
+            var server = new CoturnServer(process, directory, log, port, settings);
             try
             {
                 await server.WaitUntilAnsweringAsync(cancellationToken);
@@ -73,7 +82,7 @@ public sealed class CoturnRelayServer : IAsyncDisposable
     {
         var options = new StunClientOptions
         {
-            LocalEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            LocalEndPoint = new IPEndPoint(CoturnSettings.PrimaryAddress, 0),
             Retransmission = new StunRetransmissionOptions { InitialRto = TimeSpan.FromMilliseconds(100), MaxSends = 2, FinalWaitMultiplier = 2 },
         };
         await using var client = new StunClient(options);
@@ -86,10 +95,14 @@ public sealed class CoturnRelayServer : IAsyncDisposable
             }
             try
             {
-                await client.BindingAsync(EndPoint, cancellationToken);
-                // Give the TCP listener the same chance.
+                await client.BindingAsync(Primary, cancellationToken);
+                if (Rfc5780)
+                {
+                    await client.BindingAsync(Alternate, cancellationToken);
+                }
+                // UDP answering does not mean the TCP listener is up yet.
                 using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                await probe.ConnectAsync(EndPoint, cancellationToken);
+                await probe.ConnectAsync(Primary, cancellationToken);
                 return;
             }
             catch (Exception e) when (e is StunTransactionTimeoutException or SocketException && DateTime.UtcNow < deadline)
@@ -97,6 +110,41 @@ public sealed class CoturnRelayServer : IAsyncDisposable
                 await Task.Delay(100, cancellationToken);
             }
         }
+    }
+
+    /// <summary>A port P such that P and P+1 are free for UDP and TCP on every address coturn will listen on.</summary>
+    private static int FindFreePortPair(IReadOnlyList<IPAddress> addresses)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            // Below Linux's ephemeral range (32768–60999), away from 3478 and the other tests' ports.
+            int port = Random.Shared.Next(21000, 30000);
+            if (IsFree(port, addresses) && IsFree(port + 1, addresses))
+            {
+                return port;
+            }
+        }
+        throw new InvalidOperationException("No free port pair found.");
+    }
+
+    private static bool IsFree(int port, IReadOnlyList<IPAddress> addresses)
+    {
+        foreach (IPAddress address in addresses)
+        {
+            foreach ((SocketType type, ProtocolType protocol) in new[] { (SocketType.Dgram, ProtocolType.Udp), (SocketType.Stream, ProtocolType.Tcp) })
+            {
+                using var socket = new Socket(address.AddressFamily, type, protocol);
+                try
+                {
+                    socket.Bind(new IPEndPoint(address, port));
+                }
+                catch (SocketException)
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     public async ValueTask DisposeAsync()
