@@ -24,6 +24,9 @@ public sealed record CoturnSettings
 
     public string Realm { get; init; } = "natpunch";
 
+    /// <summary>coturn's <c>-v</c>: a log line per session event (new, ALLOCATE processed, TCP connected), for tests to check.</summary>
+    public bool Verbose { get; init; }
+
     /// <summary>The addresses coturn listens on (PORT and, with <see cref="Rfc5780"/>, PORT+1 on each).</summary>
     public IReadOnlyList<IPAddress> ListeningAddresses => Rfc5780 ? [PrimaryAddress, AlternateAddress] : [PrimaryAddress];
 
@@ -44,6 +47,10 @@ public sealed record CoturnSettings
         foreach (string argument in common)
         {
             yield return argument;
+        }
+        if (Verbose)
+        {
+            yield return "-v";
         }
         foreach (IPAddress address in ListeningAddresses)
         {
