@@ -1,12 +1,13 @@
 // These exercise the client against coturn as the relay (issue 4, item 5): `natpunch listen` and
 // `natpunch connect` with --relay only and --turn pointing at coturn's turnserver, the NatPunch
-// server (no TURN of its own) only introducing the peers.
+// server (its TURN switched off) only introducing the peers.
 
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
 using NatPunch.IntegrationTests.Coturn;
 using NatPunch.Server;
+using NatPunch.Server.Turn;
 using NatPunch.Testing;
 
 namespace NatPunch.IntegrationTests.Peer;
@@ -26,8 +27,12 @@ public sealed class CoturnRelaySessionTests : IAsyncLifetime
         Requires.Tool("turnserver");
         // Verbose: coturn then logs each ALLOCATE and TCP connection, which the tests check.
         _coturn = await CoturnServer.StartAsync(CoturnSettings.Relay(User, Password) with { Verbose = true }, TestContext.Current.CancellationToken);
-        // Rendezvous and STUN only: without TURN users the server has no relay, so a relayed path can only be coturn's.
-        _server = new NatPunchServer(new NatPunchServerOptions { Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
+        // Rendezvous and STUN only (--no-turn): a relayed path can then only be coturn's.
+        _server = new NatPunchServer(new NatPunchServerOptions
+        {
+            Listen = [new IPEndPoint(IPAddress.Loopback, 0)],
+            Turn = TurnOptions.Default with { Enabled = false },
+        });
         _server.Start();
     }
 
