@@ -34,6 +34,22 @@ public sealed class RendezvousClientServerTests : IAsyncLifetime
         await _server.DisposeAsync();
     }
 
+    private static NatPunchServer StartServerOnFixedPort()
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            int port = Random.Shared.Next(20000, 32000);
+            try
+            {
+                return StartServer(port, token: null);
+            }
+            catch (System.Net.Sockets.SocketException) when (attempt < 20)
+            {
+                // taken: try another
+            }
+        }
+    }
+
     private static NatPunchServer StartServer(int port, string? token)
     {
         var server = new NatPunchServer(new NatPunchServerOptions
@@ -135,7 +151,9 @@ public sealed class RendezvousClientServerTests : IAsyncLifetime
     public async Task ClientRegistersAgainAfterServerRestart()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
-        NatPunchServer own = StartServer(0, token: null);
+        // Below the ephemeral range (32768+) and the TURN relay ports (49152+), so that no other test's
+        // socket can take the port in the half second the server is down.
+        NatPunchServer own = StartServerOnFixedPort();
         int port = own.UdpEndPoints[0].Port;
         var statuses = new List<string>();
         var bob = new RendezvousClient(new RendezvousClientOptions
