@@ -15,7 +15,7 @@ public sealed record PeerPath(bool Direct, string Transport, IPEndPoint Local, I
     /// <summary>The path of a selected pair; <paramref name="relayTransport"/> is how we reach our TURN server, if our side is relayed.</summary>
     internal static PeerPath FromSelection(Candidate local, Candidate remote, TurnServerTransport? relayTransport)
     {
-        bool relayed = local.Type == CandidateType.Relayed || remote.Type == CandidateType.Relayed;
+        bool relayed = local.IsRelayed || remote.IsRelayed;
         string transport = local.Type == CandidateType.Relayed && relayTransport == TurnServerTransport.Tcp ? "tcp" : "udp";
         return new PeerPath(!relayed, transport, local.EndPoint, remote.EndPoint, $"{local.Type.ToWire()}/{remote.Type.ToWire()}");
     }

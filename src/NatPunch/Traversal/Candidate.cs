@@ -26,6 +26,12 @@ public sealed record Candidate(CandidateType Type, IPEndPoint EndPoint, uint Pri
 
     public AddressFamily Family => EndPoint.AddressFamily;
 
+    /// <summary>
+    /// On a TURN relay: a relayed candidate, or a peer-reflexive one learnt from a check the peer
+    /// sent through its relay (such checks carry the relayed type preference, 0, in PRIORITY).
+    /// </summary>
+    public bool IsRelayed => Type == CandidateType.Relayed || (Type == CandidateType.PeerReflexive && Priority >> 24 == 0);
+
     public CandidateInfo ToInfo() => new(Type.ToWire(), Format(EndPoint), Priority, Foundation, Related is null ? null : Format(Related));
 
     /// <summary>Reads a candidate from the rendezvous protocol; false if the address or type is not valid.</summary>

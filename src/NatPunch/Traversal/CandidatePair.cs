@@ -27,7 +27,7 @@ public sealed class CandidatePair
     public bool SendsViaRelay => Local.Type == CandidateType.Relayed;
 
     /// <summary>Either side is a relayed candidate: the path goes through a TURN server.</summary>
-    public bool IsRelayed => Local.Type == CandidateType.Relayed || Remote.Type == CandidateType.Relayed;
+    public bool IsRelayed => Local.IsRelayed || Remote.IsRelayed;
 
     public ulong Priority { get; private set; }
 

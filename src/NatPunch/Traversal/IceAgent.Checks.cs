@@ -104,7 +104,12 @@ public sealed partial class IceAgent
         var builder = new StunMessageBuilder(buffer, StunMessageType.BindingRequest, id);
         builder.AddString(StunAttributeType.Username, $"{_remote!.Ufrag}:{Local.Ufrag}");
         int localPreference = (int)((pair.Local.Priority >> 8) & 0xFFFF);
-        builder.AddUInt32(StunAttributeType.Priority, Candidate.ComputePriority(CandidateType.PeerReflexive, localPreference));
+        // RFC 8445 §7.1.1 asks for a peer-reflexive priority. From our relayed candidate we send the
+        // relayed type preference (0) instead: should the peer learn our relayed address from this
+        // check before our trickled candidate arrives, its peer-reflexive candidate then ranks, and
+        // is reported, as relayed (see Candidate.IsRelayed) rather than passing for a direct path.
+        CandidateType asType = pair.SendsViaRelay ? CandidateType.Relayed : CandidateType.PeerReflexive;
+        builder.AddUInt32(StunAttributeType.Priority, Candidate.ComputePriority(asType, localPreference));
         builder.AddUInt64(_controlling ? StunAttributeType.IceControlling : StunAttributeType.IceControlled, _tieBreaker);
         if (useCandidate)
         {
@@ -156,6 +161,10 @@ public sealed partial class IceAgent
                 _remoteCandidates.Add(reflexive);
             }
             pair = AddPair(local, reflexive);
+        }
+        if (pair.Remote.IsRelayed && IgnoreRelayedRemotes)
+        {
+            return; // a check through the peer's relay, learnt as peer-reflexive: not a path we take
         }
         bool useCandidate = request.HasAttribute(StunAttributeType.UseCandidate);
         if (useCandidate && !_controlling)

@@ -87,15 +87,23 @@ public class IceAgentRelayTests
 
     private static readonly IceAgentOptions Options = IceAgentOptions.Default with { CheckTimeout = TimeSpan.FromSeconds(3) };
 
-    private static (IceAgent Alice, IceAgent Bob) Introduce(IceAgentOptions options, bool bobIgnoresRelays = false)
+    private static (IceAgent Alice, IceAgent Bob) Introduce(IceAgentOptions options, bool bobIgnoresRelays = false, bool trickleLost = false)
     {
         var alice = new IceAgent(IceRole.Controlling, IceCredentials.NewRandom(), [AliceHost], [], options, TimeSpan.Zero);
         var bob = new IceAgent(IceRole.Controlled, IceCredentials.NewRandom(), [BobHost], [], options, TimeSpan.Zero)
         {
             IgnoreRelayedRemotes = bobIgnoresRelays,
         };
-        alice.AddRelayedCandidate(AliceRelayed, AliceHost);
-        Exchange(alice, bob);
+        if (trickleLost)
+        {
+            Exchange(alice, bob); // Bob never hears of the relayed candidate, only of its checks
+            alice.AddRelayedCandidate(AliceRelayed, AliceHost);
+        }
+        else
+        {
+            alice.AddRelayedCandidate(AliceRelayed, AliceHost);
+            Exchange(alice, bob);
+        }
         Exchange(bob, alice);
         alice.StartChecks(TimeSpan.Zero);
         bob.StartChecks(TimeSpan.Zero);
@@ -146,6 +154,19 @@ public class IceAgentRelayTests
         bob.SelectedPair!.IsRelayed.ShouldBeTrue();
         bob.SelectedPair.Remote.EndPoint.ShouldBe(AliceRelayed);
         // Direct pairs were given their chance first.
+        wire.Now.ShouldBeGreaterThanOrEqualTo(Options.RelayNominationDelay);
+    }
+
+    [Fact]
+    public void ChecksThroughThePeersRelayAreKnownAsRelayedEvenBeforeItsCandidateArrives()
+    {
+        var (alice, bob) = Introduce(Options, trickleLost: true);
+        var wire = new RelayWire(alice, bob) { DirectBlocked = true };
+        wire.RunUntil(() => alice.SelectedPair is not null && bob.SelectedPair is not null, TimeSpan.FromSeconds(10));
+
+        bob.SelectedPair!.Remote.Type.ShouldBe(CandidateType.PeerReflexive);
+        bob.SelectedPair.Remote.EndPoint.ShouldBe(AliceRelayed);
+        bob.SelectedPair.IsRelayed.ShouldBeTrue();
         wire.Now.ShouldBeGreaterThanOrEqualTo(Options.RelayNominationDelay);
     }
 
