@@ -6,7 +6,7 @@ using NatPunch.Traversal;
 namespace NatPunch;
 
 /// <summary>
-/// An established connection to a peer: the path (direct UDP for now), the session on it and a
+/// An established connection to a peer: the path (direct, or through a TURN relay), the session on it and a
 /// reliable byte stream. If the path dies it is re-established through the rendezvous by itself,
 /// and <see cref="PathChanged"/> reports the new one. Dispose it to close everything.
 /// </summary>
