@@ -5,9 +5,10 @@ namespace NatPunch.LabTests.Peer;
 
 /// <summary>
 /// Pairs that cannot connect directly (RFC 5128 §3.3; docs/connection-time.md, "Which pairs
-/// fail"): a symmetric NAT against a port-restricted cone, and two different symmetric NATs. With no
-/// relay yet, <c>connect</c> must give up within <c>--timeout</c>, exit 1 and say why on stderr, and
-/// <c>listen</c> must not hang. Behind one symmetric NAT, though, two hosts connect over their LAN.
+/// fail"): a symmetric NAT against a port-restricted cone, and two different symmetric NATs. With
+/// <c>--relay never</c> on both ends (with the default, auto, they meet through the relay:
+/// RelayPairTests), <c>connect</c> must give up within <c>--timeout</c>, exit 1 and say why on stderr,
+/// and <c>listen</c> must not hang. Behind one symmetric NAT, though, two hosts connect over their LAN.
 /// </summary>
 [Collection(LabCollection.Name)]
 public sealed class NoDirectPathTests(LabFixture lab, TransferFiles files) : IClassFixture<TransferFiles>
@@ -51,7 +52,7 @@ public sealed class NoDirectPathTests(LabFixture lab, TransferFiles files) : ICl
     private async Task ExpectNoDirectPathAsync(Site listener, Site connector)
     {
         await using PipeRun run = await PipeRun.StartAsync(lab, listener, connector,
-            new PipeRunOptions { WorkDirectory = files.Directory.FullName, TimeoutSeconds = TimeoutSeconds });
+            new PipeRunOptions { WorkDirectory = files.Directory.FullName, TimeoutSeconds = TimeoutSeconds, Relay = "never" });
         // --timeout runs from the connector's start; dotnet's own start-up comes on top (seconds on a loaded machine).
         bool connectorEnded = await run.Connector!.WaitForExitAsync(TimeSpan.FromSeconds(TimeoutSeconds + 20));
         TimeSpan connectorTook = (run.Connector.ExitedAt ?? run.Clock.Elapsed) - run.Connector.StartedAt;
