@@ -49,6 +49,21 @@ public sealed class RelayPairTests(LabFixture lab, TransferFiles files) : IClass
     }
 
     /// <summary>
+    /// A relayed session lives longer than the consent timeout: 20 MB each way fed at 1 MB/s with
+    /// <c>--dead-after 5</c>, so consent checks (RFC 7675) must be answered through the relay for 20 s,
+    /// also once the data goes over a bound channel. No <c>path_lost</c>, one <c>connected</c> each.
+    /// </summary>
+    [Theory]
+    [InlineData("sym-port")]
+    [InlineData("port-udpblock")]
+    public async Task RelayedSessionKeepsItsPathLongerThanDeadAfter(string pair)
+    {
+        lab.Require();
+        TransferResult result = await RunPairAsync(pair, lossPercent: 0, bytesPerSecond: 1_000_000, deadAfterSeconds: 5);
+        LabReport.Write("relay-long", result.Summary + " (fed at 1 MB/s, --dead-after 5)");
+    }
+
+    /// <summary>
     /// port1 (connector) with all UDP dropped at its router, so it reaches the relay over TCP, and
     /// open1 (listener); 20 MB each way fed at 1 MB/s. Once both report the relayed path, UDP is let
     /// through again: within <see cref="UpgradeWithin"/> both must report a second, direct path, and
@@ -96,7 +111,7 @@ public sealed class RelayPairTests(LabFixture lab, TransferFiles files) : IClass
         LabReport.Write("relay-upgrade", $"{result.Summary}\n    {timeline}");
     }
 
-    private async Task<TransferResult> RunPairAsync(string pair, int lossPercent)
+    private async Task<TransferResult> RunPairAsync(string pair, int lossPercent, long bytesPerSecond = 0, int? deadAfterSeconds = null)
     {
         var knobs = new List<LabKnob>();
         try
@@ -138,7 +153,7 @@ public sealed class RelayPairTests(LabFixture lab, TransferFiles files) : IClass
 
             PipeRun? seen = null;
             TransferResult result = await Transfer.RunAsync(lab, files, listener, connector,
-                new PipeRunOptions { WorkDirectory = files.Directory.FullName, TimeoutSeconds = 30 },
+                new PipeRunOptions { WorkDirectory = files.Directory.FullName, TimeoutSeconds = 30, BytesPerSecond = bytesPerSecond, DeadAfterSeconds = deadAfterSeconds },
                 limit: TimeSpan.FromSeconds(lossPercent > 0 ? 240 : 120),
                 connectorPaths: [ExpectedPath.Relay(lab, listener, connectorTransport)],
                 listenerPaths: [ExpectedPath.Relay(lab, connector, listenerTransport)],
@@ -147,12 +162,13 @@ public sealed class RelayPairTests(LabFixture lab, TransferFiles files) : IClass
                     seen = run;
                     return Task.CompletedTask;
                 });
-            // Each end's allocation: over TCP exactly where UDP is blocked.
+            // Each end's allocation: over TCP exactly where UDP is blocked. The relayed path never died.
             foreach ((PeerProcess end, string transport) in new[] { (seen!.Connector!, connectorTransport), (seen.Listener!, listenerTransport) })
             {
-                string events = string.Join('\n', end.Events.Where(e => e.Name is "relay" or "relay_unavailable" or "connected"));
+                string events = string.Join('\n', end.Events.Where(e => e.Name is "relay" or "relay_unavailable" or "connected" or "path_lost"));
                 PeerEvent relay = end.EventsNamed("relay").ShouldHaveSingleItem($"{end.Name}: one relay event\n{events}");
                 relay.String("transport").ShouldBe(transport, $"{end.Name}: {relay}\n{events}");
+                end.EventsNamed("path_lost").ShouldBeEmpty($"{end.Name}: the relayed path was lost\n{events}");
             }
             return result;
         }
