@@ -290,8 +290,10 @@ public sealed partial class PeerLink
     }
 
     /// <summary>
-    /// A message from a TURN server (receive loop or TCP reader thread). ChannelData on the selected
-    /// path's channel is delivered at once; anything else goes to the allocation's core on the loop.
+    /// A message from a TURN server (receive loop or TCP reader thread). Session frames in ChannelData
+    /// on the selected path's channel are delivered at once; anything else goes to the allocation's core
+    /// on the loop, among it the STUN that shares that channel once it is bound (consent checks of
+    /// RFC 7675 and their answers, upgrade checks), which <see cref="DrainRelayReceived"/> hands to the agent.
     /// </summary>
     private void FromRelayServer(ReadOnlySpan<byte> message, RelayConnection? relay)
     {
@@ -308,12 +310,9 @@ public sealed partial class PeerLink
                 if (SessionFrame.TryOpen(message.Slice(ChannelData.HeaderLength, length), (ulong)Interlocked.Read(ref _sessionTag), out ReadOnlySpan<byte> payload))
                 {
                     Deliver(payload);
+                    return;
                 }
-                else
-                {
-                    Interlocked.Increment(ref _strayDatagrams);
-                }
-                return;
+                // Not a session frame: STUN for the agent (or stray), sorted out on the loop.
             }
         }
         byte[] copy = message.ToArray();

@@ -74,6 +74,79 @@ public sealed class PeerConnectorRelayLoopbackTests : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Consent checks (RFC 7675) share the bound channel with the data: their answers must reach the
+    /// agent, or the relayed path is declared dead after the consent timeout (seen in the NAT lab:
+    /// every relayed session lost its path after --dead-after). Here the timeout is 1.5 s and the
+    /// session lasts 5 s.
+    /// </summary>
+    [Theory]
+    [InlineData("udp")]
+    [InlineData("tcp")]
+    public async Task RelayedPathKeepsConsentLongerThanTheConsentTimeout(string transport)
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        var lost = new SynchronousProgress();
+        PeerOptions Short(string name) => Options(name, RelayMode.Only, transport) with
+        {
+            Ice = IceAgentOptionsWithShortConsent,
+        };
+        Task<PeerConnection> listening = PeerConnector.ListenAsync(Short($"bob-consent-{transport}"), lost, ct);
+        await Task.Delay(300, ct);
+        await using PeerConnection alice = await PeerConnector.ConnectAsync(Short($"alice-consent-{transport}"), $"bob-consent-{transport}", lost, ct);
+        await using PeerConnection bob = await listening.WaitAsync(TimeSpan.FromSeconds(15), ct);
+        alice.Path.Direct.ShouldBeFalse();
+
+        // Data both ways now and then (the channel is bound, so everything goes as ChannelData), for 5 s.
+        Task<byte[]> bobReads = ReadAllAsync(bob, ct);
+        Task<byte[]> aliceReads = ReadAllAsync(alice, ct);
+        for (int i = 0; i < 10; i++)
+        {
+            await alice.Stream.WriteAsync(new byte[1000], ct);
+            await bob.Stream.WriteAsync(new byte[1000], ct);
+            await Task.Delay(500, ct);
+        }
+        await Task.WhenAll(alice.Stream.CompleteWritesAsync(ct), bob.Stream.CompleteWritesAsync(ct)).WaitAsync(TimeSpan.FromSeconds(30), ct);
+        (await bobReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).Length.ShouldBe(10_000);
+        (await aliceReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).Length.ShouldBe(10_000);
+        lost.PathLost.ShouldBeEmpty();
+    }
+
+    private static readonly NatPunch.Traversal.IceAgentOptions IceAgentOptionsWithShortConsent = NatPunch.Traversal.IceAgentOptions.Default with
+    {
+        ConsentInterval = TimeSpan.FromMilliseconds(300),
+        ConsentTimeout = TimeSpan.FromMilliseconds(1500),
+        ConsentRetransmit = TimeSpan.FromMilliseconds(100),
+    };
+
+    /// <summary>Collects PathLost reports as they happen (Progress&lt;T&gt; would post them later).</summary>
+    private sealed class SynchronousProgress : IProgress<ConnectionProgress>
+    {
+        private readonly List<string> _lost = [];
+
+        public IReadOnlyList<string> PathLost
+        {
+            get
+            {
+                lock (_lost)
+                {
+                    return [.. _lost];
+                }
+            }
+        }
+
+        public void Report(ConnectionProgress value)
+        {
+            if (value is ConnectionProgress.PathLost lost)
+            {
+                lock (_lost)
+                {
+                    _lost.Add(lost.Reason);
+                }
+            }
+        }
+    }
+
     [Fact]
     public async Task AutoPrefersTheDirectPathWhenBothWork()
     {

@@ -35,6 +35,9 @@ public sealed record PipeRunOptions
 
     /// <summary>--dead-after of both ends, seconds; null leaves the default.</summary>
     public int? DeadAfterSeconds { get; init; }
+
+    /// <summary>--relay of both ends (auto, never, only); null gives no relay option at all (the default, auto).</summary>
+    public string? Relay { get; init; }
 }
 
 /// <summary>
@@ -79,6 +82,10 @@ public sealed class PipeRun : IAsyncDisposable
         if (options.DeadAfterSeconds is { } deadAfter)
         {
             common.AddRange(["--dead-after", deadAfter.ToString(CultureInfo.InvariantCulture)]);
+        }
+        if (options.Relay is { } relay)
+        {
+            common.AddRange(["--relay", relay]);
         }
         string listenerName = $"l-{tag}", connectorName = $"c-{tag}";
         run.Listener = PeerProcess.Start(lab, lab.HostNamespace(listener.Kind, listener.Host),

@@ -5,18 +5,41 @@ namespace NatPunch.LabTests.Peer;
 
 /// <summary>What a two-way transfer between lab hosts gave.</summary>
 public sealed record TransferResult(Site Listener, Site Connector, string ConnectorRemote, string ListenerRemote,
-    long ConnectorElapsedMs, long ListenerElapsedMs, TimeSpan Duration, int ConnectorConnectedEvents = 1, int ListenerConnectedEvents = 1)
+    long ConnectorElapsedMs, long ListenerElapsedMs, TimeSpan Duration, int ConnectorConnectedEvents = 1, int ListenerConnectedEvents = 1,
+    string Path = "direct", string ConnectorTransport = "udp", string ListenerTransport = "udp")
 {
     /// <summary>Megabytes (10^6) per second in each direction, both running at once.</summary>
     public double MegabytesPerSecondEachWay => TransferFiles.Size / 1e6 / Duration.TotalSeconds;
 
     public string Summary =>
         string.Create(CultureInfo.InvariantCulture,
-            $"{Listener,-6} <- {Connector,-6} direct: connector -> {ConnectorRemote} in {ConnectorElapsedMs} ms, listener -> {ListenerRemote} in {ListenerElapsedMs} ms; "
+            $"{Listener,-6} <- {Connector,-6} {Path}{Transports}: connector -> {ConnectorRemote} in {ConnectorElapsedMs} ms, listener -> {ListenerRemote} in {ListenerElapsedMs} ms; "
             + $"20 MB each way in {Duration.TotalSeconds:0.00} s ({MegabytesPerSecondEachWay:0.0} MB/s = {MegabytesPerSecondEachWay * 8:0} Mbit/s each way)")
         + (ConnectorConnectedEvents > 1 || ListenerConnectedEvents > 1
             ? $"; connected events: connector {ConnectorConnectedEvents.ToString(CultureInfo.InvariantCulture)}, listener {ListenerConnectedEvents.ToString(CultureInfo.InvariantCulture)}"
             : "");
+
+    /// <summary>Nothing for the usual UDP on both ends, else " (connector tcp, listener udp)".</summary>
+    private string Transports => ConnectorTransport == "udp" && ListenerTransport == "udp" ? "" : $" (connector {ConnectorTransport}, listener {ListenerTransport})";
+}
+
+/// <summary>
+/// What a "connected" event of one end must say: <paramref name="Path"/> ("direct" or "relay"),
+/// <paramref name="Transport"/> ("udp", or "tcp" when our leg to the TURN server is TCP), and a remote
+/// whose host is one of <paramref name="RemoteHosts"/>.
+/// </summary>
+public sealed record ExpectedPath(string Path, string Transport, params string[] RemoteHosts)
+{
+    public static ExpectedPath Direct(string remoteHost) => new("direct", "udp", remoteHost);
+
+    /// <summary>
+    /// Through the relay: the remote is the peer's relayed address (on the server) when the peer's
+    /// candidate is the relayed one, else the peer's public address as the TURN server sees it.
+    /// </summary>
+    public static ExpectedPath Relay(LabFixture lab, Site peer, string transport) =>
+        new("relay", transport, lab.PublicIp(peer.Kind, peer.Host), LabFixture.ServerIp1, LabFixture.ServerIp2);
+
+    public override string ToString() => $"{Path} over {Transport} to {string.Join(" or ", RemoteHosts)}";
 }
 
 /// <summary>
@@ -32,9 +55,13 @@ public static class Transfer
     /// direct over UDP to the peer's expected address (the LAN address behind one NAT, else the
     /// peer's public one); "closed" counts every byte; what arrived has the SHA-256 of what was sent.
     /// <paramref name="during"/> runs once both are connected (block UDP, ...).
+    /// <paramref name="connectorPaths"/> / <paramref name="listenerPaths"/>, when given, replace the
+    /// "direct over UDP" expectation: the i-th connected event must match the i-th entry (the last
+    /// entry for any further event).
     /// </summary>
     public static async Task<TransferResult> RunAsync(LabFixture lab, TransferFiles files, Site listener, Site connector,
-        PipeRunOptions? options = null, TimeSpan? limit = null, int connectedEvents = 1, int? maxConnectedEvents = null, Func<PipeRun, Task>? during = null)
+        PipeRunOptions? options = null, TimeSpan? limit = null, int connectedEvents = 1, int? maxConnectedEvents = null, Func<PipeRun, Task>? during = null,
+        IReadOnlyList<ExpectedPath>? connectorPaths = null, IReadOnlyList<ExpectedPath>? listenerPaths = null)
     {
         options ??= new PipeRunOptions { WorkDirectory = files.Directory.FullName };
         options = options with { ListenerInput = files.FromListener, ConnectorInput = files.FromConnector };
@@ -62,8 +89,8 @@ public static class Transfer
 
         string expectedByConnector = listener.Kind == connector.Kind ? lab.HostIp(listener.Kind, listener.Host) : lab.PublicIp(listener.Kind, listener.Host);
         string expectedByListener = listener.Kind == connector.Kind ? lab.HostIp(connector.Kind, connector.Host) : lab.PublicIp(connector.Kind, connector.Host);
-        CheckConnected(run.Connector, connectedEvents, maxConnectedEvents ?? connectedEvents, expectedByConnector, why);
-        CheckConnected(run.Listener, connectedEvents, maxConnectedEvents ?? connectedEvents, expectedByListener, why);
+        CheckConnected(run.Connector, connectedEvents, maxConnectedEvents ?? connectedEvents, connectorPaths ?? [ExpectedPath.Direct(expectedByConnector)], why);
+        CheckConnected(run.Listener, connectedEvents, maxConnectedEvents ?? connectedEvents, listenerPaths ?? [ExpectedPath.Direct(expectedByListener)], why);
 
         foreach (PeerProcess side in new[] { run.Connector, run.Listener })
         {
@@ -84,19 +111,23 @@ public static class Transfer
         return new TransferResult(listener, connector,
             connectorConnected.String("remote")!, listenerConnected.String("remote")!,
             connectorConnected.Long("elapsed_ms") ?? -1, listenerConnected.Long("elapsed_ms") ?? -1, end - start,
-            run.Connector.EventsNamed("connected").Count, run.Listener.EventsNamed("connected").Count);
+            run.Connector.EventsNamed("connected").Count, run.Listener.EventsNamed("connected").Count,
+            connectorConnected.String("path")!, connectorConnected.String("transport")!, listenerConnected.String("transport")!);
     }
 
-    private static void CheckConnected(PeerProcess end, int min, int max, string expectedRemoteHost, string why)
+    private static void CheckConnected(PeerProcess end, int min, int max, IReadOnlyList<ExpectedPath> expected, string why)
     {
         IReadOnlyList<PeerEvent> connected = end.EventsNamed("connected");
         connected.Count.ShouldBeInRange(min, max, $"{end.Name}: connected events\n{why}");
-        foreach (PeerEvent e in connected)
+        for (int i = 0; i < connected.Count; i++)
         {
-            e.String("path").ShouldBe("direct", $"{end.Name}: {e}\n{why}");
-            e.String("transport").ShouldBe("udp", $"{end.Name}: {e}\n{why}");
-            PipeChecks.HostOf(e.String("remote")).ShouldBe(expectedRemoteHost, $"{end.Name}: {e}\n{why}");
-            (e.Long("elapsed_ms") ?? -1).ShouldBeGreaterThanOrEqualTo(0, $"{end.Name}: {e}\n{why}");
+            PeerEvent e = connected[i];
+            ExpectedPath want = expected[Math.Min(i, expected.Count - 1)];
+            string what = $"{end.Name}: connected event {i + 1} should be {want}: {e}\n{why}";
+            e.String("path").ShouldBe(want.Path, what);
+            e.String("transport").ShouldBe(want.Transport, what);
+            want.RemoteHosts.ShouldContain(PipeChecks.HostOf(e.String("remote")), what);
+            (e.Long("elapsed_ms") ?? -1).ShouldBeGreaterThanOrEqualTo(0, what);
         }
     }
 }
