@@ -80,7 +80,7 @@ public static class PeerConnector
             {
                 await link.StartRelayAsync(ownTurn).ConfigureAwait(false); // --turn: no need to wait for the rendezvous
             }
-            PeerOffer offer = await GatherAsync(link, progress, cancellationToken).ConfigureAwait(false);
+            PeerOffer offer = await GatherAsync(link, options, progress, cancellationToken).ConfigureAwait(false);
             rendezvous = new RendezvousClient(new RendezvousClientOptions
             {
                 Server = options.Server,
@@ -170,7 +170,12 @@ public static class PeerConnector
             relayFailed.TrySetResult(reason);
             return;
         }
-        await link.StartRelayAsync(new RelayServer(server, new TurnCredentials(grant.Username, grant.Password))).ConfigureAwait(false);
+        // No STUN answer over UDP by now: UDP is probably blocked, so TCP need not wait its turn.
+        bool udpSilent = options.Relay != RelayMode.Only && !await link.InvokeAsync((agent, _) => agent.StunServerAnswered).ConfigureAwait(false);
+        await link.StartRelayAsync(new RelayServer(server, new TurnCredentials(grant.Username, grant.Password))
+        {
+            TcpAfter = udpSilent ? TimeSpan.Zero : RelayServer.DefaultTcpAfter,
+        }).ConfigureAwait(false);
     }
 
     private static Socket BindSocket(int port)
@@ -201,30 +206,50 @@ public static class PeerConnector
         socket.SendBufferSize = 4 * 1024 * 1024;
     }
 
-    private static async Task<PeerOffer> GatherAsync(PeerLink link, IProgress<ConnectionProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits for the STUN server's answers, but at most <see cref="PeerOptions.GatherWait"/>: on a
+    /// network that drops UDP no answer comes, and registering (and so getting a relay) should not
+    /// wait for the whole gathering timeout. A server-reflexive candidate learnt later is sent after
+    /// the offer (an updated offer while listening, a trickled candidate once introduced).
+    /// </summary>
+    private static async Task<PeerOffer> GatherAsync(PeerLink link, PeerOptions options, IProgress<ConnectionProgress>? progress, CancellationToken cancellationToken)
     {
-        while (await link.Events.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(options.GatherWait);
+        try
         {
-            while (link.Events.TryRead(out IceEvent? e))
+            while (await link.Events.WaitToReadAsync(limit.Token).ConfigureAwait(false))
             {
-                if (e is IceEvent.GatheringComplete)
+                while (link.Events.TryPeek(out IceEvent? e))
                 {
-                    return await link.InvokeAsync((agent, _) =>
+                    if (e is IceEvent.GatheringComplete)
                     {
-                        IReadOnlyList<Candidate> candidates = agent.LocalCandidates;
-                        Candidate? reflexive = candidates.FirstOrDefault(c => c.Type == CandidateType.ServerReflexive);
-                        IPEndPoint? publicAddress = reflexive?.EndPoint ?? candidates.FirstOrDefault()?.EndPoint;
-                        progress?.Report(new ConnectionProgress.Gathered(
-                            candidates.Count(c => c.Type == CandidateType.Host),
-                            candidates.Count(c => c.Type == CandidateType.ServerReflexive),
-                            publicAddress));
-                        return agent.CreateOffer();
-                    }).ConfigureAwait(false);
+                        link.Events.TryRead(out _);
+                        return await OfferAsync(link, progress).ConfigureAwait(false);
+                    }
+                    link.Events.TryRead(out _);
                 }
             }
         }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return await OfferAsync(link, progress).ConfigureAwait(false);
+        }
         throw new ConnectException("the connection was closed while gathering candidates");
     }
+
+    private static Task<PeerOffer> OfferAsync(PeerLink link, IProgress<ConnectionProgress>? progress) =>
+        link.InvokeAsync((agent, _) =>
+        {
+            IReadOnlyList<Candidate> candidates = agent.LocalCandidates;
+            Candidate? reflexive = candidates.FirstOrDefault(c => c.Type == CandidateType.ServerReflexive);
+            IPEndPoint? publicAddress = reflexive?.EndPoint ?? candidates.FirstOrDefault()?.EndPoint;
+            progress?.Report(new ConnectionProgress.Gathered(
+                candidates.Count(c => c.Type == CandidateType.Host),
+                candidates.Count(c => c.Type == CandidateType.ServerReflexive),
+                publicAddress));
+            return agent.CreateOffer();
+        });
 
     /// <summary>Waits for an introduction while keeping our NAT mapping (and so our offer) alive.</summary>
     private static async Task<IntroduceMessage> WaitForIntroductionAsync(PeerLink link, RendezvousClient rendezvous, PeerOptions options,
@@ -232,11 +257,12 @@ public static class PeerConnector
     {
         Task<IntroduceMessage> introduction = rendezvous.WaitForIntroductionAsync(cancellationToken);
         Task relayOnlyFailed = options.Relay == RelayMode.Only ? relayFailed : Task.Delay(Timeout.Infinite, cancellationToken);
+        Task tick = Task.Delay(options.KeepAliveInterval, options.TimeProvider, cancellationToken);
+        Task<bool> events = link.Events.WaitToReadAsync(cancellationToken).AsTask();
         string? lastReflexive = null;
         while (true)
         {
-            Task tick = Task.Delay(options.KeepAliveInterval, options.TimeProvider, cancellationToken);
-            Task done = await Task.WhenAny(introduction, tick, relayOnlyFailed).ConfigureAwait(false);
+            Task done = await Task.WhenAny(introduction, tick, relayOnlyFailed, events).ConfigureAwait(false);
             if (done == introduction)
             {
                 return await Rendezvous(() => introduction).ConfigureAwait(false);
@@ -245,8 +271,13 @@ public static class PeerConnector
             {
                 throw new ConnectException($"--relay only, but no relay: {await relayFailed.ConfigureAwait(false)}");
             }
-            await link.InvokeAsync((agent, now) => agent.Regather(now)).ConfigureAwait(false);
-            // A changed mapping shows up as a new server-reflexive candidate: offer it.
+            if (done == tick)
+            {
+                await link.InvokeAsync((agent, now) => agent.Regather(now)).ConfigureAwait(false);
+                tick = Task.Delay(options.KeepAliveInterval, options.TimeProvider, cancellationToken);
+                continue;
+            }
+            // A server-reflexive candidate that came after the offer, or a changed mapping: offer it.
             while (link.Events.TryRead(out IceEvent? e))
             {
                 if (e is IceEvent.CandidateGathered { Candidate.Type: CandidateType.ServerReflexive } gathered)
@@ -260,6 +291,9 @@ public static class PeerConnector
                     }
                 }
             }
+            events = await events.ConfigureAwait(false)
+                ? link.Events.WaitToReadAsync(cancellationToken).AsTask()
+                : Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => false, TaskScheduler.Default); // link closed
         }
     }
 

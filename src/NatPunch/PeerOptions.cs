@@ -26,6 +26,12 @@ public sealed record PeerOptions
     /// <summary>UDP port to bind; 0 picks one.</summary>
     public int LocalPort { get; init; }
 
+    /// <summary>
+    /// How long gathering may hold up the registration. The STUN server normally answers within one
+    /// round trip; when UDP is blocked it never does, and the relay (over TCP) is what matters then.
+    /// </summary>
+    public TimeSpan GatherWait { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How often a waiting listener refreshes its NAT mapping with the STUN server.</summary>
     public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(15);
 

@@ -10,8 +10,10 @@ namespace NatPunch.Session;
 /// </summary>
 public sealed record RelayServer(IPEndPoint EndPoint, TurnCredentials Credentials, bool Udp = true, bool Tcp = true)
 {
-    /// <summary>How long UDP gets before TCP is tried as well.</summary>
-    public TimeSpan TcpAfter { get; init; } = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan DefaultTcpAfter = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long UDP gets before TCP is tried as well (zero: both at once).</summary>
+    public TimeSpan TcpAfter { get; init; } = DefaultTcpAfter;
 
     /// <summary>How long an allocation may take before that transport counts as failed.</summary>
     public TimeSpan AllocateTimeout { get; init; } = TimeSpan.FromSeconds(8);

@@ -45,8 +45,12 @@ public sealed partial class IceAgent
     /// <summary>True once every STUN server answered or timed out.</summary>
     public bool GatheringComplete => _gatheringOutstanding == 0;
 
+    /// <summary>A STUN server answered over UDP at least once (false suggests a network that blocks UDP).</summary>
+    public bool StunServerAnswered { get; private set; }
+
     private void HandleGatherResponse(StunMessage response, IceTransaction transaction)
     {
+        StunServerAnswered = true;
         if (response.Type.Class == StunClass.SuccessResponse && response.TryGetMappedAddress(out IPEndPoint mapped))
         {
             mapped = Candidate.Normalize(mapped);
