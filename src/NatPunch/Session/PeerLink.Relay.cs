@@ -128,7 +128,9 @@ public sealed partial class PeerLink
         if (_tcpRelayDueAt is { } due && now >= due)
         {
             _tcpRelayDueAt = null;
-            if (_relay is null)
+            // UDP that got any answer works; it is only slow (loss), and TCP would win the race for the
+            // wrong reason. TCP is for when the server is not heard at all.
+            if (_relay is null && _udpRelay is not { Heard: true })
             {
                 StartRelayAttempt(TurnServerTransport.Tcp, now);
             }
@@ -193,6 +195,12 @@ public sealed partial class PeerLink
         if (attempt.Core.State is TurnClientState.Allocating or TurnClientState.Idle)
         {
             attempt.Core.Close(Now);
+        }
+        if (attempt.Transport == TurnServerTransport.Udp && !attempt.Heard && _relay is null && _relayServer!.Tcp
+            && !_relayAttempts.Exists(a => a.Transport == TurnServerTransport.Tcp))
+        {
+            _tcpRelayDueAt = null;
+            StartRelayAttempt(TurnServerTransport.Tcp, Now); // UDP never answered: TCP may still get through
         }
         if (attempt == _relay)
         {
@@ -318,6 +326,7 @@ public sealed partial class PeerLink
         byte[] copy = message.ToArray();
         _commands.Writer.TryWrite(() =>
         {
+            relay.Heard = true;
             relay.Core.HandleDatagram(copy, relay.Server, Now);
             DrainRelayReceived(relay);
         });

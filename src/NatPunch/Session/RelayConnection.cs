@@ -50,6 +50,9 @@ internal sealed class RelayConnection : IAsyncDisposable
     /// <summary>The link asked for this by <see cref="TurnClientCore.Allocate"/> at this time.</summary>
     public TimeSpan StartedAt { get; set; }
 
+    /// <summary>The server has answered on this transport at least once (so it is not blocked).</summary>
+    public bool Heard { get; set; }
+
     /// <summary>Why this attempt is over, if it is (TCP connection failed, allocation refused or unanswered).</summary>
     public string? FailureReason { get; set; }
 
