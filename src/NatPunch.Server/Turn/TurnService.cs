@@ -13,9 +13,10 @@ namespace NatPunch.Server.Turn;
 /// </summary>
 /// <remarks>
 /// Concurrency: one lock, <see cref="_gate"/>, owns the core. Every input (client message, peer
-/// datagram, timer tick) takes it, lets the core run to completion and sends what the core sends
-/// while still holding it. A UDP send never blocks for long (4 MiB buffers, a full buffer drops);
-/// a TCP client's messages go into that connection's bounded queue, never onto its socket here.
+/// datagram, timer tick, or on Linux a whole batch of them) takes it, lets the core run to
+/// completion and sends what the core sent before releasing it (Linux: one sendmmsg per socket run,
+/// see <see cref="FlushOutbox"/>). UDP sends never block (a full buffer drops); a TCP client's
+/// messages go onto its non-blocking socket or into its bounded queue, never waiting here.
 /// A lock rather than a loop fed through a channel: a relayed datagram costs one uncontended lock
 /// and no thread hop or copy, and the core stays single-threaded and deterministic either way. The
 /// stateless Binding path never takes it. If one core's worth of relaying ever becomes the limit,
