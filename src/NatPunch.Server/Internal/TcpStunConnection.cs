@@ -20,13 +20,16 @@ namespace NatPunch.Server.Internal;
 /// is queued, a message goes straight onto the non-blocking socket from the caller's thread (no
 /// thread hop, no copy); what the socket does not take is queued, in order, for one writer task,
 /// and so is everything after it until the queue is empty again. Messages never interleave, and a
-/// slow reader on the far side loses whole messages once <see cref="SendQueueLength"/> are queued
+/// slow reader on the far side loses whole messages once <see cref="MaxQueuedBytes"/> are queued
 /// (as it would over UDP) instead of stalling the relay.
 /// </remarks>
 internal sealed class TcpStunConnection : ITurnClientConnection
 {
     private const int MaxMessage = 65536 + StunConstants.HeaderLength;
-    private const int SendQueueLength = 1024;
+    // Bytes queued for a client that reads too slowly before whole messages are dropped: absorbs
+    // a burst of relayed datagrams (1024 messages of any size could hold 64 MiB; bursts of small
+    // ones overflowed a 1024-message queue under load).
+    private const int MaxQueuedBytes = 2 * 1024 * 1024;
     private const int WriteBufferSize = 64 * 1024;
 
     private readonly Socket _socket;
@@ -38,10 +41,9 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     private readonly TurnService? _turn;
     // Guards the send state below; never held across I/O that can block.
     private readonly Lock _sendGate = new();
-    // Bytes waiting for the writer, and how many messages they are.
+    // Bytes waiting for the writer.
     private byte[] _pending = new byte[WriteBufferSize];
     private int _pendingLength;
-    private int _pendingMessages;
     // The writer holds bytes taken from _pending that are not on the socket yet.
     private bool _writing;
     private bool _completed;
@@ -69,7 +71,7 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     {
         lock (_sendGate)
         {
-            if (_completed || _pendingMessages >= SendQueueLength)
+            if (_completed || _pendingLength + message.Length > MaxQueuedBytes)
             {
                 return false;
             }
@@ -102,7 +104,6 @@ internal sealed class TcpStunConnection : ITurnClientConnection
             }
             message.CopyTo(_pending.AsSpan(_pendingLength));
             _pendingLength += message.Length;
-            _pendingMessages++;
         }
         _wakeWriter.Writer.TryWrite(true);
         return true;
@@ -253,7 +254,6 @@ internal sealed class TcpStunConnection : ITurnClientConnection
                     {
                         (sending, _pending) = (_pending, sending);
                         _pendingLength = 0;
-                        _pendingMessages = 0;
                         _writing = true;
                     }
                 }
