@@ -5,14 +5,26 @@
 # `turnserver` with the same long-term credentials and --allow-loopback-peers on different loopback
 # ports, and runs the SAME `turnutils_uclient` load against each (UDP, and TCP between client and
 # server), alternating ours/coturn for ROUNDS rounds. Every message goes client -> server -> relay
-# -> peer, is echoed, and comes back peer -> relay -> server -> client. Prints, per transport, the
-# median messages/s (messages received back / wall time of the uclient run), loss, and server CPU
-# (utime+stime from /proc/PID/stat over the run) in seconds and per relayed message, and the ratio
-# ours/coturn. Everything is started under `timeout` and killed by a trap at the end.
+# -> peer, is echoed, and comes back peer -> relay -> server -> client.
+#
+# Server-bound on a small machine: both servers run on SERVER_CPU, the load (uclient and the peer)
+# on LOAD_CPU, and each server is held to the same CPU_QUOTA percent of one core (a cpu cgroup;
+# needs root). Without the quota the load generator is the bottleneck (it costs about three times
+# what a server costs per message), and msgs/s says nothing about the servers. coturn runs one
+# relay thread (-m 1); ours, on one CPU, runs one UDP loop and one relay poller thread.
+#
+# Prints, per transport, medians over the rounds of: messages/s delivered (the median of uclient's
+# per-second counts of messages received back, over the seconds in which it was sending), loss
+# (sent - received over the run), server CPU (utime+stime from /proc/PID/stat over the run) in
+# seconds and per relayed message, and the ratios ours/coturn. Everything is started under `timeout`
+# and killed by a trap at the end, the cgroups removed.
 #
 # Settings (environment variables):
-#   ROUNDS=3 CLIENTS=10 MESSAGES=2000 LENGTH=500 INTERVAL_MS=0 TRANSPORTS="udp tcp"
-#   OURS_PORT=34880 COTURN_PORT=34890 PEER_PORT=34900 RUN_TIMEOUT=60
+#   ROUNDS=3 CLIENTS=50 MESSAGES=4000 LENGTH=500 INTERVAL_MS=0 TRANSPORTS="udp tcp"
+#   CPU_QUOTA=25     percent of one core for each server (0: no cgroup, no quota)
+#   SERVER_CPU=0 LOAD_CPU=1   taskset CPU lists (empty: no pinning)
+#   COTURN_THREADS=1 coturn's --relay-threads
+#   OURS_PORT=34880 COTURN_PORT=34890 PEER_PORT=34900 RUN_TIMEOUT=90
 #   UCLIENT_EXTRA=   more turnutils_uclient flags for both (e.g. "-s" for Send indications)
 #   NO_BUILD=1       use the existing Release build
 #   NATPUNCH_DLL=    run this natpunch.dll instead (e.g. another commit's build); implies NO_BUILD
@@ -21,15 +33,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
-CLIENTS=${CLIENTS:-10}
-MESSAGES=${MESSAGES:-2000}
+CLIENTS=${CLIENTS:-50}
+MESSAGES=${MESSAGES:-4000}
 LENGTH=${LENGTH:-500}
 INTERVAL_MS=${INTERVAL_MS:-0}
 TRANSPORTS=${TRANSPORTS:-udp tcp}
+CPU_QUOTA=${CPU_QUOTA:-25}
+SERVER_CPU=${SERVER_CPU-0}
+LOAD_CPU=${LOAD_CPU-1}
+COTURN_THREADS=${COTURN_THREADS:-1}
 OURS_PORT=${OURS_PORT:-34880}
 COTURN_PORT=${COTURN_PORT:-34890}
 PEER_PORT=${PEER_PORT:-34900}
-RUN_TIMEOUT=${RUN_TIMEOUT:-60}
+RUN_TIMEOUT=${RUN_TIMEOUT:-90}
 UCLIENT_EXTRA=${UCLIENT_EXTRA:-}
 HOST=127.0.0.1
 REALM=natpunch-bench
@@ -44,12 +60,16 @@ work=$(mktemp -d)
 KEEP_DIR=${KEEP_DIR:-$work}
 mkdir -p "$KEEP_DIR"
 pids=()
+cgroups=()
 cleanup() {
   for pid in "${pids[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
   for pid in "${pids[@]}"; do
     wait "$pid" 2>/dev/null || true
+  done
+  for group in "${cgroups[@]}"; do
+    for _ in $(seq 20); do rmdir "$group" 2>/dev/null && break; sleep 0.2; done
   done
   rm -rf "$work"
 }
@@ -68,17 +88,21 @@ n_transports=$(wc -w <<<"$TRANSPORTS")
 budget=$(( ROUNDS * n_transports * 2 * (RUN_TIMEOUT + 2) + 60 ))
 
 echo "== peer on $HOST:$PEER_PORT, ours on $HOST:$OURS_PORT, coturn on $HOST:$COTURN_PORT (all stop after ${budget}s at most)" >&2
-timeout "$budget" turnutils_peer -L "$HOST" -p "$PEER_PORT" >"$work/peer.log" 2>&1 &
+on() { # cpu-list command...: the command pinned to the CPUs, or as is (exec: in the background, $! is the command)
+  local cpus=$1; shift
+  if [ -n "$cpus" ]; then exec taskset -c "$cpus" "$@"; else exec "$@"; fi
+}
+
+on "$LOAD_CPU" timeout "$budget" turnutils_peer -L "$HOST" -p "$PEER_PORT" >"$work/peer.log" 2>&1 &
 pids+=($!)
 
-timeout "$budget" "${natpunch[@]}" server --listen "$HOST:$OURS_PORT" --realm "$REALM" \
+on "$SERVER_CPU" timeout "$budget" "${natpunch[@]}" server --listen "$HOST:$OURS_PORT" --realm "$REALM" \
   --turn-user "$TURN_USER:$TURN_PASSWORD" --allow-loopback-peers --min-port 40000 --max-port 44999 \
   >"$work/ours.log" 2>&1 &
 pids+=($!)
 
-# coturn with the same credentials and peer policy; no TLS/DTLS/CLI, quiet. Default threads
-# (one relay thread per CPU).
-timeout "$budget" turnserver -n --lt-cred-mech --realm "$REALM" --user "$TURN_USER:$TURN_PASSWORD" \
+# coturn with the same credentials and peer policy; no TLS/DTLS/CLI, quiet, COTURN_THREADS relay threads.
+on "$SERVER_CPU" timeout "$budget" turnserver -n --relay-threads "$COTURN_THREADS" --lt-cred-mech --realm "$REALM" --user "$TURN_USER:$TURN_PASSWORD" \
   --listening-ip "$HOST" --listening-port "$COTURN_PORT" --relay-ip "$HOST" --min-port 45000 --max-port 49999 \
   --allow-loopback-peers --no-tls --no-dtls --no-cli --no-stdout-log --simple-log --log-file /dev/null \
   --pidfile "$work/turnserver.pid" >"$work/coturn.log" 2>&1 &
@@ -87,8 +111,8 @@ pids+=($!)
 uclient() { # port, transport flag(s)..., extra args
   local port=$1; shift
   # shellcheck disable=SC2086 # UCLIENT_EXTRA is a list of flags
-  timeout "$RUN_TIMEOUT" turnutils_uclient "$@" $UCLIENT_EXTRA -c -z "$INTERVAL_MS" -m "$CLIENTS" -n "$MESSAGES" -l "$LENGTH" \
-    -u "$TURN_USER" -w "$TURN_PASSWORD" -e "$HOST" -r "$PEER_PORT" -p "$port" "$HOST"
+  ( on "$LOAD_CPU" timeout "$RUN_TIMEOUT" turnutils_uclient "$@" $UCLIENT_EXTRA -c -z "$INTERVAL_MS" -m "$CLIENTS" -n "$MESSAGES" -l "$LENGTH" \
+    -u "$TURN_USER" -w "$TURN_PASSWORD" -e "$HOST" -r "$PEER_PORT" -p "$port" "$HOST" )
 }
 
 # Ready when one short uclient run gets its messages back.
@@ -110,8 +134,32 @@ wait_ready "$COTURN_PORT"
 ours_pid=$(pgrep -P "${pids[1]}" | head -1 || true)
 coturn_pid=$(pgrep -P "${pids[2]}" | head -1 || true)
 [ -n "$ours_pid" ] && [ -n "$coturn_pid" ] || { echo "server process not found" >&2; exit 1; }
+# The same CPU quota for each server: a cpu cgroup of its own (cgroup v1 "cpu", or v2).
+limit_cpu() { # name pid
+  local group
+  if [ -d /sys/fs/cgroup/cpu ] && [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+    group=/sys/fs/cgroup/cpu/natpunch-bench-$1
+    mkdir -p "$group" && cgroups+=("$group")
+    echo 10000 >"$group/cpu.cfs_period_us"
+    echo $(( CPU_QUOTA * 100 )) >"$group/cpu.cfs_quota_us"
+  elif [ -f /sys/fs/cgroup/cgroup.controllers ] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers; then
+    group=/sys/fs/cgroup/natpunch-bench-$1
+    mkdir -p "$group" && cgroups+=("$group")
+    echo "$(( CPU_QUOTA * 100 )) 10000" >"$group/cpu.max"
+  else
+    echo "no cpu cgroup controller to apply CPU_QUOTA=$CPU_QUOTA (set CPU_QUOTA=0 to run without)" >&2
+    return 1
+  fi
+  echo "$2" >"$group/cgroup.procs"
+}
+if [ "$CPU_QUOTA" -gt 0 ]; then
+  limit_cpu ours "$ours_pid"
+  limit_cpu coturn "$coturn_pid"
+fi
+
 thread_names() { cat /proc/"$1"/task/*/comm 2>/dev/null | sort | uniq -c | sed -E 's/^ *([0-9]+) (.*)$/\2 x\1/' | paste -sd, -; }
 echo "== machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), .NET SDK $(dotnet --version), $(turnserver --version 2>/dev/null | head -1 || echo coturn)" >&2
+echo "== servers on CPU ${SERVER_CPU:-any} with ${CPU_QUOTA}% of a core each (0: no quota), load on CPU ${LOAD_CPU:-any}" >&2
 echo "== our threads:    $(thread_names "$ours_pid")" >&2
 echo "== coturn threads: $(thread_names "$coturn_pid")" >&2
 
@@ -120,11 +168,13 @@ ticks_per_second=$(getconf CLK_TCK)
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 now() { date +%s.%N; }
 
-# One run: the uclient load against one server. Records "sent received lost seconds cpu_s" in
-# $KEEP_DIR/NAME-TRANSPORT-ROUND.res.
+# One run: the uclient load against one server. Records "sent received lost seconds cpu_s rate"
+# in $KEEP_DIR/NAME-TRANSPORT-ROUND.res; rate is the median of the per-second counts of messages
+# received, over the seconds in which uclient sent during the whole second (its lines
+# "N: : start_mclient: msz=..., tot_send_msgs=S, tot_recv_msgs=R, ..." come once a second).
 run() {
   local name=$1 port=$2 pid=$3 transport=$4 round=$5
-  local out="$KEEP_DIR/$name-$transport-$round" flags=() before after t0 t1 sent recv lost secs cpu
+  local out="$KEEP_DIR/$name-$transport-$round" flags=() before after t0 t1 sent recv lost secs cpu rate
   [ "$transport" = tcp ] && flags=(-t)
   before=$(cpu_ticks "$pid")
   t0=$(now)
@@ -135,12 +185,16 @@ run() {
   sent=$(grep -oE 'start_mclient: tot_send_msgs=[0-9]+' "$out.log" | tail -1 | grep -oE '[0-9]+$' || echo 0)
   recv=$(grep -oE 'start_mclient: tot_send_msgs=[0-9]+, tot_recv_msgs=[0-9]+' "$out.log" | tail -1 | grep -oE '[0-9]+$' || echo 0)
   lost=$(( sent - recv ))
+  rate=$(awk '/start_mclient: msz=/ {
+      s = $0; sub(/.*tot_send_msgs=/, "", s); r = $0; sub(/.*tot_recv_msgs=/, "", r)
+      n++; t[n] = $1 + 0; S[n] = s + 0; R[n] = r + 0 }
+    END { for (i = 2; i < n; i++) if (t[i] - t[i-1] == 1 && S[i] > S[i-1] && S[i+1] > S[i]) print R[i] - R[i-1] }' "$out.log" | median)
   secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
   cpu=$(awk -v t=$(( after - before )) -v hz="$ticks_per_second" 'BEGIN { printf "%.2f", t / hz }')
-  echo "$sent $recv $lost $secs $cpu" >"$out.res"
-  awk -v n="$name" -v tr="$transport" -v r="$round" -v s="$sent" -v m="$recv" -v l="$lost" -v t="$secs" -v c="$cpu" 'BEGIN {
+  echo "$sent $recv $lost $secs $cpu ${rate:-0}" >"$out.res"
+  awk -v n="$name" -v tr="$transport" -v r="$round" -v s="$sent" -v m="$recv" -v l="$lost" -v t="$secs" -v c="$cpu" -v q="${rate:-0}" 'BEGIN {
     printf "   %-6s %s round %d: %8.0f msgs/s  sent %d received %d lost %d (%.2f%%)  %.2f s  server CPU %.2f s (%.1f us/msg)\n",
-      n, tr, r, (t > 0 ? m / t : 0), s, m, l, (s > 0 ? 100 * l / s : 0), t, c, (m > 0 ? c * 1e6 / m : 0) }' >&2
+      n, tr, r, q, s, m, l, (s > 0 ? 100 * l / s : 0), t, c, (m > 0 ? c * 1e6 / m : 0) }' >&2
 }
 
 # One unmeasured run (full size: tiered JIT needs it) per server and transport first, so that JIT (ours) and first-use
@@ -161,23 +215,23 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-col() { # name transport awk-expression over $1=sent $2=recv $3=lost $4=secs $5=cpu
+col() { # name transport awk-expression over $1=sent $2=recv $3=lost $4=secs $5=cpu $6=rate
   cat "$KEEP_DIR/$1-$2"-*.res | awk "{ print $3 }" | median
 }
 echo
-echo "median of $ROUNDS runs: turnutils_uclient -c -z $INTERVAL_MS -m $CLIENTS -n $MESSAGES -l $LENGTH $UCLIENT_EXTRA [-t]"
+echo "median of $ROUNDS runs: turnutils_uclient -c -z $INTERVAL_MS -m $CLIENTS -n $MESSAGES -l $LENGTH $UCLIENT_EXTRA [-t]; servers on CPU ${SERVER_CPU:-any} with ${CPU_QUOTA}% of a core (0: unlimited), load on CPU ${LOAD_CPU:-any}"
 printf '%-4s %-7s %10s %8s %8s %10s %11s\n' tr server msgs/s lost loss% cpu_s cpu_us/msg
 for transport in $TRANSPORTS; do
   for name in ours coturn; do
-    rate=$(col "$name" "$transport" '($4 > 0 ? $2 / $4 : 0)')
+    rate=$(col "$name" "$transport" '$6')
     lost=$(col "$name" "$transport" '$3')
     loss=$(col "$name" "$transport" '($1 > 0 ? 100 * $3 / $1 : 0)')
     cpu=$(col "$name" "$transport" '$5')
     per=$(col "$name" "$transport" '($2 > 0 ? $5 * 1e6 / $2 : 0)')
     printf '%-4s %-7s %10.0f %8s %8.3f %10.2f %11.2f\n' "$transport" "$name" "$rate" "$lost" "$loss" "$cpu" "$per"
-    eval "${name}_rate=$rate ${name}_per=$per"
+    eval "${name}_rate=$rate ${name}_per=$per ${name}_loss=$loss"
   done
   # shellcheck disable=SC2154 # set through eval above
-  awk -v t="$transport" -v o="$ours_rate" -v c="$coturn_rate" -v op="$ours_per" -v cp="$coturn_per" \
-    'BEGIN { printf "%-4s ratio ours/coturn: msgs/s %.2f, CPU per message %.2f\n", t, (c > 0 ? o / c : 0), (cp > 0 ? op / cp : 0) }'
+  awk -v t="$transport" -v o="$ours_rate" -v c="$coturn_rate" -v op="$ours_per" -v cp="$coturn_per" -v ol="$ours_loss" -v cl="$coturn_loss" \
+    'BEGIN { printf "%-4s ratio ours/coturn: msgs/s %.2f, CPU per message %.2f; loss %.3f%% vs %.3f%%\n", t, (c > 0 ? o / c : 0), (cp > 0 ? op / cp : 0), ol, cl }'
 done

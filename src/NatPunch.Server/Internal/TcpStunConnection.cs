@@ -16,14 +16,20 @@ namespace NatPunch.Server.Internal;
 /// Anything that is neither closes the connection.
 /// </summary>
 /// <remarks>
-/// Everything sent goes through one bounded queue drained by one writer task: Binding answers from
-/// this connection's reader and relayed data from the TURN service's threads never interleave, and
-/// a slow reader on the far side loses datagrams (as it would over UDP) instead of stalling the relay.
+/// Sending never blocks the caller (the TURN service sends while holding its lock): when nothing
+/// is queued, a message goes straight onto the non-blocking socket from the caller's thread (no
+/// thread hop, no copy); what the socket does not take is queued, in order, for one writer task,
+/// and so is everything after it until the queue is empty again. Messages never interleave, and a
+/// slow reader on the far side loses whole messages once <see cref="MaxQueuedBytes"/> are queued
+/// (as it would over UDP) instead of stalling the relay.
 /// </remarks>
 internal sealed class TcpStunConnection : ITurnClientConnection
 {
     private const int MaxMessage = 65536 + StunConstants.HeaderLength;
-    private const int SendQueueLength = 1024;
+    // Bytes queued for a client that reads too slowly before whole messages are dropped: absorbs
+    // a burst of relayed datagrams (1024 messages of any size could hold 64 MiB; bursts of small
+    // ones overflowed a 1024-message queue under load).
+    private const int MaxQueuedBytes = 2 * 1024 * 1024;
     private const int WriteBufferSize = 64 * 1024;
 
     private readonly Socket _socket;
@@ -33,7 +39,16 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     private readonly ILogger _logger;
     private readonly TimeSpan _idleTimeout;
     private readonly TurnService? _turn;
-    private readonly Channel<byte[]> _sendQueue = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(SendQueueLength)
+    // Guards the send state below; never held across I/O that can block.
+    private readonly Lock _sendGate = new();
+    // Bytes waiting for the writer.
+    private byte[] _pending = new byte[WriteBufferSize];
+    private int _pendingLength;
+    // The writer holds bytes taken from _pending that are not on the socket yet.
+    private bool _writing;
+    private bool _completed;
+    // Wakes the writer; signals coalesce.
+    private readonly Channel<bool> _wakeWriter = Channel.CreateBounded<bool>(new BoundedChannelOptions(1)
     {
         SingleReader = true,
         FullMode = BoundedChannelFullMode.DropWrite,
@@ -52,7 +67,47 @@ internal sealed class TcpStunConnection : ITurnClientConnection
         _turn = turn;
     }
 
-    public bool TrySend(ReadOnlySpan<byte> message) => _sendQueue.Writer.TryWrite(message.ToArray());
+    public bool TrySend(ReadOnlySpan<byte> message)
+    {
+        lock (_sendGate)
+        {
+            if (_completed || _pendingLength + message.Length > MaxQueuedBytes)
+            {
+                return false;
+            }
+            if (_pendingLength == 0 && !_writing)
+            {
+                int sent;
+                SocketError error;
+                try
+                {
+                    sent = _socket.Send(message, SocketFlags.None, out error);
+                }
+                catch (ObjectDisposedException)
+                {
+                    return false;
+                }
+                if (error == SocketError.Success && sent == message.Length)
+                {
+                    return true;
+                }
+                if (error is not (SocketError.Success or SocketError.WouldBlock))
+                {
+                    return false; // the connection is failing; the reader will notice
+                }
+                // The rest of a partly sent message must follow, or the stream loses its framing.
+                message = message[Math.Max(sent, 0)..];
+            }
+            if (_pending.Length - _pendingLength < message.Length)
+            {
+                Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + message.Length));
+            }
+            message.CopyTo(_pending.AsSpan(_pendingLength));
+            _pendingLength += message.Length;
+        }
+        _wakeWriter.Writer.TryWrite(true);
+        return true;
+    }
 
     /// <param name="initial">Bytes the dispatcher already read to recognise the protocol.</param>
     public async Task RunAsync(ReadOnlyMemory<byte> initial, CancellationToken cancellationToken)
@@ -60,6 +115,8 @@ internal sealed class TcpStunConnection : ITurnClientConnection
         EndPoint? remote = _socket.RemoteEndPoint;
         string reason = "closed by peer";
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Non-blocking, so that TrySend's direct send returns at once when the socket is full.
+        _socket.Blocking = false;
         Task writer = WriteLoopAsync(closing.Token);
         try
         {
@@ -135,7 +192,11 @@ internal sealed class TcpStunConnection : ITurnClientConnection
                 _turn!.OnTcpClosed(turnClient);
             }
             // Let queued answers (a last error response, say) go out before closing.
-            _sendQueue.Writer.TryComplete();
+            lock (_sendGate)
+            {
+                _completed = true;
+            }
+            _wakeWriter.Writer.TryComplete();
             await Task.WhenAny(writer, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false);
             await closing.CancelAsync().ConfigureAwait(false);
             ServerLog.TcpClosed(_logger, remote, reason);
@@ -177,34 +238,42 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     {
         try
         {
-            // What is queued goes out in as few sends as possible: messages are gathered into one
-            // buffer (a message larger than what is left is sent on its own after it).
-            byte[] gather = new byte[WriteBufferSize];
-            while (await _sendQueue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            // Everything queued goes out in one send; the two buffers change places each round.
+            byte[] sending = new byte[WriteBufferSize];
+            while (true)
             {
-                int length = 0;
-                while (_sendQueue.Reader.TryRead(out byte[]? message))
+                int length;
+                lock (_sendGate)
                 {
-                    if (length + message.Length > gather.Length)
+                    length = _pendingLength;
+                    if (length == 0)
                     {
-                        if (length > 0)
-                        {
-                            await _socket.SendAsync(gather.AsMemory(0, length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                            length = 0;
-                        }
-                        if (message.Length > gather.Length)
-                        {
-                            await _socket.SendAsync(message, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                            continue;
-                        }
+                        _writing = false;
                     }
-                    message.CopyTo(gather.AsSpan(length));
-                    length += message.Length;
+                    else
+                    {
+                        (sending, _pending) = (_pending, sending);
+                        _pendingLength = 0;
+                        _writing = true;
+                    }
                 }
                 if (length > 0)
                 {
-                    await _socket.SendAsync(gather.AsMemory(0, length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                    await _socket.SendAsync(sending.AsMemory(0, length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                    continue;
                 }
+                if (!await _wakeWriter.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    lock (_sendGate)
+                    {
+                        if (_pendingLength == 0)
+                        {
+                            return; // completed and drained
+                        }
+                    }
+                    continue;
+                }
+                _wakeWriter.Reader.TryRead(out _);
             }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)

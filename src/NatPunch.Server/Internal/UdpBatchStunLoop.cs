@@ -39,6 +39,11 @@ internal sealed class UdpBatchStunLoop
     private int _turnClientNext;
     private readonly TurnService? _turn;
 
+    // The TURN datagrams of the current batch (index, client), handed to the service at once.
+    private readonly int[] _turnIndices = new int[BatchSize];
+    private readonly TurnClient[] _turnBatch = new TurnClient[BatchSize];
+    private int _turnCount;
+
     public UdpBatchStunLoop(Socket[] sockets, int index, StunBindingResponder responder, ServerCounters counters, ILogger logger, TurnService? turn = null)
     {
         _turn = turn;
@@ -85,9 +90,14 @@ internal sealed class UdpBatchStunLoop
                     continue;
                 }
                 int queued = 0, datagrams = 0;
+                _turnCount = 0;
                 for (int i = 0; i < received; i++)
                 {
                     queued += Answer(requests, i, responses, queued, otherDestination, ref datagrams);
+                }
+                if (_turnCount > 0)
+                {
+                    _turn!.HandleFromClients(requests, _turnIndices.AsSpan(0, _turnCount), _turnBatch.AsSpan(0, _turnCount));
                 }
                 _counters.CountRequests(datagrams);
                 Flush(responses, handle, queued);
@@ -138,8 +148,10 @@ internal sealed class UdpBatchStunLoop
         ReadOnlySpan<byte> datagram = requests.Buffer(i)[..requests.Length(i)];
         if (_turn is not null && TurnDemultiplexer.IsTurn(datagram))
         {
-            // TURN has state: the service answers (and relays) on its own, outside the batch.
-            _turn.HandleFromClient(TurnClientFor(from, clientAddress[..addressLength], clientPort), datagram);
+            // TURN has state: the service answers (and relays) on its own, after the batch, all
+            // of the batch's TURN datagrams under one lock.
+            _turnIndices[_turnCount] = i;
+            _turnBatch[_turnCount++] = TurnClientFor(from, clientAddress[..addressLength], clientPort);
             return 0;
         }
         datagrams++;

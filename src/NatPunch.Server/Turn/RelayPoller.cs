@@ -7,9 +7,9 @@ namespace NatPunch.Server.Turn;
 
 /// <summary>
 /// Linux: one dedicated thread waits with <c>epoll</c> on every relay socket of a
-/// <see cref="TurnService"/> and reads each ready socket with non-blocking <c>recvmmsg</c>, up to
-/// <see cref="BatchSize"/> datagrams per call, handing a whole batch to the service under one
-/// acquisition of its lock. This replaces one async receive per datagram per relay socket (an epoll
+/// <see cref="TurnService"/>; for each epoll round the service takes its lock once, reads every
+/// ready socket with one non-blocking <c>recvmmsg</c> (up to <see cref="BatchSize"/> datagrams) and
+/// sends what goes to clients with one <c>sendmmsg</c> at the end. This replaces one async receive per datagram per relay socket (an epoll
 /// round in the runtime and a thread-pool hop each), which cost most of the relay's CPU.
 /// </summary>
 /// <remarks>
@@ -112,56 +112,66 @@ internal sealed class RelayPoller : IDisposable
 
     private void Poll()
     {
+        var ready = new UdpRelaySocket[MaxEvents];
         while (!_stopping)
         {
-            int ready = epoll_wait(_epoll, _eventsAddress, MaxEvents, WaitMilliseconds);
-            if (ready <= 0)
+            int events = epoll_wait(_epoll, _eventsAddress, MaxEvents, WaitMilliseconds);
+            if (events <= 0)
             {
                 continue; // timeout, EINTR, or closed while stopping
             }
-            for (int i = 0; i < ready; i++)
+            int count = 0;
+            for (int i = 0; i < events; i++)
             {
                 long id = BitConverter.ToInt64(_events, i * EventSize + DataOffset);
                 if (_sockets.TryGetValue(id, out UdpRelaySocket? relay))
                 {
-                    Drain(relay);
+                    ready[count++] = relay;
                 }
             }
+            try
+            {
+                // One recvmmsg per ready socket and round: level-triggered epoll reports a socket
+                // with more queued again, and every socket gets its turn.
+                _owner.HandleFromPeers(ready.AsSpan(0, count), this);
+            }
+            catch (Exception e)
+            {
+                _owner.OnRelayFault(e);
+            }
+            Array.Clear(ready, 0, count);
         }
     }
 
-    private void Drain(UdpRelaySocket relay)
+    /// <summary>Where <see cref="Receive"/> puts the datagrams.</summary>
+    internal LinuxDatagramBatch Batch => _batch;
+
+    /// <summary>Reads what is queued on <paramref name="relay"/> (up to a batch) into <see cref="Batch"/>, without waiting; 0 when nothing.</summary>
+    internal int Receive(UdpRelaySocket relay)
     {
-        SafeHandle handle = relay.Socket.SafeHandle;
+        SafeHandle handle = relay.Handle;
         bool added = false;
         try
         {
             handle.DangerousAddRef(ref added);
-            while (true)
+            for (int attempt = 0; attempt < 4; attempt++)
             {
                 int count = _batch.ReceiveNonBlocking(handle, out SocketError error);
-                if (count <= 0)
+                if (count > 0)
                 {
-                    // EAGAIN: drained. ECONNREFUSED (ICMP from an earlier send): read on. Else give up for now.
-                    if (error == SocketError.ConnectionRefused)
-                    {
-                        continue;
-                    }
-                    return;
+                    return count;
                 }
-                _owner.HandleFromPeers(relay, _batch, count);
-                if (count < BatchSize)
+                // EAGAIN: nothing. ECONNREFUSED (ICMP from an earlier send): read on. Else give up for now.
+                if (error != SocketError.ConnectionRefused)
                 {
-                    return;
+                    return 0;
                 }
             }
+            return 0;
         }
         catch (ObjectDisposedException)
         {
-        }
-        catch (Exception e)
-        {
-            _owner.OnRelayFault(e);
+            return 0; // closed since epoll reported it
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using NatPunch.Server.Internal;
 
@@ -12,9 +13,10 @@ namespace NatPunch.Server.Turn;
 /// </summary>
 /// <remarks>
 /// Concurrency: one lock, <see cref="_gate"/>, owns the core. Every input (client message, peer
-/// datagram, timer tick) takes it, lets the core run to completion and sends what the core sends
-/// while still holding it. A UDP send never blocks for long (4 MiB buffers, a full buffer drops);
-/// a TCP client's messages go into that connection's bounded queue, never onto its socket here.
+/// datagram, timer tick, or on Linux a whole batch of them) takes it, lets the core run to
+/// completion and sends what the core sent before releasing it (Linux: one sendmmsg per socket run,
+/// see <see cref="FlushOutbox"/>). UDP sends never block (a full buffer drops); a TCP client's
+/// messages go onto its non-blocking socket or into its bounded queue, never waiting here.
 /// A lock rather than a loop fed through a channel: a relayed datagram costs one uncontended lock
 /// and no thread hop or copy, and the core stays single-threaded and deterministic either way. The
 /// stateless Binding path never takes it. If one core's worth of relaying ever becomes the limit,
@@ -32,11 +34,17 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     private readonly ConcurrentDictionary<TurnClient, ITurnClientConnection> _tcpClients = new();
     private readonly ITimer _timer;
     private readonly RelayPoller? _poller;
-    // Serialised addresses of UDP clients, by reference of TurnClient.Remote (the allocation keeps
-    // that object), so that a relayed datagram does not serialise one; used under _gate only,
-    // emptied when it grows past SendAddressCacheLimit.
-    private readonly Dictionary<IPEndPoint, SocketAddress> _sendAddresses = new(ReferenceEqualityComparer.Instance);
+    // How to reach each UDP client (server socket, serialised address), by reference of
+    // TurnClient.Remote (the allocation keeps that object), so that a relayed datagram neither
+    // serialises an address nor looks the socket up; used under _gate only, emptied when it grows
+    // past SendAddressCacheLimit.
+    private readonly Dictionary<IPEndPoint, UdpClientRoute> _routes = new(ReferenceEqualityComparer.Instance);
     private const int SendAddressCacheLimit = 4096;
+    // Linux: UDP datagrams the core sends while _gate is held are queued here and go out with one
+    // sendmmsg per socket run when the holder is done (FlushOutbox), instead of one sendmsg each.
+    private readonly LinuxSendBatch? _outbox = LinuxDatagramBatch.IsSupported ? new LinuxSendBatch(OutboxCapacity, OutboxArenaSize) : null;
+    private const int OutboxCapacity = 64;
+    private const int OutboxArenaSize = 256 * 1024;
     private int _disposed;
 
     /// <param name="grants">The issuer of the rendezvous' grants, whose credentials this relay then accepts.</param>
@@ -83,7 +91,38 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     {
         lock (_gate)
         {
-            _core.HandleFromClient(client, message, _time.GetUtcNow());
+            try
+            {
+                _core.HandleFromClient(client, message, _time.GetUtcNow());
+            }
+            finally
+            {
+                FlushOutbox();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Datagrams <paramref name="indices"/> of <paramref name="batch"/>, from <paramref name="clients"/>
+    /// (one UDP loop's recvmmsg): one lock and one flush of the relayed sends for all.
+    /// </summary>
+    internal void HandleFromClients(LinuxDatagramBatch batch, ReadOnlySpan<int> indices, ReadOnlySpan<TurnClient> clients)
+    {
+        lock (_gate)
+        {
+            try
+            {
+                DateTimeOffset now = _time.GetUtcNow();
+                for (int k = 0; k < indices.Length; k++)
+                {
+                    int i = indices[k];
+                    _core.HandleFromClient(clients[k], batch.Buffer(i)[..batch.Length(i)], now);
+                }
+            }
+            finally
+            {
+                FlushOutbox();
+            }
         }
     }
 
@@ -91,23 +130,69 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     {
         lock (_gate)
         {
-            _core.HandleFromPeer(relay, peer, data, _time.GetUtcNow());
+            try
+            {
+                _core.HandleFromPeer(relay, peer, data, _time.GetUtcNow());
+            }
+            finally
+            {
+                FlushOutbox();
+            }
         }
     }
 
-    /// <summary>Datagrams 0..<paramref name="count"/> of <paramref name="batch"/>, from peers to <paramref name="relay"/>: one lock for all.</summary>
-    internal void HandleFromPeers(UdpRelaySocket relay, LinuxDatagramBatch batch, int count)
+    /// <summary>
+    /// One epoll round of the <see cref="RelayPoller"/>: one <c>recvmmsg</c> on each ready relay
+    /// socket and the datagrams to the core, under one lock, then one flush of what goes to clients
+    /// (mostly one <c>sendmmsg</c> on the server socket for every allocation at once).
+    /// </summary>
+    internal void HandleFromPeers(ReadOnlySpan<UdpRelaySocket> relays, RelayPoller poller)
     {
         lock (_gate)
         {
-            DateTimeOffset now = _time.GetUtcNow();
-            for (int i = 0; i < count; i++)
+            try
             {
-                if (relay.PeerOf(batch, i) is { } peer)
+                DateTimeOffset now = _time.GetUtcNow();
+                LinuxDatagramBatch batch = poller.Batch;
+                foreach (UdpRelaySocket relay in relays)
                 {
-                    _core.HandleFromPeer(relay, peer, batch.Buffer(i)[..batch.Length(i)], now);
+                    int count = poller.Receive(relay);
+                    for (int i = 0; i < count; i++)
+                    {
+                        if (relay.PeerOf(batch, i) is { } peer)
+                        {
+                            _core.HandleFromPeer(relay, peer, batch.Buffer(i)[..batch.Length(i)], now);
+                        }
+                    }
                 }
             }
+            finally
+            {
+                FlushOutbox();
+            }
+        }
+    }
+
+    /// <summary>Queues a UDP datagram while the caller holds <see cref="_gate"/>; false when it must be sent at once.</summary>
+    internal bool TryQueue(SafeHandle socket, ReadOnlySpan<byte> address, ReadOnlySpan<byte> data)
+    {
+        if (_outbox is null)
+        {
+            return false;
+        }
+        if (_outbox.TryAdd(socket, address, data))
+        {
+            return true;
+        }
+        _outbox.Flush();
+        return _outbox.TryAdd(socket, address, data);
+    }
+
+    private void FlushOutbox()
+    {
+        if (_outbox is { Count: > 0 })
+        {
+            _outbox.Flush();
         }
     }
 
@@ -119,7 +204,14 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
         {
             lock (_gate)
             {
-                _core.Expire(_time.GetUtcNow());
+                try
+                {
+                    _core.Expire(_time.GetUtcNow());
+                }
+                finally
+                {
+                    FlushOutbox();
+                }
             }
         }
         catch (Exception e)
@@ -189,31 +281,45 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
             }
             return;
         }
-        if (!_udpSockets.TryGetValue(client.Local, out Socket? socket))
+        if (!_routes.TryGetValue(client.Remote, out UdpClientRoute? route) || !ReferenceEquals(route.Local, client.Local))
         {
-            return;
-        }
-        if (!_sendAddresses.TryGetValue(client.Remote, out SocketAddress? address))
-        {
+            if (!_udpSockets.TryGetValue(client.Local, out Socket? socket))
+            {
+                return;
+            }
             IPEndPoint to = client.Remote;
             if (socket.AddressFamily == AddressFamily.InterNetworkV6 && to.AddressFamily == AddressFamily.InterNetwork)
             {
                 to = new IPEndPoint(to.Address.MapToIPv6(), to.Port);
             }
-            address = to.Serialize();
-            if (_sendAddresses.Count >= SendAddressCacheLimit)
+            if (_routes.Count >= SendAddressCacheLimit)
             {
-                _sendAddresses.Clear();
+                _routes.Clear();
             }
-            _sendAddresses[client.Remote] = address;
+            route = new UdpClientRoute(client.Local, socket, to.Serialize());
+            _routes[client.Remote] = route;
+        }
+        if (TryQueue(route.Handle, route.AddressBytes, message))
+        {
+            return;
         }
         try
         {
-            socket.SendTo(message, SocketFlags.None, address);
+            route.Socket.SendTo(message, SocketFlags.None, route.Address);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
         }
+    }
+
+    /// <summary>A UDP client's server socket and serialised address.</summary>
+    private sealed class UdpClientRoute(IPEndPoint local, Socket socket, SocketAddress address)
+    {
+        public IPEndPoint Local { get; } = local;
+        public Socket Socket { get; } = socket;
+        public SafeHandle Handle { get; } = socket.SafeHandle;
+        public SocketAddress Address { get; } = address;
+        public byte[] AddressBytes { get; } = address.Buffer.Span[..address.Size].ToArray();
     }
 
     public async ValueTask DisposeAsync()
@@ -227,6 +333,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
         {
             TurnLog.Stopped(_logger, _core.Counters.ToString());
             _core.Clear();
+            _outbox?.Flush();
         }
         _poller?.Dispose();
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using NatPunch.Server.Internal;
 
 namespace NatPunch.Server.Turn;
@@ -19,6 +20,8 @@ internal sealed class UdpRelaySocket : IRelaySocket
     // The last peer sent to, and its serialised address (used under the service's lock only).
     private IPEndPoint? _lastPeer;
     private SocketAddress? _lastPeerAddress;
+    private readonly byte[] _lastPeerRaw = new byte[LinuxDatagramBatch.AddressSize];
+    private int _lastPeerRawLength;
 
     // The last peer received from on the poller's thread: its raw sockaddr and endpoint (one
     // IPEndPoint per peer, not per datagram).
@@ -42,6 +45,7 @@ internal sealed class UdpRelaySocket : IRelaySocket
             throw;
         }
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+        Handle = _socket.SafeHandle;
         if (poller is not null)
         {
             try
@@ -65,6 +69,8 @@ internal sealed class UdpRelaySocket : IRelaySocket
 
     internal Socket Socket => _socket;
 
+    internal SafeHandle Handle { get; }
+
     public void SendTo(IPEndPoint peer, ReadOnlySpan<byte> data)
     {
         try
@@ -72,7 +78,14 @@ internal sealed class UdpRelaySocket : IRelaySocket
             if (!ReferenceEquals(peer, _lastPeer))
             {
                 _lastPeerAddress = peer.Serialize();
+                _lastPeerRawLength = _lastPeerAddress.Size;
+                _lastPeerAddress.Buffer.Span[.._lastPeerRawLength].CopyTo(_lastPeerRaw);
                 _lastPeer = peer;
+            }
+            // Linux: into the service's outbox (sendmmsg when the lock holder is done).
+            if (_owner.TryQueue(Handle, _lastPeerRaw.AsSpan(0, _lastPeerRawLength), data))
+            {
+                return;
             }
             _socket.SendTo(data, SocketFlags.None, _lastPeerAddress!);
         }
