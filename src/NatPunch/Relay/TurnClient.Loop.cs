@@ -1,8 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using NatPunch.Core;
-using NatPunch.Protocol.Stun;
-using NatPunch.Protocol.Turn;
 
 namespace NatPunch.Relay;
 
@@ -123,28 +121,15 @@ public sealed partial class TurnClient
         }
     }
 
-    /// <summary>Splits the TCP stream into STUN messages (RFC 8489 §6.2.2) and padded ChannelData (RFC 8656 §12.5).</summary>
+    /// <summary>Reads the TCP connection's STUN messages and ChannelData into the loop.</summary>
     private async Task ReceiveTcpAsync()
     {
         CancellationToken stopping = _stopping.Token;
-        byte[] header = new byte[ChannelData.HeaderLength];
         IPEndPoint server = Server;
         try
         {
-            await using var stream = new NetworkStream(_socket, ownsSocket: false);
-            while (!stopping.IsCancellationRequested)
-            {
-                await stream.ReadExactlyAsync(header, stopping).ConfigureAwait(false);
-                if (!ChannelData.TryGetFramedLength(header, out int length, legacyRange: true)
-                    && !StunMessage.TryGetFramedLength(header, out length))
-                {
-                    throw new IOException("The TURN server sent bytes that are neither STUN nor ChannelData.");
-                }
-                byte[] message = new byte[length];
-                header.CopyTo(message, 0);
-                await stream.ReadExactlyAsync(message.AsMemory(header.Length), stopping).ConfigureAwait(false);
-                _events.Writer.TryWrite(() => _core.HandleDatagram(message, server, Now));
-            }
+            await TurnStreamReader.ReadMessagesAsync(_socket, message => _events.Writer.TryWrite(() => _core.HandleDatagram(message, server, Now)), stopping)
+                .ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or EndOfStreamException or ObjectDisposedException)
         {

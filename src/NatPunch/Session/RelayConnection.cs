@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using NatPunch.Core;
-using NatPunch.Protocol.Stun;
 using NatPunch.Protocol.Turn;
 using NatPunch.Relay;
 using NatPunch.Traversal;
@@ -116,27 +115,11 @@ internal sealed class RelayConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Splits the TCP byte stream into STUN messages and ChannelData (RFC 8656 §12.5).</summary>
     private static async Task ReadTcpAsync(Socket socket, Action<byte[]> onMessage, Action<string> onClosed, CancellationToken cancellationToken)
     {
-        byte[] header = new byte[ChannelData.HeaderLength];
         try
         {
-            await using var stream = new NetworkStream(socket, ownsSocket: false);
-            while (!cancellationToken.IsCancellationRequested)
-            {
-                await stream.ReadExactlyAsync(header, cancellationToken).ConfigureAwait(false);
-                if (!ChannelData.TryGetFramedLength(header, out int length, legacyRange: true)
-                    && !StunMessage.TryGetFramedLength(header, out length))
-                {
-                    onClosed("the TURN server sent bytes that are neither STUN nor ChannelData");
-                    return;
-                }
-                byte[] message = new byte[length];
-                header.CopyTo(message, 0);
-                await stream.ReadExactlyAsync(message.AsMemory(header.Length), cancellationToken).ConfigureAwait(false);
-                onMessage(message);
-            }
+            await TurnStreamReader.ReadMessagesAsync(socket, onMessage, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or EndOfStreamException or ObjectDisposedException)
         {
