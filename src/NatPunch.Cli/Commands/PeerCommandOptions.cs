@@ -33,13 +33,15 @@ internal sealed class PeerCommandOptions
     private readonly Option<string?> _turnUser = new("--turn-user")
     {
         HelpName = "NAME:PASSWORD",
-        Description = "Long-term credentials for --turn (the password may contain ':').",
+        Description = "Long-term credentials for --turn (the password may contain ':'). "
+            + "Or set NATPUNCH_TURN_USER, which other users cannot see in the process list.",
     };
     private readonly Option<string?> _turnSecret = new("--turn-secret")
     {
         HelpName = "SECRET",
         Description = "The TURN REST API shared secret of --turn (coturn's --static-auth-secret): credentials "
-            + "valid for 24 hours are derived from it, with the username EXPIRY:NAME, NAME being --id.",
+            + "valid for 24 hours are derived from it, with the username EXPIRY:NAME, NAME being --id. "
+            + "Or set NATPUNCH_TURN_SECRET, which other users cannot see in the process list.",
     };
     private readonly Option<double> _timeout = new("--timeout")
     {
@@ -83,7 +85,11 @@ internal sealed class PeerCommandOptions
     /// wrong (a usage error). Never puts a password into <paramref name="error"/>.
     /// </summary>
     /// <param name="now">The time --turn-secret credentials are valid from.</param>
-    public bool TryRead(ParseResult parse, DateTimeOffset now, out PeerOptions options, out string error)
+    public bool TryRead(ParseResult parse, DateTimeOffset now, out PeerOptions options, out string error) =>
+        TryRead(parse, now, Environment.GetEnvironmentVariable, out options, out error);
+
+    /// <param name="environment">Where NATPUNCH_TURN_USER / NATPUNCH_TURN_SECRET are looked up (tests pass their own).</param>
+    public bool TryRead(ParseResult parse, DateTimeOffset now, Func<string, string?> environment, out PeerOptions options, out string error)
     {
         options = null!;
         if (!TryParseRelayMode(parse.GetValue(_relay), out RelayMode relay, out error))
@@ -103,7 +109,7 @@ internal sealed class PeerCommandOptions
             return false;
         }
         string name = parse.GetValue(_id)!;
-        if (!TryReadTurn(parse, relay, name, now, out TurnServerUri? turnServer, out TurnCredentials? turnCredentials, out error))
+        if (!TryReadTurn(parse, relay, name, now, environment, out TurnServerUri? turnServer, out TurnCredentials? turnCredentials, out error))
         {
             return false;
         }
@@ -146,7 +152,7 @@ internal sealed class PeerCommandOptions
     }
 
     /// <summary>--turn and its credentials: all three absent, or --turn with exactly one of --turn-user/--turn-secret.</summary>
-    private bool TryReadTurn(ParseResult parse, RelayMode relay, string name, DateTimeOffset now,
+    private bool TryReadTurn(ParseResult parse, RelayMode relay, string name, DateTimeOffset now, Func<string, string?> environment,
         out TurnServerUri? server, out TurnCredentials? credentials, out string error)
     {
         server = null;
@@ -169,6 +175,12 @@ internal sealed class PeerCommandOptions
         {
             error = "--turn has no effect with --relay never";
             return false;
+        }
+        if (user is null && secret is null)
+        {
+            // Kept out of the command line, where any user of the machine can read it (ps).
+            user = environment("NATPUNCH_TURN_USER") is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
+            secret = user is null && environment("NATPUNCH_TURN_SECRET") is { Length: > 0 } secretFromEnvironment ? secretFromEnvironment : null;
         }
         if (!TurnServerUri.TryParse(uriText, out TurnServerUri uri, out string uriError))
         {
@@ -202,7 +214,7 @@ internal sealed class PeerCommandOptions
         }
         else
         {
-            error = "--turn needs credentials: --turn-user NAME:PASSWORD or --turn-secret SECRET";
+            error = "--turn needs credentials: --turn-user NAME:PASSWORD or --turn-secret SECRET (or NATPUNCH_TURN_USER / NATPUNCH_TURN_SECRET)";
             return false;
         }
         server = uri;

@@ -10,14 +10,36 @@ public sealed class PeerCommandOptionsTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 21, 10, 0, 0, TimeSpan.Zero);
 
-    private static bool TryRead(out PeerOptions options, out string error, params string[] extra)
+    private static bool TryRead(out PeerOptions options, out string error, params string[] extra) =>
+        TryRead(_ => null, out options, out error, extra);
+
+    private static bool TryRead(Func<string, string?> environment, out PeerOptions options, out string error, params string[] extra)
     {
         var shared = new PeerCommandOptions();
         var command = new Command("listen");
         shared.AddTo(command);
         ParseResult parse = command.Parse(["--server", "127.0.0.1:3478", "--id", "alice", .. extra]);
         parse.Errors.ShouldBeEmpty(string.Join("; ", parse.Errors.Select(e => e.Message)));
-        return shared.TryRead(parse, Now, out options, out error);
+        return shared.TryRead(parse, Now, environment, out options, out error);
+    }
+
+    [Fact]
+    public void TurnCredentialsCanComeFromTheEnvironmentInsteadOfTheCommandLine()
+    {
+        var environment = new Dictionary<string, string> { ["NATPUNCH_TURN_USER"] = "carol:s3:cret" };
+        TryRead(name => environment.GetValueOrDefault(name), out PeerOptions options, out string error, "--turn", "turn:192.0.2.7").ShouldBeTrue(error);
+        options.TurnCredentials.ShouldBe(new TurnCredentials("carol", "s3:cret"));
+
+        environment = new Dictionary<string, string> { ["NATPUNCH_TURN_SECRET"] = "north-wind" };
+        TryRead(name => environment.GetValueOrDefault(name), out options, out error, "--turn", "turn:192.0.2.7").ShouldBeTrue(error);
+        options.TurnCredentials!.Username.ShouldEndWith(":alice");
+
+        // The command line wins; without --turn the variables are not used (the server's own relay needs none).
+        environment = new Dictionary<string, string> { ["NATPUNCH_TURN_USER"] = "carol:env" };
+        TryRead(name => environment.GetValueOrDefault(name), out options, out error, "--turn", "turn:192.0.2.7", "--turn-user", "dave:cli").ShouldBeTrue(error);
+        options.TurnCredentials.ShouldBe(new TurnCredentials("dave", "cli"));
+        TryRead(name => environment.GetValueOrDefault(name), out options, out error).ShouldBeTrue(error);
+        options.TurnCredentials.ShouldBeNull();
     }
 
     private static PeerOptions Read(params string[] extra)
