@@ -228,8 +228,7 @@ internal sealed class TcpStunConnection : ITurnClientConnection
         {
             return existing;
         }
-        var client = TurnClient.Create(remote, (IPEndPoint)_socket.LocalEndPoint!, TurnClientTransport.Tcp);
-        _turn!.RegisterTcpClient(client, this);
+        TurnClient client = _turn!.RegisterTcpClient(remote, (IPEndPoint)_socket.LocalEndPoint!, this);
         _turnClient = client;
         return client;
     }

@@ -46,6 +46,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     private const int OutboxCapacity = 64;
     private const int OutboxArenaSize = 256 * 1024;
     private int _disposed;
+    private long _nextConnection;
 
     /// <param name="grants">The issuer of the rendezvous' grants, whose credentials this relay then accepts.</param>
     public TurnService(TurnOptions options, TimeProvider? timeProvider = null, ILogger? logger = null, TurnGrantIssuer? grants = null)
@@ -73,16 +74,26 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     internal void RegisterUdpSocket(Socket socket) =>
         _udpSockets.TryAdd(TurnClient.Normalize((IPEndPoint)socket.LocalEndPoint!), socket);
 
-    internal void RegisterTcpClient(TurnClient client, ITurnClientConnection connection) => _tcpClients[client] = connection;
+    /// <summary>
+    /// A new TCP connection from <paramref name="remote"/> to <paramref name="local"/>: its client,
+    /// with a number no other connection has, so that it never shares an allocation (or a send
+    /// route) with an earlier connection from the same address and port whose close has not been
+    /// handled yet (RFC 8656 §3.1: over TCP the allocation is the connection's).
+    /// </summary>
+    internal TurnClient RegisterTcpClient(IPEndPoint remote, IPEndPoint local, ITurnClientConnection connection)
+    {
+        var client = TurnClient.Create(remote, local, TurnClientTransport.Tcp, Interlocked.Increment(ref _nextConnection));
+        _tcpClients[client] = connection;
+        return client;
+    }
 
+    /// <summary>The connection of <paramref name="client"/> is closed: its allocation goes (RFC 8656 §3.1).</summary>
     internal void OnTcpClosed(TurnClient client)
     {
-        if (_tcpClients.TryRemove(client, out _))
+        _tcpClients.TryRemove(client, out _);
+        lock (_gate)
         {
-            lock (_gate)
-            {
-                _core.OnClientDisconnected(client);
-            }
+            _core.OnClientDisconnected(client);
         }
     }
 

@@ -10,14 +10,22 @@ internal sealed class TurnTestClient
 {
     public const string Realm = "test.realm";
 
-    private readonly TurnCore _core;
-    private readonly FakeTurnEnvironment _environment;
+    private readonly TurnCore _core = null!;
+    private readonly FakeTurnEnvironment _environment = null!;
+    // Instead of the core: hands a request over and returns the answer (a TurnService test).
+    private readonly Func<byte[], byte[]>? _exchange;
 
     public TurnTestClient(TurnCore core, FakeTurnEnvironment environment, TurnClient client)
     {
         _core = core;
         _environment = environment;
         Client = client;
+    }
+
+    public TurnTestClient(TurnClient client, Func<byte[], byte[]> exchange)
+    {
+        Client = client;
+        _exchange = exchange;
     }
 
     public TurnClient Client { get; }
@@ -44,6 +52,10 @@ internal sealed class TurnTestClient
             builder.AddMessageIntegrity(Key);
         }
         builder.AddFingerprint();
+        if (_exchange is not null)
+        {
+            return _exchange(builder.Written.ToArray());
+        }
         _core.HandleFromClient(Client, builder.Written, Now);
         return _environment.TakeLast();
     }
