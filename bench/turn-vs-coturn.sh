@@ -28,7 +28,7 @@
 #   UCLIENT_EXTRA=   more turnutils_uclient flags for both (e.g. "-s" for Send indications)
 #   NO_BUILD=1       use the existing Release build
 #   NATPUNCH_DLL=    run this natpunch.dll instead (e.g. another commit's build); implies NO_BUILD
-#   KEEP_DIR=        keep every uclient output in this directory
+#   KEEP_DIR=        keep every uclient output, and our server's log (its counters when it stops), in this directory
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -98,7 +98,7 @@ pids+=($!)
 
 on "$SERVER_CPU" timeout "$budget" "${natpunch[@]}" server --listen "$HOST:$OURS_PORT" --realm "$REALM" \
   --turn-user "$TURN_USER:$TURN_PASSWORD" --allow-loopback-peers --min-port 40000 --max-port 44999 \
-  >"$work/ours.log" 2>&1 &
+  >"$KEEP_DIR/ours.log" 2>&1 &
 pids+=($!)
 
 # coturn with the same credentials and peer policy; no TLS/DTLS/CLI, quiet, COTURN_THREADS relay threads.
@@ -125,7 +125,7 @@ wait_ready() {
     sleep 0.5
   done
   echo "TURN server on port $port does not relay" >&2
-  cat "$work"/*.log >&2
+  cat "$work"/*.log "$KEEP_DIR/ours.log" >&2
   return 1
 }
 wait_ready "$OURS_PORT"

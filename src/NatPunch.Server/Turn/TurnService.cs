@@ -47,6 +47,10 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     private const int OutboxArenaSize = 256 * 1024;
     private int _disposed;
     private long _nextConnection;
+    // Drops after the core (under _gate): messages for TCP clients whose queue was full, UDP
+    // datagrams (to peers or clients) that a non-blocking send did not take.
+    private long _tcpQueueDrops;
+    private long _udpSendDrops;
 
     /// <param name="grants">The issuer of the rendezvous' grants, whose credentials this relay then accepts.</param>
     public TurnService(TurnOptions options, TimeProvider? timeProvider = null, ILogger? logger = null, TurnGrantIssuer? grants = null)
@@ -66,9 +70,11 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     {
         lock (_gate)
         {
-            return (_core.AllocationCount, _core.Counters.ToString());
+            return (_core.AllocationCount, CountersText());
         }
     }
+
+    private string CountersText() => $"{_core.Counters} tcp-queue-drops={_tcpQueueDrops} udp-send-drops={_udpSendDrops}";
 
     /// <summary>The server socket that answers clients who wrote to <paramref name="socket"/>'s address.</summary>
     internal void RegisterUdpSocket(Socket socket) =>
@@ -195,7 +201,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
         {
             return true;
         }
-        _outbox.Flush();
+        _udpSendDrops += _outbox.Flush();
         return _outbox.TryAdd(socket, address, data);
     }
 
@@ -203,7 +209,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     {
         if (_outbox is { Count: > 0 })
         {
-            _outbox.Flush();
+            _udpSendDrops += _outbox.Flush();
         }
     }
 
@@ -286,9 +292,9 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     {
         if (client.IsTcp)
         {
-            if (_tcpClients.TryGetValue(client, out ITurnClientConnection? connection))
+            if (_tcpClients.TryGetValue(client, out ITurnClientConnection? connection) && !connection.TrySend(message))
             {
-                connection.TrySend(message);
+                _tcpQueueDrops++;
             }
             return;
         }
@@ -342,7 +348,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
         await _timer.DisposeAsync().ConfigureAwait(false);
         lock (_gate)
         {
-            TurnLog.Stopped(_logger, _core.Counters.ToString());
+            TurnLog.Stopped(_logger, CountersText());
             _core.Clear();
             _outbox?.Flush();
         }
