@@ -9,7 +9,8 @@ internal static class NatpunchProcess
 
     public static string DllPath => Path.Combine(AppContext.BaseDirectory, "natpunch.dll");
 
-    public static async Task<Result> RunAsync(TimeSpan limit, CancellationToken cancellationToken, params string[] arguments)
+    /// <summary>How to start <c>dotnet natpunch.dll ARGUMENTS</c> with stdout and stderr redirected (callers may redirect stdin too).</summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments)
     {
         File.Exists(DllPath).ShouldBeTrue($"{DllPath} is missing; the test project references the CLI project");
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
@@ -26,6 +27,12 @@ internal static class NatpunchProcess
         }
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
+        return start;
+    }
+
+    public static async Task<Result> RunAsync(TimeSpan limit, CancellationToken cancellationToken, params string[] arguments)
+    {
+        ProcessStartInfo start = StartInfo(arguments);
 
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start)!;

@@ -9,21 +9,8 @@ internal static class PipeProcess
 
     public static async Task<Result> RunAsync(byte[] input, TimeSpan limit, CancellationToken cancellationToken, params string[] arguments)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "natpunch.dll");
-        File.Exists(dll).ShouldBeTrue($"{dll} is missing; the test project references the CLI project");
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(dll);
-        foreach (string argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        start.Environment["DOTNET_NOLOGO"] = "1";
+        ProcessStartInfo start = Netcheck.NatpunchProcess.StartInfo(arguments);
+        start.RedirectStandardInput = true;
         using var process = Process.Start(start)!;
         var output = new MemoryStream();
         Task copyOut = process.StandardOutput.BaseStream.CopyToAsync(output, cancellationToken);
