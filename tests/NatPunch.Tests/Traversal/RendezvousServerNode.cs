@@ -17,9 +17,7 @@ internal sealed class RendezvousServerNode
     private readonly Dictionary<long, SimulatedTcpConnection> _connections = [];
     private readonly List<string>? _log;
     private long _nextConnectionId;
-    // Bumped whenever the scheduled wake-up is replaced; a queued wake-up of an older generation is stale.
-    private long _generation;
-    private TimeSpan? _scheduled;
+    private readonly SimulatedWakeUp _wakeUp;
 
     public RendezvousServerNode(Simulator simulator, VirtualHost host, RendezvousOptions options, List<string>? log)
     {
@@ -27,6 +25,7 @@ internal sealed class RendezvousServerNode
         Host = host;
         Directory = new RendezvousDirectory(options);
         _log = log;
+        _wakeUp = new SimulatedWakeUp(simulator, WakeUp);
     }
 
     /// <summary>The host whose link the rendezvous traffic crosses (the STUN server's: one server, one port number).</summary>
@@ -82,28 +81,11 @@ internal sealed class RendezvousServerNode
         ScheduleWakeUp();
     }
 
-    private void ScheduleWakeUp()
+    private void ScheduleWakeUp() => _wakeUp.Reschedule(Directory.NextWakeUp);
+
+    private void WakeUp()
     {
-        TimeSpan? next = Directory.NextWakeUp;
-        if (next == _scheduled)
-        {
-            return;
-        }
-        _scheduled = next;
-        long generation = ++_generation;
-        if (next is not TimeSpan at)
-        {
-            return;
-        }
-        _simulator.ScheduleAt(at, () =>
-        {
-            if (generation != _generation)
-            {
-                return;
-            }
-            _scheduled = null;
-            Directory.HandleTimeout(_simulator.Now);
-            Flush();
-        });
+        Directory.HandleTimeout(_simulator.Now);
+        Flush();
     }
 }

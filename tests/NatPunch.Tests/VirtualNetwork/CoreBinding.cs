@@ -10,9 +10,7 @@ namespace NatPunch.Tests.VirtualNetwork;
 internal sealed class CoreBinding
 {
     private readonly VirtualSocket _socket;
-    // Bumped whenever the scheduled wake-up is replaced: a queued wake-up from an older generation is stale.
-    private long _generation;
-    private TimeSpan? _scheduled;
+    private readonly SimulatedWakeUp _wakeUp;
     private bool _cancelled;
     // Wake-ups handled at the current instant: a core that keeps asking to be woken "now" is broken.
     private TimeSpan _lastWakeUp = TimeSpan.MinValue;
@@ -25,6 +23,7 @@ internal sealed class CoreBinding
     {
         _socket = socket;
         Core = core;
+        _wakeUp = new SimulatedWakeUp(socket.Simulator, WakeUp);
     }
 
     public IDatagramCore Core { get; }
@@ -70,32 +69,15 @@ internal sealed class CoreBinding
     public void Cancel()
     {
         _cancelled = true;
-        _generation++;
+        _wakeUp.Cancel();
     }
 
-    private void ScheduleWakeUp()
+    private void ScheduleWakeUp() => _wakeUp.Reschedule(Core.NextWakeUp);
+
+    private void WakeUp()
     {
-        TimeSpan? next = Core.NextWakeUp;
-        if (next == _scheduled)
-        {
-            return;
-        }
-        _scheduled = next;
-        long generation = ++_generation;
-        if (next is not TimeSpan at)
-        {
-            return;
-        }
-        Simulator.ScheduleAt(at, () =>
-        {
-            if (generation != _generation)
-            {
-                return;
-            }
-            _scheduled = null;
-            CheckNotSpinning();
-            Core.HandleTimeout(Simulator.Now);
-            Flush();
-        });
+        CheckNotSpinning();
+        Core.HandleTimeout(Simulator.Now);
+        Flush();
     }
 }
