@@ -1,8 +1,8 @@
-using NatPunch.Testing;
 using System.Net;
 using System.Net.Sockets;
 using NatPunch.Protocol.Stun;
 using NatPunch.Stun;
+using NatPunch.Testing;
 
 namespace NatPunch.IntegrationTests.Netcheck;
 

@@ -1,10 +1,10 @@
 using System.Net;
 using System.Threading.Channels;
-using NatPunch.IntegrationTests.Netcheck;
 using NatPunch.Relay;
 using NatPunch.Server;
 using NatPunch.Server.Turn;
 using NatPunch.Stun;
+using NatPunch.Testing;
 using RelayClient = NatPunch.Relay.TurnClient;
 
 namespace NatPunch.IntegrationTests.Relay;

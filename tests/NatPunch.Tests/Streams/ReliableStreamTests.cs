@@ -1,4 +1,5 @@
 using NatPunch.Streams;
+using NatPunch.Testing;
 
 namespace NatPunch.Tests.Streams;
 

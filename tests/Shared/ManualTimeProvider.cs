@@ -1,4 +1,4 @@
-namespace NatPunch.IntegrationTests.Netcheck;
+namespace NatPunch.Testing;
 
 /// <summary>A clock that moves only when told to; its timers fire, in order, during <see cref="Advance"/>.</summary>
 internal sealed class ManualTimeProvider : TimeProvider
