@@ -241,16 +241,9 @@ public sealed class LabFixture : IAsyncLifetime
 
     private async Task TearDownAsync()
     {
-        BackgroundProcess[] background;
-        lock (_lock)
+        if (!TryBeginTearDown(out BackgroundProcess[] background))
         {
-            if (_tornDown)
-            {
-                return;
-            }
-            _tornDown = true;
-            background = [.. _background];
-            _background.Clear();
+            return;
         }
         foreach (BackgroundProcess process in background)
         {
@@ -264,6 +257,23 @@ public sealed class LabFixture : IAsyncLifetime
         ReleaseSlot();
     }
 
+    /// <summary>Only the first tear-down (disposal, exit or signal) runs: it takes the background processes.</summary>
+    private bool TryBeginTearDown(out BackgroundProcess[] background)
+    {
+        lock (_lock)
+        {
+            background = [];
+            if (_tornDown)
+            {
+                return false;
+            }
+            _tornDown = true;
+            background = [.. _background];
+            _background.Clear();
+            return true;
+        }
+    }
+
     /// <summary>The test host is going away without disposing the fixture: kill and tear down synchronously.</summary>
     private void OnProcessExit(object? sender, EventArgs e) => TearDownNow();
 
@@ -275,15 +285,9 @@ public sealed class LabFixture : IAsyncLifetime
     /// </summary>
     private void TearDownNow()
     {
-        BackgroundProcess[] background;
-        lock (_lock)
+        if (!TryBeginTearDown(out BackgroundProcess[] background))
         {
-            if (_tornDown)
-            {
-                return;
-            }
-            _tornDown = true;
-            background = [.. _background];
+            return;
         }
         foreach (BackgroundProcess process in background)
         {
