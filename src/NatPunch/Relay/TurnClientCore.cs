@@ -85,19 +85,19 @@ public sealed partial class TurnClientCore : IDatagramCore
             TimeSpan? next = null;
             foreach (PendingRequest request in _pending.Values)
             {
-                next = Min(next, request.Transaction.NextWakeUp);
+                next = WakeUpTime.Earliest(next, request.Transaction.NextWakeUp);
             }
             if (State == TurnClientState.Allocated)
             {
-                next = Min(next, _refreshAt);
-                next = Min(next, _expiresAt);
+                next = WakeUpTime.Earliest(next, _refreshAt);
+                next = WakeUpTime.Earliest(next, _expiresAt);
                 foreach (PermissionEntry permission in _permissions.Values)
                 {
-                    next = Min(next, permission.RefreshAt);
+                    next = WakeUpTime.Earliest(next, permission.RefreshAt);
                 }
                 foreach (ChannelEntry channel in _channelsByPeer.Values)
                 {
-                    next = Min(next, channel.RefreshAt);
+                    next = WakeUpTime.Earliest(next, channel.RefreshAt);
                 }
             }
             return next;
@@ -307,8 +307,6 @@ public sealed partial class TurnClientCore : IDatagramCore
             StateChanged?.Invoke(state);
         }
     }
-
-    private static TimeSpan? Min(TimeSpan? a, TimeSpan? b) => a is null ? b : b is null ? a : (a < b ? a : b);
 
     private sealed class PermissionEntry
     {

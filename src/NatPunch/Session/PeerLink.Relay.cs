@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
+using NatPunch.Core;
 using NatPunch.Protocol.Stun;
 using NatPunch.Protocol.Turn;
 using NatPunch.Relay;
@@ -74,10 +75,10 @@ public sealed partial class PeerLink
             TimeSpan? next = _tcpRelayDueAt;
             foreach (RelayConnection attempt in _relayAttempts)
             {
-                next = Earliest(next, attempt.Core.NextWakeUp);
+                next = WakeUpTime.Earliest(next, attempt.Core.NextWakeUp);
                 if (attempt.Core.State == TurnClientState.Allocating && attempt.FailureReason is null)
                 {
-                    next = Earliest(next, attempt.StartedAt + _relayServer!.AllocateTimeout);
+                    next = WakeUpTime.Earliest(next, attempt.StartedAt + _relayServer!.AllocateTimeout);
                 }
             }
             return next;

@@ -222,7 +222,7 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             while (!cancellationToken.IsCancellationRequested)
             {
                 FlushAgent();
-                TimeSpan? wake = Earliest(_agent.NextWakeUp, RelayWakeUp);
+                TimeSpan? wake = WakeUpTime.Earliest(_agent.NextWakeUp, RelayWakeUp);
                 TimeSpan delay = wake is { } w ? w - Now : Timeout.InfiniteTimeSpan;
                 if (wake is null || delay > TimeSpan.Zero)
                 {
@@ -298,8 +298,6 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             _events.Writer.TryWrite(e);
         }
     }
-
-    private static TimeSpan? Earliest(TimeSpan? a, TimeSpan? b) => a is null ? b : b is null ? a : (a < b ? a : b);
 
     public async ValueTask DisposeAsync()
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using NatPunch.Core;
 using NatPunch.Protocol.Stun;
 
 namespace NatPunch.Traversal;
@@ -14,7 +15,7 @@ public sealed partial class IceAgent
     public TimeSpan LastConsent => _lastConsent;
 
     private TimeSpan? NextConsentWakeUp =>
-        _nextConsentAt is { } next && !_consentLost ? Earliest(next, _lastConsent + _options.ConsentTimeout) : null;
+        _nextConsentAt is { } next && !_consentLost ? WakeUpTime.Earliest(next, _lastConsent + _options.ConsentTimeout) : null;
 
     private void StartConsent(TimeSpan now)
     {

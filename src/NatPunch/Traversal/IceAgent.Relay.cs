@@ -6,8 +6,6 @@ public sealed partial class IceAgent
 {
     private TimeSpan? _nextUpgradeAt;
 
-    private TimeSpan? NextUpgradeAt => _nextUpgradeAt;
-
     /// <summary>Our relayed candidates (TURN allocations), as added by the driver.</summary>
     public IReadOnlyList<Candidate> RelayedCandidates => _relayedCandidates;
 

@@ -210,22 +210,22 @@ public sealed partial class IceAgent : IDatagramCore
             TimeSpan? next = null;
             foreach (IceTransaction transaction in _transactions.Values)
             {
-                next = Earliest(next, transaction.NextSendAt < transaction.Deadline ? transaction.NextSendAt : transaction.Deadline);
+                next = WakeUpTime.Earliest(next, transaction.NextSendAt < transaction.Deadline ? transaction.NextSendAt : transaction.Deadline);
             }
             if (_checksStartAt is not null && SelectedPair is null && _pairs.Exists(p => p.State == CandidatePairState.Waiting))
             {
-                next = Earliest(next, _nextPacedCheckAt);
+                next = WakeUpTime.Earliest(next, _nextPacedCheckAt);
             }
-            next = Earliest(next, NextUpgradeAt);
+            next = WakeUpTime.Earliest(next, _nextUpgradeAt);
             if (_nominateAt is { } nominate)
             {
-                next = Earliest(next, nominate);
+                next = WakeUpTime.Earliest(next, nominate);
             }
             if (_checksStartAt is { } started && SelectedPair is null && !_failedReported && !_checkWindowOver)
             {
-                next = Earliest(next, started + _options.CheckTimeout);
+                next = WakeUpTime.Earliest(next, started + _options.CheckTimeout);
             }
-            return Earliest(next, NextConsentWakeUp);
+            return WakeUpTime.Earliest(next, NextConsentWakeUp);
         }
     }
 
@@ -310,8 +310,6 @@ public sealed partial class IceAgent : IDatagramCore
 
     private void Send(IPEndPoint to, byte[] datagram, bool viaRelay = false) =>
         (viaRelay ? _relayOutgoing : _outgoing).Enqueue(new OutgoingDatagram(to, datagram));
-
-    private static TimeSpan? Earliest(TimeSpan? a, TimeSpan? b) => a is null ? b : b is null ? a : (a < b ? a : b);
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }

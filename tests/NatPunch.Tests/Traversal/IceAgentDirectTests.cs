@@ -29,7 +29,7 @@ public class IceAgentDirectTests
             {
                 Collect(alice, AliceHost);
                 Collect(bob, BobHost);
-                TimeSpan next = Earliest(alice.NextWakeUp, bob.NextWakeUp) ?? limit;
+                TimeSpan next = WakeUpTime.Earliest(alice.NextWakeUp, bob.NextWakeUp) ?? limit;
                 if (_inFlight.TryPeek(out _, out TimeSpan arrival) && arrival < next)
                 {
                     next = arrival;
@@ -57,8 +57,6 @@ public class IceAgentDirectTests
                 }
             }
         }
-
-        private static TimeSpan? Earliest(TimeSpan? a, TimeSpan? b) => a is null ? b : b is null ? a : (a < b ? a : b);
     }
 
     private static (IceAgent Alice, IceAgent Bob) Pair(IceAgentOptions? options = null, IceRole aliceRole = IceRole.Controlling, IceRole bobRole = IceRole.Controlled)

@@ -32,7 +32,7 @@ public class IceAgentRelayTests
             while (!done() && Now < limit)
             {
                 Collect();
-                TimeSpan next = Earliest(alice.NextWakeUp, bob.NextWakeUp) ?? limit;
+                TimeSpan next = WakeUpTime.Earliest(alice.NextWakeUp, bob.NextWakeUp) ?? limit;
                 if (_inFlight.TryPeek(out _, out TimeSpan arrival) && arrival < next)
                 {
                     next = arrival;
@@ -81,8 +81,6 @@ public class IceAgentRelayTests
                 }
             }
         }
-
-        private static TimeSpan? Earliest(TimeSpan? a, TimeSpan? b) => a is null ? b : b is null ? a : (a < b ? a : b);
     }
 
     private static readonly IceAgentOptions Options = IceAgentOptions.Default with { CheckTimeout = TimeSpan.FromSeconds(3) };
