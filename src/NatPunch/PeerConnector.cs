@@ -60,6 +60,10 @@ public static class PeerConnector
         };
         var link = new PeerLink(socket, NewAgent, time);
         var relayFailed = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // With --relay only, a relay that cannot be had ends the attempt: this task then fails with why.
+        Task relayOnlyFailed = options.Relay == RelayMode.Only
+            ? FailWithAsync(relayFailed.Task)
+            : Task.Delay(Timeout.Infinite, cancellationToken);
         link.RelayChanged += status =>
         {
             switch (status)
@@ -97,7 +101,7 @@ public static class PeerConnector
                 progress?.Report(new ConnectionProgress.Registered(registered.Name, registered.Observed));
                 await StartGrantedRelayAsync(link, options, registered, serverEndPoints[0], ownTurn, relayFailed, progress).ConfigureAwait(false);
                 progress?.Report(new ConnectionProgress.WaitingForPeer(null));
-                introduction = await WaitForIntroductionAsync(link, rendezvous, options, relayFailed.Task, cancellationToken).ConfigureAwait(false);
+                introduction = await WaitForIntroductionAsync(link, rendezvous, options, relayOnlyFailed, cancellationToken).ConfigureAwait(false);
                 // The time limit of a listener runs from the introduction on.
                 started = time.GetTimestamp();
             }
@@ -106,9 +110,9 @@ public static class PeerConnector
                 RegisteredMessage registered = await Rendezvous(() => rendezvous.StartAsync(null, cancellationToken)).ConfigureAwait(false);
                 progress?.Report(new ConnectionProgress.Registered(registered.Name, registered.Observed));
                 await StartGrantedRelayAsync(link, options, registered, serverEndPoints[0], ownTurn, relayFailed, progress).ConfigureAwait(false);
-                if (options.Relay == RelayMode.Only && relayFailed.Task.IsCompleted)
+                if (relayOnlyFailed.IsCompleted)
                 {
-                    throw new ConnectException($"--relay only, but no relay: {await relayFailed.Task.ConfigureAwait(false)}");
+                    await relayOnlyFailed.ConfigureAwait(false); // throws why
                 }
                 progress?.Report(new ConnectionProgress.WaitingForPeer(peer));
                 TimeSpan wait = options.Timeout - time.GetElapsedTime(started);
@@ -116,7 +120,7 @@ public static class PeerConnector
             }
 
             role = introduction.Role;
-            PeerConnection connection = await PunchAsync(link, rendezvous, introduction, options, started, NewAgent, relayFailed.Task, progress, cancellationToken).ConfigureAwait(false);
+            PeerConnection connection = await PunchAsync(link, rendezvous, introduction, options, started, NewAgent, relayOnlyFailed, progress, cancellationToken).ConfigureAwait(false);
             return connection;
         }
         catch
@@ -253,10 +257,9 @@ public static class PeerConnector
 
     /// <summary>Waits for an introduction while keeping our NAT mapping (and so our offer) alive.</summary>
     private static async Task<IntroduceMessage> WaitForIntroductionAsync(PeerLink link, RendezvousClient rendezvous, PeerOptions options,
-        Task<string> relayFailed, CancellationToken cancellationToken)
+        Task relayOnlyFailed, CancellationToken cancellationToken)
     {
         Task<IntroduceMessage> introduction = rendezvous.WaitForIntroductionAsync(cancellationToken);
-        Task relayOnlyFailed = options.Relay == RelayMode.Only ? relayFailed : Task.Delay(Timeout.Infinite, cancellationToken);
         Task tick = Task.Delay(options.KeepAliveInterval, options.TimeProvider, cancellationToken);
         Task<bool> events = link.Events.WaitToReadAsync(cancellationToken).AsTask();
         string? lastReflexive = null;
@@ -267,9 +270,9 @@ public static class PeerConnector
             {
                 return await Rendezvous(() => introduction).ConfigureAwait(false);
             }
-            if (done == relayOnlyFailed && relayFailed.IsCompleted)
+            if (done == relayOnlyFailed)
             {
-                throw new ConnectException($"--relay only, but no relay: {await relayFailed.ConfigureAwait(false)}");
+                await relayOnlyFailed.ConfigureAwait(false); // throws why
             }
             if (done == tick)
             {
@@ -298,13 +301,13 @@ public static class PeerConnector
     }
 
     private static async Task<PeerConnection> PunchAsync(PeerLink link, RendezvousClient rendezvous, IntroduceMessage introduction,
-        PeerOptions options, long started, Func<TimeSpan, IceAgent> newAgent, Task<string> relayFailed, IProgress<ConnectionProgress>? progress,
+        PeerOptions options, long started, Func<TimeSpan, IceAgent> newAgent, Task relayOnlyFailed, IProgress<ConnectionProgress>? progress,
         CancellationToken cancellationToken)
     {
         TimeProvider time = options.TimeProvider;
-        if (options.Relay == RelayMode.Only && relayFailed.IsCompleted)
+        if (relayOnlyFailed.IsCompleted)
         {
-            throw new ConnectException($"--relay only, but no relay: {await relayFailed.ConfigureAwait(false)}");
+            await relayOnlyFailed.ConfigureAwait(false); // throws why
         }
         var remoteCandidates = new List<Candidate>();
         foreach (CandidateInfo info in introduction.Offer.Candidates)
@@ -331,7 +334,6 @@ public static class PeerConnector
         {
             await rendezvous.TrySendAsync(new CandidateMessage(introduction.Session, candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
         }
-        Task relayOnlyFailed = options.Relay == RelayMode.Only ? relayFailed : Task.Delay(Timeout.Infinite, cancellationToken);
 
         TimeSpan left = options.Timeout - time.GetElapsedTime(started);
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -348,9 +350,9 @@ public static class PeerConnector
                     await trickle.ConfigureAwait(false); // throws why the peer went away
                     trickle = Task.Delay(Timeout.Infinite, limit.Token); // rendezvous closed: nothing more to relay
                 }
-                if (done == relayOnlyFailed && relayFailed.IsCompleted)
+                if (done == relayOnlyFailed)
                 {
-                    throw new ConnectException($"--relay only, but no relay: {await relayFailed.ConfigureAwait(false)}");
+                    await relayOnlyFailed.ConfigureAwait(false); // throws why
                 }
                 if (!await ready.ConfigureAwait(false))
                 {
@@ -397,6 +399,9 @@ public static class PeerConnector
             }
         }
     }
+
+    private static async Task FailWithAsync(Task<string> relayFailed) =>
+        throw new ConnectException($"--relay only, but no relay: {await relayFailed.ConfigureAwait(false)}");
 
     /// <summary>The end of a failure message: what the relay could or could not do.</summary>
     private static string WhyNoRelay(PeerOptions options, PeerLink link) =>
