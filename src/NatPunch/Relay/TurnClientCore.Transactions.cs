@@ -251,6 +251,12 @@ public sealed partial class TurnClientCore
 
     private void Fail(PendingRequest request, TurnError error, TimeSpan now)
     {
+        // RFC 8656 §7: 437 to any request on the allocation means the server has none for this 5-tuple.
+        if (error.Kind == TurnErrorKind.AllocationMismatch && request.Operation is TurnOperation.CreatePermission or TurnOperation.ChannelBind
+            && State == TurnClientState.Allocated)
+        {
+            LoseAllocation(error);
+        }
         switch (request.Operation)
         {
             case TurnOperation.Allocate:

@@ -200,6 +200,22 @@ public sealed partial class TurnClientCore : IDatagramCore
         _transmit.Enqueue(new OutgoingDatagram(Server, message.AsMemory(0, builder.Length)));
     }
 
+    /// <summary>
+    /// Refreshes the allocation now, out of schedule (RFC 8656 §8): asks a server that has been quiet
+    /// whether it still holds the allocation (a restarted one answers 437, and the allocation is lost).
+    /// Nothing is sent while a refresh is already pending.
+    /// </summary>
+    public void RefreshNow(TimeSpan now)
+    {
+        RequireAllocated();
+        if (_pending.Values.Any(p => p.Operation == TurnOperation.Refresh))
+        {
+            return;
+        }
+        _refreshAt = null;
+        Start(new PendingRequest(TurnOperation.Refresh) { Lifetime = RequestedLifetimeSeconds }, now);
+    }
+
     /// <summary>Deletes the allocation: Refresh with LIFETIME 0 (RFC 8656 §8). <see cref="TurnClientState.Closed"/> on the answer or its timeout.</summary>
     public void Close(TimeSpan now)
     {

@@ -275,6 +275,48 @@ public sealed class TurnClientCoreTests
     }
 
     [Fact]
+    public void RefreshNowAsksAtOnceAndAServerThatForgotTheAllocationLosesIt()
+    {
+        var harness = new TurnClientHarness();
+        harness.Allocate();
+        harness.Client.RefreshNow(harness.Now);
+        harness.Pump();
+        harness.Results.ShouldContain(r => r.Operation == TurnOperation.Refresh && r.Succeeded);
+        harness.Client.State.ShouldBe(TurnClientState.Allocated);
+
+        harness.Server.Clear(); // a restarted server
+        harness.Client.RefreshNow(harness.Now);
+        harness.Pump();
+        harness.Client.State.ShouldBe(TurnClientState.Failed);
+        harness.Client.Error!.Kind.ShouldBe(TurnErrorKind.AllocationMismatch);
+    }
+
+    [Fact]
+    public void RefreshNowSendsNothingWhileARefreshIsPending()
+    {
+        var harness = new TurnClientHarness();
+        harness.Allocate();
+        harness.ServerReachable = false;
+        int sent = harness.ToServer.Count;
+        harness.Client.RefreshNow(harness.Now);
+        harness.Client.RefreshNow(harness.Now);
+        harness.Pump();
+        harness.ToServer.Count.ShouldBe(sent + 1);
+    }
+
+    [Fact]
+    public void AllocationMismatchOnCreatePermissionMeansTheAllocationIsLost()
+    {
+        var harness = new TurnClientHarness();
+        harness.Allocate();
+        harness.Server.Clear();
+        harness.Client.CreatePermission(Peer.Address, harness.Now);
+        harness.Pump();
+        harness.Client.State.ShouldBe(TurnClientState.Failed);
+        harness.Client.Error!.Kind.ShouldBe(TurnErrorKind.AllocationMismatch);
+    }
+
+    [Fact]
     public void RequestedAddressFamilyAndLifetimeAreSent()
     {
         var harness = new TurnClientHarness(clientOptions: new TurnClientOptions
