@@ -130,6 +130,10 @@ internal sealed class PathSupervisor : IAsyncDisposable
                 _onLost($"no answer from the peer at {lost.Remote} for {lost.Silence.TotalSeconds:0.#} s; re-establishing through the rendezvous");
                 await BeginRestartAsync(_round + 1).ConfigureAwait(false);
                 break;
+            case IceEvent.PathLost lost when !_restarting:
+                _onLost($"{lost.Reason}; re-establishing through the rendezvous");
+                await BeginRestartAsync(_round + 1).ConfigureAwait(false);
+                break;
             case IceEvent.Failed when _restarting && _checksStarted:
                 // Nothing worked this round: try again with a fresh gathering. (Before checks start
                 // in this round a Failed can only be the replaced agent's, already in the queue.)

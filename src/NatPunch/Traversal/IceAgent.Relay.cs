@@ -36,6 +36,35 @@ public sealed partial class IceAgent
         }
     }
 
+    /// <summary>
+    /// Forgets a relayed candidate whose allocation was lost (a restarted TURN server, a refresh
+    /// answered 437): the candidate, its pairs and their checks go. If the selected pair used it, the
+    /// path is lost as when consent fails: <see cref="IceEvent.PathLost"/>, and no more consent checks.
+    /// </summary>
+    public void RemoveRelayedCandidate(IPEndPoint relayed, string reason)
+    {
+        relayed = Candidate.Normalize(relayed);
+        if (_relayedCandidates.Find(c => c.EndPoint.Equals(relayed)) is not { } candidate)
+        {
+            return;
+        }
+        _relayedCandidates.Remove(candidate);
+        _localCandidates.Remove(candidate);
+        _pairs.RemoveAll(p => p.Local == candidate);
+        foreach (IceTransaction transaction in _transactions.Values.ToList())
+        {
+            if (transaction.Pair?.Local == candidate)
+            {
+                _transactions.Remove(transaction.Id);
+            }
+        }
+        if (SelectedPair?.Local == candidate && !_consentLost)
+        {
+            _consentLost = true;
+            _events.Enqueue(new IceEvent.PathLost(SelectedPair.Remote.EndPoint, reason));
+        }
+    }
+
     /// <summary>A direct pair that works replaces a relayed selection; nothing replaces a direct one.</summary>
     private static bool CouldUpgrade(CandidatePair selected, CandidatePair pair) => selected.IsRelayed && !pair.IsRelayed;
 

@@ -17,6 +17,9 @@ public abstract record IceEvent
     /// <summary>The selected pair stopped answering consent checks (RFC 7675).</summary>
     public sealed record ConsentLost(IPEndPoint Remote, TimeSpan Silence) : IceEvent;
 
+    /// <summary>The selected pair can no longer carry data, for <paramref name="Reason"/> (its local candidate, our relay, is gone).</summary>
+    public sealed record PathLost(IPEndPoint Remote, string Reason) : IceEvent;
+
     /// <summary>No pair could be made to work.</summary>
     public sealed record Failed(string Reason) : IceEvent;
 }

@@ -27,6 +27,9 @@ public class IceAgentRelayTests
 
         public int RelayedDatagrams { get; private set; }
 
+        /// <summary>What Alice sent from her relayed candidate.</summary>
+        public int AliceRelayedSends { get; private set; }
+
         public void RunUntil(Func<bool> done, TimeSpan limit)
         {
             while (!done() && Now < limit)
@@ -60,6 +63,7 @@ public class IceAgentRelayTests
             }
             while (alice.TryPollRelayTransmit(out OutgoingDatagram d))
             {
+                AliceRelayedSends++;
                 if (d.To.Equals(BobHost))
                 {
                     byte[] data = d.Payload.ToArray();
@@ -216,5 +220,61 @@ public class IceAgentRelayTests
         wire.RunUntil(() => false, TimeSpan.FromSeconds(8));
         bob.SelectedPair.ShouldBeNull();
         wire.RelayedDatagrams.ShouldBeGreaterThan(0); // Alice tried; Bob did not answer through the relay
+    }
+
+    [Fact]
+    public void ALostRelayTakesItsCandidateAndPairsAwayAndASelectedPathOnItIsLost()
+    {
+        var (alice, bob) = Introduce(Options);
+        var wire = new RelayWire(alice, bob) { DirectBlocked = true };
+        wire.RunUntil(() => alice.SelectedPair is not null && bob.SelectedPair is not null, TimeSpan.FromSeconds(10));
+        alice.SelectedPair!.SendsViaRelay.ShouldBeTrue();
+        Selections(alice);
+
+        alice.RemoveRelayedCandidate(AliceRelayed, "the relay was lost: 437");
+
+        alice.RelayedCandidates.ShouldBeEmpty();
+        alice.LocalCandidates.ShouldAllBe(c => c.Type != CandidateType.Relayed);
+        alice.CreateOffer().Candidates.ShouldAllBe(c => c.Type != "relay");
+        alice.Pairs.ShouldAllBe(p => !p.SendsViaRelay);
+        var lost = new List<IceEvent>();
+        while (alice.TryPollEvent(out IceEvent e))
+        {
+            lost.Add(e);
+        }
+        IceEvent.PathLost pathLost = lost.OfType<IceEvent.PathLost>().ShouldHaveSingleItem();
+        pathLost.Remote.ShouldBe(BobHost);
+        pathLost.Reason.ShouldContain("437");
+        // Nothing is sent from the dead allocation any more: no consent checks, no retransmissions.
+        int sent = wire.AliceRelayedSends;
+        wire.RunUntil(() => false, wire.Now + TimeSpan.FromSeconds(20));
+        wire.AliceRelayedSends.ShouldBe(sent);
+        while (alice.TryPollEvent(out IceEvent later))
+        {
+            later.ShouldNotBeOfType<IceEvent.PathLost>(); // reported once
+            later.ShouldNotBeOfType<IceEvent.ConsentLost>(); // and not again as a consent failure
+        }
+    }
+
+    [Fact]
+    public void ARelayLostBesideADirectPathOnlyTakesItsPairsAndANewAllocationIsPairedAgain()
+    {
+        var (alice, bob) = Introduce(Options);
+        var wire = new RelayWire(alice, bob);
+        wire.RunUntil(() => alice.SelectedPair is not null && bob.SelectedPair is not null, TimeSpan.FromSeconds(10));
+        alice.SelectedPair!.IsRelayed.ShouldBeFalse();
+        Selections(alice);
+
+        alice.RemoveRelayedCandidate(AliceRelayed, "the relay was lost");
+        alice.RemoveRelayedCandidate(AliceRelayed, "the relay was lost"); // twice: nothing more happens
+        alice.Pairs.ShouldAllBe(p => !p.SendsViaRelay);
+        alice.TryPollEvent(out IceEvent? e).ShouldBeFalse(e?.ToString());
+        alice.SelectedPair.IsRelayed.ShouldBeFalse();
+
+        IPEndPoint reallocated = IPEndPoint.Parse("198.51.100.9:49999");
+        alice.AddRelayedCandidate(reallocated, AliceHost);
+        alice.Pairs.Where(p => p.SendsViaRelay).ShouldHaveSingleItem().Remote.EndPoint.ShouldBe(BobHost);
+        alice.TryPollEvent(out IceEvent? gathered).ShouldBeTrue();
+        gathered.ShouldBeOfType<IceEvent.CandidateGathered>().Candidate.EndPoint.ShouldBe(reallocated);
     }
 }
