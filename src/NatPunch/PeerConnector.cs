@@ -75,6 +75,10 @@ public static class PeerConnector
                     progress?.Report(new ConnectionProgress.RelayUnavailable(failed.Reason));
                     relayFailed.TrySetResult(failed.Reason);
                     break;
+                case RelayStatus.Lost lost:
+                    // Not the end, even with --relay only: the link is allocating a new one.
+                    progress?.Report(new ConnectionProgress.RelayUnavailable(lost.Reason));
+                    break;
             }
         };
         RendezvousClient? rendezvous = null;

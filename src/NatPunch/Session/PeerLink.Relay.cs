@@ -39,6 +39,18 @@ public sealed partial class PeerLink
             return;
         }
         _relayServer = server;
+        StartAllocating(now);
+    });
+
+    /// <summary>One round of allocating: UDP first, TCP too if UDP stays silent (or TCP alone). Attempts of an earlier round are dropped.</summary>
+    private void StartAllocating(TimeSpan now)
+    {
+        foreach (RelayConnection old in _relayAttempts)
+        {
+            _ = old.DisposeAsync().AsTask();
+        }
+        _relayAttempts.Clear();
+        RelayServer server = _relayServer!;
         if (server.Udp)
         {
             StartRelayAttempt(TurnServerTransport.Udp, now);
@@ -54,11 +66,12 @@ public sealed partial class PeerLink
                 StartRelayAttempt(TurnServerTransport.Tcp, now);
             }
         }
-    });
+    }
 
     /// <summary>
-    /// The relay was granted, or could not be had (every transport refused or unanswered), or was lost
-    /// later. Raised on the link's loop: handlers must be quick and must not call back into the link.
+    /// The relay was granted (again, after a loss), or could not be had (every transport refused or
+    /// unanswered), or was lost later (and is being allocated again). Raised on the link's loop:
+    /// handlers must be quick and must not call back into the link.
     /// </summary>
     public event Action<RelayStatus>? RelayChanged;
 
@@ -72,7 +85,7 @@ public sealed partial class PeerLink
     {
         get
         {
-            TimeSpan? next = _tcpRelayDueAt;
+            TimeSpan? next = WakeUpTime.Earliest(_tcpRelayDueAt, RelayRecoveryWakeUp);
             foreach (RelayConnection attempt in _relayAttempts)
             {
                 next = WakeUpTime.Earliest(next, attempt.Core.NextWakeUp);
@@ -126,6 +139,7 @@ public sealed partial class PeerLink
 
     private void HandleRelayTimeouts(TimeSpan now)
     {
+        HandleRelayRecoveryTimeouts(now);
         if (_tcpRelayDueAt is { } due && now >= due)
         {
             _tcpRelayDueAt = null;
@@ -166,9 +180,11 @@ public sealed partial class PeerLink
     {
         switch (attempt.Core.State)
         {
-            case TurnClientState.Allocated when _relay is null:
+            case TurnClientState.Allocated when _relay is null && attempt.FailureReason is null:
                 _relay = attempt;
                 _tcpRelayDueAt = null;
+                attempt.LastHeardAt = Now;
+                RelayGranted();
                 OfferRelayTo(_agent);
                 RelayChanged?.Invoke(new RelayStatus.Ready(attempt.Core.Allocation!.RelayedAddress, attempt.Server, attempt.Transport));
                 foreach (RelayConnection other in _relayAttempts)
@@ -193,6 +209,11 @@ public sealed partial class PeerLink
             return;
         }
         attempt.FailureReason = reason;
+        if (attempt == _relay)
+        {
+            RelayLost(attempt, reason);
+            return;
+        }
         if (attempt.Core.State is TurnClientState.Allocating or TurnClientState.Idle)
         {
             attempt.Core.Close(Now);
@@ -203,14 +224,12 @@ public sealed partial class PeerLink
             _tcpRelayDueAt = null;
             StartRelayAttempt(TurnServerTransport.Tcp, Now); // UDP never answered: TCP may still get through
         }
-        if (attempt == _relay)
-        {
-            RelayFailure = $"the relay was lost: {reason}";
-            RelayChanged?.Invoke(new RelayStatus.Failed(RelayFailure));
-            return;
-        }
         bool othersLeft = _relay is not null || _tcpRelayDueAt is not null || _relayAttempts.Exists(a => a.FailureReason is null);
-        if (!othersLeft && !_relayFailureReported)
+        if (!othersLeft && _reallocating)
+        {
+            ReallocateLater(Now);
+        }
+        else if (!othersLeft && !_relayFailureReported)
         {
             _relayFailureReported = true;
             // A refusal says more than a timeout of the other transport.
@@ -249,6 +268,10 @@ public sealed partial class PeerLink
     /// <summary>Once the channel to the selected peer is bound, data goes as ChannelData straight from the sender's thread.</summary>
     private void RelayOperationCompleted(RelayConnection attempt, TurnOperationResult result)
     {
+        if (result is { Operation: TurnOperation.Refresh, Succeeded: true } && attempt == _relay)
+        {
+            RelayConfirmed();
+        }
         if (result is { Operation: TurnOperation.ChannelBind, Succeeded: true, Peer: { } peer }
             && _dataTarget is { } target && target.Relay == attempt && target.EndPoint.Equals(peer))
         {
@@ -310,6 +333,7 @@ public sealed partial class PeerLink
         {
             return;
         }
+        relay.LastHeardAt = Now;
         if (message.Length >= ChannelData.HeaderLength && ChannelData.LooksLikeChannelData(message, legacyRange: true))
         {
             ushort channel = BinaryPrimitives.ReadUInt16BigEndian(message);

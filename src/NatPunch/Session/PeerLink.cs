@@ -104,7 +104,12 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
         InvokeAsync((_, now) =>
         {
             _agent = agentFactory(now);
-            OfferRelayTo(_agent); // the allocation outlives agents: the new one can use it at once
+            // The allocation outlives agents, but a quiet one may be gone (a restarted server): the
+            // new agent gets it at once only if it was heard lately, else once it answers a refresh.
+            if (!ConfirmRelayIfQuiet(now))
+            {
+                OfferRelayTo(_agent);
+            }
         });
 
     /// <summary>Sets the tag both peers derived from the session id.</summary>
@@ -294,6 +299,10 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
                     relay.Core.BindChannel(remote, now);
                     relay.Flush(now);
                 }
+            }
+            else if (e is IceEvent.ConsentLost && _agent.SelectedPair is { SendsViaRelay: true })
+            {
+                ConfirmRelayIfQuiet(now); // the relay itself may be what died
             }
             _events.Writer.TryWrite(e);
         }

@@ -52,6 +52,15 @@ internal sealed class RelayConnection : IAsyncDisposable
     /// <summary>The server has answered on this transport at least once (so it is not blocked).</summary>
     public bool Heard { get; set; }
 
+    /// <summary>When the server was last heard on this connection (any thread: the data path bypasses the loop).</summary>
+    public TimeSpan LastHeardAt
+    {
+        get => TimeSpan.FromTicks(Volatile.Read(ref _lastHeardTicks));
+        set => Volatile.Write(ref _lastHeardTicks, value.Ticks);
+    }
+
+    private long _lastHeardTicks;
+
     /// <summary>Why this attempt is over, if it is (TCP connection failed, allocation refused or unanswered).</summary>
     public string? FailureReason { get; set; }
 

@@ -17,4 +17,20 @@ public sealed record RelayServer(IPEndPoint EndPoint, TurnCredentials Credential
 
     /// <summary>How long an allocation may take before that transport counts as failed.</summary>
     public TimeSpan AllocateTimeout { get; init; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>After the relay was lost, the first new allocation is asked for this much later; each round that fails doubles the wait.</summary>
+    public TimeSpan ReallocateAfter { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest wait between two rounds of re-allocation.</summary>
+    public TimeSpan MaxReallocateAfter { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// A relay not heard from for this long is asked (a Refresh) whether it still exists before a path
+    /// is built on it again. Short: a relayed path hears its server at every consent answer (~5 s),
+    /// and asking costs one round trip.
+    /// </summary>
+    public TimeSpan QuietAfter { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A Refresh asking a quiet server unanswered for this long: the relay is lost.</summary>
+    public TimeSpan ConfirmTimeout { get; init; } = TimeSpan.FromSeconds(3);
 }

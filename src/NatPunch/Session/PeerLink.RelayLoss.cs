@@ -1,0 +1,109 @@
+using NatPunch.Core;
+using NatPunch.Relay;
+
+namespace NatPunch.Session;
+
+/// <summary>
+/// A relay lost mid-session (a restarted TURN server, a refresh answered 437 or not at all, the TCP
+/// connection closed): it is reported (<see cref="RelayStatus.Lost"/>), the agent forgets its
+/// candidate, and a new allocation is asked of the same server, after
+/// <see cref="RelayServer.ReallocateAfter"/> and then twice as long after each round that fails, up
+/// to <see cref="RelayServer.MaxReallocateAfter"/>, until one is granted (<see cref="RelayStatus.Ready"/>
+/// again; the agent gets the new candidate, which the session trickles to the peer).
+/// <para>
+/// Over UDP a restarted server says nothing until it is asked, and the next refresh is minutes away.
+/// So when a path through the relay stops answering consent, or a new agent is to get the relay (an
+/// ICE restart), a relay not heard from for <see cref="RelayServer.QuietAfter"/> is asked at once
+/// (a Refresh): 437 or no answer within <see cref="RelayServer.ConfirmTimeout"/> means it is lost. Until
+/// it answers, the new agent does not get its candidate: a restarted agent only pairs a live relay.
+/// </para>
+/// Everything here runs on the link's loop.
+/// </summary>
+public sealed partial class PeerLink
+{
+    // Loop-owned.
+    private bool _reallocating;
+    private TimeSpan _reallocateAfter;
+    private TimeSpan? _reallocateAt;
+    private TimeSpan? _confirmDeadline;
+
+    private TimeSpan? RelayRecoveryWakeUp => WakeUpTime.Earliest(_reallocateAt, _confirmDeadline);
+
+    private void HandleRelayRecoveryTimeouts(TimeSpan now)
+    {
+        if (_reallocateAt is { } due && now >= due)
+        {
+            _reallocateAt = null;
+            StartAllocating(now);
+        }
+        if (_confirmDeadline is { } deadline && now >= deadline && _relay is { } relay)
+        {
+            RelayAttemptFailed(relay, $"no answer from the TURN server {relay.Server} to a refresh within {_relayServer!.ConfirmTimeout.TotalSeconds:0.#} s");
+        }
+    }
+
+    /// <summary>
+    /// Asks the relay whether it still exists if it has been quiet for <see cref="RelayServer.QuietAfter"/>.
+    /// True while that question is open: its candidate is then held back from a new agent.
+    /// </summary>
+    private bool ConfirmRelayIfQuiet(TimeSpan now)
+    {
+        if (_relay is not { Core.State: TurnClientState.Allocated } relay)
+        {
+            return false;
+        }
+        if (_confirmDeadline is not null)
+        {
+            return true;
+        }
+        if (now - relay.LastHeardAt < _relayServer!.QuietAfter)
+        {
+            return false;
+        }
+        relay.Core.RefreshNow(now);
+        relay.Flush(now);
+        _confirmDeadline = now + _relayServer.ConfirmTimeout;
+        return true;
+    }
+
+    /// <summary>The relay answered a refresh: it is alive, and an agent that was kept waiting gets it now.</summary>
+    private void RelayConfirmed()
+    {
+        if (_confirmDeadline is not null)
+        {
+            _confirmDeadline = null;
+            OfferRelayTo(_agent);
+        }
+    }
+
+    private void RelayLost(RelayConnection lost, string reason)
+    {
+        _relay = null;
+        _confirmDeadline = null;
+        _permissionsAsked.Clear(); // the next allocation starts without permissions
+        RelayFailure = $"the relay was lost: {reason}";
+        if (lost.Core.Allocation is { } allocation)
+        {
+            _agent.RemoveRelayedCandidate(allocation.RelayedAddress, RelayFailure);
+        }
+        RelayChanged?.Invoke(new RelayStatus.Lost(RelayFailure));
+        _reallocating = true;
+        _reallocateAfter = _relayServer!.ReallocateAfter;
+        _reallocateAt = Now + _reallocateAfter;
+    }
+
+    /// <summary>A round of re-allocation failed on every transport: the next one waits twice as long.</summary>
+    private void ReallocateLater(TimeSpan now)
+    {
+        TimeSpan doubled = _reallocateAfter * 2;
+        _reallocateAfter = doubled < _relayServer!.MaxReallocateAfter ? doubled : _relayServer.MaxReallocateAfter;
+        _reallocateAt = now + _reallocateAfter;
+    }
+
+    private void RelayGranted()
+    {
+        _reallocating = false;
+        _reallocateAt = null;
+        RelayFailure = null;
+    }
+}
