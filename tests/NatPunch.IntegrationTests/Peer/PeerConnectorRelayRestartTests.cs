@@ -1,0 +1,166 @@
+using System.Net;
+using System.Security.Cryptography;
+using NatPunch.Relay;
+using NatPunch.Server;
+using NatPunch.Server.Turn;
+using NatPunch.Traversal;
+
+namespace NatPunch.IntegrationTests.Peer;
+
+/// <summary>
+/// Two peers with <c>--relay only</c> on loopback, mid-transfer, when the TURN server restarts on the
+/// same port: both lose their relay, allocate a new one, exchange the new relayed candidates through
+/// the rendezvous and finish the transfer intact. The rendezvous is a second server that stays up:
+/// a restarted NatPunch server forgets its rendezvous sessions, so through one server alone the peers
+/// could not tell each other their new relayed addresses.
+/// </summary>
+public sealed class PeerConnectorRelayRestartTests : IAsyncLifetime
+{
+    private NatPunchServer _rendezvous = null!;
+    private NatPunchServer _turn = null!;
+
+    public ValueTask InitializeAsync()
+    {
+        _rendezvous = new NatPunchServer(new NatPunchServerOptions
+        {
+            Listen = [new IPEndPoint(IPAddress.Loopback, 0)],
+            Turn = new TurnOptions { Enabled = false },
+        });
+        _rendezvous.Start();
+        _turn = StartTurn(0);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Long-term credentials: they are as good after a restart as before.</summary>
+    private static NatPunchServer StartTurn(int port)
+    {
+        var server = new NatPunchServer(new NatPunchServerOptions
+        {
+            Listen = [new IPEndPoint(IPAddress.Loopback, port)],
+            Turn = new TurnOptions
+            {
+                Realm = "natpunch.test",
+                Users = new Dictionary<string, string> { ["relay-user"] = "relay-pass" },
+                AllowLoopbackPeers = true,
+            },
+        });
+        server.Start();
+        return server;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _turn.DisposeAsync();
+        await _rendezvous.DisposeAsync();
+    }
+
+    private PeerOptions Options(string name, string transport) => new()
+    {
+        Server = _rendezvous.UdpEndPoints[0].ToString(),
+        Name = name,
+        IncludeLoopbackCandidates = true,
+        Timeout = TimeSpan.FromSeconds(15),
+        Relay = RelayMode.Only,
+        TurnServer = TurnServerUri.TryParse($"turn:{_turn.UdpEndPoints[0]}?transport={transport}", out TurnServerUri uri, out _) ? uri : null,
+        TurnCredentials = new TurnCredentials("relay-user", "relay-pass"),
+        // A dead relayed path is noticed after 3 s rather than 15 (over UDP nothing else tells).
+        Ice = IceAgentOptions.Default with
+        {
+            ConsentInterval = TimeSpan.FromSeconds(1),
+            ConsentTimeout = TimeSpan.FromSeconds(3),
+            ConsentRetransmit = TimeSpan.FromMilliseconds(250),
+        },
+    };
+
+    [Theory]
+    [InlineData("udp")]
+    [InlineData("tcp")]
+    public async Task ATurnServerRestartMidTransferIsSurvivedWithANewRelay(string transport)
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        var aliceProgress = new ProgressLog();
+        var bobProgress = new ProgressLog();
+        Task<PeerConnection> listening = PeerConnector.ListenAsync(Options($"bob-restart-{transport}", transport), bobProgress, ct);
+        await Task.Delay(300, ct);
+        await using PeerConnection alice = await PeerConnector.ConnectAsync(Options($"alice-restart-{transport}", transport), $"bob-restart-{transport}", aliceProgress, ct);
+        await using PeerConnection bob = await listening.WaitAsync(TimeSpan.FromSeconds(15), ct);
+        alice.Path.Direct.ShouldBeFalse();
+
+        byte[] toBob = RandomNumberGenerator.GetBytes(2_000_000);
+        byte[] toAlice = RandomNumberGenerator.GetBytes(2_000_000);
+        Task<byte[]> bobReads = ReadAllAsync(bob, ct);
+        Task<byte[]> aliceReads = ReadAllAsync(alice, ct);
+        var halfway = new TaskCompletionSource();
+        Task writing = Task.WhenAll(WriteSlowlyAsync(alice, toBob, halfway, ct), WriteSlowlyAsync(bob, toAlice, null, ct));
+
+        await halfway.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        int port = _turn.UdpEndPoints[0].Port;
+        await _turn.DisposeAsync();
+        _turn = StartTurn(port);
+
+        await writing.WaitAsync(TimeSpan.FromSeconds(90), ct);
+        SHA256.HashData(await bobReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBe(SHA256.HashData(toBob));
+        SHA256.HashData(await aliceReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBe(SHA256.HashData(toAlice));
+        foreach (ProgressLog log in new[] { aliceProgress, bobProgress })
+        {
+            log.Of<ConnectionProgress.RelayReady>().Count.ShouldBe(2, log.ToString());
+            log.Of<ConnectionProgress.RelayReady>().ShouldAllBe(r => r.Transport == transport);
+            log.Of<ConnectionProgress.RelayUnavailable>().ShouldHaveSingleItem(log.ToString()).Reason.ShouldStartWith("the relay was lost: ");
+        }
+        alice.Path.Direct.ShouldBeFalse();
+        _turn.Turn!.Snapshot().Allocations.ShouldBeGreaterThanOrEqualTo(2);
+    }
+
+    /// <summary>Writes in 50 KB pieces, 20 a second, so the restart falls in the middle; <paramref name="halfway"/> is set at half.</summary>
+    private static async Task WriteSlowlyAsync(PeerConnection connection, byte[] data, TaskCompletionSource? halfway, CancellationToken ct)
+    {
+        const int Piece = 50_000;
+        for (int offset = 0; offset < data.Length; offset += Piece)
+        {
+            if (offset >= data.Length / 2)
+            {
+                halfway?.TrySetResult();
+            }
+            await connection.Stream.WriteAsync(data.AsMemory(offset, Math.Min(Piece, data.Length - offset)), ct);
+            await Task.Delay(50, ct);
+        }
+        await connection.Stream.CompleteWritesAsync(ct);
+    }
+
+    private static async Task<byte[]> ReadAllAsync(PeerConnection connection, CancellationToken ct)
+    {
+        using var all = new MemoryStream();
+        await connection.Stream.CopyToAsync(all, ct);
+        return all.ToArray();
+    }
+
+    /// <summary>Every progress report as it happens (Progress&lt;T&gt; would post them later).</summary>
+    private sealed class ProgressLog : IProgress<ConnectionProgress>
+    {
+        private readonly List<ConnectionProgress> _reports = [];
+
+        public void Report(ConnectionProgress value)
+        {
+            lock (_reports)
+            {
+                _reports.Add(value);
+            }
+        }
+
+        public List<T> Of<T>() where T : ConnectionProgress
+        {
+            lock (_reports)
+            {
+                return _reports.OfType<T>().ToList();
+            }
+        }
+
+        public override string ToString()
+        {
+            lock (_reports)
+            {
+                return string.Join("\n", _reports);
+            }
+        }
+    }
+}
