@@ -76,6 +76,7 @@ public sealed partial class PeerLink
         }
     }
 
+    /// <summary>Reports the loss, takes the candidate from the agent and schedules the first round of re-allocation.</summary>
     private void RelayLost(RelayConnection lost, string reason)
     {
         _relay = null;
@@ -100,6 +101,7 @@ public sealed partial class PeerLink
         _reallocateAt = now + _reallocateAfter;
     }
 
+    /// <summary>An allocation was granted: nothing is lost any more, and no round is due.</summary>
     private void RelayGranted()
     {
         _reallocating = false;
