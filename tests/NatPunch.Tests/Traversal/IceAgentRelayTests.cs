@@ -237,12 +237,12 @@ public class IceAgentRelayTests
         alice.LocalCandidates.ShouldAllBe(c => c.Type != CandidateType.Relayed);
         alice.CreateOffer().Candidates.ShouldAllBe(c => c.Type != "relay");
         alice.Pairs.ShouldAllBe(p => !p.SendsViaRelay);
-        var lost = new List<IceEvent>();
+        var events = new List<IceEvent>();
         while (alice.TryPollEvent(out IceEvent e))
         {
-            lost.Add(e);
+            events.Add(e);
         }
-        IceEvent.PathLost pathLost = lost.OfType<IceEvent.PathLost>().ShouldHaveSingleItem();
+        IceEvent.PathLost pathLost = events.OfType<IceEvent.PathLost>().ShouldHaveSingleItem();
         pathLost.Remote.ShouldBe(BobHost);
         pathLost.Reason.ShouldContain("437");
         // Nothing is sent from the dead allocation any more: no consent checks, no retransmissions.
