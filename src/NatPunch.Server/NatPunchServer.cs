@@ -90,6 +90,14 @@ public sealed class NatPunchServer : IAsyncDisposable
                 : $"{turn.Users.Count} user(s){(turn.Secret is null ? "" : " + REST secret")}"
                   + $" + grants to registered peers valid {TurnGrants!.Lifetime.TotalSeconds:0} s";
             TurnLog.Enabled(_logger, turn.Realm, auth, turn.MinPort, turn.MaxPort);
+            if (!turn.NoAuth && _options.Rendezvous.Token is null)
+            {
+                TurnLog.OpenGrants(_logger);
+            }
+            if (!turn.NoAuth && turn.Secret is null)
+            {
+                TurnLog.EphemeralGrants(_logger);
+            }
         }
         _loops.Add(_rendezvous.RunAsync(_stopping.Token));
     }

@@ -102,6 +102,28 @@ public sealed class TurnServerCliTests
             }
             string log = server.Log;
             log.ShouldNotContain(grant.Password);
+            // With --token only the token's holders get grants: no warning about an open relay.
+            log.ShouldNotContain("no --token");
+            log.ShouldContain("--turn-secret to keep them valid across restarts");
+        }
+        finally
+        {
+            server.Stop();
+        }
+    }
+
+    [Fact]
+    public async Task ServerWithoutTokenWarnsThatAnyoneCanRelay()
+    {
+        int port = FreePort();
+        using var server = new LoggedProcess("server", "--listen", $"127.0.0.1:{port}", "--turn-secret", "s3cret");
+        try
+        {
+            string warning = await server.WaitForLineAsync("no --token");
+            warning.ShouldContain("anyone who can reach this server can relay");
+            server.Stop(); // the whole start-up log is in
+            // A fixed secret keeps grants valid across restarts: nothing to say about that.
+            server.Log.ShouldNotContain("random secret");
         }
         finally
         {
