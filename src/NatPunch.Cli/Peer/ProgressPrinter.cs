@@ -65,7 +65,10 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
                 }, $"introduced to '{i.Peer}' ({i.RemoteCandidates} candidates); starting in {i.StartIn.TotalMilliseconds:0} ms");
                 break;
             case ConnectionProgress.Punching p:
-                Emit(new JsonObject { ["event"] = "punching", ["pairs"] = p.Pairs }, $"punching: checking {p.Pairs} candidate pairs");
+                // No pair yet is normal with --relay only: relayed candidates are trickled after the introduction.
+                Emit(new JsonObject { ["event"] = "punching", ["pairs"] = p.Pairs }, p.Pairs == 0
+                    ? "punching: no candidate pairs yet; waiting for candidates that come later (relayed ones)"
+                    : $"punching: checking {p.Pairs} candidate pairs");
                 break;
             case ConnectionProgress.Connected c:
                 Connected(c.Path, c.Elapsed);
