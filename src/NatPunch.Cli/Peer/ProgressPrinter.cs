@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using NatPunch.Protocol.Net;
 
 namespace NatPunch.Cli.Peer;
 
@@ -117,5 +118,5 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
     };
 
     private static string Format(IPEndPoint endPoint) =>
-        (endPoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port) : endPoint).ToString();
+        IPv4Mapping.Unmap(endPoint).ToString();
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using NatPunch.Protocol.Net;
 using NatPunch.Protocol.Stun;
 using NatPunch.Protocol.Turn;
 using NatPunch.Server.Stun;
@@ -121,7 +122,7 @@ internal sealed class TcpStunConnection : ITurnClientConnection
         try
         {
             var client = (IPEndPoint)remote!;
-            byte[] clientAddress = client.Address.IsIPv4MappedToIPv6 ? client.Address.MapToIPv4().GetAddressBytes() : client.Address.GetAddressBytes();
+            byte[] clientAddress = IPv4Mapping.Unmap(client.Address).GetAddressBytes();
             byte[] buffer = new byte[MaxMessage];
             byte[] response = new byte[StunBindingResponder.MaxResponseLength(MaxMessage)];
             initial.CopyTo(buffer);

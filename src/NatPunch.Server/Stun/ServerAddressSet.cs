@@ -1,4 +1,5 @@
 using System.Net;
+using NatPunch.Protocol.Net;
 
 namespace NatPunch.Server.Stun;
 
@@ -41,7 +42,7 @@ public sealed class ServerAddressSet
                 new IPEndPoint(alternateAddress, alternatePort),
             ];
         }
-        _addressBytes = _endPoints.Select(e => e.Address.IsIPv4MappedToIPv6 ? e.Address.MapToIPv4().GetAddressBytes() : e.Address.GetAddressBytes()).ToArray();
+        _addressBytes = _endPoints.Select(e => IPv4Mapping.Unmap(e.Address).GetAddressBytes()).ToArray();
         IsWildcard = primary.Address.Equals(IPAddress.Any) || primary.Address.Equals(IPAddress.IPv6Any);
     }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using NatPunch.Protocol.Net;
 
 namespace NatPunch.Server.Turn;
 
@@ -28,7 +29,7 @@ public readonly record struct TurnClient(IPEndPoint Remote, IPEndPoint Local, Tu
     public bool IsTcp => Transport == TurnClientTransport.Tcp;
 
     public static IPEndPoint Normalize(IPEndPoint endPoint) =>
-        endPoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port) : endPoint;
+        IPv4Mapping.Unmap(endPoint);
 
     public override string ToString() =>
         Connection == 0 ? $"{Transport.ToString().ToLowerInvariant()} {Remote}→{Local}" : $"{Transport.ToString().ToLowerInvariant()} {Remote}→{Local} #{Connection}";

@@ -1,5 +1,6 @@
 using System.Net;
 using NatPunch.Core;
+using NatPunch.Protocol.Net;
 using NatPunch.Protocol.Stun;
 using NatPunch.Protocol.Turn;
 using NatPunch.Stun;
@@ -66,7 +67,7 @@ public sealed partial class TurnClientCore
     /// <inheritdoc />
     public void HandleDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from, TimeSpan now)
     {
-        if (!from.Equals(Server) && !Normalize(from).Equals(Normalize(Server)))
+        if (!from.Equals(Server) && !IPv4Mapping.Unmap(from).Equals(IPv4Mapping.Unmap(Server)))
         {
             IgnoredDatagrams++;
             return;
@@ -130,9 +131,6 @@ public sealed partial class TurnClientCore
             HandleError(request, message, now);
         }
     }
-
-    private static IPEndPoint Normalize(IPEndPoint endPoint) =>
-        endPoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port) : endPoint;
 
     private void Succeed(PendingRequest request, StunMessage message, TimeSpan now)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using NatPunch.Protocol.Net;
 using NatPunch.Protocol.Rendezvous;
 
 namespace NatPunch.Traversal;
@@ -50,7 +51,7 @@ public sealed record Candidate(CandidateType Type, IPEndPoint EndPoint, uint Pri
 
     /// <summary>IPv4-mapped IPv6 addresses become IPv4, so equal addresses compare equal.</summary>
     public static IPEndPoint Normalize(IPEndPoint endPoint) =>
-        endPoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port) : endPoint;
+        IPv4Mapping.Unmap(endPoint);
 
     public static string Format(IPEndPoint endPoint) => Normalize(endPoint).ToString();
 

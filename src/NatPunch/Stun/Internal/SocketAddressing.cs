@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using NatPunch.Protocol.Net;
 
 namespace NatPunch.Stun.Internal;
 
@@ -8,7 +9,7 @@ internal static class SocketAddressing
 {
     /// <summary>An IPv4-mapped IPv6 endpoint becomes plain IPv4, as STUN attributes carry it.</summary>
     public static IPEndPoint Normalize(IPEndPoint endPoint) =>
-        endPoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port) : endPoint;
+        IPv4Mapping.Unmap(endPoint);
 
     /// <summary>The form of <paramref name="destination"/> a socket of <paramref name="family"/> can send to.</summary>
     /// <exception cref="ArgumentException">An IPv6 destination for an IPv4 socket.</exception>
