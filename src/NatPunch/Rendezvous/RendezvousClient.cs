@@ -192,8 +192,13 @@ public sealed class RendezvousClient : IAsyncDisposable
         }
         if (socket is null)
         {
-            return false; // sent again after the reconnect where that matters (register, connect)
+            return false; // sent again after the reconnect where that matters (register, connect, session messages)
         }
+        return await SendOnAsync(socket, message, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<bool> SendOnAsync(Socket socket, RendezvousMessage message, CancellationToken cancellationToken)
+    {
         byte[] frame = RendezvousCodec.Encode(message);
         await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -279,12 +284,16 @@ public sealed class RendezvousClient : IAsyncDisposable
         ResumeSession? session;
         lock (_gate)
         {
-            _socket = socket;
             offer = _offer;
             session = _session;
         }
         Interlocked.Exchange(ref _lastHeardTicks, _options.TimeProvider.GetTimestamp());
-        await SendAsync(new RegisterMessage(_options.Name, _options.Token, offer, _instance, "natpunch", session), cancellationToken).ConfigureAwait(false);
+        // Register first, then let others send: a session message ahead of it would be refused (not registered).
+        await SendOnAsync(socket, new RegisterMessage(_options.Name, _options.Token, offer, _instance, "natpunch", session), cancellationToken).ConfigureAwait(false);
+        lock (_gate)
+        {
+            _socket = socket;
+        }
 
         using var connectionEnded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task pinger = PingLoopAsync(socket, connectionEnded.Token);
