@@ -415,7 +415,17 @@ public sealed class RendezvousClient : IAsyncDisposable
                 }
                 failed?.Result.TrySetException(new RendezvousException(error.Code, error.Message));
                 break;
-            case CandidateMessage or RestartMessage or PeerGoneMessage or ErrorMessage:
+            case PeerGoneMessage gone:
+                lock (_gate)
+                {
+                    if (_session?.Session == gone.Session)
+                    {
+                        _session = null; // over: nothing to resume any more
+                    }
+                }
+                _sessionMessages.Writer.TryWrite(message);
+                break;
+            case CandidateMessage or RestartMessage or ErrorMessage:
                 _sessionMessages.Writer.TryWrite(message);
                 break;
         }
