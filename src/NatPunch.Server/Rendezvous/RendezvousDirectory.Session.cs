@@ -49,8 +49,6 @@ public sealed partial class RendezvousDirectory
         /// <summary>The other end's client, or null while it is away.</summary>
         public Client? Other(Client client) => _clients[0] == client ? _clients[1] : _clients[0];
 
-        public string OtherName(Client client) => _clients[0] == client ? _names[1] : _names[0];
-
         /// <summary>The one end that is away, or -1.</summary>
         private int AwayEnd => _clients[0] is null ? 0 : _clients[1] is null ? 1 : -1;
 

@@ -20,6 +20,9 @@ namespace NatPunch.Rendezvous;
 /// </summary>
 public sealed class RendezvousClient : IAsyncDisposable
 {
+    // Candidates and restart offers of one session while the server is away: a few at most.
+    private const int MaxUnsentSessionMessages = 16;
+
     private readonly RendezvousClientOptions _options;
     private readonly string _instance = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
     private readonly CancellationTokenSource _stopping = new();
@@ -173,8 +176,6 @@ public sealed class RendezvousClient : IAsyncDisposable
             }
         }
     }
-
-    private const int MaxUnsentSessionMessages = 16;
 
     private async Task SendConnectAsync(PendingConnect pending, CancellationToken cancellationToken)
     {
