@@ -36,7 +36,13 @@ public sealed class PeerConnection : IAsyncDisposable
                 progress?.Report(new ConnectionProgress.Connected(newPath, took));
                 PathChanged?.Invoke(newPath);
             },
-            onLost: reason => progress?.Report(new ConnectionProgress.PathLost(reason)));
+            onLost: reason => progress?.Report(new ConnectionProgress.PathLost(reason)),
+            onEnded: reason =>
+            {
+                // Nobody will answer a restart: end now rather than at the stream's peer timeout.
+                progress?.Report(new ConnectionProgress.PathLost($"{reason}; the session ends"));
+                _stream?.Abort(StreamResetCode.TransportFailed, reason);
+            });
     }
 
     /// <summary>The UDP path and its session framing.</summary>

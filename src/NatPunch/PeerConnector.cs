@@ -98,6 +98,7 @@ public static class PeerConnector
                 ConnectTimeout = peer is null ? TimeSpan.FromSeconds(10) : options.Timeout,
             });
             rendezvous.StatusChanged += message => progress?.Report(new ConnectionProgress.Status(message));
+            rendezvous.RegisteredAgain += registered => UseFreshGrant(link, options, registered, ownTurn);
             IntroduceMessage introduction;
             if (peer is null)
             {
@@ -184,6 +185,18 @@ public static class PeerConnector
         {
             TcpAfter = udpSilent ? TimeSpan.Zero : RelayServer.DefaultTcpAfter,
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Registered again (a reconnect, a server restart): the grant is fresh, and after a server restart
+    /// it is the only one that works (a new random secret), so the relay allocates with it from now on.
+    /// </summary>
+    private static void UseFreshGrant(PeerLink link, PeerOptions options, RegisteredMessage registered, RelayServer? ownTurn)
+    {
+        if (options.Relay != RelayMode.Never && ownTurn is null && registered.Turn is { } grant)
+        {
+            _ = link.UseRelayCredentialsAsync(new TurnCredentials(grant.Username, grant.Password));
+        }
     }
 
     private static Socket BindSocket(int port)
@@ -324,6 +337,7 @@ public static class PeerConnector
         TimeSpan startIn = TimeSpan.FromMilliseconds(Math.Clamp(introduction.StartInMs, 0, 5000));
         progress?.Report(new ConnectionProgress.Introduced(introduction.Peer, introduction.Session, remoteCandidates.Count, startIn));
         link.SetSessionTag(SessionFrame.TagFor(introduction.Session));
+        rendezvous.SetSession(introduction.Session, introduction.Peer); // from now on, a reconnect resumes it
         (int pairs, List<Candidate> relayed) = await link.InvokeAsync((agent, now) =>
         {
             agent.SetRole(introduction.Role);
@@ -336,7 +350,7 @@ public static class PeerConnector
         // Relayed candidates come after the offer (the grant arrives with the registration): trickle them.
         foreach (Candidate candidate in relayed)
         {
-            await rendezvous.TrySendAsync(new CandidateMessage(introduction.Session, candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
+            await rendezvous.SendSessionMessageAsync(new CandidateMessage(introduction.Session, candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
         }
 
         TimeSpan left = options.Timeout - time.GetElapsedTime(started);
@@ -367,7 +381,7 @@ public static class PeerConnector
                     switch (e)
                     {
                         case IceEvent.CandidateGathered gathered when gathered.Candidate.Type is CandidateType.Relayed or CandidateType.ServerReflexive:
-                            await rendezvous.TrySendAsync(new CandidateMessage(introduction.Session, gathered.Candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
+                            await rendezvous.SendSessionMessageAsync(new CandidateMessage(introduction.Session, gathered.Candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
                             break;
                         case IceEvent.Selected selected:
                             PeerPath path = PeerPath.FromSelection(selected.Local, selected.Remote, link.RelayTransport);

@@ -24,8 +24,17 @@ public abstract record RendezvousMessage;
 /// Client → server, first message: take this name. The offer lets peers reach us at once.
 /// <paramref name="Instance"/> is random per client process: the same instance registering again
 /// (after a reconnect the server has not noticed yet) replaces its old connection.
+/// <paramref name="Resume"/>, sent by a client that lost its connection during a session, asks to be
+/// put back into that session (a restarted server re-creates it once both ends are back).
 /// </summary>
-public sealed record RegisterMessage(string Name, string? Token, PeerOffer? Offer, string? Instance, string? Software) : RendezvousMessage;
+public sealed record RegisterMessage(string Name, string? Token, PeerOffer? Offer, string? Instance, string? Software,
+    ResumeSession? Resume = null) : RendezvousMessage;
+
+/// <summary>
+/// The session a re-registering client was in: its id and the other end's name. Both ends must name
+/// the same session and each other; the session id, known only to the two peers, is the proof.
+/// </summary>
+public sealed record ResumeSession(string Session, string Peer);
 
 /// <summary>
 /// Server → client: the name is ours; <paramref name="Observed"/> is our address as the server sees it.
@@ -63,7 +72,10 @@ public sealed record CandidateMessage(string Session, CandidateInfo Candidate) :
 /// </summary>
 public sealed record RestartMessage(string Session, PeerOffer Offer, int Round = 0) : RendezvousMessage;
 
-/// <summary>Server → client: the peer of a session disconnected.</summary>
+/// <summary>
+/// Server → client: the peer of a session left: its connection ended and it did not come back
+/// (registering with <see cref="RegisterMessage.Resume"/>) within the server's resume window.
+/// </summary>
 public sealed record PeerGoneMessage(string Session, string Peer, string Reason) : RendezvousMessage;
 
 /// <summary>Either direction: liveness and round-trip time; answered with a <see cref="PongMessage"/>.</summary>

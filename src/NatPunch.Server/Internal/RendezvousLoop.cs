@@ -95,7 +95,7 @@ internal sealed class RendezvousLoop
                 break;
             case Event.Closed closed:
                 _connections.Remove(closed.ConnectionId);
-                _directory.Disconnected(closed.ConnectionId, closed.Reason);
+                _directory.Disconnected(closed.ConnectionId, closed.Reason, Now);
                 break;
         }
     }

@@ -11,7 +11,7 @@ namespace NatPunch.Server.Rendezvous;
 /// introduces peers to each other and times their start so both send at the same moment.
 /// Not thread-safe: one loop owns it (see <c>Internal/RendezvousLoop</c>).
 /// </summary>
-public sealed class RendezvousDirectory
+public sealed partial class RendezvousDirectory
 {
     private readonly RendezvousOptions _options;
     private readonly TurnGrantIssuer? _turnGrants;
@@ -37,7 +37,7 @@ public sealed class RendezvousDirectory
         _connections[connectionId] = new Client(connectionId, remote, now);
     }
 
-    public void Disconnected(long connectionId, string reason)
+    public void Disconnected(long connectionId, string reason, TimeSpan now)
     {
         if (!_connections.Remove(connectionId, out Client? client))
         {
@@ -49,12 +49,7 @@ public sealed class RendezvousDirectory
         }
         foreach (string sessionId in client.Sessions)
         {
-            if (_sessions.Remove(sessionId, out Session? session))
-            {
-                Client other = session.Other(client);
-                other.Sessions.Remove(sessionId);
-                Send(other, new PeerGoneMessage(sessionId, client.Name ?? "?", reason));
-            }
+            LeaveSession(client, sessionId, reason, now);
         }
     }
 
@@ -126,6 +121,13 @@ public sealed class RendezvousDirectory
                     next = Earliest(next, waiting.Deadline);
                 }
             }
+            foreach (Session session in _sessions.Values)
+            {
+                if (session.ResumeBy is { } resumeBy)
+                {
+                    next = Earliest(next, resumeBy);
+                }
+            }
             return next;
         }
     }
@@ -137,7 +139,7 @@ public sealed class RendezvousDirectory
             if (now - client.LastHeard >= _options.DeadAfter)
             {
                 _outputs.Enqueue(new RendezvousOutput(client.ConnectionId, null, Close: true));
-                Disconnected(client.ConnectionId, $"no sign of life for {_options.DeadAfter.TotalSeconds:0} s");
+                Disconnected(client.ConnectionId, $"no sign of life for {_options.DeadAfter.TotalSeconds:0} s", now);
                 continue;
             }
             if (now - client.LastPinged >= _options.PingInterval)
@@ -150,6 +152,7 @@ public sealed class RendezvousDirectory
                 Send(client, NotAvailable(waiting.Peer, waiting.WaitedFor));
             }
         }
+        EndSessionsNotResumed(now);
     }
 
     public bool TryPollOutput(out RendezvousOutput output) => _outputs.TryDequeue(out output);
@@ -183,7 +186,7 @@ public sealed class RendezvousDirectory
             }
             // The same process reconnected before we noticed its old connection die.
             _outputs.Enqueue(new RendezvousOutput(holder.ConnectionId, null, Close: true));
-            Disconnected(holder.ConnectionId, "replaced by a new connection");
+            Disconnected(holder.ConnectionId, "replaced by a new connection", now);
         }
         client.Name = register.Name;
         client.Instance = register.Instance;
@@ -191,6 +194,10 @@ public sealed class RendezvousDirectory
         _byName[register.Name] = client;
         // Only here, past the token check: a grant is as good as the token for using the relay.
         Send(client, new RegisteredMessage(register.Name, Format(client.Remote), _turnGrants?.Issue(register.Name)));
+        if (register.Resume is { } resume)
+        {
+            Resume(client, resume, now);
+        }
         // Measure the round trip now, so that an introduction can be timed.
         Ping(client, now);
         ServeWaiting(client, now);
@@ -257,7 +264,7 @@ public sealed class RendezvousDirectory
     private void Introduce(Client controlling, Client controlled, TimeSpan now)
     {
         string sessionId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-        var session = new Session(sessionId, controlling, controlled);
+        var session = Session.Between(sessionId, controlling, controlled);
         _sessions[sessionId] = session;
         controlling.Sessions.Add(sessionId);
         controlled.Sessions.Add(sessionId);
@@ -294,7 +301,14 @@ public sealed class RendezvousDirectory
             Send(from, new ErrorMessage(RendezvousErrorCodes.PeerGone, "that session has ended", sessionId));
             return;
         }
-        Send(session.Other(from), message);
+        if (session.Other(from) is { } other)
+        {
+            Send(other, message);
+        }
+        else
+        {
+            session.Hold(message); // the peer is reconnecting: it gets this when it resumes
+        }
     }
 
     private void Ping(Client client, TimeSpan now)
@@ -342,11 +356,4 @@ public sealed class RendezvousDirectory
     }
 
     private sealed record PendingConnect(string Peer, TimeSpan Deadline, TimeSpan WaitedFor);
-
-    private sealed record Session(string Id, Client Controlling, Client Controlled)
-    {
-        public bool Has(Client client) => client == Controlling || client == Controlled;
-
-        public Client Other(Client client) => client == Controlling ? Controlled : Controlling;
-    }
 }

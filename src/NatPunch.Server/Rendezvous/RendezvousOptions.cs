@@ -14,6 +14,12 @@ public sealed record RendezvousOptions
     /// <summary>A client silent for this long is considered gone and unregistered.</summary>
     public TimeSpan DeadAfter { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a session waits for an end whose connection ended to register again and resume it
+    /// (a network change, a restart of this server) before its peer is told it left.
+    /// </summary>
+    public TimeSpan ResumeWindow { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Upper bound on how long a connect may wait for its peer to register.</summary>
     public TimeSpan MaxConnectWait { get; init; } = TimeSpan.FromMinutes(10);
 

@@ -12,9 +12,17 @@ namespace NatPunch.Rendezvous;
 /// another peer or waits to be introduced, relays session messages, and keeps itself alive —
 /// it pings the server, notices a dead connection within <see cref="RendezvousClientOptions.DeadAfter"/>,
 /// reconnects with back-off and registers again (with the same instance id) after a server restart.
+/// <para>
+/// Once in a session (<see cref="SetSession"/>), it asks on every later registration to resume it
+/// (<see cref="RegisterMessage.Resume"/>), so that a restarted server relays the session's messages
+/// again; session messages sent while it is reconnecting are kept and sent once it is registered again.
+/// </para>
 /// </summary>
 public sealed class RendezvousClient : IAsyncDisposable
 {
+    // Candidates and restart offers of one session while the server is away: a few at most.
+    private const int MaxUnsentSessionMessages = 16;
+
     private readonly RendezvousClientOptions _options;
     private readonly string _instance = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
     private readonly CancellationTokenSource _stopping = new();
@@ -25,6 +33,8 @@ public sealed class RendezvousClient : IAsyncDisposable
     private Socket? _socket;
     private PeerOffer? _offer;
     private PendingConnect? _pendingConnect;
+    private ResumeSession? _session;
+    private readonly List<RendezvousMessage> _unsentSessionMessages = [];
     private TaskCompletionSource<RegisteredMessage>? _firstRegistration;
     private Task? _loop;
     private long _lastHeardTicks;
@@ -39,6 +49,12 @@ public sealed class RendezvousClient : IAsyncDisposable
 
     /// <summary>Progress in words ("connected to …", "connection lost: …; reconnecting") for the CLI.</summary>
     public event Action<string>? StatusChanged;
+
+    /// <summary>
+    /// Raised, on the read loop, for each registration after the first (a reconnect, a server restart):
+    /// it may carry a fresh TURN grant (a restarted server has a new secret, the old grant is worthless).
+    /// </summary>
+    public event Action<RegisteredMessage>? RegisteredAgain;
 
     /// <summary>The last measured round-trip time to the server.</summary>
     public TimeSpan? RoundTrip => Interlocked.Read(ref _roundTripTicks) is var t and >= 0 ? TimeSpan.FromTicks(t) : null;
@@ -128,8 +144,38 @@ public sealed class RendezvousClient : IAsyncDisposable
         await TrySendAsync(new UpdateOfferMessage(offer), cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Sends a candidate or restart message; false if the server is unreachable at the moment.</summary>
+    /// <summary>Sends a message; false if the server is unreachable at the moment.</summary>
     public Task<bool> TrySendAsync(RendezvousMessage message, CancellationToken cancellationToken) => SendAsync(message, cancellationToken);
+
+    /// <summary>We are in <paramref name="session"/> with <paramref name="peer"/>: registrations from now on ask to resume it.</summary>
+    public void SetSession(string session, string peer)
+    {
+        lock (_gate)
+        {
+            _session = new ResumeSession(session, peer);
+        }
+    }
+
+    /// <summary>
+    /// Sends a candidate or restart message for a session. While the server is unreachable it is kept
+    /// (the newest <see cref="MaxUnsentSessionMessages"/>, no duplicates) and sent after the next registration.
+    /// </summary>
+    public async Task SendSessionMessageAsync(RendezvousMessage message, CancellationToken cancellationToken)
+    {
+        if (await SendAsync(message, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+        lock (_gate)
+        {
+            _unsentSessionMessages.Remove(message);
+            _unsentSessionMessages.Add(message);
+            if (_unsentSessionMessages.Count > MaxUnsentSessionMessages)
+            {
+                _unsentSessionMessages.RemoveAt(0);
+            }
+        }
+    }
 
     private async Task SendConnectAsync(PendingConnect pending, CancellationToken cancellationToken)
     {
@@ -147,8 +193,13 @@ public sealed class RendezvousClient : IAsyncDisposable
         }
         if (socket is null)
         {
-            return false; // sent again after the reconnect where that matters (register, connect)
+            return false; // sent again after the reconnect where that matters (register, connect, session messages)
         }
+        return await SendOnAsync(socket, message, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<bool> SendOnAsync(Socket socket, RendezvousMessage message, CancellationToken cancellationToken)
+    {
         byte[] frame = RendezvousCodec.Encode(message);
         await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -231,13 +282,19 @@ public sealed class RendezvousClient : IAsyncDisposable
             await socket.ConnectAsync(endPoint, connectLimit.Token).ConfigureAwait(false);
         }
         PeerOffer? offer;
+        ResumeSession? session;
+        lock (_gate)
+        {
+            offer = _offer;
+            session = _session;
+        }
+        Interlocked.Exchange(ref _lastHeardTicks, _options.TimeProvider.GetTimestamp());
+        // Register first, then let others send: a session message ahead of it would be refused (not registered).
+        await SendOnAsync(socket, new RegisterMessage(_options.Name, _options.Token, offer, _instance, "natpunch", session), cancellationToken).ConfigureAwait(false);
         lock (_gate)
         {
             _socket = socket;
-            offer = _offer;
         }
-        Interlocked.Exchange(ref _lastHeardTicks, _options.TimeProvider.GetTimestamp());
-        await SendAsync(new RegisterMessage(_options.Name, _options.Token, offer, _instance, "natpunch"), cancellationToken).ConfigureAwait(false);
 
         using var connectionEnded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task pinger = PingLoopAsync(socket, connectionEnded.Token);
@@ -303,14 +360,22 @@ public sealed class RendezvousClient : IAsyncDisposable
                 if (again)
                 {
                     StatusChanged?.Invoke($"registered again as '{registered.Name}' with {_options.Server} (seen as {registered.Observed})");
+                    RegisteredAgain?.Invoke(registered);
                 }
                 TaskCompletionSource<RegisteredMessage>? first;
                 PendingConnect? pending;
+                List<RendezvousMessage> unsent;
                 lock (_gate)
                 {
                     first = _firstRegistration;
                     _firstRegistration = null;
                     pending = _pendingConnect;
+                    unsent = [.. _unsentSessionMessages];
+                    _unsentSessionMessages.Clear();
+                }
+                foreach (RendezvousMessage kept in unsent)
+                {
+                    await SendSessionMessageAsync(kept, cancellationToken).ConfigureAwait(false);
                 }
                 // The server pings right after "registered". Answer that ping before our caller can
                 // send a connect, so the server knows our round-trip time when it times the introduction.
@@ -351,7 +416,17 @@ public sealed class RendezvousClient : IAsyncDisposable
                 }
                 failed?.Result.TrySetException(new RendezvousException(error.Code, error.Message));
                 break;
-            case CandidateMessage or RestartMessage or PeerGoneMessage or ErrorMessage:
+            case PeerGoneMessage gone:
+                lock (_gate)
+                {
+                    if (_session?.Session == gone.Session)
+                    {
+                        _session = null; // over: nothing to resume any more
+                    }
+                }
+                _sessionMessages.Writer.TryWrite(message);
+                break;
+            case CandidateMessage or RestartMessage or ErrorMessage:
                 _sessionMessages.Writer.TryWrite(message);
                 break;
         }

@@ -17,6 +17,13 @@ namespace NatPunch.Session;
 /// round is the peer's agent for the restart we are in (taken once); a lower round is stale. Without
 /// numbers an answer looked like a new restart, and two peers could restart each other forever.
 /// </para>
+/// <para>
+/// A peer that left the rendezvous for good (<see cref="PeerGoneMessage"/>, or the server answering
+/// that the session has ended) cannot answer a restart: the session ends, with that reason, as soon
+/// as the path is lost (at once if it already is). While the path works the data goes on: only the
+/// peer's rendezvous connection is gone. A server restart is not a departure: the rendezvous client
+/// resumes the session and keeps what we sent meanwhile (<see cref="RendezvousClient.SendSessionMessageAsync"/>).
+/// </para>
 /// </summary>
 internal sealed class PathSupervisor : IAsyncDisposable
 {
@@ -29,6 +36,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Action<PeerPath, TimeSpan> _onPath;
     private readonly Action<string> _onLost;
+    private readonly Action<string> _onEnded;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
     // State below is touched only by the loop.
@@ -37,6 +45,9 @@ internal sealed class PathSupervisor : IAsyncDisposable
     private PeerOffer? _ourOffer;
     private PeerOffer? _theirOffer;
     private bool _checksStarted;
+    // Set when the rendezvous says the peer left: a lost path then ends the session instead of restarting.
+    private string? _peerLeft;
+    private bool _ended;
     // The round of the agent in use: 0 is the introduction's, each restart a higher one.
     private int _round;
     private long _restartStartedAt;
@@ -44,7 +55,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
     private readonly long _connectedAt;
 
     public PathSupervisor(PeerLink link, RendezvousClient rendezvous, string session, Func<TimeSpan, IceAgent> newAgent,
-        TimeProvider time, Action<PeerPath, TimeSpan> onPath, Action<string> onLost)
+        TimeProvider time, Action<PeerPath, TimeSpan> onPath, Action<string> onLost, Action<string> onEnded)
     {
         _link = link;
         _rendezvous = rendezvous;
@@ -53,6 +64,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
         _time = time;
         _onPath = onPath;
         _onLost = onLost;
+        _onEnded = onEnded;
         _connectedAt = time.GetTimestamp();
         _loop = Task.Run(() => RunAsync(_stopping.Token));
     }
@@ -107,6 +119,13 @@ internal sealed class PathSupervisor : IAsyncDisposable
                                 // A late candidate (a relay granted late, a new mapping while on the relay): more pairs to try.
                                 await _link.InvokeAsync((agent, now) => agent.AddRemoteCandidates([candidate], now)).ConfigureAwait(false);
                                 break;
+                            case PeerGoneMessage gone when gone.Session == _session:
+                                PeerLeft($"'{gone.Peer}' left the rendezvous: {gone.Reason}");
+                                break;
+                            case ErrorMessage { Code: RendezvousErrorCodes.PeerGone } error when error.Session == _session:
+                                PeerLeft($"the rendezvous server no longer knows this session ({error.Message})");
+                                break;
+                            // Other errors for the session change nothing: a restart offer is sent again until answered.
                         }
                     }
                     messagesReady = _rendezvous.SessionMessages.WaitToReadAsync(cancellationToken).AsTask();
@@ -126,6 +145,9 @@ internal sealed class PathSupervisor : IAsyncDisposable
     {
         switch (e)
         {
+            case IceEvent.ConsentLost or IceEvent.PathLost when _peerLeft is not null:
+                End();
+                break;
             case IceEvent.ConsentLost lost when !_restarting:
                 _onLost($"no answer from the peer at {lost.Remote} for {lost.Silence.TotalSeconds:0.#} s; re-establishing through the rendezvous");
                 await BeginRestartAsync(_round + 1).ConfigureAwait(false);
@@ -154,8 +176,27 @@ internal sealed class PathSupervisor : IAsyncDisposable
             case IceEvent.CandidateGathered gathered when gathered.Candidate.Type is CandidateType.ServerReflexive or CandidateType.Relayed
                                                           && (!_restarting || _gathered):
                 // Learnt after our offer went out: trickle it (the offer of a restart in progress carries the rest).
-                await _rendezvous.TrySendAsync(new CandidateMessage(_session, gathered.Candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
+                await _rendezvous.SendSessionMessageAsync(new CandidateMessage(_session, gathered.Candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
                 break;
+        }
+    }
+
+    /// <summary>The rendezvous says the peer is gone: nobody will answer a restart.</summary>
+    private void PeerLeft(string reason)
+    {
+        _peerLeft = reason;
+        if (_restarting)
+        {
+            End();
+        }
+    }
+
+    private void End()
+    {
+        if (!_ended)
+        {
+            _ended = true;
+            _onEnded(_peerLeft!);
         }
     }
 
@@ -173,6 +214,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
 
     private async Task PeerRestartedAsync(PeerOffer offer, int round, CancellationToken cancellationToken)
     {
+        _peerLeft = null; // it is evidently back
         if (round <= 0)
         {
             // A peer without rounds: a new restart unless we are waiting for its offer.
@@ -224,7 +266,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
         if (_ourOffer is not null)
         {
             _offerSentAt = _time.GetTimestamp();
-            await _rendezvous.TrySendAsync(new RestartMessage(_session, _ourOffer, _round), cancellationToken).ConfigureAwait(false);
+            await _rendezvous.SendSessionMessageAsync(new RestartMessage(_session, _ourOffer, _round), cancellationToken).ConfigureAwait(false);
         }
     }
 

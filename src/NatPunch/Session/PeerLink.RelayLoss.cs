@@ -27,6 +27,26 @@ public sealed partial class PeerLink
     private TimeSpan? _reallocateAt;
     private TimeSpan? _confirmDeadline;
 
+    /// <summary>
+    /// New credentials for the relay server (a fresh grant after registering again: a restarted server
+    /// has a new secret and refuses the old grant). The next allocation uses them; a round of
+    /// re-allocation that is waiting out its back-off starts now, as the last one may have failed for them.
+    /// The allocation in use keeps its credentials until it is lost.
+    /// </summary>
+    public Task UseRelayCredentialsAsync(TurnCredentials credentials) => InvokeAsync((_, now) =>
+    {
+        if (_relayServer is null || _relayServer.Credentials == credentials)
+        {
+            return;
+        }
+        _relayServer = _relayServer with { Credentials = credentials };
+        if (_reallocateAt is not null)
+        {
+            _reallocateAfter = _relayServer.ReallocateAfter;
+            _reallocateAt = now;
+        }
+    });
+
     private TimeSpan? RelayRecoveryWakeUp => WakeUpTime.Earliest(_reallocateAt, _confirmDeadline);
 
     private void HandleRelayRecoveryTimeouts(TimeSpan now)

@@ -88,10 +88,10 @@ public sealed class PeerConnectorRelayRestartTests : IAsyncLifetime
 
         byte[] toBob = RandomNumberGenerator.GetBytes(2_000_000);
         byte[] toAlice = RandomNumberGenerator.GetBytes(2_000_000);
-        Task<byte[]> bobReads = ReadAllAsync(bob, ct);
-        Task<byte[]> aliceReads = ReadAllAsync(alice, ct);
+        Task<byte[]> bobReads = SlowTransfer.ReadAllAsync(bob, ct);
+        Task<byte[]> aliceReads = SlowTransfer.ReadAllAsync(alice, ct);
         var halfway = new TaskCompletionSource();
-        Task writing = Task.WhenAll(WriteSlowlyAsync(alice, toBob, halfway, ct), WriteSlowlyAsync(bob, toAlice, null, ct));
+        Task writing = Task.WhenAll(SlowTransfer.WriteSlowlyAsync(alice, toBob, halfway, ct), SlowTransfer.WriteSlowlyAsync(bob, toAlice, null, ct));
 
         await halfway.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
         int port = _turn.UdpEndPoints[0].Port;
@@ -109,58 +109,5 @@ public sealed class PeerConnectorRelayRestartTests : IAsyncLifetime
         }
         alice.Path.Direct.ShouldBeFalse();
         _turn.Turn!.Snapshot().Allocations.ShouldBeGreaterThanOrEqualTo(2);
-    }
-
-    /// <summary>Writes in 50 KB pieces, 20 a second, so the restart falls in the middle; <paramref name="halfway"/> is set at half.</summary>
-    private static async Task WriteSlowlyAsync(PeerConnection connection, byte[] data, TaskCompletionSource? halfway, CancellationToken ct)
-    {
-        const int Piece = 50_000;
-        for (int offset = 0; offset < data.Length; offset += Piece)
-        {
-            if (offset >= data.Length / 2)
-            {
-                halfway?.TrySetResult();
-            }
-            await connection.Stream.WriteAsync(data.AsMemory(offset, Math.Min(Piece, data.Length - offset)), ct);
-            await Task.Delay(50, ct);
-        }
-        await connection.Stream.CompleteWritesAsync(ct);
-    }
-
-    private static async Task<byte[]> ReadAllAsync(PeerConnection connection, CancellationToken ct)
-    {
-        using var all = new MemoryStream();
-        await connection.Stream.CopyToAsync(all, ct);
-        return all.ToArray();
-    }
-
-    /// <summary>Every progress report as it happens (Progress&lt;T&gt; would post them later).</summary>
-    private sealed class ProgressLog : IProgress<ConnectionProgress>
-    {
-        private readonly List<ConnectionProgress> _reports = [];
-
-        public void Report(ConnectionProgress value)
-        {
-            lock (_reports)
-            {
-                _reports.Add(value);
-            }
-        }
-
-        public List<T> Of<T>() where T : ConnectionProgress
-        {
-            lock (_reports)
-            {
-                return _reports.OfType<T>().ToList();
-            }
-        }
-
-        public override string ToString()
-        {
-            lock (_reports)
-            {
-                return string.Join("\n", _reports);
-            }
-        }
     }
 }

@@ -182,4 +182,65 @@ public sealed class RendezvousClientServerTests : IAsyncLifetime
             statuses.Count(s => s.StartsWith("registered again")).ShouldBe(1);
         }
     }
+
+    [Fact]
+    public async Task TwoPeersResumeTheirSessionAfterAServerRestartAndWhatWasSentMeanwhileArrives()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        NatPunchServer own = StartServerOnFixedPort();
+        int port = own.UdpEndPoints[0].Port;
+        RendezvousClient Peer(string name) => Track(new RendezvousClient(new RendezvousClientOptions
+        {
+            Server = $"127.0.0.1:{port}",
+            Name = name,
+            PingInterval = TimeSpan.FromMilliseconds(200),
+            DeadAfter = TimeSpan.FromSeconds(3),
+            MaxReconnectDelay = TimeSpan.FromMilliseconds(300),
+        }));
+        RendezvousClient bob = Peer("bob5");
+        RendezvousClient alice = Peer("alice5");
+        await bob.StartAsync(Offer, ct);
+        await alice.StartAsync(null, ct);
+        string session = (await alice.ConnectToPeerAsync("bob5", Offer, TimeSpan.FromSeconds(5), ct)).Session;
+        alice.SetSession(session, "bob5");
+        bob.SetSession(session, "alice5");
+        var aliceLost = new TaskCompletionSource();
+        alice.StatusChanged += s => { if (s.Contains("reconnecting")) { aliceLost.TrySetResult(); } };
+        var bobGrants = new TaskCompletionSource<RegisteredMessage>();
+        bob.RegisteredAgain += registered => bobGrants.TrySetResult(registered);
+
+        await own.DisposeAsync();
+        await aliceLost.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        // Sent while the server is down: kept, and sent once alice is registered again.
+        var candidate = new CandidateInfo("relay", "127.0.0.1:50000", 5, "r");
+        await alice.SendSessionMessageAsync(new CandidateMessage(session, candidate), ct);
+        await using NatPunchServer restarted = StartServer(port, token: null);
+
+        CandidateMessage arrived = (await NextAsync<CandidateMessage>(bob, ct)).ShouldNotBeNull();
+        arrived.Candidate.ShouldBe(candidate);
+        await bob.SendSessionMessageAsync(new RestartMessage(session, Offer, 1), ct);
+        (await NextAsync<RestartMessage>(alice, ct)).Round.ShouldBe(1);
+        (await bobGrants.Task.WaitAsync(TimeSpan.FromSeconds(10), ct)).Name.ShouldBe("bob5");
+    }
+
+    private RendezvousClient Track(RendezvousClient client)
+    {
+        _clients.Add(client);
+        return client;
+    }
+
+    /// <summary>The next session message of type <typeparamref name="T"/>, within 10 s.</summary>
+    private static async Task<T> NextAsync<T>(RendezvousClient client, CancellationToken ct) where T : RendezvousMessage
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(TimeSpan.FromSeconds(10));
+        await foreach (RendezvousMessage message in client.SessionMessages.ReadAllAsync(limit.Token))
+        {
+            if (message is T wanted)
+            {
+                return wanted;
+            }
+        }
+        throw new InvalidOperationException("the session messages ended");
+    }
 }

@@ -54,7 +54,7 @@ public sealed class TurnServerCliTests
     {
         Requires.Tool("turnutils_uclient");
         Requires.Tool("turnutils_peer");
-        int port = FreePort(), peerPort = FreePort();
+        int port = LoggedNatpunchProcess.FreePort(), peerPort = LoggedNatpunchProcess.FreePort();
         using Process server = Start("dotnet", NatpunchProcess.DllPath, "server", "--listen", $"127.0.0.1:{port}", "--realm", "cli.test",
             "--turn-user", "bob:builder", "--allow-loopback-peers", "--min-port", "61000", "--max-port", "61099", "--verbose");
         using Process peer = Start("turnutils_peer", "-L", "127.0.0.1", "-p", peerPort.ToString());
@@ -80,12 +80,12 @@ public sealed class TurnServerCliTests
     [Fact]
     public async Task ServerWithoutTurnFlagsGivesRegisteredPeersWorkingRelayCredentials()
     {
-        int port = FreePort();
+        int port = LoggedNatpunchProcess.FreePort();
         // --verbose: not even the debug log may show a grant's password.
-        using var server = new LoggedProcess("server", "--listen", $"127.0.0.1:{port}", "--token", "t0ken", "--verbose");
+        using var server = new LoggedNatpunchProcess("server", "--listen", $"127.0.0.1:{port}", "--token", "t0ken", "--verbose");
         try
         {
-            string enabled = await server.WaitForLineAsync("TURN relay enabled");
+            string enabled = await server.WaitForLineAsync("TURN relay enabled", Cancel);
             enabled.ShouldContain("grants to registered peers valid 86400 s");
             await using var peer = new RendezvousClient(new RendezvousClientOptions { Server = $"127.0.0.1:{port}", Name = "zero-conf", Token = "t0ken" });
             TurnGrant grant = (await peer.StartAsync(null, Cancel).WaitAsync(TimeSpan.FromSeconds(10), Cancel)).Turn.ShouldNotBeNull();
@@ -134,11 +134,11 @@ public sealed class TurnServerCliTests
     [Fact]
     public async Task NoTurnServerGivesNoGrantAndRefusesAllocate()
     {
-        int port = FreePort();
-        using var server = new LoggedProcess("server", "--listen", $"127.0.0.1:{port}", "--no-turn");
+        int port = LoggedNatpunchProcess.FreePort();
+        using var server = new LoggedNatpunchProcess("server", "--listen", $"127.0.0.1:{port}", "--no-turn");
         try
         {
-            await server.WaitForLineAsync("Serving STUN on TCP");
+            await server.WaitForLineAsync("Serving STUN on TCP", Cancel);
             await using var peer = new RendezvousClient(new RendezvousClientOptions { Server = $"127.0.0.1:{port}", Name = "no-relay" });
             (await peer.StartAsync(null, Cancel).WaitAsync(TimeSpan.FromSeconds(10), Cancel)).Turn.ShouldBeNull();
             await using RelayClient relay = await RelayClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port),
@@ -151,73 +151,6 @@ public sealed class TurnServerCliTests
         {
             server.Stop();
         }
-    }
-
-    /// <summary>A <c>natpunch</c> process whose stderr (the log) is collected line by line.</summary>
-    private sealed class LoggedProcess : IDisposable
-    {
-        private readonly Process _process;
-        private readonly List<string> _lines = [];
-        private readonly Lock _gate = new(); // guards _lines and _waiting
-        private (string Text, TaskCompletionSource<string> Seen)? _waiting;
-
-        public LoggedProcess(params string[] arguments)
-        {
-            _process = Start("dotnet", [NatpunchProcess.DllPath, .. arguments]);
-            _process.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data is not { } line)
-                {
-                    return;
-                }
-                lock (_gate)
-                {
-                    _lines.Add(line);
-                    if (_waiting is { } waiting && line.Contains(waiting.Text, StringComparison.Ordinal))
-                    {
-                        waiting.Seen.TrySetResult(line);
-                    }
-                }
-            };
-            _process.OutputDataReceived += (_, _) => { };
-            _process.BeginErrorReadLine();
-            _process.BeginOutputReadLine();
-        }
-
-        public string Log
-        {
-            get
-            {
-                lock (_gate)
-                {
-                    return string.Join('\n', _lines);
-                }
-            }
-        }
-
-        public async Task<string> WaitForLineAsync(string text)
-        {
-            var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-            lock (_gate)
-            {
-                if (_lines.FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal)) is { } line)
-                {
-                    return line;
-                }
-                _waiting = (text, seen);
-            }
-            Task exited = _process.WaitForExitAsync(Cancel);
-            Task first = await Task.WhenAny(seen.Task, exited).WaitAsync(TimeSpan.FromSeconds(30), Cancel);
-            return first == seen.Task ? await seen.Task : throw new InvalidOperationException($"the server exited before logging '{text}':\n{Log}");
-        }
-
-        public void Stop()
-        {
-            TurnServerCliTests.Stop(_process);
-            _process.WaitForExit(); // flushes the asynchronous stderr reader
-        }
-
-        public void Dispose() => _process.Dispose();
     }
 
     private static Process Start(string file, params string[] arguments)
@@ -257,12 +190,5 @@ public sealed class TurnServerCliTests
         catch (InvalidOperationException)
         {
         }
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 }

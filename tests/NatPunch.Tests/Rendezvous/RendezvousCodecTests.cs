@@ -38,6 +38,21 @@ public class RendezvousCodecTests
         json.ShouldContain("\"role\":\"controlling\"");
     }
 
+    [Fact]
+    public void ResumeIsAnOptionalFieldOfRegister()
+    {
+        byte[] frame = RendezvousCodec.Encode(new RegisterMessage("bob", null, null, "i", "natpunch", new ResumeSession("s1", "alice")));
+        string json = Encoding.UTF8.GetString(frame, 4, frame.Length - 4);
+        json.ShouldContain("\"resume\":{\"session\":\"s1\",\"peer\":\"alice\"}");
+        RendezvousCodec.TryDecode(frame.AsSpan(4), out RendezvousMessage decoded, out string error).ShouldBeTrue(error);
+        ((RegisterMessage)decoded).Resume.ShouldBe(new ResumeSession("s1", "alice"));
+
+        // What older clients send.
+        RendezvousCodec.TryDecode("{\"type\":\"register\",\"name\":\"bob\",\"instance\":\"i\"}"u8, out decoded, out error).ShouldBeTrue(error);
+        ((RegisterMessage)decoded).Resume.ShouldBeNull();
+        Encoding.UTF8.GetString(RendezvousCodec.Encode(decoded)).ShouldNotContain("resume");
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("null")]

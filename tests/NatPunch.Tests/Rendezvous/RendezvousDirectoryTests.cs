@@ -234,11 +234,20 @@ public class RendezvousDirectoryTests
         var extra = new CandidateInfo("srflx", "198.51.100.1:7000", 1, "3", "10.0.0.1:5000");
         _directory.Received(2, new CandidateMessage(session, extra), _now);
         Single<CandidateMessage>(Drain(), 1).Candidate.ShouldBe(extra);
-        _directory.Disconnected(1, "connection reset");
+        _directory.Disconnected(1, "connection reset", _now);
+        _directory.IsRegistered("bob").ShouldBeFalse();
+        // Bob may come back and resume the session: alice hears of his leaving only when he does not.
+        Drain().ShouldNotContain(o => o.Message is PeerGoneMessage);
+        for (int second = 0; second < RendezvousOptions.Default.ResumeWindow.TotalSeconds; second++)
+        {
+            _now += TimeSpan.FromSeconds(1);
+            _directory.Received(2, new PongMessage(0), _now); // alice stays alive
+            _directory.HandleTimeout(_now);
+        }
         PeerGoneMessage gone = Single<PeerGoneMessage>(Drain(), 2);
         gone.Session.ShouldBe(session);
         gone.Peer.ShouldBe("bob");
-        _directory.IsRegistered("bob").ShouldBeFalse();
+        gone.Reason.ShouldStartWith("connection reset");
     }
 
     [Fact]

@@ -1,0 +1,94 @@
+using NatPunch.Protocol.Rendezvous;
+
+namespace NatPunch.Server.Rendezvous;
+
+public sealed partial class RendezvousDirectory
+{
+    /// <summary>
+    /// Two peers introduced to each other, by name. An end whose connection ended is away (no client)
+    /// until it registers again and resumes the session, or until <see cref="ResumeBy"/>; messages
+    /// for it are held meanwhile, so that nothing sent while it reconnects is lost.
+    /// </summary>
+    private sealed class Session(string id, string firstName, string secondName)
+    {
+        // A peer sends a few candidates and a restart offer every 3 s while the other is away: enough.
+        private const int MaxHeld = 32;
+
+        private readonly string[] _names = [firstName, secondName];
+        private readonly Client?[] _clients = new Client?[2];
+        private readonly Queue<RendezvousMessage> _heldForAway = new();
+
+        public string Id { get; } = id;
+
+        /// <summary>Set while an end is away: the time by which it must be back.</summary>
+        public TimeSpan? ResumeBy { get; private set; }
+
+        /// <summary>Why the away end left (its connection's end).</summary>
+        public string? AwayReason { get; private set; }
+
+        public static Session Between(string id, Client first, Client second)
+        {
+            var session = new Session(id, first.Name!, second.Name!);
+            session._clients[0] = first;
+            session._clients[1] = second;
+            return session;
+        }
+
+        /// <summary>A session the server forgot (it restarted), re-created by one end; the other is away until it resumes too.</summary>
+        public static Session AwaitingPeer(string id, Client first, string peer, TimeSpan resumeBy)
+        {
+            var session = new Session(id, first.Name!, peer);
+            session._clients[0] = first;
+            session.ResumeBy = resumeBy;
+            session.AwayReason = "it has not registered again since the server restarted";
+            return session;
+        }
+
+        public bool Has(Client client) => _clients[0] == client || _clients[1] == client;
+
+        /// <summary>The other end's client, or null while it is away.</summary>
+        public Client? Other(Client client) => _clients[0] == client ? _clients[1] : _clients[0];
+
+        /// <summary>The one end that is away, or -1.</summary>
+        private int AwayEnd => _clients[0] is null ? 0 : _clients[1] is null ? 1 : -1;
+
+        public string? AwayName => AwayEnd is var end and >= 0 ? _names[end] : null;
+
+        public void Leave(Client client, TimeSpan resumeBy, string reason)
+        {
+            _clients[_clients[0] == client ? 0 : 1] = null;
+            ResumeBy = resumeBy;
+            AwayReason = reason;
+        }
+
+        /// <summary>
+        /// Puts <paramref name="client"/> back as the away end, if that end is <paramref name="name"/> and the
+        /// other is <paramref name="peer"/>: nobody else can take a session's place. Returns what was held for it.
+        /// </summary>
+        public bool TryResume(Client client, string name, string peer, out IReadOnlyCollection<RendezvousMessage> held)
+        {
+            held = [];
+            int end = AwayEnd;
+            if (end < 0 || _names[end] != name || _names[1 - end] != peer)
+            {
+                return false;
+            }
+            _clients[end] = client;
+            ResumeBy = null;
+            AwayReason = null;
+            held = [.. _heldForAway];
+            _heldForAway.Clear();
+            return true;
+        }
+
+        /// <summary>A message for the away end, delivered when it is back (the oldest go first when too many wait).</summary>
+        public void Hold(RendezvousMessage message)
+        {
+            if (_heldForAway.Count == MaxHeld)
+            {
+                _heldForAway.Dequeue();
+            }
+            _heldForAway.Enqueue(message);
+        }
+    }
+}
