@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
+using NatPunch.Protocol.Net;
 using NatPunch.Protocol.Rendezvous;
 using NatPunch.Server.Turn;
 
@@ -336,7 +337,7 @@ public sealed partial class RendezvousDirectory
             System.Text.Encoding.UTF8.GetBytes(expected), System.Text.Encoding.UTF8.GetBytes(given));
 
     private static string Format(IPEndPoint endPoint) =>
-        endPoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port).ToString() : endPoint.ToString();
+        IPv4Mapping.Unmap(endPoint).ToString();
 
     private static TimeSpan? Earliest(TimeSpan? a, TimeSpan b) => a is null || b < a ? b : a;
 

@@ -115,11 +115,11 @@ public sealed class TurnServerCliTests
     [Fact]
     public async Task ServerWithoutTokenWarnsThatAnyoneCanRelay()
     {
-        int port = FreePort();
-        using var server = new LoggedProcess("server", "--listen", $"127.0.0.1:{port}", "--turn-secret", "s3cret");
+        int port = LoggedNatpunchProcess.FreePort();
+        using var server = new LoggedNatpunchProcess("server", "--listen", $"127.0.0.1:{port}", "--turn-secret", "s3cret");
         try
         {
-            string warning = await server.WaitForLineAsync("no --token");
+            string warning = await server.WaitForLineAsync("no --token", Cancel);
             warning.ShouldContain("anyone who can reach this server can relay");
             server.Stop(); // the whole start-up log is in
             // A fixed secret keeps grants valid across restarts: nothing to say about that.
