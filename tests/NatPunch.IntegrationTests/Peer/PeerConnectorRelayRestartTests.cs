@@ -27,25 +27,8 @@ public sealed class PeerConnectorRelayRestartTests : IAsyncLifetime
             Turn = new TurnOptions { Enabled = false },
         });
         _rendezvous.Start();
-        _turn = StartTurn(0);
+        _turn = LoopbackTurnServer.Start(0);
         return ValueTask.CompletedTask;
-    }
-
-    /// <summary>Long-term credentials: they are as good after a restart as before.</summary>
-    private static NatPunchServer StartTurn(int port)
-    {
-        var server = new NatPunchServer(new NatPunchServerOptions
-        {
-            Listen = [new IPEndPoint(IPAddress.Loopback, port)],
-            Turn = new TurnOptions
-            {
-                Realm = "natpunch.test",
-                Users = new Dictionary<string, string> { ["relay-user"] = "relay-pass" },
-                AllowLoopbackPeers = true,
-            },
-        });
-        server.Start();
-        return server;
     }
 
     public async ValueTask DisposeAsync()
@@ -62,7 +45,7 @@ public sealed class PeerConnectorRelayRestartTests : IAsyncLifetime
         Timeout = TimeSpan.FromSeconds(15),
         Relay = RelayMode.Only,
         TurnServer = TurnServerUri.TryParse($"turn:{_turn.UdpEndPoints[0]}?transport={transport}", out TurnServerUri uri, out _) ? uri : null,
-        TurnCredentials = new TurnCredentials("relay-user", "relay-pass"),
+        TurnCredentials = LoopbackTurnServer.Credentials,
         // A dead relayed path is noticed after 3 s rather than 15 (over UDP nothing else tells).
         Ice = IceAgentOptions.Default with
         {
@@ -86,21 +69,12 @@ public sealed class PeerConnectorRelayRestartTests : IAsyncLifetime
         await using PeerConnection bob = await listening.WaitAsync(TimeSpan.FromSeconds(15), ct);
         alice.Path.Direct.ShouldBeFalse();
 
-        byte[] toBob = RandomNumberGenerator.GetBytes(2_000_000);
-        byte[] toAlice = RandomNumberGenerator.GetBytes(2_000_000);
-        Task<byte[]> bobReads = SlowTransfer.ReadAllAsync(bob, ct);
-        Task<byte[]> aliceReads = SlowTransfer.ReadAllAsync(alice, ct);
-        var halfway = new TaskCompletionSource();
-        Task writing = Task.WhenAll(SlowTransfer.WriteSlowlyAsync(alice, toBob, halfway, ct), SlowTransfer.WriteSlowlyAsync(bob, toAlice, null, ct));
-
-        await halfway.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
-        int port = _turn.UdpEndPoints[0].Port;
-        await _turn.DisposeAsync();
-        _turn = StartTurn(port);
-
-        await writing.WaitAsync(TimeSpan.FromSeconds(90), ct);
-        SHA256.HashData(await bobReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBe(SHA256.HashData(toBob));
-        SHA256.HashData(await aliceReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBe(SHA256.HashData(toAlice));
+        await SlowTransfer.BothWaysAcrossAsync(alice, bob, async () =>
+        {
+            int port = _turn.UdpEndPoints[0].Port;
+            await _turn.DisposeAsync();
+            _turn = LoopbackTurnServer.Start(port);
+        }, ct);
         foreach (ProgressLog log in new[] { aliceProgress, bobProgress })
         {
             log.Of<ConnectionProgress.RelayReady>().Count.ShouldBe(2, log.ToString());

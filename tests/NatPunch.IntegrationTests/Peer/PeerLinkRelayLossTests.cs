@@ -18,25 +18,9 @@ namespace NatPunch.IntegrationTests.Peer;
 /// </summary>
 public sealed class PeerLinkRelayLossTests : IAsyncDisposable
 {
-    private static readonly TurnCredentials Credentials = new("relay-user", "relay-pass");
+    private static readonly TurnCredentials Credentials = LoopbackTurnServer.Credentials;
     private NatPunchServer? _server;
     private PeerLink? _link;
-
-    private static NatPunchServer StartServer(int port)
-    {
-        var server = new NatPunchServer(new NatPunchServerOptions
-        {
-            Listen = [new IPEndPoint(IPAddress.Loopback, port)],
-            Turn = new TurnOptions
-            {
-                Realm = "natpunch.test",
-                Users = new Dictionary<string, string> { ["relay-user"] = "relay-pass" },
-                AllowLoopbackPeers = true,
-            },
-        });
-        server.Start();
-        return server;
-    }
 
     /// <summary>A link whose agent has no candidate of its own (as with <c>--relay only</c>), and its relay statuses.</summary>
     private (PeerLink Link, Channel<RelayStatus> Statuses) StartLink()
@@ -74,7 +58,7 @@ public sealed class PeerLinkRelayLossTests : IAsyncDisposable
     [InlineData(false)]
     public async Task ARelayLostToAServerRestartIsAllocatedAgainAndOnlyTheLiveCandidateIsOffered(bool udp)
     {
-        _server = StartServer(0);
+        _server = LoopbackTurnServer.Start(0);
         int port = _server.UdpEndPoints[0].Port;
         (PeerLink link, Channel<RelayStatus> statuses) = StartLink();
         await link.StartRelayAsync(Relay(udp));
@@ -82,7 +66,7 @@ public sealed class PeerLinkRelayLossTests : IAsyncDisposable
         (await RelayedCandidatesAsync()).ShouldBe([first.Relayed]);
 
         await _server.DisposeAsync();
-        _server = StartServer(port);
+        _server = LoopbackTurnServer.Start(port);
         // Over TCP the closed connection says it at once; over UDP only a question does: an ICE
         // restart asks the quiet server before the new agent gets the relay.
         if (udp)
@@ -103,7 +87,7 @@ public sealed class PeerLinkRelayLossTests : IAsyncDisposable
     [Fact]
     public async Task ARelayThatAnswersTheQuestionIsKeptAndOfferedToTheNewAgent()
     {
-        _server = StartServer(0);
+        _server = LoopbackTurnServer.Start(0);
         (PeerLink link, Channel<RelayStatus> statuses) = StartLink();
         await link.StartRelayAsync(Relay(udp: true));
         RelayStatus.Ready ready = await NextAsync<RelayStatus.Ready>(statuses, TimeSpan.FromSeconds(10));
@@ -118,7 +102,7 @@ public sealed class PeerLinkRelayLossTests : IAsyncDisposable
     [Fact]
     public async Task ReallocationBacksOffWhileTheServerIsDown()
     {
-        _server = StartServer(0);
+        _server = LoopbackTurnServer.Start(0);
         IPEndPoint address = _server.UdpEndPoints[0];
         (PeerLink link, Channel<RelayStatus> statuses) = StartLink();
         await link.StartRelayAsync(Relay(udp: true));

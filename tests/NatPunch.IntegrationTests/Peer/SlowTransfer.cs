@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+
 namespace NatPunch.IntegrationTests.Peer;
 
 /// <summary>A transfer slow enough that something (a server restart) can happen in its middle.</summary>
@@ -17,6 +19,28 @@ internal static class SlowTransfer
             await Task.Delay(50, ct);
         }
         await connection.Stream.CompleteWritesAsync(ct);
+    }
+
+    /// <summary>
+    /// ~2 MB each way at once, slowly; <paramref name="midway"/> runs once alice has written half
+    /// (restart a server, say). Both ends must then receive exactly what the other sent;
+    /// <paramref name="why"/> adds context (a server's log) to a failure.
+    /// </summary>
+    public static async Task BothWaysAcrossAsync(PeerConnection alice, PeerConnection bob, Func<Task> midway, CancellationToken ct, Func<string>? why = null)
+    {
+        byte[] toBob = RandomNumberGenerator.GetBytes(2_000_000);
+        byte[] toAlice = RandomNumberGenerator.GetBytes(2_000_000);
+        Task<byte[]> bobReads = ReadAllAsync(bob, ct);
+        Task<byte[]> aliceReads = ReadAllAsync(alice, ct);
+        var halfway = new TaskCompletionSource();
+        Task writing = Task.WhenAll(WriteSlowlyAsync(alice, toBob, halfway, ct), WriteSlowlyAsync(bob, toAlice, null, ct));
+
+        await halfway.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        await midway();
+
+        await writing.WaitAsync(TimeSpan.FromSeconds(90), ct);
+        SHA256.HashData(await bobReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBe(SHA256.HashData(toBob), why?.Invoke());
+        SHA256.HashData(await aliceReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBe(SHA256.HashData(toAlice), why?.Invoke());
     }
 
     public static async Task<byte[]> ReadAllAsync(PeerConnection connection, CancellationToken ct)

@@ -165,16 +165,8 @@ public class RendezvousDirectoryResumeTests
         }
     }
 
-    private List<RendezvousOutput> Drain()
-    {
-        var outputs = new List<RendezvousOutput>();
-        while (_directory.TryPollOutput(out RendezvousOutput output))
-        {
-            outputs.Add(output);
-        }
-        return outputs;
-    }
+    private List<RendezvousOutput> Drain() => DirectoryOutputs.Drain(_directory);
 
     private static T Single<T>(List<RendezvousOutput> outputs, long connection) where T : RendezvousMessage =>
-        outputs.Where(o => o.ConnectionId == connection).Select(o => o.Message).OfType<T>().ShouldHaveSingleItem();
+        DirectoryOutputs.Single<T>(outputs, connection);
 }

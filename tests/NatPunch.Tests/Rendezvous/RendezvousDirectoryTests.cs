@@ -14,18 +14,10 @@ public class RendezvousDirectoryTests
     private readonly RendezvousDirectory _directory = new(RendezvousOptions.Default);
     private TimeSpan _now = TimeSpan.FromSeconds(100);
 
-    private List<RendezvousOutput> Drain()
-    {
-        var outputs = new List<RendezvousOutput>();
-        while (_directory.TryPollOutput(out RendezvousOutput output))
-        {
-            outputs.Add(output);
-        }
-        return outputs;
-    }
+    private List<RendezvousOutput> Drain() => DirectoryOutputs.Drain(_directory);
 
     private static T Single<T>(List<RendezvousOutput> outputs, long connection) where T : RendezvousMessage =>
-        outputs.Where(o => o.ConnectionId == connection).Select(o => o.Message).OfType<T>().ShouldHaveSingleItem();
+        DirectoryOutputs.Single<T>(outputs, connection);
 
     private void Open(long id, string remote = "192.0.2.9:40000") => _directory.Connected(id, IPEndPoint.Parse(remote), _now);
 
