@@ -9,8 +9,9 @@ namespace NatPunch.LabTests.Peer;
 /// (the default <c>--relay auto</c>; the credentials come with the registration): 20 MB each way at
 /// the same time, compared by SHA-256, clean and at 5 % loss. Every <c>connected</c> event must say
 /// <c>"path":"relay"</c>, and <c>"transport":"tcp"</c> on a UDP-blocked end (its leg to the TURN
-/// server is TCP), <c>"udp"</c> elsewhere; each end's <c>relay</c> event names the transport of its
-/// allocation the same way.
+/// server is TCP), <c>"udp"</c> elsewhere (at 5 % loss either: when the UDP allocation goes unanswered
+/// for a moment the TCP one may be granted first, and the first granted is kept); each end's
+/// <c>relay</c> event names the transport of its allocation the same way.
 /// <para>
 /// The lab has one router per kind, and two hosts behind one router talk over their LAN (directly),
 /// so each pair spans two different NATs: symmetric ↔ symmetric is sym1 ↔ cgnat1 with the cgnat site's
@@ -152,6 +153,9 @@ public sealed class RelayPairTests(LabFixture lab, TransferFiles files) : IClass
             if (lossPercent > 0)
             {
                 knobs.Add(await LabKnob.LossAsync(lab, lossPercent));
+                // Seen in CI: the listener's Allocate and its retransmission both lost, TCP granted first.
+                listenerTransport = ExpectedPath.UdpUnlessLost(listenerTransport);
+                connectorTransport = ExpectedPath.UdpUnlessLost(connectorTransport);
             }
 
             PipeRun? seen = null;
@@ -170,7 +174,7 @@ public sealed class RelayPairTests(LabFixture lab, TransferFiles files) : IClass
             {
                 string events = string.Join('\n', end.Events.Where(e => e.Name is "relay" or "relay_unavailable" or "connected" or "path_lost"));
                 PeerEvent relay = end.EventsNamed("relay").ShouldHaveSingleItem($"{end.Name}: one relay event\n{events}");
-                relay.String("transport").ShouldBe(transport, $"{end.Name}: {relay}\n{events}");
+                ExpectedPath.Transports(transport).ShouldContain(relay.String("transport"), $"{end.Name}: {relay}\n{events}");
                 end.EventsNamed("path_lost").ShouldBeEmpty($"{end.Name}: the relayed path was lost\n{events}");
             }
             return result;
