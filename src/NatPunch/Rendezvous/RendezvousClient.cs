@@ -141,11 +141,8 @@ public sealed class RendezvousClient : IAsyncDisposable
         {
             _offer = offer;
         }
-        await TrySendAsync(new UpdateOfferMessage(offer), cancellationToken).ConfigureAwait(false);
+        await SendAsync(new UpdateOfferMessage(offer), cancellationToken).ConfigureAwait(false);
     }
-
-    /// <summary>Sends a message; false if the server is unreachable at the moment.</summary>
-    public Task<bool> TrySendAsync(RendezvousMessage message, CancellationToken cancellationToken) => SendAsync(message, cancellationToken);
 
     /// <summary>We are in <paramref name="session"/> with <paramref name="peer"/>: registrations from now on ask to resume it.</summary>
     public void SetSession(string session, string peer)
