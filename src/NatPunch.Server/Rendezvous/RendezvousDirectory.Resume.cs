@@ -61,7 +61,7 @@ public sealed partial class RendezvousDirectory
         foreach (Session session in _sessions.Values.Where(s => s.ResumeBy <= now).ToList())
         {
             _sessions.Remove(session.Id);
-            foreach (Client client in _connections.Values.Where(session.Has))
+            if (session.Present is { } client)
             {
                 client.Sessions.Remove(session.Id);
                 Send(client, new PeerGoneMessage(session.Id, session.AwayName ?? "?",

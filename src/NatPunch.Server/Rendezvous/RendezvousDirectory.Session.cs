@@ -46,6 +46,9 @@ public sealed partial class RendezvousDirectory
 
         public bool Has(Client client) => _clients[0] == client || _clients[1] == client;
 
+        /// <summary>The end that is connected while the other is away (never both away: such a session is forgotten).</summary>
+        public Client? Present => _clients[0] ?? _clients[1];
+
         /// <summary>The other end's client, or null while it is away.</summary>
         public Client? Other(Client client) => _clients[0] == client ? _clients[1] : _clients[0];
 
