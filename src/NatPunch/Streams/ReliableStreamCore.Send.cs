@@ -44,7 +44,15 @@ public sealed partial class ReliableStreamCore
         }
         if (_state == ReliableStreamState.Closed)
         {
-            return false;
+            // Closed, but still here: a retransmitted FIN (all our ACKs of it were lost) is
+            // still answered, so the peer's CompleteWrites does not wait for nothing.
+            if (!_ackNow)
+            {
+                return false;
+            }
+            length = WriteSegment(destination, StreamSegmentFlags.None, _sendNext, 0, 0, now);
+            _acksSent++;
+            return true;
         }
         if (TryPollRetransmission(destination, now, out length)
             || (_tlpPending && TryPollTailLossProbe(destination, now, out length))
@@ -283,6 +291,7 @@ public sealed partial class ReliableStreamCore
         _ackDeadline = null;
         _unackedSegments = 0;
         _segmentsSent++;
+        _lastSegmentSentTime = now;
         return offset + payloadLength;
     }
 

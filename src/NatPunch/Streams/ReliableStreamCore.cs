@@ -42,6 +42,7 @@ public sealed partial class ReliableStreamCore
     private uint _resetCode;
     private string _resetReason = "";
     private TimeSpan? _lastReceiveTime;
+    private TimeSpan _lastSegmentSentTime;
     private bool _peerUnresponsive;
 
     public ReliableStreamCore(ReliableStreamOptions? options = null)
@@ -211,6 +212,7 @@ public sealed partial class ReliableStreamCore
             if (_state == ReliableStreamState.Lingering)
             {
                 Earliest(ref next, LingerDeadline);
+                Earliest(ref next, LingerReacknowledgmentDue);
             }
             return next;
         }
@@ -253,6 +255,11 @@ public sealed partial class ReliableStreamCore
         if (PeerTimeoutDeadline <= now)
         {
             _peerUnresponsive = true;
+        }
+        if (LingerReacknowledgmentDue <= now)
+        {
+            _ackNow = true;
+            _lingerReacknowledgments++;
         }
         if (_state == ReliableStreamState.Lingering && LingerDeadline <= now)
         {
@@ -303,6 +310,24 @@ public sealed partial class ReliableStreamCore
     /// was lost restarts the wait.
     /// </summary>
     private TimeSpan LingerDeadline => (_lastReceiveTime ?? TimeSpan.Zero) + 3 * CurrentRto;
+
+    /// <summary>Unsolicited repeats of our final acknowledgment while lingering.</summary>
+    private const int LingerReacknowledgments = 2;
+
+    private int _lingerReacknowledgments;
+
+    /// <summary>
+    /// While lingering, our final ACK (of the peer's FIN) is sent again one RTO after the last
+    /// segment we sent, twice. The peer retransmits its FIN only after its own RTO, which may be
+    /// backed off far beyond our linger (the peer measured a slower path, or lost earlier
+    /// retransmissions); without these repeats one lost ACK would leave it waiting for an
+    /// acknowledgment that nobody sends any more. Repeats cost a few bytes and are ignored by a
+    /// peer that already has them.
+    /// </summary>
+    private TimeSpan? LingerReacknowledgmentDue =>
+        _state == ReliableStreamState.Lingering && _lingerReacknowledgments < LingerReacknowledgments
+            ? _lastSegmentSentTime + CurrentRto
+            : null;
 
     private TimeSpan? PeerTimeoutDeadline =>
         _waitingSince is { } since && !_peerUnresponsive

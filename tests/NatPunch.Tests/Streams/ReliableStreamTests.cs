@@ -23,9 +23,7 @@ public class ReliableStreamTests
         await using var right = new ReliableStream(b);
         CancellationToken token = Timeout();
 
-        Task<StreamPump.Result> leftRun = StreamPump.RunAsync(left, 1_000_000, seed: 1, token);
-        Task<StreamPump.Result> rightRun = StreamPump.RunAsync(right, 300_000, seed: 2, token);
-        StreamPump.Result l = await leftRun, r = await rightRun;
+        var (l, r) = await StreamPump.RunBothAsync(left, 1_000_000, right, 300_000, token);
 
         r.ReceivedHash.ShouldBe(l.SentHash);
         l.ReceivedHash.ShouldBe(r.SentHash);

@@ -23,9 +23,7 @@ public class ReliableStreamUdpTests(ITestOutputHelper output)
         await using var right = new ReliableStream(lossyB);
 
         var clock = Stopwatch.StartNew();
-        Task<StreamPump.Result> leftRun = StreamPump.RunAsync(left, bytes, seed: 10, cts.Token);
-        Task<StreamPump.Result> rightRun = StreamPump.RunAsync(right, bytes, seed: 20, cts.Token);
-        StreamPump.Result l = await leftRun, r = await rightRun;
+        var (l, r) = await StreamPump.RunBothAsync(left, bytes, right, bytes, cts.Token);
         clock.Stop();
 
         r.BytesReceived.ShouldBe(bytes);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NatPunch.Streams;
 
 namespace NatPunch.Tests.Streams;
@@ -54,6 +55,69 @@ public class StreamLifecycleTests
         sim.A.Core.State.ShouldBe(ReliableStreamState.Closed);
         sim.B.Core.State.ShouldBe(ReliableStreamState.Closed);
     }
+
+    /// <summary>
+    /// A whose RTO is far longer than B's linger (a backed-off or pessimistic peer): B's ACK of A's
+    /// FIN is lost. B repeats it unasked while lingering, so A completes long before its own
+    /// retransmission would go out (seen in CI: the peer had closed, and A waited 30 s).
+    /// </summary>
+    [Fact]
+    public void ALostFinalAckIsRepeatedBeforeAPeerWithALongRtoRetransmits()
+    {
+        const long aToB = 20_000; // B's 10 bytes are long acknowledged when A's FIN arrives
+        var sim = new StreamSimulation(Link, Link, aToB, 10, coreA: new ReliableStreamCore(SlowRetransmitter));
+        StrongBox<int> dropped = DropAcknowledgmentsOfFin(sim.LinkBToA, aToB, count: 1);
+        sim.Run(TimeSpan.FromMinutes(1), s => s.A.Core.IsComplete);
+        dropped.Value.ShouldBe(1);
+        sim.A.Core.GetStatistics().SegmentsRetransmitted.ShouldBe(0);
+        sim.A.Core.IsWriteCompleted.ShouldBeTrue();
+        sim.Now.ShouldBeLessThan(SlowRetransmitter.MinRto); // the repeat came, not A's retransmission
+        sim.Run(TimeSpan.FromMinutes(1));
+        sim.A.Core.State.ShouldBe(ReliableStreamState.Closed);
+        sim.B.Core.State.ShouldBe(ReliableStreamState.Closed);
+    }
+
+    /// <summary>All of B's ACKs of A's FIN lost, repeats included: B has closed, yet still answers A's retransmission.</summary>
+    [Fact]
+    public void AClosedCoreStillAnswersARetransmittedFin()
+    {
+        const long aToB = 20_000; // B's 10 bytes are long acknowledged when A's FIN arrives
+        var sim = new StreamSimulation(Link, Link, aToB, 10, coreA: new ReliableStreamCore(SlowRetransmitter));
+        StrongBox<int> dropped = DropAcknowledgmentsOfFin(sim.LinkBToA, aToB, count: 3);
+        TimeSpan? bClosedAt = null;
+        sim.AfterStep = s => bClosedAt ??= s.B.Core.State == ReliableStreamState.Closed ? s.Now : null;
+        sim.Run(TimeSpan.FromMinutes(1));
+        dropped.Value.ShouldBe(3); // the first ACK and both repeats
+        bClosedAt.ShouldNotBeNull();
+        sim.A.Core.IsWriteCompleted.ShouldBeTrue();
+        sim.A.Core.GetStatistics().SegmentsRetransmitted.ShouldBeGreaterThan(0);
+        sim.A.Core.State.ShouldBe(ReliableStreamState.Closed);
+        sim.Now.ShouldBeGreaterThan(bClosedAt.Value + SlowRetransmitter.MinRto / 2);
+    }
+
+    /// <summary>No tail loss probes and an RTO of at least 2 s: retransmits only long after a 200 ms-RTO peer stopped lingering.</summary>
+    private static readonly ReliableStreamOptions SlowRetransmitter = new()
+    {
+        TailLossProbe = false,
+        MinRto = TimeSpan.FromSeconds(2),
+        InitialRto = TimeSpan.FromSeconds(2),
+    };
+
+    /// <summary>Drops the first <paramref name="count"/> segments on <paramref name="link"/> that acknowledge a FIN at <paramref name="finOffset"/>.</summary>
+    private static StrongBox<int> DropAcknowledgmentsOfFin(SimulatedLink link, long finOffset, int count)
+    {
+        var dropped = new StrongBox<int>();
+        link.Filter = (datagram, at) =>
+        {
+            bool drop = dropped.Value < count && IsAcknowledgmentOfFin(datagram, finOffset);
+            dropped.Value += drop ? 1 : 0;
+            return drop;
+        };
+        return dropped;
+    }
+
+    private static bool IsAcknowledgmentOfFin(byte[] datagram, long finOffset) =>
+        StreamSegment.TryParse(datagram, out StreamSegment s, out _) && s.Acknowledgment == finOffset + 1;
 
     [Fact]
     public void AbortResetsThePeerWithCodeAndReason()

@@ -15,6 +15,29 @@ public static class StreamPump
         return new Result(await send, receivedHash, received);
     }
 
+    /// <summary>
+    /// Runs both ends at once and waits for both. When either fails, the exception names every
+    /// end that failed: the first failure to be awaited is often only the consequence (a peer
+    /// that stopped answering) of the other's.
+    /// </summary>
+    public static async Task<(Result Left, Result Right)> RunBothAsync(
+        ReliableStream left, long leftBytes, ReliableStream right, long rightBytes, CancellationToken cancellationToken)
+    {
+        Task<Result> leftRun = RunAsync(left, leftBytes, seed: 10, cancellationToken);
+        Task<Result> rightRun = RunAsync(right, rightBytes, seed: 20, cancellationToken);
+        try
+        {
+            await Task.WhenAll(leftRun, rightRun);
+        }
+        catch (Exception) when (leftRun.IsFaulted || rightRun.IsFaulted)
+        {
+            string Describe(string name, Task run) => $"{name}: {(run.IsFaulted ? run.Exception!.InnerException!.Message : run.Status.ToString())}";
+            throw new AggregateException($"{Describe("left", leftRun)}; {Describe("right", rightRun)}",
+                ((Task[])[leftRun, rightRun]).Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!));
+        }
+        return (await leftRun, await rightRun);
+    }
+
     public static async Task<byte[]> SendAsync(ReliableStream stream, long bytesToSend, int seed, CancellationToken cancellationToken)
     {
         await Task.Yield();
