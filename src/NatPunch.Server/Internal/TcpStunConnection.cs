@@ -32,6 +32,9 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     // ones overflowed a 1024-message queue under load).
     private const int MaxQueuedBytes = 2 * 1024 * 1024;
     private const int WriteBufferSize = 64 * 1024;
+    // Whole messages per send from the queue: small enough that a client's receive window (64 KiB
+    // for a 128 KiB buffer) usually takes a whole one, so the kernel rarely has to split it.
+    private const int MaxRecordSize = 16 * 1024;
 
     private readonly Socket _socket;
     private readonly int _index;
@@ -45,6 +48,8 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     // Bytes waiting for the writer.
     private byte[] _pending = new byte[WriteBufferSize];
     private int _pendingLength;
+    // Where each queued message ends in _pending, so that sends from the queue end on message boundaries.
+    private List<int> _pendingEnds = [];
     // The writer holds bytes taken from _pending that are not on the socket yet.
     private bool _writing;
     private bool _completed;
@@ -78,16 +83,7 @@ internal sealed class TcpStunConnection : ITurnClientConnection
             }
             if (_pendingLength == 0 && !_writing)
             {
-                int sent;
-                SocketError error;
-                try
-                {
-                    sent = _socket.Send(message, SocketFlags.None, out error);
-                }
-                catch (ObjectDisposedException)
-                {
-                    return false;
-                }
+                int sent = TcpRecordSender.Send(_socket, message, out SocketError error);
                 if (error == SocketError.Success && sent == message.Length)
                 {
                     return true;
@@ -105,6 +101,7 @@ internal sealed class TcpStunConnection : ITurnClientConnection
             }
             message.CopyTo(_pending.AsSpan(_pendingLength));
             _pendingLength += message.Length;
+            _pendingEnds.Add(_pendingLength);
         }
         _wakeWriter.Writer.TryWrite(true);
         return true;
@@ -238,8 +235,10 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     {
         try
         {
-            // Everything queued goes out in one send; the two buffers change places each round.
+            // Everything queued goes out, in records of whole messages; the two buffers (and their
+            // lists of message ends) change places each round.
             byte[] sending = new byte[WriteBufferSize];
+            List<int> sendingEnds = [];
             while (true)
             {
                 int length;
@@ -253,13 +252,15 @@ internal sealed class TcpStunConnection : ITurnClientConnection
                     else
                     {
                         (sending, _pending) = (_pending, sending);
+                        (sendingEnds, _pendingEnds) = (_pendingEnds, sendingEnds);
+                        _pendingEnds.Clear();
                         _pendingLength = 0;
                         _writing = true;
                     }
                 }
                 if (length > 0)
                 {
-                    await _socket.SendAsync(sending.AsMemory(0, length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                    await SendRecordsAsync(sending, sendingEnds, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
                 if (!await _wakeWriter.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
@@ -278,6 +279,43 @@ internal sealed class TcpStunConnection : ITurnClientConnection
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
         {
+        }
+    }
+
+    /// <summary>Sends queued messages in records of whole messages, at most <see cref="MaxRecordSize"/> bytes unless one message is larger.</summary>
+    private async Task SendRecordsAsync(byte[] data, List<int> ends, CancellationToken cancellationToken)
+    {
+        int start = 0;
+        for (int next = 0; next < ends.Count;)
+        {
+            int end = ends[next++];
+            while (next < ends.Count && ends[next] - start <= MaxRecordSize)
+            {
+                end = ends[next++];
+            }
+            await SendRecordAsync(data.AsMemory(start, end - start), cancellationToken).ConfigureAwait(false);
+            start = end;
+        }
+    }
+
+    private async Task SendRecordAsync(ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
+    {
+        while (!record.IsEmpty)
+        {
+            int sent = TcpRecordSender.Send(_socket, record.Span, out SocketError error);
+            if (sent > 0)
+            {
+                record = record[sent..];
+                continue;
+            }
+            if (error is not (SocketError.Success or SocketError.WouldBlock))
+            {
+                throw new SocketException((int)error);
+            }
+            // The socket is full: an ordinary send of one byte waits for room without a thread;
+            // the rest then follows it into the same buffer and ends the record.
+            await _socket.SendAsync(record[..1], SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            record = record[1..];
         }
     }
 }

@@ -1,0 +1,58 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace NatPunch.Server.Internal;
+
+/// <summary>
+/// Non-blocking <c>send(2)</c> on a TCP socket with <c>MSG_EOR</c> (Linux): the kernel starts the
+/// next send in a new buffer, so the segments it builds from this one end where it ends.
+/// </summary>
+/// <remarks>
+/// The TURN service writes whole messages, so its segments then end on message boundaries. That
+/// matters to a client that consumes only whole messages (coturn's <c>turnutils_uclient</c> peeks
+/// at the length, then reads one message): on loopback, a segment ending inside a message left the
+/// message's head unread in a buffer the kernel charged in full, the client's receive window
+/// stayed closed, and the rest of the message could never come.
+/// </remarks>
+internal static class TcpRecordSender
+{
+    private const int MsgDontWait = 0x40;
+    private const int MsgEor = 0x80;
+    private const int MsgNoSignal = 0x4000;
+    private const int EAgain = 11;
+
+    /// <summary>Sends what the socket takes now; the count, or -1 with <paramref name="error"/> set.</summary>
+    public static int Send(Socket socket, ReadOnlySpan<byte> data, out SocketError error)
+    {
+        SafeHandle handle = socket.SafeHandle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            nint sent = send((int)handle.DangerousGetHandle(), ref MemoryMarshal.GetReference(data), data.Length, MsgDontWait | MsgEor | MsgNoSignal);
+            if (sent >= 0)
+            {
+                error = SocketError.Success;
+                return (int)sent;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            error = errno == EAgain ? SocketError.WouldBlock : SocketError.SocketError;
+            return -1;
+        }
+        catch (ObjectDisposedException)
+        {
+            error = SocketError.OperationAborted;
+            return -1;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    [DllImport("libc.so.6", SetLastError = true)]
+    private static extern nint send(int sockfd, ref byte buf, nint len, int flags);
+}
