@@ -4,8 +4,10 @@ using System.Runtime.InteropServices;
 namespace NatPunch.Server.Internal;
 
 /// <summary>
-/// Non-blocking <c>send(2)</c> on a TCP socket with <c>MSG_EOR</c> (Linux): the kernel starts the
-/// next send in a new buffer, so the segments it builds from this one end where it ends.
+/// Non-blocking <c>send(2)</c> on a TCP socket, optionally ending a record with <c>MSG_EOR</c>
+/// (Linux): the kernel then starts the next send in a new buffer, so the segments it builds end
+/// where the record ends. Without it, a send may be appended to the kernel's last unsent buffer,
+/// which is cut wherever it fills up.
 /// </summary>
 /// <remarks>
 /// The TURN service writes whole messages, so its segments then end on message boundaries. That
@@ -21,15 +23,19 @@ internal static class TcpRecordSender
     private const int MsgNoSignal = 0x4000;
     private const int EAgain = 11;
 
-    /// <summary>Sends what the socket takes now; the count, or -1 with <paramref name="error"/> set.</summary>
-    public static int Send(Socket socket, ReadOnlySpan<byte> data, out SocketError error)
+    /// <summary>
+    /// Sends what the socket takes now; the count, or -1 with <paramref name="error"/> set. With
+    /// <paramref name="endOfRecord"/>, the record ends after <paramref name="data"/> if all of it was taken.
+    /// </summary>
+    public static int Send(Socket socket, ReadOnlySpan<byte> data, bool endOfRecord, out SocketError error)
     {
         SafeHandle handle = socket.SafeHandle;
         bool added = false;
         try
         {
             handle.DangerousAddRef(ref added);
-            nint sent = send((int)handle.DangerousGetHandle(), ref MemoryMarshal.GetReference(data), data.Length, MsgDontWait | MsgEor | MsgNoSignal);
+            nint sent = send((int)handle.DangerousGetHandle(), ref MemoryMarshal.GetReference(data), data.Length,
+                MsgDontWait | MsgNoSignal | (endOfRecord ? MsgEor : 0));
             if (sent >= 0)
             {
                 error = SocketError.Success;

@@ -22,7 +22,10 @@ namespace NatPunch.Server.Internal;
 /// thread hop, no copy); what the socket does not take is queued, in order, for one writer task,
 /// and so is everything after it until the queue is empty again. Messages never interleave, and a
 /// slow reader on the far side loses whole messages once <see cref="MaxQueuedBytes"/> are queued
-/// (as it would over UDP) instead of stalling the relay.
+/// (as it would over UDP) instead of stalling the relay. Sends end on message boundaries
+/// (<see cref="TcpRecordSender"/>): a client that reads only whole messages through a small receive
+/// buffer (<c>turnutils_uclient</c>) stalled on loopback when the kernel cut a message between two
+/// of its buffers.
 /// </remarks>
 internal sealed class TcpStunConnection : ITurnClientConnection
 {
@@ -32,8 +35,9 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     // ones overflowed a 1024-message queue under load).
     private const int MaxQueuedBytes = 2 * 1024 * 1024;
     private const int WriteBufferSize = 64 * 1024;
-    // Whole messages per send from the queue: small enough that a client's receive window (64 KiB
-    // for a 128 KiB buffer) usually takes a whole one, so the kernel rarely has to split it.
+    // Sends to the client end on message boundaries, in records of whole messages of at most this
+    // size (unless one message is larger): small enough that a client's receive window (64 KiB for
+    // a 128 KiB buffer) usually takes a whole one, so that the kernel rarely has to split one.
     private const int MaxRecordSize = 16 * 1024;
 
     private readonly Socket _socket;
@@ -50,6 +54,8 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     private int _pendingLength;
     // Where each queued message ends in _pending, so that sends from the queue end on message boundaries.
     private List<int> _pendingEnds = [];
+    // Bytes sent straight from TrySend since the last end of record.
+    private int _unterminatedBytes;
     // The writer holds bytes taken from _pending that are not on the socket yet.
     private bool _writing;
     private bool _completed;
@@ -83,9 +89,11 @@ internal sealed class TcpStunConnection : ITurnClientConnection
             }
             if (_pendingLength == 0 && !_writing)
             {
-                int sent = TcpRecordSender.Send(_socket, message, out SocketError error);
+                bool endOfRecord = _unterminatedBytes + message.Length >= MaxRecordSize;
+                int sent = TcpRecordSender.Send(_socket, message, endOfRecord, out SocketError error);
                 if (error == SocketError.Success && sent == message.Length)
                 {
+                    _unterminatedBytes = endOfRecord ? 0 : _unterminatedBytes + sent;
                     return true;
                 }
                 if (error is not (SocketError.Success or SocketError.WouldBlock))
@@ -248,6 +256,7 @@ internal sealed class TcpStunConnection : ITurnClientConnection
                     if (length == 0)
                     {
                         _writing = false;
+                        _unterminatedBytes = 0; // the writer ended its last record
                     }
                     else
                     {
@@ -302,7 +311,7 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     {
         while (!record.IsEmpty)
         {
-            int sent = TcpRecordSender.Send(_socket, record.Span, out SocketError error);
+            int sent = TcpRecordSender.Send(_socket, record.Span, endOfRecord: true, out SocketError error);
             if (sent > 0)
             {
                 record = record[sent..];
