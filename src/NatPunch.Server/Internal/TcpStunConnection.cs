@@ -170,6 +170,10 @@ internal sealed class TcpStunConnection : ITurnClientConnection
                 // instead, and its reads (the relay's hot path) need no idle timer of their own.
                 using CancellationTokenSource? idle = _turnClient is null ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
                 idle?.CancelAfter(_idleTimeout);
+                if (_turnClient is not null)
+                {
+                    await _turn!.WhenRelayCaughtUpAsync().ConfigureAwait(false);
+                }
                 int read;
                 try
                 {

@@ -39,6 +39,10 @@ internal sealed class RelayPoller : IDisposable
     private readonly nint _eventsAddress;
     private long _nextId;
     private volatile bool _stopping;
+    // Back-pressure for TCP clients: a round that read a full batch from some socket left more
+    // queued there; until a round reads none full, readers of client TCP input may wait.
+    private bool _fullBatchThisRound;
+    private TaskCompletionSource _caughtUp = CompletedCaughtUp();
 
     /// <summary>True where the poller can run (64-bit Linux with recvmmsg and epoll).</summary>
     public static bool IsSupported => LinuxDatagramBatch.IsSupported;
@@ -140,7 +144,45 @@ internal sealed class RelayPoller : IDisposable
                 _owner.OnRelayFault(e);
             }
             Array.Clear(ready, 0, count);
+            NoteRoundEnd();
         }
+    }
+
+    /// <summary>How long a reader of client input waits at most for the relay to catch up: a soft brake, never a stop.</summary>
+    internal static readonly TimeSpan MaxBackPressureWait = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// Completes at once unless the last round left datagrams queued on a relay socket; then when
+    /// a round has read everything, or after <see cref="MaxBackPressureWait"/>. A TCP client's
+    /// reader awaits it before reading more, so that under overload the client's own TCP flow
+    /// control holds it back, instead of the echoes of what it sent overflowing the relay sockets.
+    /// </summary>
+    internal Task WhenCaughtUpAsync()
+    {
+        Task caughtUp = Volatile.Read(ref _caughtUp).Task;
+        return caughtUp.IsCompleted ? Task.CompletedTask : Task.WhenAny(caughtUp, Task.Delay(MaxBackPressureWait));
+    }
+
+    private void NoteRoundEnd()
+    {
+        bool behind = _fullBatchThisRound;
+        _fullBatchThisRound = false;
+        TaskCompletionSource current = Volatile.Read(ref _caughtUp);
+        if (behind && current.Task.IsCompleted)
+        {
+            Volatile.Write(ref _caughtUp, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        }
+        else if (!behind)
+        {
+            current.TrySetResult();
+        }
+    }
+
+    private static TaskCompletionSource CompletedCaughtUp()
+    {
+        var completed = new TaskCompletionSource();
+        completed.SetResult();
+        return completed;
     }
 
     /// <summary>Where <see cref="Receive"/> puts the datagrams.</summary>
@@ -159,6 +201,7 @@ internal sealed class RelayPoller : IDisposable
                 int count = _batch.ReceiveNonBlocking(handle, out SocketError error);
                 if (count > 0)
                 {
+                    _fullBatchThisRound |= count == BatchSize;
                     return count;
                 }
                 // EAGAIN: nothing. ECONNREFUSED (ICMP from an earlier send): read on. Else give up for now.

@@ -158,6 +158,9 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
         }
     }
 
+    /// <summary>Back-pressure for a TCP client's reader: see <see cref="RelayPoller.WhenCaughtUpAsync"/>.</summary>
+    internal Task WhenRelayCaughtUpAsync() => _poller?.WhenCaughtUpAsync() ?? Task.CompletedTask;
+
     /// <summary>
     /// One epoll round of the <see cref="RelayPoller"/>: one <c>recvmmsg</c> on each ready relay
     /// socket and the datagrams to the core, under one lock, then one flush of what goes to clients
