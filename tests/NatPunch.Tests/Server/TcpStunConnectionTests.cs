@@ -41,9 +41,10 @@ public class TcpStunConnectionTests
         await Task.Delay(200, token); // the client is slow to start: the queue fills
 
         byte[] message = new byte[4 + PayloadLength];
+        await using var fromServer = new NetworkStream(client, ownsSocket: false);
         for (int i = 0; i < MessageCount; i++)
         {
-            await ReadExactlyAsync(client, message, token);
+            await fromServer.ReadExactlyAsync(message, token);
             BinaryPrimitives.ReadUInt16BigEndian(message.AsSpan(2)).ShouldBe((ushort)PayloadLength);
             message.AsSpan(4).SequenceEqual(ChannelDataNumbered(i).AsSpan(4)).ShouldBeTrue($"message {i} differs");
         }
@@ -63,15 +64,5 @@ public class TcpStunConnectionTests
             BinaryPrimitives.WriteInt32BigEndian(message.AsSpan(i), index * 1000 + i);
         }
         return message;
-    }
-
-    private static async Task ReadExactlyAsync(Socket socket, byte[] buffer, CancellationToken token)
-    {
-        for (int filled = 0; filled < buffer.Length;)
-        {
-            int read = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, token);
-            read.ShouldBeGreaterThan(0, "the server closed the connection");
-            filled += read;
-        }
     }
 }

@@ -40,16 +40,9 @@ public class StreamLifecycleTests
         const long bToA = 20_000;
         var sim = new StreamSimulation(Link, Link, 10_000, bToA);
         // Lose A's first acknowledgment of B's FIN (ACK = B's length + 1, the FIN's slot).
-        int dropped = 0;
-        sim.LinkAToB.Filter = (datagram, at) =>
-        {
-            bool drop = dropped == 0 && StreamSegment.TryParse(datagram, out StreamSegment s, out _)
-                && s.Acknowledgment == bToA + 1;
-            dropped += drop ? 1 : 0;
-            return drop;
-        };
+        StrongBox<int> dropped = DropAcknowledgmentsOfFin(sim.LinkAToB, bToA, count: 1);
         sim.Run(TimeSpan.FromMinutes(1));
-        dropped.ShouldBe(1);
+        dropped.Value.ShouldBe(1);
         sim.B.Core.IsWriteCompleted.ShouldBeTrue();
         sim.B.Core.GetStatistics().SegmentsRetransmitted.ShouldBeGreaterThan(0);
         sim.A.Core.State.ShouldBe(ReliableStreamState.Closed);
