@@ -21,7 +21,8 @@ public abstract record ConnectionProgress
 
     public sealed record Punching(int Pairs) : ConnectionProgress;
 
-    public sealed record Connected(PeerPath Path, TimeSpan Elapsed) : ConnectionProgress;
+    /// <summary>Data flows on <paramref name="Path"/>, sealed end to end with the keys of the peer that proved <paramref name="PeerKey"/>.</summary>
+    public sealed record Connected(PeerPath Path, TimeSpan Elapsed, Security.PeerKey? PeerKey = null) : ConnectionProgress;
 
     public sealed record PathLost(string Reason) : ConnectionProgress;
 

@@ -6,7 +6,8 @@ using NatPunch.Traversal;
 namespace NatPunch;
 
 /// <summary>
-/// An established connection to a peer: the path (direct, or through a TURN relay), the session on it and a
+/// An established connection to a peer: the path (direct, or through a TURN relay), the session on it,
+/// sealed end to end with keys from a Noise handshake that proved the peer's <see cref="PeerKey"/>, and a
 /// reliable byte stream. If the path dies it is re-established through the rendezvous by itself,
 /// and <see cref="PathChanged"/> reports the new one. Dispose it to close everything.
 /// </summary>
@@ -18,7 +19,7 @@ public sealed class PeerConnection : IAsyncDisposable
     private ReliableStream? _stream;
     private int _disposed;
 
-    internal PeerConnection(PeerLink link, RendezvousClient rendezvous, PeerPath path, string peer, string session, TimeSpan elapsed,
+    internal PeerConnection(PeerLink link, RendezvousClient rendezvous, PeerPath path, string peer, Security.PeerKey peerKey, string session, TimeSpan elapsed,
         TimeProvider time, Func<TimeSpan, IceAgent> newAgent, IProgress<ConnectionProgress>? progress, ReliableStreamOptions streamOptions)
     {
         _streamOptions = streamOptions;
@@ -27,13 +28,14 @@ public sealed class PeerConnection : IAsyncDisposable
         _time = time;
         Path = path;
         Peer = peer;
+        PeerKey = peerKey;
         Session = session;
         Elapsed = elapsed;
         _supervisor = new PathSupervisor(link, rendezvous, session, newAgent, time,
             onPath: (newPath, took) =>
             {
                 Path = newPath;
-                progress?.Report(new ConnectionProgress.Connected(newPath, took));
+                progress?.Report(new ConnectionProgress.Connected(newPath, took, peerKey));
                 PathChanged?.Invoke(newPath);
             },
             onLost: reason => progress?.Report(new ConnectionProgress.PathLost(reason)),
@@ -45,7 +47,7 @@ public sealed class PeerConnection : IAsyncDisposable
             });
     }
 
-    /// <summary>The UDP path and its session framing.</summary>
+    /// <summary>The UDP path and its sealed session framing.</summary>
     public PeerLink Link { get; }
 
     /// <summary>The path carrying data now.</summary>
@@ -54,7 +56,11 @@ public sealed class PeerConnection : IAsyncDisposable
     /// <summary>Raised when a re-established path takes over.</summary>
     public event Action<PeerPath>? PathChanged;
 
+    /// <summary>The name the peer registered under.</summary>
     public string Peer { get; }
+
+    /// <summary>The long-term key the peer proved in the handshake: who it is, whatever its name.</summary>
+    public Security.PeerKey PeerKey { get; }
 
     public string Session { get; }
 

@@ -5,6 +5,7 @@ using NatPunch.Protocol.Rendezvous;
 using NatPunch.Protocol.Stun;
 using NatPunch.Relay;
 using NatPunch.Rendezvous;
+using NatPunch.Security;
 using NatPunch.Session;
 using NatPunch.Traversal;
 
@@ -125,7 +126,7 @@ public static class PeerConnector
             }
 
             role = introduction.Role;
-            PeerConnection connection = await PunchAsync(link, rendezvous, introduction, options, started, NewAgent, relayOnlyFailed, progress, cancellationToken).ConfigureAwait(false);
+            PeerConnection connection = await PunchAsync(link, rendezvous, introduction, connecting: peer is not null, options, started, NewAgent, relayOnlyFailed, progress, cancellationToken).ConfigureAwait(false);
             return connection;
         }
         catch
@@ -317,7 +318,7 @@ public static class PeerConnector
         }
     }
 
-    private static async Task<PeerConnection> PunchAsync(PeerLink link, RendezvousClient rendezvous, IntroduceMessage introduction,
+    private static async Task<PeerConnection> PunchAsync(PeerLink link, RendezvousClient rendezvous, IntroduceMessage introduction, bool connecting,
         PeerOptions options, long started, Func<TimeSpan, IceAgent> newAgent, Task relayOnlyFailed, IProgress<ConnectionProgress>? progress,
         CancellationToken cancellationToken)
     {
@@ -336,16 +337,24 @@ public static class PeerConnector
         }
         TimeSpan startIn = TimeSpan.FromMilliseconds(Math.Clamp(introduction.StartInMs, 0, 5000));
         progress?.Report(new ConnectionProgress.Introduced(introduction.Peer, introduction.Session, remoteCandidates.Count, startIn));
-        link.SetSessionTag(SessionFrame.TagFor(introduction.Session));
         rendezvous.SetSession(introduction.Session, introduction.Peer); // from now on, a reconnect resumes it
-        (int pairs, List<Candidate> relayed) = await link.InvokeAsync((agent, now) =>
+        // The side ICE makes controlling starts the handshake: one side each, also when both connect at once.
+        bool initiator = introduction.Role == IceRole.Controlling;
+        var policy = new PeerKeyPolicy(introduction.Peer, connecting ? options.PeerKey : null, connecting ? [] : options.AllowedKeys, options.KnownPeers);
+        PeerIdentity identity = options.Identity ?? PeerIdentity.Generate();
+        SessionHandshake? handshake = null;
+        (int pairs, List<Candidate> relayed, IceCredentials local) = await link.InvokeAsync((agent, now) =>
         {
             agent.SetRole(introduction.Role);
             agent.SetRemoteCredentials(new IceCredentials(introduction.Offer.Ufrag, introduction.Offer.Pwd));
             agent.AddRemoteCandidates(remoteCandidates, now);
             agent.StartChecks(now + startIn);
-            return (agent.Pairs.Count, agent.RelayedCandidates.ToList());
+            return (agent.Pairs.Count, agent.RelayedCandidates.ToList(), agent.Local);
         }).ConfigureAwait(false);
+        // The handshake is bound to the session and both sides' ICE credentials, initiator's first.
+        var remote = new IceCredentials(introduction.Offer.Ufrag, introduction.Offer.Pwd);
+        (IceCredentials first, IceCredentials second) = initiator ? (local, remote) : (remote, local);
+        byte[] prologue = SessionPrologue.Build(introduction.Session, first.Ufrag, first.Pwd, second.Ufrag, second.Pwd);
         progress?.Report(new ConnectionProgress.Punching(pairs));
         // Relayed candidates come after the offer (the grant arrives with the registration): trickle them.
         foreach (Candidate candidate in relayed)
@@ -357,12 +366,30 @@ public static class PeerConnector
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
         Task trickle = RelaySessionMessagesAsync(link, rendezvous, introduction.Session, limit.Token);
+        Task<HandshakeOutcome> secured = new TaskCompletionSource<HandshakeOutcome>().Task; // until a path is selected
+        PeerPath? path = null;
         try
         {
             while (true)
             {
                 Task<bool> ready = link.Events.WaitToReadAsync(limit.Token).AsTask();
-                Task done = await Task.WhenAny(ready, trickle, relayOnlyFailed).ConfigureAwait(false);
+                Task done = await Task.WhenAny(ready, trickle, relayOnlyFailed, secured).ConfigureAwait(false);
+                if (done == secured && path is not null)
+                {
+                    switch (await secured.ConfigureAwait(false))
+                    {
+                        case HandshakeOutcome.Established established:
+                            policy.Record(established.PeerKey);
+                            TimeSpan elapsed = time.GetElapsedTime(started);
+                            progress?.Report(new ConnectionProgress.Connected(path, elapsed, established.PeerKey));
+                            return new PeerConnection(link, rendezvous, path, introduction.Peer, established.PeerKey, introduction.Session, elapsed, time, newAgent, progress,
+                                Streams.ReliableStreamOptions.Default with { PeerTimeout = options.StreamPeerTimeout });
+                        case HandshakeOutcome.Failed failed:
+                            throw new ConnectException(failed.KeyRefused
+                                ? policy.Explain(failed.Reason)
+                                : $"no secure session with '{introduction.Peer}': {failed.Reason}");
+                    }
+                }
                 if (done == trickle)
                 {
                     await trickle.ConfigureAwait(false); // throws why the peer went away
@@ -384,11 +411,14 @@ public static class PeerConnector
                             await rendezvous.SendSessionMessageAsync(new CandidateMessage(introduction.Session, gathered.Candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
                             break;
                         case IceEvent.Selected selected:
-                            PeerPath path = PeerPath.FromSelection(selected.Local, selected.Remote, link.RelayTransport);
-                            TimeSpan elapsed = time.GetElapsedTime(started);
-                            progress?.Report(new ConnectionProgress.Connected(path, elapsed));
-                            return new PeerConnection(link, rendezvous, path, introduction.Peer, introduction.Session, elapsed, time, newAgent, progress,
-                                Streams.ReliableStreamOptions.Default with { PeerTimeout = options.StreamPeerTimeout });
+                            // A path: prove both keys on it before any data moves (and report it once that is done).
+                            path = PeerPath.FromSelection(selected.Local, selected.Remote, link.RelayTransport);
+                            if (handshake is null)
+                            {
+                                handshake = new SessionHandshake(initiator, identity, policy.Expected, prologue, policy.Authorize, await NowAsync(link).ConfigureAwait(false), options.Handshake);
+                                secured = link.StartHandshakeAsync(handshake);
+                            }
+                            break;
                         case IceEvent.Failed failed:
                             throw new ConnectException($"no path to '{introduction.Peer}': {failed.Reason}{WhyNoRelay(options, link)}");
                     }
@@ -417,6 +447,8 @@ public static class PeerConnector
             }
         }
     }
+
+    private static Task<TimeSpan> NowAsync(PeerLink link) => link.InvokeAsync((_, now) => now);
 
     private static async Task FailWithAsync(Task<string> relayFailed) =>
         throw new ConnectException($"--relay only, but no relay: {await relayFailed.ConfigureAwait(false)}");

@@ -1,4 +1,5 @@
 using NatPunch.Relay;
+using NatPunch.Security;
 using NatPunch.Traversal;
 
 namespace NatPunch;
@@ -59,6 +60,24 @@ public sealed record PeerOptions
 
     /// <summary>Credentials for <see cref="TurnServer"/> (<c>--turn-user</c> or <c>--turn-secret</c>).</summary>
     public TurnCredentials? TurnCredentials { get; init; }
+
+    /// <summary>Our long-term key pair (see <see cref="IdentityFile"/>). Null: a fresh one for this connection only.</summary>
+    public PeerIdentity? Identity { get; init; }
+
+    /// <summary>Connecting: accept only a peer that proves this key.</summary>
+    public PeerKey? PeerKey { get; init; }
+
+    /// <summary>Listening: accept only peers that prove one of these keys; empty: any key (subject to <see cref="KnownPeers"/>).</summary>
+    public IReadOnlyList<PeerKey> AllowedKeys { get; init; } = [];
+
+    /// <summary>
+    /// Remembers each peer's key by name and refuses a changed one (ssh's known_hosts). Used when
+    /// neither <see cref="PeerKey"/> nor <see cref="AllowedKeys"/> decides. Null: nothing is remembered.
+    /// </summary>
+    public KnownPeers? KnownPeers { get; init; }
+
+    /// <summary>Timing of the handshake and rekeying.</summary>
+    public SessionHandshakeOptions Handshake { get; init; } = SessionHandshakeOptions.Default;
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

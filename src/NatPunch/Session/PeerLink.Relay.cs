@@ -11,7 +11,7 @@ namespace NatPunch.Session;
 /// <summary>
 /// The link's TURN allocation: started with <see cref="StartRelayAsync"/>, it becomes the agent's
 /// relayed candidate; checks the agent sends from it and data on a relayed path go through it.
-/// Everything here runs on the link's loop, except the data path (<see cref="SendSegmentViaRelay"/>,
+/// Everything here runs on the link's loop, except the data path (<c>SendFramed</c>,
 /// <see cref="FromRelayServer"/>), which reads only immutable targets.
 /// </summary>
 public sealed partial class PeerLink
@@ -272,37 +272,17 @@ public sealed partial class PeerLink
         {
             RelayConfirmed();
         }
-        if (result is { Operation: TurnOperation.ChannelBind, Succeeded: true, Peer: { } peer }
-            && _dataTarget is { } target && target.Relay == attempt && target.EndPoint.Equals(peer))
+        if (result is { Operation: TurnOperation.ChannelBind, Succeeded: true, Peer: { } peer })
         {
-            _dataTarget = target with { Channel = result.Channel };
-        }
-    }
-
-    /// <summary>A session frame to a peer through the relay: ChannelData when the channel is bound, else a Send indication via the loop.</summary>
-    private void SendSegmentViaRelay(DataTarget target, ReadOnlySpan<byte> segment)
-    {
-        RelayConnection relay = target.Relay!;
-        int frameLength = SessionFrame.HeaderLength + segment.Length;
-        if (target.Channel == 0)
-        {
-            byte[] frame = new byte[frameLength];
-            SessionFrame.Write(frame, (ulong)Interlocked.Read(ref _sessionTag), segment);
-            _commands.Writer.TryWrite(() =>
+            if (_dataTarget is { } target && target.Relay == attempt && target.EndPoint.Equals(peer))
             {
-                SendViaRelay(target.EndPoint, frame, Now);
-                relay.Flush(Now);
-            });
-            return;
+                _dataTarget = target with { Channel = result.Channel };
+            }
+            if (_pendingTarget is { } pending && pending.Relay == attempt && pending.EndPoint.Equals(peer))
+            {
+                _pendingTarget = pending with { Channel = result.Channel };
+            }
         }
-        // RFC 8656 §12.5: over TCP, ChannelData is padded to a multiple of four bytes.
-        int padded = relay.Transport == TurnServerTransport.Tcp ? (frameLength + 3) & ~3 : frameLength;
-        Span<byte> message = stackalloc byte[ChannelData.HeaderLength + padded];
-        BinaryPrimitives.WriteUInt16BigEndian(message, target.Channel);
-        BinaryPrimitives.WriteUInt16BigEndian(message[2..], (ushort)frameLength);
-        SessionFrame.Write(message[ChannelData.HeaderLength..], (ulong)Interlocked.Read(ref _sessionTag), segment);
-        message[(ChannelData.HeaderLength + frameLength)..].Clear();
-        relay.SendRaw(message);
     }
 
     /// <summary>TURN traffic from the UDP relay's server: ChannelData, or STUN other than Binding (whose answers are the agent's).</summary>
@@ -338,11 +318,12 @@ public sealed partial class PeerLink
         {
             ushort channel = BinaryPrimitives.ReadUInt16BigEndian(message);
             int length = BinaryPrimitives.ReadUInt16BigEndian(message[2..]);
-            if (IsDataChannel(relay, channel) && ChannelData.HeaderLength + length <= message.Length)
+            if (DataChannelPeer(relay, channel) is { } peer && ChannelData.HeaderLength + length <= message.Length)
             {
-                if (SessionFrame.TryOpen(message.Slice(ChannelData.HeaderLength, length), (ulong)Interlocked.Read(ref _sessionTag), out ReadOnlySpan<byte> payload))
+                ReadOnlySpan<byte> payload = message.Slice(ChannelData.HeaderLength, length);
+                if (IsSessionDatagram(payload))
                 {
-                    Deliver(payload);
+                    OnSessionDatagram(payload, peer, relay);
                     return;
                 }
                 // Not a session frame: STUN for the agent (or stray), sorted out on the loop.
@@ -357,9 +338,22 @@ public sealed partial class PeerLink
         });
     }
 
-    private bool IsDataChannel(RelayConnection relay, ushort channel) =>
-        (_dataTarget is { } target && target.Relay == relay && target.Channel == channel && channel != 0)
-        || (_previousTarget is { } previous && previous.Relay == relay && previous.Channel == channel && channel != 0);
+    /// <summary>The peer of a bound channel of the current, pending or previous path through <paramref name="relay"/>.</summary>
+    private IPEndPoint? DataChannelPeer(RelayConnection relay, ushort channel)
+    {
+        if (channel == 0)
+        {
+            return null;
+        }
+        foreach (DataTarget? target in new[] { _dataTarget, _pendingTarget, _previousTarget })
+        {
+            if (target is not null && target.Relay == relay && target.Channel == channel)
+            {
+                return target.EndPoint;
+            }
+        }
+        return null;
+    }
 
     /// <summary>What peers sent to our relayed address: session frames up to the stream, STUN to the agent.</summary>
     private void DrainRelayReceived(RelayConnection relay)
@@ -368,10 +362,9 @@ public sealed partial class PeerLink
         {
             ReadOnlySpan<byte> payload = received.Payload.Span;
             IPEndPoint peer = Candidate.Normalize(received.Peer);
-            if (SessionFrame.TryOpen(payload, (ulong)Interlocked.Read(ref _sessionTag), out ReadOnlySpan<byte> segment)
-                && (_dataTarget?.Relay == relay || _previousTarget?.Relay == relay) && IsDataSource(peer))
+            if (IsSessionDatagram(payload))
             {
-                Deliver(segment);
+                OnSessionDatagram(payload, peer, relay);
             }
             else if (relay == _relay && IceAgent.IsStun(payload))
             {

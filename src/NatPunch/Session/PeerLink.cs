@@ -34,10 +34,9 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
     private readonly Task _receiveLoop;
     private readonly Task _mainLoop;
     // Written by the loop, read by senders on any thread: where data goes (also pre-serialized,
-    // so a send doesn't build a socket address each time) and how it is tagged.
+    // so a send doesn't build a socket address each time).
     private volatile DataTarget? _dataTarget;
     private volatile DataTarget? _previousTarget;
-    private long _sessionTag;
     private long _strayDatagrams;
     private int _disposed;
 
@@ -112,32 +111,18 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             }
         });
 
-    /// <summary>Sets the tag both peers derived from the session id.</summary>
-    public void SetSessionTag(ulong tag) => Interlocked.Exchange(ref _sessionTag, (long)tag);
-
-    /// <summary>Sends a stream segment on the selected path; dropped (the stream retransmits) while there is none.</summary>
+    /// <summary>
+    /// Sends a stream segment, sealed, on the selected path; dropped (the stream retransmits) while
+    /// there is none, and never sent before the handshake has established the session.
+    /// </summary>
     public void SendSegment(ReadOnlySpan<byte> segment)
     {
         DataTarget? target = _dataTarget;
-        if (target is null)
+        if (target is null || !_established)
         {
             return;
         }
-        if (target.Relay is not null)
-        {
-            SendSegmentViaRelay(target, segment);
-            return;
-        }
-        Span<byte> frame = stackalloc byte[SessionFrame.HeaderLength + segment.Length];
-        int length = SessionFrame.Write(frame, (ulong)Interlocked.Read(ref _sessionTag), segment);
-        try
-        {
-            _socket.SendTo(frame[..length], SocketFlags.None, target.Address);
-        }
-        catch (SocketException)
-        {
-            // A full buffer or an ICMP error on a dying path: the stream retransmits.
-        }
+        SendSealed(target, Security.SessionMessageType.Segment, segment, Now);
     }
 
     /// <summary>The next stream segment that arrived from the peer.</summary>
@@ -182,17 +167,10 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             {
                 FromRelayServer(datagram, _udpRelay);
             }
-            else if (SessionFrame.TryOpen(datagram, (ulong)Interlocked.Read(ref _sessionTag), out ReadOnlySpan<byte> payload))
+            else if (IsSessionDatagram(datagram))
             {
                 // The hot path: data skips the loop, it needs no agent state.
-                if (IsDataSource(from))
-                {
-                    _inboundSegments.Writer.TryWrite(payload.ToArray());
-                }
-                else
-                {
-                    Interlocked.Increment(ref _strayDatagrams);
-                }
+                OnSessionDatagram(datagram, from, null);
             }
             else if (IceAgent.IsStun(datagram))
             {
@@ -214,11 +192,8 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
         }
     }
 
-    /// <summary>Data is accepted from the selected remote and, while a path change settles, from the one before.</summary>
-    private bool IsDataSource(IPEndPoint from) =>
-        from.Equals(_dataTarget?.EndPoint) || from.Equals(_previousTarget?.EndPoint);
-
-    private void Deliver(ReadOnlySpan<byte> payload) => _inboundSegments.Writer.TryWrite(payload.ToArray());
+    private static bool IsSessionDatagram(ReadOnlySpan<byte> datagram) =>
+        datagram.Length > 0 && datagram[0] is Security.SealedFrame.Marker or Security.HandshakeFrame.Marker;
 
     private async Task MainLoopAsync(CancellationToken cancellationToken)
     {
@@ -227,7 +202,7 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             while (!cancellationToken.IsCancellationRequested)
             {
                 FlushAgent();
-                TimeSpan? wake = WakeUpTime.Earliest(_agent.NextWakeUp, RelayWakeUp);
+                TimeSpan? wake = WakeUpTime.Earliest(WakeUpTime.Earliest(_agent.NextWakeUp, RelayWakeUp), SecurityWakeUp);
                 TimeSpan delay = wake is { } w ? w - Now : Timeout.InfiniteTimeSpan;
                 if (wake is null || delay > TimeSpan.Zero)
                 {
@@ -253,6 +228,7 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
                     _agent.HandleTimeout(Now);
                 }
                 HandleRelayTimeouts(Now);
+                HandleSecurityTimeouts(Now);
             }
         }
         catch (OperationCanceledException)
@@ -289,15 +265,16 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             {
                 IPEndPoint remote = selected.Remote.EndPoint;
                 // A dual-stack socket sends to IPv4 peers through IPv4-mapped IPv6 addresses.
-                IPEndPoint wire = _socket.AddressFamily == AddressFamily.InterNetworkV6 && remote.AddressFamily == AddressFamily.InterNetwork
-                    ? new IPEndPoint(remote.Address.MapToIPv6(), remote.Port) : remote;
                 RelayConnection? relay = selected.Local.Type == CandidateType.Relayed ? _relay : null;
-                _previousTarget = _dataTarget;
-                _dataTarget = new DataTarget(remote, wire.Serialize(), relay);
+                bool movedNow = SelectTarget(new DataTarget(remote, WireAddress(remote).Serialize(), relay), selected, now);
                 if (relay is not null)
                 {
                     relay.Core.BindChannel(remote, now);
                     relay.Flush(now);
+                }
+                if (!movedNow)
+                {
+                    continue; // reported once the new path is validated
                 }
             }
             else if (e is IceEvent.ConsentLost && _agent.SelectedPair is { SendsViaRelay: true })
