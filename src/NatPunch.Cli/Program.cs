@@ -28,6 +28,7 @@ public static class Program
     {
         var root = new RootCommand("NatPunch: NAT traversal toolkit. STUN/TURN/rendezvous server, peer-to-peer pipes, network diagnostics.");
         root.Subcommands.Add(ServerCommand.Create());
+        root.Subcommands.Add(IdCommand.Create());
         root.Subcommands.Add(PeerCommands.CreateListen());
         root.Subcommands.Add(PeerCommands.CreateConnect());
         root.Subcommands.Add(NetcheckCommand.Create());

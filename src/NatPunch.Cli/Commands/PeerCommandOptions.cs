@@ -1,5 +1,6 @@
 using System.CommandLine;
 using NatPunch.Relay;
+using NatPunch.Security;
 
 namespace NatPunch.Cli.Commands;
 
@@ -55,6 +56,34 @@ internal sealed class PeerCommandOptions
         Description = "Seconds without answers from the peer before the path is declared dead and re-established through the server.",
         DefaultValueFactory = _ => 15,
     };
+    private readonly Option<string?> _identity = new("--identity")
+    {
+        HelpName = "FILE",
+        Description = "Our identity: the key pair peers know us by (created on first use, mode 0600; refused if others can read it). "
+            + "Default: $XDG_CONFIG_HOME/natpunch/identity (~/.config/natpunch/identity). 'natpunch id' prints its public key.",
+    };
+    private readonly Option<string?> _knownPeers = new("--known-peers")
+    {
+        HelpName = "FILE",
+        Description = "Where peers' keys are remembered by name, as ssh's known_hosts: the first session records the key, "
+            + "a changed key is refused. Used unless --peer-key or --allow decides. Default: $XDG_CONFIG_HOME/natpunch/known_peers.",
+    };
+    private readonly Option<string?> _peerKey = new("--peer-key")
+    {
+        HelpName = "KEY",
+        Description = "Accept only a peer that proves this key (as 'natpunch id' prints it on the peer's machine).",
+    };
+    private readonly Option<string[]> _allow = new("--allow")
+    {
+        HelpName = "KEY",
+        Description = "Accept only peers that prove this key; repeat for more peers.",
+        AllowMultipleArgumentsPerToken = false,
+    };
+    private readonly bool _connect;
+
+    /// <param name="connect">True for <c>connect</c> (takes --peer-key), false for <c>listen</c> (takes --allow).</param>
+    public PeerCommandOptions(bool connect) => _connect = connect;
+
     private readonly Option<bool> _json = new("--json") { Description = "Progress on stderr as one JSON object per line." };
     private readonly Option<bool> _loopback = new("--allow-loopback")
     {
@@ -73,9 +102,15 @@ internal sealed class PeerCommandOptions
         command.Options.Add(_turnSecret);
         command.Options.Add(_timeout);
         command.Options.Add(_deadAfter);
+        command.Options.Add(_identity);
+        command.Options.Add(_knownPeers);
+        command.Options.Add(_connect ? _peerKey : _allow);
         command.Options.Add(_json);
         command.Options.Add(_loopback);
     }
+
+    /// <summary>The identity file to load (after <see cref="TryRead(ParseResult, DateTimeOffset, out PeerOptions, out string)"/>).</summary>
+    public string IdentityPath { get; private set; } = IdentityFile.DefaultPath;
 
     /// <summary>Whether --json was given (known even when the rest does not parse).</summary>
     public bool Json(ParseResult parse) => parse.GetValue(_json);
@@ -113,6 +148,22 @@ internal sealed class PeerCommandOptions
         {
             return false;
         }
+        PeerKey? pinned = null;
+        if (_connect && parse.GetValue(_peerKey) is { } pinnedText && !PeerKey.TryParse(pinnedText, out pinned, out string keyError))
+        {
+            error = $"--peer-key: {keyError}";
+            return false;
+        }
+        var allowed = new List<PeerKey>();
+        foreach (string text in _connect ? [] : parse.GetValue(_allow) ?? [])
+        {
+            if (!PeerKey.TryParse(text, out PeerKey? key, out string allowError))
+            {
+                error = $"--allow {text}: {allowError}";
+                return false;
+            }
+            allowed.Add(key);
+        }
         var defaults = new PeerOptions { Server = "", Name = "" };
         options = new PeerOptions
         {
@@ -126,7 +177,11 @@ internal sealed class PeerCommandOptions
             Relay = relay,
             TurnServer = turnServer,
             TurnCredentials = turnCredentials,
+            PeerKey = pinned,
+            AllowedKeys = allowed,
+            KnownPeers = new KnownPeers(parse.GetValue(_knownPeers) ?? KnownPeers.DefaultPath),
         };
+        IdentityPath = parse.GetValue(_identity) ?? IdentityFile.DefaultPath;
         return true;
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using NatPunch.Cli.Peer;
+using NatPunch.Security;
 
 namespace NatPunch.Cli.Commands;
 
@@ -12,7 +13,7 @@ internal static class PeerCommands
 {
     public static Command CreateListen()
     {
-        var shared = new PeerCommandOptions();
+        var shared = new PeerCommandOptions(connect: false);
         var command = new Command("listen", "Register NAME with the server, accept one peer, and pipe stdin/stdout to it.");
         shared.AddTo(command);
         command.SetAction((parse, cancellationToken) => RunAsync(shared, parse, peer: null, cancellationToken));
@@ -21,7 +22,7 @@ internal static class PeerCommands
 
     public static Command CreateConnect()
     {
-        var shared = new PeerCommandOptions();
+        var shared = new PeerCommandOptions(connect: true);
         var peer = new Option<string>("--peer") { HelpName = "NAME", Description = "The NAME the peer registered with 'natpunch listen'.", Required = true };
         var command = new Command("connect", "Connect to the peer registered as --peer (waiting up to --timeout for it), and pipe stdin/stdout to it.");
         shared.AddTo(command);
@@ -42,11 +43,16 @@ internal static class PeerCommands
         PeerConnection connection;
         try
         {
+            options = options with { Identity = IdentityFile.LoadOrCreate(shared.IdentityPath, out bool created) };
+            if (created)
+            {
+                printer.Report(new ConnectionProgress.Status($"created a new identity in {shared.IdentityPath}: {options.Identity.PublicKey}"));
+            }
             connection = peer is null
                 ? await PeerConnector.ListenAsync(options, printer, cancellationToken)
                 : await PeerConnector.ConnectAsync(options, peer, printer, cancellationToken);
         }
-        catch (ConnectException e)
+        catch (Exception e) when (e is ConnectException or IdentityFileException)
         {
             printer.Error(e.Message);
             return 1;

@@ -72,7 +72,7 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
                     : $"punching: checking {p.Pairs} candidate pairs");
                 break;
             case ConnectionProgress.Connected c:
-                Connected(c.Path, c.Elapsed);
+                Connected(c.Path, c.Elapsed, c.PeerKey);
                 break;
             case ConnectionProgress.PathLost l:
                 Emit(new JsonObject { ["event"] = "path_lost", ["reason"] = l.Reason }, $"path lost: {l.Reason}");
@@ -83,7 +83,7 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
         }
     }
 
-    public void Connected(PeerPath path, TimeSpan elapsed) =>
+    public void Connected(PeerPath path, TimeSpan elapsed, Security.PeerKey? peerKey = null) =>
         Emit(new JsonObject
         {
             ["event"] = "connected",
@@ -92,7 +92,8 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
             ["local"] = Format(path.Local),
             ["remote"] = Format(path.Remote),
             ["elapsed_ms"] = (long)elapsed.TotalMilliseconds,
-        }, $"connected {(path.Direct ? "directly" : "through the relay")} over {path.Transport.ToUpperInvariant()} to {Format(path.Remote)} in {elapsed.TotalMilliseconds:0} ms ({path.CandidateTypes})");
+            ["peer_key"] = peerKey?.ToString(),
+        }, $"connected {(path.Direct ? "directly" : "through the relay")} over {path.Transport.ToUpperInvariant()} to {Format(path.Remote)} in {elapsed.TotalMilliseconds:0} ms ({path.CandidateTypes}){(peerKey is null ? "" : $"; peer key {peerKey}, end-to-end encrypted")}");
 
     public void Closed(long bytesSent, long bytesReceived) =>
         Emit(new JsonObject { ["event"] = "closed", ["bytes_sent"] = bytesSent, ["bytes_received"] = bytesReceived },

@@ -104,7 +104,7 @@ public static class IdentityFile
                 continue;
             }
             byte[] key = new byte[34];
-            if (System.Buffers.Text.Base64Url.TryDecodeFromChars(trimmed[PrivateKeyField.Length..].Trim(), key, out int written) && written == 32)
+            if (Internal.Base64UrlText.TryDecode(trimmed[PrivateKeyField.Length..].Trim(), key, out int written) && written == 32)
             {
                 PeerIdentity identity = PeerIdentity.FromPrivateKey(key.AsSpan(0, 32));
                 System.Security.Cryptography.CryptographicOperations.ZeroMemory(key);

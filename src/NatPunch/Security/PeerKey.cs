@@ -44,7 +44,7 @@ public sealed class PeerKey : IEquatable<PeerKey>
             return false;
         }
         Span<byte> bytes = stackalloc byte[Length + 2];
-        if (!System.Buffers.Text.Base64Url.TryDecodeFromChars(text, bytes, out int written) || written != Length)
+        if (!Internal.Base64UrlText.TryDecode(text, bytes, out int written) || written != Length)
         {
             error = "a key is base64url: letters, digits, '-' and '_' only";
             return false;

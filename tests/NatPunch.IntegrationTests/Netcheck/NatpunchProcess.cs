@@ -27,6 +27,9 @@ internal static class NatpunchProcess
         }
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
+        // Each process its own identity and known-peers file, never the user's: tests that need one
+        // kept across processes pass --identity and --known-peers.
+        start.Environment["XDG_CONFIG_HOME"] = Directory.CreateTempSubdirectory("natpunch-config-").FullName;
         return start;
     }
 

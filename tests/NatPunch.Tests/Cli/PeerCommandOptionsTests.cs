@@ -13,14 +13,39 @@ public sealed class PeerCommandOptionsTests
     private static bool TryRead(out PeerOptions options, out string error, params string[] extra) =>
         TryRead(_ => null, out options, out error, extra);
 
-    private static bool TryRead(Func<string, string?> environment, out PeerOptions options, out string error, params string[] extra)
+    private static bool TryRead(Func<string, string?> environment, out PeerOptions options, out string error, params string[] extra) =>
+        TryRead(connect: false, environment, out options, out error, extra);
+
+    private static bool TryRead(bool connect, Func<string, string?> environment, out PeerOptions options, out string error, params string[] extra)
     {
-        var shared = new PeerCommandOptions();
-        var command = new Command("listen");
+        var shared = new PeerCommandOptions(connect);
+        var command = new Command(connect ? "connect" : "listen");
         shared.AddTo(command);
         ParseResult parse = command.Parse(["--server", "127.0.0.1:3478", "--id", "alice", .. extra]);
         parse.Errors.ShouldBeEmpty(string.Join("; ", parse.Errors.Select(e => e.Message)));
         return shared.TryRead(parse, Now, environment, out options, out error);
+    }
+
+    [Fact]
+    public void PeerKeyAndAllowTakeTheKeyFormThatIdPrints()
+    {
+        using var bob = NatPunch.Security.PeerIdentity.Generate();
+        using var carol = NatPunch.Security.PeerIdentity.Generate();
+        TryRead(connect: true, _ => null, out PeerOptions connect, out string error, "--peer-key", bob.PublicKey.ToString()).ShouldBeTrue(error);
+        connect.PeerKey.ShouldBe(bob.PublicKey);
+        TryRead(connect: false, _ => null, out PeerOptions listen, out error, "--allow", bob.PublicKey.ToString(), "--allow", carol.PublicKey.ToString()).ShouldBeTrue(error);
+        listen.AllowedKeys.ShouldBe([bob.PublicKey, carol.PublicKey]);
+        listen.KnownPeers.ShouldNotBeNull();
+    }
+
+    [Theory]
+    [InlineData("--peer-key", "short", "43 characters")]
+    [InlineData("--peer-key", "ab$defghijklmnopqrstuvwxyzabcdefghijklmnopq", "base64url")]
+    public void AMalformedKeyIsAUsageErrorThatSaysWhy(string option, string value, string expected)
+    {
+        TryRead(connect: true, _ => null, out _, out string error, option, value).ShouldBeFalse();
+        error.ShouldStartWith(option);
+        error.ShouldContain(expected);
     }
 
     [Fact]
