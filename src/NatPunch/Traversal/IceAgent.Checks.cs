@@ -10,6 +10,10 @@ public sealed partial class IceAgent
     /// <summary>Pairs a remote candidate with each local candidate that can reach it: the host base and our relayed candidates of its family.</summary>
     private void AddPairs(Candidate remote)
     {
+        if (_pairs.Count >= _options.MaxPairs)
+        {
+            return;
+        }
         if (_bases.TryGetValue(remote.Family, out Candidate? host))
         {
             AddPair(host, remote);

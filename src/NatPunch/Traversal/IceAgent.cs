@@ -139,6 +139,9 @@ public sealed partial class IceAgent : IDatagramCore
         _pairs.RemoveAll(p => p.Remote.EndPoint.Equals(endPoint) && p != SelectedPair);
         _remoteCandidates.RemoveAll(c => c.EndPoint.Equals(endPoint));
     }
+    /// <summary>Signalled candidates ignored because there were already <see cref="IceAgentOptions.MaxRemoteCandidates"/>.</summary>
+    public int IgnoredRemoteCandidates { get; private set; }
+
     /// <summary>Adds the peer's candidates; may be called again as more trickle in.</summary>
     public void AddRemoteCandidates(IEnumerable<Candidate> candidates, TimeSpan now)
     {
@@ -151,6 +154,11 @@ public sealed partial class IceAgent : IDatagramCore
             }
             if (!_remoteCandidates.Exists(c => c.EndPoint.Equals(candidate.EndPoint)))
             {
+                if (_remoteCandidates.Count >= _options.MaxRemoteCandidates)
+                {
+                    IgnoredRemoteCandidates++;
+                    continue;
+                }
                 _remoteCandidates.Add(candidate);
             }
             AddPairs(candidate);

@@ -17,6 +17,15 @@ public sealed record IceAgentOptions
 
     public TimeSpan MaxCheckRetransmit { get; init; } = TimeSpan.FromMilliseconds(400);
 
+    /// <summary>
+    /// Signalled remote candidates beyond this many are ignored, and no pair is formed beyond
+    /// <see cref="MaxPairs"/> (RFC 8445 §6.1.2.5's limit of 100): candidates come through the
+    /// rendezvous, and a peer or server must not make us send checks to any number of addresses.
+    /// </summary>
+    public int MaxRemoteCandidates { get; init; } = 50;
+
+    public int MaxPairs { get; init; } = 100;
+
     /// <summary>A pair whose checks get no answer for this long has failed.</summary>
     public TimeSpan CheckTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
