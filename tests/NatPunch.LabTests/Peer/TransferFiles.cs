@@ -4,15 +4,20 @@ namespace NatPunch.LabTests.Peer;
 /// Two random 20 MB files to send (one per direction) and a working directory for what arrives,
 /// made once per test class in /tmp and removed afterwards.
 /// </summary>
-public sealed class TransferFiles : IDisposable
+public class TransferFiles : IDisposable
 {
     public const int Size = 20 * 1000 * 1000;
 
-    public TransferFiles()
+    public TransferFiles() : this(knownText: null)
+    {
+    }
+
+    /// <param name="knownText">Null: random bytes. Else both files are this text repeated (a known plaintext to look for on the wire).</param>
+    protected TransferFiles(string? knownText)
     {
         Directory = System.IO.Directory.CreateTempSubdirectory("natpunch-labpairs-");
-        FromListener = Make("from-listener.bin", seed: 1);
-        FromConnector = Make("from-connector.bin", seed: 2);
+        FromListener = Make("from-listener.bin", seed: 1, knownText);
+        FromConnector = Make("from-connector.bin", seed: 2, knownText);
         FromListenerHash = PipeChecks.Hash(FromListener);
         FromConnectorHash = PipeChecks.Hash(FromConnector);
     }
@@ -29,11 +34,22 @@ public sealed class TransferFiles : IDisposable
 
     public string FromConnectorHash { get; }
 
-    private string Make(string name, int seed)
+    private string Make(string name, int seed, string? knownText)
     {
         string path = Path.Combine(Directory.FullName, name);
         byte[] bytes = new byte[Size];
-        new Random(seed).NextBytes(bytes);
+        if (knownText is null)
+        {
+            new Random(seed).NextBytes(bytes);
+        }
+        else
+        {
+            byte[] text = System.Text.Encoding.ASCII.GetBytes(knownText);
+            for (int i = 0; i < bytes.Length; i++)
+            {
+                bytes[i] = text[i % text.Length];
+            }
+        }
         File.WriteAllBytes(path, bytes);
         return path;
     }
