@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using NatPunch.Protocol.Rendezvous;
+using NatPunch.Server;
+using NatPunch.Session;
+using NatPunch.Traversal;
+
+namespace NatPunch.IntegrationTests.Peer;
+
+/// <summary>
+/// The attack of the session-core issue: with the ids sniffed from the rendezvous, an attacker
+/// forged a <c>restart</c> carrying its own ICE credentials and candidate, answered the checks, and
+/// the peer moved its working session to the attacker's address. Here the restart is applied to
+/// alice's link as the supervisor would apply it, and the attacker answers every ICE check: the
+/// agent selects the attacker's pair, but the attacker cannot echo the sealed path challenge, so
+/// the data never moves there, nothing of the session reaches it in the clear, and alice and bob go on.
+/// </summary>
+public sealed class ForgedRestartTests : IAsyncLifetime
+{
+    private NatPunchServer _server = null!;
+
+    public ValueTask InitializeAsync()
+    {
+        _server = new NatPunchServer(new NatPunchServerOptions { Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
+        _server.Start();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    private PeerOptions Options(string name) => new()
+    {
+        Server = _server.UdpEndPoints[0].ToString(),
+        Name = name,
+        IncludeLoopbackCandidates = true,
+        Timeout = TimeSpan.FromSeconds(15),
+        Relay = RelayMode.Never,
+    };
+
+    [Fact]
+    public async Task AForgedRestartThatWinsTheChecksDoesNotMoveTheSession()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        Task<PeerConnection> listening = PeerConnector.ListenAsync(Options("bob-restart"), null, ct);
+        await Task.Delay(300, ct);
+        await using PeerConnection alice = await PeerConnector.ConnectAsync(Options("alice-restart"), "bob-restart", null, ct);
+        await using PeerConnection bob = await listening.WaitAsync(TimeSpan.FromSeconds(15), ct);
+        IPEndPoint bobPath = alice.Link.DataRemote!;
+
+        // The attacker: a socket of its own with an ICE agent that answers alice's checks.
+        var attackerSocket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        attackerSocket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var attackerAt = (IPEndPoint)attackerSocket.LocalEndPoint!;
+        var aliceAt = new IPEndPoint(IPAddress.Loopback, alice.Link.LocalEndPoint.Port);
+        IceCredentials forged = IceCredentials.NewRandom(), aliceRestart = IceCredentials.NewRandom();
+        IceAgentOptions ice = IceAgentOptions.Default;
+        await using var attacker = new PeerLink(attackerSocket, now => new IceAgent(IceRole.Controlled, forged, [attackerAt], [], ice, now));
+        await attacker.InvokeAsync((agent, now) =>
+        {
+            agent.SetRemoteCredentials(aliceRestart);
+            agent.AddRemoteCandidates([new Candidate(CandidateType.Host, aliceAt, 2130706431, "alice")], now);
+            agent.StartChecks(now);
+        });
+        // The forged restart, applied as the supervisor applies a real one.
+        await alice.Link.RestartAgentAsync(now => new IceAgent(IceRole.Controlling, aliceRestart, [aliceAt], [], ice, now));
+        await alice.Link.InvokeAsync((agent, now) =>
+        {
+            agent.SetRemoteCredentials(forged);
+            agent.AddRemoteCandidates([new Candidate(CandidateType.Host, attackerAt, 2130706431, "attacker")], now);
+            agent.StartChecks(now);
+        });
+
+        // The checks succeed and the attacker's pair is selected by the agent...
+        await WaitUntilAsync(() => alice.Link.InvokeAsync((agent, _) => agent.SelectedPair?.Remote.EndPoint.Equals(attackerAt) == true), ct);
+        // ...but the path challenges the attacker gets stay unanswered: data keeps going to bob.
+        await Task.Delay(1000, ct);
+        attacker.StrayDatagrams.ShouldBeGreaterThan(0, "the attacker received no sealed path challenge");
+        alice.Link.DataRemote.ShouldBe(bobPath);
+        alice.Path.Remote.Port.ShouldBe(bobPath.Port);
+
+        byte[] toBob = RandomNumberGenerator.GetBytes(300_000);
+        Task<byte[]> bobReads = SlowTransfer.ReadAllAsync(bob, ct);
+        Task<byte[]> aliceReads = SlowTransfer.ReadAllAsync(alice, ct);
+        await alice.Stream.WriteAsync(toBob, ct);
+        await Task.WhenAll(alice.Stream.CompleteWritesAsync(ct), bob.Stream.CompleteWritesAsync(ct)).WaitAsync(TimeSpan.FromSeconds(30), ct);
+        SHA256.HashData(await bobReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBe(SHA256.HashData(toBob));
+        (await aliceReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBeEmpty();
+        alice.Link.DataRemote.ShouldBe(bobPath);
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!await condition())
+        {
+            DateTime.UtcNow.ShouldBeLessThan(deadline, "the forged pair was never selected");
+            await Task.Delay(50, ct);
+        }
+    }
+}
