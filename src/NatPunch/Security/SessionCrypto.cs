@@ -86,14 +86,15 @@ public sealed class SessionCrypto : IDisposable
         destination[0] = SealedFrame.Marker;
         destination[1] = epoch;
         BinaryPrimitives.WriteUInt64BigEndian(destination[2..], counter);
-        Span<byte> plaintext = body.Length + 1 <= 2048 ? stackalloc byte[body.Length + 1] : new byte[body.Length + 1];
-        plaintext[0] = (byte)type;
-        body.CopyTo(plaintext[1..]);
-        return SealedFrame.HeaderLength + cipher.Seal(counter, destination[..SealedFrame.HeaderLength], plaintext, destination[SealedFrame.HeaderLength..]);
+        // The message is laid out where its ciphertext goes and encrypted in place: no scratch copy.
+        Span<byte> message = destination.Slice(SealedFrame.HeaderLength, body.Length + 1);
+        message[0] = (byte)type;
+        body.CopyTo(message[1..]);
+        return SealedFrame.HeaderLength + cipher.Seal(counter, destination[..SealedFrame.HeaderLength], message, destination[SealedFrame.HeaderLength..]);
     }
 
     /// <summary>
-    /// Opens a sealed datagram into <paramref name="destination"/> (at least the frame's length):
+    /// Opens a sealed datagram into <paramref name="destination"/> (at least the frame's length less header and tag):
     /// the message type and the body's length; the body is at <c>destination[1..]</c>. False, counted, for anything that does not authenticate
     /// or was seen before.
     /// </summary>

@@ -168,19 +168,20 @@ public sealed partial class PeerLink
             Interlocked.Increment(ref _strayDatagrams);
             return;
         }
-        Span<byte> plaintext = frame.Length <= 2048 ? stackalloc byte[frame.Length] : new byte[frame.Length];
+        // Opened straight into the array that goes up to the stream: no second copy.
+        byte[] plaintext = new byte[frame.Length - SealedFrame.HeaderLength - SealedFrame.TagLength];
         if (!crypto.TryOpen(frame, plaintext, out SessionMessageType type, out int length))
         {
             return; // counted by the crypto
         }
-        ReadOnlySpan<byte> body = plaintext.Slice(1, length);
+        ReadOnlySpan<byte> body = plaintext.AsSpan(1, length);
         switch (type)
         {
             case SessionMessageType.Segment:
                 // Authenticated, so its source does not matter: a roaming peer's data is its data.
                 if (_established)
                 {
-                    _inboundSegments.Writer.TryWrite(body.ToArray());
+                    _inboundSegments.Writer.TryWrite(plaintext.AsMemory(1, length));
                 }
                 break;
             case SessionMessageType.Accept or SessionMessageType.Refuse:
@@ -221,6 +222,7 @@ public sealed partial class PeerLink
         return new DataTarget(from, WireAddress(from).Serialize(), via);
     }
 
+    /// <summary>A dual-stack socket sends to IPv4 peers through IPv4-mapped IPv6 addresses.</summary>
     private IPEndPoint WireAddress(IPEndPoint remote) =>
         _socket.AddressFamily == AddressFamily.InterNetworkV6 && remote.AddressFamily == AddressFamily.InterNetwork
             ? new IPEndPoint(remote.Address.MapToIPv6(), remote.Port) : remote;

@@ -9,10 +9,10 @@ namespace NatPunch.Session;
 
 /// <summary>
 /// The driver of one peer-to-peer UDP path: one socket, one loop that owns the <see cref="IceAgent"/>
-/// (gathering, checks, consent), and the session framing between the selected path and the
-/// stream above. Datagrams are told apart by their first byte: STUN goes to the agent, session
-/// frames with our tag from the selected remote go up to the stream, anything else is counted
-/// and dropped. With a relay (<see cref="StartRelayAsync"/>) the link also owns a TURN allocation
+/// (gathering, checks, consent), and the sealed session between the selected path and the
+/// stream above (PeerLink.Security.cs). Datagrams are told apart by their first byte: STUN goes to
+/// the agent, sealed session datagrams that open go up to the stream, handshake frames to the
+/// handshake, anything else is counted and dropped. With a relay (<see cref="StartRelayAsync"/>) the link also owns a TURN allocation
 /// whose relayed address the agent uses as a candidate (PeerLink.Relay.cs).
 /// </summary>
 public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
@@ -28,7 +28,8 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
     private readonly Channel<(byte[] Data, IPEndPoint From)> _received = Channel.CreateBounded<(byte[], IPEndPoint)>(
         new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Channel<IceEvent> _events = Channel.CreateUnbounded<IceEvent>();
-    private readonly Channel<byte[]> _inboundSegments = Channel.CreateBounded<byte[]>(
+    // Segments as opened: each one's own array, past its message type byte.
+    private readonly Channel<ReadOnlyMemory<byte>> _inboundSegments = Channel.CreateBounded<ReadOnlyMemory<byte>>(
         new BoundedChannelOptions(8192) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _receiveLoop;
@@ -126,7 +127,7 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
     }
 
     /// <summary>The next stream segment that arrived from the peer.</summary>
-    public ValueTask<byte[]> ReceiveSegmentAsync(CancellationToken cancellationToken) => _inboundSegments.Reader.ReadAsync(cancellationToken);
+    public ValueTask<ReadOnlyMemory<byte>> ReceiveSegmentAsync(CancellationToken cancellationToken) => _inboundSegments.Reader.ReadAsync(cancellationToken);
 
     ValueTask ISegmentChannel.SendAsync(ReadOnlyMemory<byte> segment, CancellationToken cancellationToken)
     {
@@ -136,9 +137,9 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
 
     async ValueTask<int> ISegmentChannel.ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        byte[] segment = await ReceiveSegmentAsync(cancellationToken).ConfigureAwait(false);
+        ReadOnlyMemory<byte> segment = await ReceiveSegmentAsync(cancellationToken).ConfigureAwait(false);
         int length = Math.Min(segment.Length, buffer.Length);
-        segment.AsMemory(0, length).CopyTo(buffer);
+        segment[..length].CopyTo(buffer);
         return length;
     }
 
@@ -264,7 +265,6 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             if (e is IceEvent.Selected selected)
             {
                 IPEndPoint remote = selected.Remote.EndPoint;
-                // A dual-stack socket sends to IPv4 peers through IPv4-mapped IPv6 addresses.
                 RelayConnection? relay = selected.Local.Type == CandidateType.Relayed ? _relay : null;
                 bool movedNow = SelectTarget(new DataTarget(remote, WireAddress(remote).Serialize(), relay), selected, now);
                 if (relay is not null)

@@ -40,7 +40,7 @@ public sealed class PeerConnectorLoopbackTests : IAsyncLifetime
         alice.Session.ShouldBe(bob.Session);
 
         alice.Link.SendSegment("hello bob"u8);
-        byte[] received = await bob.Link.ReceiveSegmentAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(5), ct);
+        byte[] received = (await bob.Link.ReceiveSegmentAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(5), ct)).ToArray();
         received.ShouldBe("hello bob"u8.ToArray());
         lock (listenProgress)
         {
