@@ -68,6 +68,9 @@ head -c "$bytes" /dev/urandom >"$work/data"
 want=$(sha256sum <"$work/data" | cut -d' ' -f1)
 stamp() { while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done; }
 
+# UDP datagrams a namespace's sockets dropped for a full receive buffer (RcvbufErrors of /proc/net/snmp).
+rcvbuf_errors() { nsx "$1" awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1 } else print $c }' /proc/net/snmp; }
+
 # One run of build $1: prints "GOODPUT_MBIT CPU_SECONDS_PER_GB", or "fail fail".
 run() {
   local build=$1 tag=$2 id="b$RANDOM$RANDOM"
@@ -75,11 +78,14 @@ run() {
   ( nsx open1 /usr/bin/time -f "%U %S" -o "$work/$tag.listen.cpu" timeout 600 dotnet "${dll[$build]}" listen --server "$server" --id "l$id" --json --timeout 30 \
       </dev/null 2>"$lerr" | sha256sum | cut -d' ' -f1 >"$lsum" ) &
   local lpid=$!
+  local drops_open1 drops_port1
+  drops_open1=$(rcvbuf_errors open1); drops_port1=$(rcvbuf_errors port1)
   for _ in $(seq 300); do grep -q '"registered"' "$lerr" 2>/dev/null && break; sleep 0.1; done
   nsx port1 /usr/bin/time -f "%U %S" -o "$work/$tag.connect.cpu" timeout 600 dotnet "${dll[$build]}" connect --server "$server" --id "c$id" --peer "l$id" --json --timeout 30 \
     <"$work/data" 2>&1 >/dev/null | stamp >"$cerr"
   local rc=${PIPESTATUS[0]}
   wait "$lpid" || true
+  echo "   $tag: receive-buffer drops: receiver $(( $(rcvbuf_errors open1) - drops_open1 )), sender $(( $(rcvbuf_errors port1) - drops_port1 ))" >&2
   local t_conn t_closed
   t_conn=$(awk '/"event":"connected"/ {print $1; exit}' "$cerr")
   t_closed=$(awk '/"event":"closed"/ {print $1; exit}' "$cerr")
