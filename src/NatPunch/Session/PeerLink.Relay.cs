@@ -345,14 +345,10 @@ public sealed partial class PeerLink
         {
             return null;
         }
-        foreach (DataTarget? target in new[] { _dataTarget, _pendingTarget, _previousTarget })
-        {
-            if (target is not null && target.Relay == relay && target.Channel == channel)
-            {
-                return target.EndPoint;
-            }
-        }
-        return null;
+        // Three reads, no array: this runs for every relayed datagram.
+        return Peer(_dataTarget) ?? Peer(_pendingTarget) ?? Peer(_previousTarget);
+
+        IPEndPoint? Peer(DataTarget? target) => target is not null && target.Relay == relay && target.Channel == channel ? target.EndPoint : null;
     }
 
     /// <summary>What peers sent to our relayed address: session frames up to the stream, STUN to the agent.</summary>
