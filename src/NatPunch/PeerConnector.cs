@@ -342,7 +342,6 @@ public static class PeerConnector
         bool initiator = introduction.Role == IceRole.Controlling;
         var policy = new PeerKeyPolicy(introduction.Peer, connecting ? options.PeerKey : null, connecting ? [] : options.AllowedKeys, options.KnownPeers);
         PeerIdentity identity = options.Identity ?? PeerIdentity.Generate();
-        SessionHandshake? handshake = null;
         (int pairs, List<Candidate> relayed, IceCredentials local) = await link.InvokeAsync((agent, now) =>
         {
             agent.SetRole(introduction.Role);
@@ -385,9 +384,7 @@ public static class PeerConnector
                             return new PeerConnection(link, rendezvous, path, introduction.Peer, established.PeerKey, introduction.Session, elapsed, time, newAgent, progress,
                                 Streams.ReliableStreamOptions.Default with { PeerTimeout = options.StreamPeerTimeout });
                         case HandshakeOutcome.Failed failed:
-                            throw new ConnectException(failed.KeyRefused
-                                ? policy.Explain(failed.Reason)
-                                : $"no secure session with '{introduction.Peer}': {failed.Reason}");
+                            throw new ConnectException(failed.KeyRefused ? failed.Reason : $"no secure session with '{introduction.Peer}': {failed.Reason}");
                     }
                 }
                 if (done == trickle)
@@ -411,13 +408,12 @@ public static class PeerConnector
                             await rendezvous.SendSessionMessageAsync(new CandidateMessage(introduction.Session, gathered.Candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
                             break;
                         case IceEvent.Selected selected:
-                            // A path: prove both keys on it before any data moves (and report it once that is done).
-                            path = PeerPath.FromSelection(selected.Local, selected.Remote, link.RelayTransport);
-                            if (handshake is null)
+                            // The first path: prove both keys on it before any data moves (and report it once that is done).
+                            if (path is null)
                             {
-                                handshake = new SessionHandshake(initiator, identity, policy.Expected, prologue, policy.Authorize, await NowAsync(link).ConfigureAwait(false), options.Handshake);
-                                secured = link.StartHandshakeAsync(handshake);
+                                secured = link.StartHandshakeAsync(now => new SessionHandshake(initiator, identity, policy.Expected, prologue, policy.Authorize, now, options.Handshake));
                             }
+                            path = PeerPath.FromSelection(selected.Local, selected.Remote, link.RelayTransport);
                             break;
                         case IceEvent.Failed failed:
                             throw new ConnectException($"no path to '{introduction.Peer}': {failed.Reason}{WhyNoRelay(options, link)}");
@@ -447,8 +443,6 @@ public static class PeerConnector
             }
         }
     }
-
-    private static Task<TimeSpan> NowAsync(PeerLink link) => link.InvokeAsync((_, now) => now);
 
     private static async Task FailWithAsync(Task<string> relayFailed) =>
         throw new ConnectException($"--relay only, but no relay: {await relayFailed.ConfigureAwait(false)}");

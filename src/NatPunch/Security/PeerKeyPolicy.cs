@@ -30,10 +30,6 @@ internal sealed class PeerKeyPolicy(string peer, PeerKey? pinned, IReadOnlyColle
         return null;
     }
 
-    /// <summary>The sentence for a handshake that failed on the key (the initiator's IK or XX check).</summary>
-    public string Explain(string reason) =>
-        pinned is null && _known is not null && reason.Contains("expected", StringComparison.Ordinal) ? $"{Changed(null)} ({reason})" : reason;
-
     /// <summary>First use of a name: remember its key (nothing when a pin or allow list decided).</summary>
     public void Record(PeerKey key)
     {
@@ -43,7 +39,7 @@ internal sealed class PeerKeyPolicy(string peer, PeerKey? pinned, IReadOnlyColle
         }
     }
 
-    private string Changed(PeerKey? now) =>
-        $"THE KEY OF '{peer}' HAS CHANGED: {knownPeers!.Path} records {_known} for it{(now is null ? "" : $", but it proved {now}")}. "
+    private string Changed(PeerKey now) =>
+        $"THE KEY OF '{peer}' HAS CHANGED: {knownPeers!.Path} records {_known} for it, but it proved {now}. "
         + $"Someone may be impersonating it; if the change is expected, delete the line for '{peer}' from that file";
 }

@@ -168,12 +168,11 @@ public sealed class SessionHandshake : IDisposable
             return;
         }
         PeerKey remote = noise.RemoteStatic!;
-        if (_expected is not null && !remote.Equals(_expected))
-        {
-            Fail($"the peer proved the key {remote}, but {_expected} was expected", keyRefused: true);
-            return;
-        }
-        if (_authorize(remote) is { } refusal)
+        // The caller's judgement first (it knows where the expected key came from and says so), then
+        // the expected key itself, which this core enforces whatever the caller decides.
+        string? refusal = _authorize(remote)
+            ?? (_expected is not null && !remote.Equals(_expected) ? $"the peer proved the key {remote}, but {_expected} was expected" : null);
+        if (refusal is not null)
         {
             Fail(refusal, keyRefused: true);
             return;
@@ -282,11 +281,8 @@ public sealed class SessionHandshake : IDisposable
 
     private void Repeat()
     {
-        if (_answer is not null && _noise?.Pattern == NoisePattern.IK)
-        {
-            _frames.Enqueue(_answer);
-        }
-        else if (_answer is not null && Crypto is null)
+        // IK's answer carries the keys, so it is repeated for ever; XX's second message only until the third arrived.
+        if (_answer is not null && (_noise?.Pattern == NoisePattern.IK || Crypto is null))
         {
             _frames.Enqueue(_answer);
         }

@@ -40,15 +40,16 @@ public sealed partial class PeerLink
     public long RefusedDatagrams => (_crypto?.Refused ?? 0) + (_handshake?.Dropped ?? 0) + Interlocked.Read(ref _handshakeStrays);
 
     /// <summary>
-    /// Runs <paramref name="handshake"/> on the selected path; completes with its outcome. No stream
-    /// segment is sent or delivered before it is <see cref="HandshakeOutcome.Established"/>.
+    /// Builds the handshake on the loop (with the loop's clock) and runs it on the selected path;
+    /// completes with its outcome. No stream segment is sent or delivered before it is
+    /// <see cref="HandshakeOutcome.Established"/>.
     /// </summary>
-    public async Task<HandshakeOutcome> StartHandshakeAsync(SessionHandshake handshake)
+    public async Task<HandshakeOutcome> StartHandshakeAsync(Func<TimeSpan, SessionHandshake> handshakeFactory)
     {
         var done = new TaskCompletionSource<HandshakeOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         await InvokeAsync((_, now) =>
         {
-            _handshake = handshake;
+            _handshake = handshakeFactory(now);
             _handshakeDone = done;
             FlushHandshake(now);
         }).ConfigureAwait(false);
@@ -86,7 +87,7 @@ public sealed partial class PeerLink
         {
             if (_dataTarget is { } target)
             {
-                SendFrame(target, frame, now);
+                SendFrame(target, frame);
             }
         }
         while (handshake.TryPollSealed(out SessionMessageType type, out byte[] body))
@@ -163,9 +164,9 @@ public sealed partial class PeerLink
             return;
         }
         SessionCrypto? crypto = _crypto;
-        if (crypto is null || !SealedFrame.LooksSealed(frame))
+        if (crypto is null)
         {
-            Interlocked.Increment(ref _strayDatagrams);
+            Interlocked.Increment(ref _strayDatagrams); // no keys yet: nothing of this session can be sealed
             return;
         }
         // Opened straight into the array that goes up to the stream: no second copy.
@@ -242,7 +243,7 @@ public sealed partial class PeerLink
         SendFramed(target, buffer, length);
     }
 
-    private void SendFrame(DataTarget target, ReadOnlySpan<byte> frame, TimeSpan now)
+    private void SendFrame(DataTarget target, ReadOnlySpan<byte> frame)
     {
         Span<byte> buffer = stackalloc byte[ChannelData.HeaderLength + frame.Length + 3];
         frame.CopyTo(buffer[ChannelData.HeaderLength..]);

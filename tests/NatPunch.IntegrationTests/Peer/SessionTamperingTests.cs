@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using NatPunch.Relay;
 using NatPunch.Server;
-using NatPunch.Server.Turn;
 
 namespace NatPunch.IntegrationTests.Peer;
 
@@ -18,17 +17,7 @@ public sealed class SessionTamperingTests : IAsyncLifetime
 
     public ValueTask InitializeAsync()
     {
-        _server = new NatPunchServer(new NatPunchServerOptions
-        {
-            Listen = [new IPEndPoint(IPAddress.Loopback, 0)],
-            Turn = new TurnOptions
-            {
-                Realm = "natpunch.test",
-                Users = new Dictionary<string, string> { ["relay-user"] = "relay-pass" },
-                AllowLoopbackPeers = true,
-            },
-        });
-        _server.Start();
+        _server = LoopbackTurnServer.Start(0);
         return ValueTask.CompletedTask;
     }
 
@@ -42,7 +31,7 @@ public sealed class SessionTamperingTests : IAsyncLifetime
         Timeout = TimeSpan.FromSeconds(15),
         Relay = relay,
         TurnServer = TurnServerUri.TryParse($"turn:{turn}?transport=udp", out TurnServerUri uri, out _) ? uri : null,
-        TurnCredentials = new TurnCredentials("relay-user", "relay-pass"),
+        TurnCredentials = LoopbackTurnServer.Credentials,
     };
 
     [Fact]
