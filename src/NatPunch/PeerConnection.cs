@@ -1,7 +1,6 @@
-using NatPunch.Rendezvous;
+using System.Net;
 using NatPunch.Session;
 using NatPunch.Streams;
-using NatPunch.Traversal;
 
 namespace NatPunch;
 
@@ -13,25 +12,26 @@ namespace NatPunch;
 /// </summary>
 public sealed class PeerConnection : IAsyncDisposable
 {
-    private readonly RendezvousClient _rendezvous;
-    private readonly TimeProvider _time;
+    private readonly PeerAttempt _attempt;
+    private readonly PeerNode _node;
     private readonly PathSupervisor _supervisor;
+    private readonly ReliableStreamOptions _streamOptions;
+    private readonly object _gate = new(); // guards _stream's creation
     private ReliableStream? _stream;
     private int _disposed;
 
-    internal PeerConnection(PeerLink link, RendezvousClient rendezvous, PeerPath path, string peer, Security.PeerKey peerKey, string session, TimeSpan elapsed,
-        TimeProvider time, Func<TimeSpan, IceAgent> newAgent, IProgress<ConnectionProgress>? progress, ReliableStreamOptions streamOptions)
+    internal PeerConnection(PeerAttempt attempt, PeerNode node, PeerPath path, string peer, Security.PeerKey peerKey, string session, TimeSpan elapsed)
     {
-        _streamOptions = streamOptions;
-        Link = link;
-        _rendezvous = rendezvous;
-        _time = time;
+        _attempt = attempt;
+        _node = node;
+        _streamOptions = ReliableStreamOptions.Default with { PeerTimeout = node.Options.StreamPeerTimeout };
         Path = path;
         Peer = peer;
         PeerKey = peerKey;
         Session = session;
         Elapsed = elapsed;
-        _supervisor = new PathSupervisor(link, rendezvous, session, newAgent, time,
+        IProgress<ConnectionProgress>? progress = node.Progress;
+        _supervisor = new PathSupervisor(Link, node.Rendezvous, session, attempt.NewAgent, node.Options.TimeProvider,
             onPath: (newPath, took) =>
             {
                 Path = newPath;
@@ -45,10 +45,14 @@ public sealed class PeerConnection : IAsyncDisposable
                 progress?.Report(new ConnectionProgress.PathLost($"{reason}; the session ends"));
                 _stream?.Abort(StreamResetCode.TransportFailed, reason);
             });
+        node.Adopt(this);
     }
 
-    /// <summary>The UDP path and its sealed session framing.</summary>
-    public PeerLink Link { get; }
+    /// <summary>The UDP path and its sealed session framing (for the library's own tests).</summary>
+    internal PeerLink Link => _attempt.Link;
+
+    /// <summary>Set for a connection made by <see cref="PeerConnector"/>: closing it closes its node too.</summary>
+    internal bool OwnsNode { get; set; }
 
     /// <summary>The path carrying data now.</summary>
     public PeerPath Path { get; private set; }
@@ -62,18 +66,32 @@ public sealed class PeerConnection : IAsyncDisposable
     /// <summary>The long-term key the peer proved in the handshake: who it is, whatever its name.</summary>
     public Security.PeerKey PeerKey { get; }
 
+    /// <summary>The rendezvous session's id (for logs).</summary>
     public string Session { get; }
 
-    /// <summary>From the start of the listen or connect to the selection of the path.</summary>
+    /// <summary>From the start of the connect (for an accepted peer: its introduction) to the path's selection and the handshake.</summary>
     public TimeSpan Elapsed { get; }
+
+    /// <summary>This side's UDP socket.</summary>
+    public IPEndPoint LocalEndPoint => Link.LocalEndPoint;
+
+    /// <summary>Datagrams that arrived for this session but did not open (forged, replayed, damaged): dropped and counted.</summary>
+    public long RefusedDatagrams => Link.RefusedDatagrams;
 
     /// <summary>
     /// The reliable, ordered byte stream to the peer over the path (one per connection). Its
     /// <see cref="ReliableStream.CompleteWritesAsync"/> returns once the peer has every byte.
     /// </summary>
-    public ReliableStream Stream => _stream ??= new ReliableStream(Link, _streamOptions, _time);
-
-    private readonly ReliableStreamOptions _streamOptions;
+    public ReliableStream Stream
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _stream ??= new ReliableStream(Link, _streamOptions, _node.Options.TimeProvider);
+            }
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -81,12 +99,23 @@ public sealed class PeerConnection : IAsyncDisposable
         {
             return;
         }
-        if (_stream is not null)
+        ReliableStream? stream;
+        lock (_gate)
         {
-            await _stream.DisposeAsync().ConfigureAwait(false);
+            stream = _stream;
+        }
+        if (stream is not null)
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
         }
         await _supervisor.DisposeAsync().ConfigureAwait(false);
         await Link.DisposeAsync().ConfigureAwait(false);
-        await _rendezvous.DisposeAsync().ConfigureAwait(false);
+        _node.Rendezvous.EndSession(Session);
+        _node.Forget(_attempt);
+        _node.Forget(this);
+        if (OwnsNode)
+        {
+            await _node.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

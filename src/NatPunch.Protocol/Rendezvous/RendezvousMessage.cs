@@ -14,6 +14,7 @@ namespace NatPunch.Protocol.Rendezvous;
 [JsonDerivedType(typeof(IntroduceMessage), "introduce")]
 [JsonDerivedType(typeof(CandidateMessage), "candidate")]
 [JsonDerivedType(typeof(RestartMessage), "restart")]
+[JsonDerivedType(typeof(ResumeMessage), "resume")]
 [JsonDerivedType(typeof(PeerGoneMessage), "peer-gone")]
 [JsonDerivedType(typeof(PingMessage), "ping")]
 [JsonDerivedType(typeof(PongMessage), "pong")]
@@ -35,6 +36,12 @@ public sealed record RegisterMessage(string Name, string? Token, PeerOffer? Offe
 /// the same session and each other; the session id, known only to the two peers, is the proof.
 /// </summary>
 public sealed record ResumeSession(string Session, string Peer);
+
+/// <summary>
+/// Client → server, after <see cref="RegisteredMessage"/>: put me back into one more session. A node
+/// in several sessions resumes the first in <see cref="RegisterMessage.Resume"/> and the rest with this.
+/// </summary>
+public sealed record ResumeMessage(string Session, string Peer) : RendezvousMessage;
 
 /// <summary>
 /// Server → client: the name is ours; <paramref name="Observed"/> is our address as the server sees it.
@@ -83,8 +90,12 @@ public sealed record PingMessage(long Id) : RendezvousMessage;
 
 public sealed record PongMessage(long Id) : RendezvousMessage;
 
-/// <summary>Server → client: a request failed. <paramref name="Code"/> is one of <see cref="RendezvousErrorCodes"/>.</summary>
-public sealed record ErrorMessage(string Code, string Message, string? Session = null) : RendezvousMessage;
+/// <summary>
+/// Server → client: a request failed. <paramref name="Code"/> is one of <see cref="RendezvousErrorCodes"/>.
+/// <paramref name="Session"/> names the session a session message was for; <paramref name="Peer"/> the
+/// peer a failed <see cref="ConnectMessage"/> asked for (a client may have several connects under way).
+/// </summary>
+public sealed record ErrorMessage(string Code, string Message, string? Session = null, string? Peer = null) : RendezvousMessage;
 
 /// <summary>ICE role of a peer in a session (RFC 8445 §6.1.1): the side that asked to connect controls.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<IceRole>))]

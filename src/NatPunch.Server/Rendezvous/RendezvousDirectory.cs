@@ -21,6 +21,8 @@ public sealed partial class RendezvousDirectory
     private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
     private readonly Queue<RendezvousOutput> _outputs = new();
     private long _nextPingId;
+    // Connects one client may have waiting at once: enough for a node reaching many peers, not a table to fill.
+    private const int MaxConnectsPerClient = 32;
 
     /// <param name="turnGrants">When the server runs a TURN relay: mints the credential each <c>registered</c> carries.</param>
     public RendezvousDirectory(RendezvousOptions options, TurnGrantIssuer? turnGrants = null)
@@ -90,7 +92,10 @@ public sealed partial class RendezvousDirectory
             case RestartMessage restart when client.Name is not null:
                 Forward(client, restart.Session, restart);
                 break;
-            case UpdateOfferMessage or ConnectMessage or CandidateMessage or RestartMessage:
+            case ResumeMessage resume when client.Name is not null:
+                Resume(client, new ResumeSession(resume.Session, resume.Peer), now);
+                break;
+            case UpdateOfferMessage or ConnectMessage or CandidateMessage or RestartMessage or ResumeMessage:
                 Send(client, new ErrorMessage(RendezvousErrorCodes.NotRegistered, "register a name first"));
                 break;
             default:
@@ -117,7 +122,7 @@ public sealed partial class RendezvousDirectory
             {
                 next = Earliest(next, client.LastPinged + _options.PingInterval);
                 next = Earliest(next, client.LastHeard + _options.DeadAfter);
-                if (client.Waiting is { } waiting)
+                foreach (PendingConnect waiting in client.Waiting.Values)
                 {
                     next = Earliest(next, waiting.Deadline);
                 }
@@ -147,9 +152,9 @@ public sealed partial class RendezvousDirectory
             {
                 Ping(client, now);
             }
-            if (client.Waiting is { } waiting && now >= waiting.Deadline)
+            foreach (PendingConnect waiting in client.Waiting.Values.Where(w => now >= w.Deadline).ToList())
             {
-                client.Waiting = null;
+                client.Waiting.Remove(waiting.Peer);
                 Send(client, NotAvailable(waiting.Peer, waiting.WaitedFor));
             }
         }
@@ -204,30 +209,28 @@ public sealed partial class RendezvousDirectory
         ServeWaiting(client, now);
     }
 
+    /// <summary>
+    /// A connect carries its own offer: a node that also listens keeps its registered offer for the
+    /// peers that connect to it. A client may wait for several peers at once, one connect each.
+    /// </summary>
     private void Connect(Client client, ConnectMessage connect, TimeSpan now)
     {
         if (connect.Peer == client.Name)
         {
-            Send(client, new ErrorMessage(RendezvousErrorCodes.BadRequest, "a peer cannot connect to itself"));
+            Send(client, new ErrorMessage(RendezvousErrorCodes.BadRequest, "a peer cannot connect to itself", Peer: connect.Peer));
             return;
         }
-        client.Offer = connect.Offer;
         _byName.TryGetValue(connect.Peer, out Client? peer);
-        if (peer is not null && peer.Waiting?.Peer == client.Name)
+        if (peer is not null && peer.Waiting.Remove(client.Name!, out PendingConnect? theirs))
         {
             // Both called each other at once: the one that asked first controls.
-            peer.Waiting = null;
-            Introduce(peer, client, now);
+            Introduce(peer, theirs.Offer, client, connect.Offer, now);
             return;
         }
-        if (peer?.Offer is not null)
+        if (peer?.Offer is { } listening)
         {
-            Introduce(client, peer, now);
-            return;
-        }
-        if (peer is not null && HasSessionWith(client, peer))
-        {
-            // The peer's own connect already introduced us; that introduction is the answer.
+            peer.Offer = null; // an offer serves one session; a listener sends a fresh one for the next
+            Introduce(client, connect.Offer, peer, listening, now);
             return;
         }
         TimeSpan wait = TimeSpan.FromMilliseconds(Math.Clamp(connect.WaitMs, 0, (int)_options.MaxConnectWait.TotalMilliseconds));
@@ -236,22 +239,28 @@ public sealed partial class RendezvousDirectory
             Send(client, NotAvailable(connect.Peer));
             return;
         }
-        client.Waiting = new PendingConnect(connect.Peer, now + wait, wait);
+        if (!client.Waiting.ContainsKey(connect.Peer) && client.Waiting.Count >= MaxConnectsPerClient)
+        {
+            Send(client, new ErrorMessage(RendezvousErrorCodes.BadRequest, $"more than {MaxConnectsPerClient} connects under way", Peer: connect.Peer));
+            return;
+        }
+        // A connect to the same peer again (sent again after a reconnect) replaces the earlier one.
+        client.Waiting[connect.Peer] = new PendingConnect(connect.Peer, connect.Offer, now + wait, wait);
     }
 
-    /// <summary>A client registered or refreshed its offer: serve those who wait for it.</summary>
+    /// <summary>A client registered or refreshed its offer: serve one of those who wait for it.</summary>
     private void ServeWaiting(Client arrived, TimeSpan now)
     {
-        if (arrived.Offer is null)
+        if (arrived.Offer is not { } offer)
         {
             return;
         }
         foreach (Client waiter in _connections.Values)
         {
-            if (waiter != arrived && waiter.Waiting?.Peer == arrived.Name && waiter.Offer is not null)
+            if (waiter != arrived && waiter.Waiting.Remove(arrived.Name!, out PendingConnect? pending))
             {
-                waiter.Waiting = null;
-                Introduce(waiter, arrived, now);
+                arrived.Offer = null;
+                Introduce(waiter, pending.Offer, arrived, offer, now);
                 return;
             }
         }
@@ -262,7 +271,7 @@ public sealed partial class RendezvousDirectory
     /// the one nearer to the server waits the difference of the one-way delays (DCUtR's idea,
     /// timed here by the server from its own round-trip measurements).
     /// </summary>
-    private void Introduce(Client controlling, Client controlled, TimeSpan now)
+    private void Introduce(Client controlling, PeerOffer controllingOffer, Client controlled, PeerOffer controlledOffer, TimeSpan now)
     {
         string sessionId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var session = Session.Between(sessionId, controlling, controlled);
@@ -272,11 +281,6 @@ public sealed partial class RendezvousDirectory
         TimeSpan oneWayControlling = (controlling.RoundTrip ?? TimeSpan.Zero) / 2;
         TimeSpan oneWayControlled = (controlled.RoundTrip ?? TimeSpan.Zero) / 2;
         TimeSpan latest = oneWayControlling > oneWayControlled ? oneWayControlling : oneWayControlled;
-        PeerOffer controllingOffer = controlling.Offer!;
-        PeerOffer controlledOffer = controlled.Offer!;
-        // An offer serves one session; a peer that wants more sends a fresh one.
-        controlling.Offer = null;
-        controlled.Offer = null;
         Send(controlling, new IntroduceMessage(sessionId, controlled.Name!, IceRole.Controlling, controlledOffer,
             Format(controlled.Remote), (int)(latest - oneWayControlling).TotalMilliseconds));
         Send(controlled, new IntroduceMessage(sessionId, controlling.Name!, IceRole.Controlled, controllingOffer,
@@ -288,12 +292,9 @@ public sealed partial class RendezvousDirectory
     {
         string within = waited is { } w ? $" within {w.TotalSeconds:0.#} s" : "";
         return _byName.ContainsKey(peer)
-            ? new ErrorMessage(RendezvousErrorCodes.PeerBusy, $"'{peer}' is registered but did not accept a session{within}")
-            : new ErrorMessage(RendezvousErrorCodes.PeerUnknown, $"no peer named '{peer}' registered{within}");
+            ? new ErrorMessage(RendezvousErrorCodes.PeerBusy, $"'{peer}' is registered but did not accept a session{within}", Peer: peer)
+            : new ErrorMessage(RendezvousErrorCodes.PeerUnknown, $"no peer named '{peer}' registered{within}", Peer: peer);
     }
-
-    private bool HasSessionWith(Client client, Client peer) =>
-        client.Sessions.Any(id => _sessions.TryGetValue(id, out Session? session) && session.Has(peer));
 
     private void Forward(Client from, string sessionId, RendezvousMessage message)
     {
@@ -352,9 +353,10 @@ public sealed partial class RendezvousDirectory
         public TimeSpan LastPinged { get; set; } = now;
         public TimeSpan? RoundTrip { get; set; }
         public Dictionary<long, TimeSpan> PingSentAt { get; } = [];
-        public PendingConnect? Waiting { get; set; }
+        /// <summary>The connects under way, by the peer asked for.</summary>
+        public Dictionary<string, PendingConnect> Waiting { get; } = new(StringComparer.Ordinal);
         public HashSet<string> Sessions { get; } = new(StringComparer.Ordinal);
     }
 
-    private sealed record PendingConnect(string Peer, TimeSpan Deadline, TimeSpan WaitedFor);
+    private sealed record PendingConnect(string Peer, PeerOffer Offer, TimeSpan Deadline, TimeSpan WaitedFor);
 }

@@ -13,9 +13,13 @@ namespace NatPunch.Rendezvous;
 /// it pings the server, notices a dead connection within <see cref="RendezvousClientOptions.DeadAfter"/>,
 /// reconnects with back-off and registers again (with the same instance id) after a server restart.
 /// <para>
-/// Once in a session (<see cref="SetSession"/>), it asks on every later registration to resume it
-/// (<see cref="RegisterMessage.Resume"/>), so that a restarted server relays the session's messages
-/// again; session messages sent while it is reconnecting are kept and sent once it is registered again.
+/// One client serves a whole node: it may be in any number of sessions and have several connects
+/// under way, one per peer. A session begins with its introduction: from then on its messages
+/// (candidates, restarts, peer-gone, errors) go to that session's own queue (<see cref="SessionMessages"/>),
+/// and every later registration asks to resume it (<see cref="RegisterMessage.Resume"/> for the first,
+/// <see cref="ResumeMessage"/> for the rest), so that a restarted server relays its messages again, until
+/// its owner ends it (<see cref="EndSession"/>). Session messages sent while it is reconnecting are kept
+/// and sent once it is registered again.
 /// </para>
 /// </summary>
 public sealed class RendezvousClient : IAsyncDisposable
@@ -27,13 +31,13 @@ public sealed class RendezvousClient : IAsyncDisposable
     private readonly string _instance = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
     private readonly CancellationTokenSource _stopping = new();
     private readonly Channel<IntroduceMessage> _introductions = Channel.CreateUnbounded<IntroduceMessage>();
-    private readonly Channel<RendezvousMessage> _sessionMessages = Channel.CreateUnbounded<RendezvousMessage>();
     private readonly SemaphoreSlim _sendLock = new(1, 1); // guards writes to _socket
     private readonly object _gate = new(); // guards the fields below
     private Socket? _socket;
     private PeerOffer? _offer;
-    private PendingConnect? _pendingConnect;
-    private ResumeSession? _session;
+    private readonly Dictionary<string, PendingConnect> _pendingConnects = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SessionInbox> _sessions = new(StringComparer.Ordinal);
+    private RendezvousException? _failure;
     private readonly List<RendezvousMessage> _unsentSessionMessages = [];
     private TaskCompletionSource<RegisteredMessage>? _firstRegistration;
     private Task? _loop;
@@ -62,8 +66,34 @@ public sealed class RendezvousClient : IAsyncDisposable
     /// <summary>Our address as the server saw it on the last registration.</summary>
     public string? Observed { get; private set; }
 
-    /// <summary>Candidate, restart and peer-gone messages for sessions.</summary>
-    public ChannelReader<RendezvousMessage> SessionMessages => _sessionMessages.Reader;
+    /// <summary>
+    /// Candidate, restart, peer-gone and error messages for <paramref name="session"/>, from its
+    /// introduction on. Completes when the client fails for good or the session is ended.
+    /// </summary>
+    public ChannelReader<RendezvousMessage> SessionMessages(string session)
+    {
+        lock (_gate)
+        {
+            if (_sessions.TryGetValue(session, out SessionInbox? inbox))
+            {
+                return inbox.Messages.Reader;
+            }
+        }
+        var ended = Channel.CreateUnbounded<RendezvousMessage>();
+        ended.Writer.TryComplete(_failure);
+        return ended.Reader;
+    }
+
+    /// <summary>The owner is done with <paramref name="session"/>: no more resuming it, its messages are dropped.</summary>
+    public void EndSession(string session)
+    {
+        SessionInbox? inbox;
+        lock (_gate)
+        {
+            _sessions.Remove(session, out inbox);
+        }
+        inbox?.Messages.Writer.TryComplete();
+    }
 
     /// <summary>
     /// Connects and registers. Returns once registered; throws <see cref="RendezvousException"/>
@@ -96,11 +126,14 @@ public sealed class RendezvousClient : IAsyncDisposable
         var pending = new PendingConnect(peer, offer, time.GetTimestamp(), wait);
         lock (_gate)
         {
-            if (_pendingConnect is not null)
+            if (_failure is { } failure)
             {
-                throw new InvalidOperationException("A connect is already under way.");
+                throw failure;
             }
-            _pendingConnect = pending;
+            if (!_pendingConnects.TryAdd(peer, pending))
+            {
+                throw new InvalidOperationException($"A connect to '{peer}' is already under way.");
+            }
         }
         try
         {
@@ -122,9 +155,9 @@ public sealed class RendezvousClient : IAsyncDisposable
         {
             lock (_gate)
             {
-                if (_pendingConnect == pending)
+                if (_pendingConnects.TryGetValue(peer, out PendingConnect? current) && current == pending)
                 {
-                    _pendingConnect = null;
+                    _pendingConnects.Remove(peer);
                 }
             }
         }
@@ -142,15 +175,6 @@ public sealed class RendezvousClient : IAsyncDisposable
             _offer = offer;
         }
         await SendAsync(new UpdateOfferMessage(offer), cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>We are in <paramref name="session"/> with <paramref name="peer"/>: registrations from now on ask to resume it.</summary>
-    public void SetSession(string session, string peer)
-    {
-        lock (_gate)
-        {
-            _session = new ResumeSession(session, peer);
-        }
     }
 
     /// <summary>
@@ -279,15 +303,19 @@ public sealed class RendezvousClient : IAsyncDisposable
             await socket.ConnectAsync(endPoint, connectLimit.Token).ConfigureAwait(false);
         }
         PeerOffer? offer;
-        ResumeSession? session;
+        List<ResumeSession> sessions;
         lock (_gate)
         {
             offer = _offer;
-            session = _session;
+            sessions = _sessions.Select(s => new ResumeSession(s.Key, s.Value.Peer)).ToList();
         }
         Interlocked.Exchange(ref _lastHeardTicks, _options.TimeProvider.GetTimestamp());
         // Register first, then let others send: a session message ahead of it would be refused (not registered).
-        await SendOnAsync(socket, new RegisterMessage(_options.Name, _options.Token, offer, _instance, "natpunch", session), cancellationToken).ConfigureAwait(false);
+        await SendOnAsync(socket, new RegisterMessage(_options.Name, _options.Token, offer, _instance, "natpunch", sessions.FirstOrDefault()), cancellationToken).ConfigureAwait(false);
+        foreach (ResumeSession more in sessions.Skip(1))
+        {
+            await SendOnAsync(socket, new ResumeMessage(more.Session, more.Peer), cancellationToken).ConfigureAwait(false);
+        }
         lock (_gate)
         {
             _socket = socket;
@@ -360,13 +388,13 @@ public sealed class RendezvousClient : IAsyncDisposable
                     RegisteredAgain?.Invoke(registered);
                 }
                 TaskCompletionSource<RegisteredMessage>? first;
-                PendingConnect? pending;
+                List<PendingConnect> pending;
                 List<RendezvousMessage> unsent;
                 lock (_gate)
                 {
                     first = _firstRegistration;
                     _firstRegistration = null;
-                    pending = _pendingConnect;
+                    pending = [.. _pendingConnects.Values];
                     unsent = [.. _unsentSessionMessages];
                     _unsentSessionMessages.Clear();
                 }
@@ -377,9 +405,9 @@ public sealed class RendezvousClient : IAsyncDisposable
                 // The server pings right after "registered". Answer that ping before our caller can
                 // send a connect, so the server knows our round-trip time when it times the introduction.
                 _afterBatch = () => first?.TrySetResult(registered);
-                if (pending is not null)
+                foreach (PendingConnect connect in pending)
                 {
-                    await SendConnectAsync(pending, cancellationToken).ConfigureAwait(false);
+                    await SendConnectAsync(connect, cancellationToken).ConfigureAwait(false);
                 }
                 break;
             case PingMessage ping:
@@ -392,13 +420,11 @@ public sealed class RendezvousClient : IAsyncDisposable
                 PendingConnect? waiting;
                 lock (_gate)
                 {
-                    waiting = _pendingConnect;
+                    // The session's queue exists before anyone hears of it, so no trickled candidate is missed.
+                    _sessions.TryAdd(introduce.Session, new SessionInbox(introduce.Peer));
+                    _pendingConnects.TryGetValue(introduce.Peer, out waiting);
                 }
-                if (waiting is not null && waiting.Peer == introduce.Peer)
-                {
-                    waiting.Result.TrySetResult(introduce);
-                }
-                else
+                if (waiting is null || !waiting.Result.TrySetResult(introduce))
                 {
                     _introductions.Writer.TryWrite(introduce);
                 }
@@ -406,27 +432,48 @@ public sealed class RendezvousClient : IAsyncDisposable
             case ErrorMessage error when error.Code is RendezvousErrorCodes.Unauthorized or RendezvousErrorCodes.NameTaken:
                 throw new RendezvousException(error.Code, error.Message);
             case ErrorMessage error when error.Session is null:
-                PendingConnect? failed;
+                List<PendingConnect> failed;
                 lock (_gate)
                 {
-                    failed = _pendingConnect;
+                    // A server that does not name the peer had one connect at a time: fail them all.
+                    failed = error.Peer is null ? [.. _pendingConnects.Values]
+                        : _pendingConnects.TryGetValue(error.Peer, out PendingConnect? one) ? [one] : [];
                 }
-                failed?.Result.TrySetException(new RendezvousException(error.Code, error.Message));
+                foreach (PendingConnect connect in failed)
+                {
+                    connect.Result.TrySetException(new RendezvousException(error.Code, error.Message));
+                }
                 break;
             case PeerGoneMessage gone:
+                SessionInbox? over;
                 lock (_gate)
                 {
-                    if (_session?.Session == gone.Session)
-                    {
-                        _session = null; // over: nothing to resume any more
-                    }
+                    _sessions.Remove(gone.Session, out over); // nothing to resume any more
                 }
-                _sessionMessages.Writer.TryWrite(message);
+                over?.Messages.Writer.TryWrite(message);
+                over?.Messages.Writer.TryComplete();
                 break;
-            case CandidateMessage or RestartMessage or ErrorMessage:
-                _sessionMessages.Writer.TryWrite(message);
+            case CandidateMessage { Session: var session }:
+                DeliverToSession(session, message);
+                break;
+            case RestartMessage { Session: var session }:
+                DeliverToSession(session, message);
+                break;
+            case ErrorMessage { Session: { } session }:
+                DeliverToSession(session, message);
                 break;
         }
+    }
+
+    /// <summary>A message for a session we are not in (ended, or never ours) is dropped.</summary>
+    private void DeliverToSession(string session, RendezvousMessage message)
+    {
+        SessionInbox? inbox;
+        lock (_gate)
+        {
+            _sessions.TryGetValue(session, out inbox);
+        }
+        inbox?.Messages.Writer.TryWrite(message);
     }
 
     private async Task PingLoopAsync(Socket socket, CancellationToken cancellationToken)
@@ -456,17 +503,26 @@ public sealed class RendezvousClient : IAsyncDisposable
     private void Fail(RendezvousException error)
     {
         TaskCompletionSource<RegisteredMessage>? first;
-        PendingConnect? pending;
+        List<PendingConnect> pending;
+        List<SessionInbox> sessions;
         lock (_gate)
         {
+            _failure ??= error;
             first = _firstRegistration;
             _firstRegistration = null;
-            pending = _pendingConnect;
+            pending = [.. _pendingConnects.Values];
+            sessions = [.. _sessions.Values];
         }
         first?.TrySetException(error);
-        pending?.Result.TrySetException(error);
+        foreach (PendingConnect connect in pending)
+        {
+            connect.Result.TrySetException(error);
+        }
         _introductions.Writer.TryComplete(error);
-        _sessionMessages.Writer.TryComplete(error);
+        foreach (SessionInbox inbox in sessions)
+        {
+            inbox.Messages.Writer.TryComplete(error);
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -488,6 +544,12 @@ public sealed class RendezvousClient : IAsyncDisposable
         }
         Fail(new RendezvousException(RendezvousException.Unreachable, "the rendezvous client was closed"));
         _stopping.Dispose();
+    }
+
+    /// <summary>One session's messages, in order, for its owner; <paramref name="Peer"/> is for resuming it.</summary>
+    private sealed record SessionInbox(string Peer)
+    {
+        public Channel<RendezvousMessage> Messages { get; } = Channel.CreateUnbounded<RendezvousMessage>(new UnboundedChannelOptions { SingleReader = true });
     }
 
     private sealed record PendingConnect(string Peer, PeerOffer Offer, long StartedAt, TimeSpan Wait)

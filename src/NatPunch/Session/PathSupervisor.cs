@@ -39,6 +39,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
     private readonly Action<string> _onEnded;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
+    private readonly System.Threading.Channels.ChannelReader<RendezvousMessage> _sessionMessages;
     // State below is touched only by the loop.
     private bool _restarting;
     private bool _gathered;
@@ -66,6 +67,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
         _onLost = onLost;
         _onEnded = onEnded;
         _connectedAt = time.GetTimestamp();
+        _sessionMessages = rendezvous.SessionMessages(session);
         _loop = Task.Run(() => RunAsync(_stopping.Token));
     }
 
@@ -74,7 +76,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
         try
         {
             Task<bool> linkReady = _link.Events.WaitToReadAsync(cancellationToken).AsTask();
-            Task<bool> messagesReady = _rendezvous.SessionMessages.WaitToReadAsync(cancellationToken).AsTask();
+            Task<bool> messagesReady = _sessionMessages.WaitToReadAsync(cancellationToken).AsTask();
             while (true)
             {
                 Task tick = Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken);
@@ -108,7 +110,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
                         messagesReady = Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => false, TaskScheduler.Default);
                         continue;
                     }
-                    while (_rendezvous.SessionMessages.TryRead(out RendezvousMessage? message))
+                    while (_sessionMessages.TryRead(out RendezvousMessage? message))
                     {
                         switch (message)
                         {
@@ -128,7 +130,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
                             // Other errors for the session change nothing: a restart offer is sent again until answered.
                         }
                     }
-                    messagesReady = _rendezvous.SessionMessages.WaitToReadAsync(cancellationToken).AsTask();
+                    messagesReady = _sessionMessages.WaitToReadAsync(cancellationToken).AsTask();
                 }
                 else
                 {

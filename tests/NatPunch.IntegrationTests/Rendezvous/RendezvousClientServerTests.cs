@@ -190,7 +190,7 @@ public sealed class RendezvousClientServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task TwoPeersResumeTheirSessionAfterAServerRestartAndWhatWasSentMeanwhileArrives()
+    public async Task PeersResumeTheirSessionsAfterAServerRestartAndWhatWasSentMeanwhileArrives()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
         NatPunchServer own = StartServerOnFixedPort();
@@ -204,12 +204,18 @@ public sealed class RendezvousClientServerTests : IAsyncLifetime
             MaxReconnectDelay = TimeSpan.FromMilliseconds(300),
         }));
         RendezvousClient bob = Peer("bob5");
+        RendezvousClient carol = Peer("carol5");
         RendezvousClient alice = Peer("alice5");
         await bob.StartAsync(Offer, ct);
+        await carol.StartAsync(Offer, ct);
         await alice.StartAsync(null, ct);
+        // Alice is in two sessions at once, one connect each (a node): both must be resumed.
+        Task<IntroduceMessage> toCarol = alice.ConnectToPeerAsync("carol5", Offer, TimeSpan.FromSeconds(5), ct);
         string session = (await alice.ConnectToPeerAsync("bob5", Offer, TimeSpan.FromSeconds(5), ct)).Session;
-        alice.SetSession(session, "bob5");
-        bob.SetSession(session, "alice5");
+        string carolSession = (await toCarol).Session;
+        carolSession.ShouldNotBe(session);
+        (await bob.WaitForIntroductionAsync(ct)).Session.ShouldBe(session);
+        (await carol.WaitForIntroductionAsync(ct)).Session.ShouldBe(carolSession);
         var aliceLost = new TaskCompletionSource();
         alice.StatusChanged += s => { if (s.Contains("reconnecting")) { aliceLost.TrySetResult(); } };
         var bobGrants = new TaskCompletionSource<RegisteredMessage>();
@@ -222,10 +228,13 @@ public sealed class RendezvousClientServerTests : IAsyncLifetime
         await alice.SendSessionMessageAsync(new CandidateMessage(session, candidate), ct);
         await using NatPunchServer restarted = StartServer(port, token: null);
 
-        CandidateMessage arrived = (await NextAsync<CandidateMessage>(bob, ct)).ShouldNotBeNull();
+        CandidateMessage arrived = (await NextAsync<CandidateMessage>(bob, session, ct)).ShouldNotBeNull();
         arrived.Candidate.ShouldBe(candidate);
         await bob.SendSessionMessageAsync(new RestartMessage(session, Offer, 1), ct);
-        (await NextAsync<RestartMessage>(alice, ct)).Round.ShouldBe(1);
+        (await NextAsync<RestartMessage>(alice, session, ct)).Round.ShouldBe(1);
+        // The second session was resumed too (with a resume message after the register).
+        await carol.SendSessionMessageAsync(new RestartMessage(carolSession, Offer, 2), ct);
+        (await NextAsync<RestartMessage>(alice, carolSession, ct)).Round.ShouldBe(2);
         (await bobGrants.Task.WaitAsync(TimeSpan.FromSeconds(10), ct)).Name.ShouldBe("bob5");
     }
 
@@ -236,11 +245,11 @@ public sealed class RendezvousClientServerTests : IAsyncLifetime
     }
 
     /// <summary>The next session message of type <typeparamref name="T"/>, within 10 s.</summary>
-    private static async Task<T> NextAsync<T>(RendezvousClient client, CancellationToken ct) where T : RendezvousMessage
+    private static async Task<T> NextAsync<T>(RendezvousClient client, string session, CancellationToken ct) where T : RendezvousMessage
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(TimeSpan.FromSeconds(10));
-        await foreach (RendezvousMessage message in client.SessionMessages.ReadAllAsync(limit.Token))
+        await foreach (RendezvousMessage message in client.SessionMessages(session).ReadAllAsync(limit.Token))
         {
             if (message is T wanted)
             {
