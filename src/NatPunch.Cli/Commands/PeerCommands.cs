@@ -31,6 +31,15 @@ internal static class PeerCommands
         return command;
     }
 
+    /// <summary>The library's reason, and what to do about it with this command's options.</summary>
+    private static string WithAdvice(ConnectException e, PeerOptions options) => e.Failure switch
+    {
+        ConnectFailure.NoPath when options.Relay == RelayMode.Never => $"{e.Message}; --relay never forbids the relay",
+        ConnectFailure.ServerOffersNoRelay => $"{e.Message} (the server runs with --no-turn; name another relay with --turn, or allow a direct path with --relay auto)",
+        ConnectFailure.NoRelay => $"{e.Message} (--relay only)",
+        _ => e.Message,
+    };
+
     private static async Task<int> RunAsync(PeerCommandOptions shared, ParseResult parse, string? peer, CancellationToken cancellationToken)
     {
         if (!shared.TryRead(parse, DateTimeOffset.UtcNow, out PeerOptions options, out string error))
@@ -52,7 +61,12 @@ internal static class PeerCommands
                 ? await PeerConnector.ListenAsync(options, printer, cancellationToken)
                 : await PeerConnector.ConnectAsync(options, peer, printer, cancellationToken);
         }
-        catch (Exception e) when (e is ConnectException or IdentityFileException)
+        catch (ConnectException e)
+        {
+            printer.Error(WithAdvice(e, options));
+            return 1;
+        }
+        catch (IdentityFileException e)
         {
             printer.Error(e.Message);
             return 1;

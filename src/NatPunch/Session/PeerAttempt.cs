@@ -24,6 +24,7 @@ internal sealed class PeerAttempt : IAsyncDisposable
     // The role the rendezvous assigned; every agent of this session (first and restarts) takes it.
     private IceRole _role = IceRole.Controlling;
     private bool _handedOver;
+    private bool _serverOffersNoRelay;
 
     public PeerAttempt(PeerNode node)
     {
@@ -96,6 +97,7 @@ internal sealed class PeerAttempt : IAsyncDisposable
         {
             const string reason = "the NatPunch server offers no TURN relay (it runs without one); name another TURN server";
             _node.Progress?.Report(new ConnectionProgress.RelayUnavailable(reason));
+            _serverOffersNoRelay = true;
             _relayFailed.TrySetResult(reason);
             return;
         }
@@ -276,7 +278,8 @@ internal sealed class PeerAttempt : IAsyncDisposable
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     int tried = await Link.InvokeAsync((agent, _) => agent.Pairs.Count).ConfigureAwait(false);
-                    throw new ConnectException($"no path to '{introduction.Peer}' within {options.Timeout.TotalSeconds:0} s after trying {tried} candidate pairs{WhyNoRelay()}");
+                    throw new ConnectException($"no path to '{introduction.Peer}' within {options.Timeout.TotalSeconds:0} s after trying {tried} candidate pairs{WhyNoRelay()}",
+                        failure: ConnectFailure.NoPath);
                 }
                 if (done == secured && path is not null)
                 {
@@ -321,7 +324,7 @@ internal sealed class PeerAttempt : IAsyncDisposable
                             path = PeerPath.FromSelection(selected.Local, selected.Remote, Link.RelayTransport);
                             break;
                         case IceEvent.Failed failed:
-                            throw new ConnectException($"no path to '{introduction.Peer}': {failed.Reason}{WhyNoRelay()}");
+                            throw new ConnectException($"no path to '{introduction.Peer}': {failed.Reason}{WhyNoRelay()}", failure: ConnectFailure.NoPath);
                     }
                 }
             }
@@ -344,12 +347,15 @@ internal sealed class PeerAttempt : IAsyncDisposable
         }
     }
 
-    private static async Task FailWithAsync(Task<string> relayFailed) =>
-        throw new ConnectException($"relaying only, but no relay: {await relayFailed.ConfigureAwait(false)}");
+    private async Task FailWithAsync(Task<string> relayFailed)
+    {
+        string reason = await relayFailed.ConfigureAwait(false);
+        throw new ConnectException($"relaying only, but no relay: {reason}", failure: _serverOffersNoRelay ? ConnectFailure.ServerOffersNoRelay : ConnectFailure.NoRelay);
+    }
 
     /// <summary>The end of a failure message: what the relay could or could not do.</summary>
     private string WhyNoRelay() =>
-        _node.Options.Relay == RelayMode.Never ? " (both NATs may be symmetric, or UDP is blocked; the relay is switched off, RelayMode.Never)"
+        _node.Options.Relay == RelayMode.Never ? " (both NATs may be symmetric, or UDP is blocked, and relaying is not allowed)"
         : Link.RelayFailure is { } failure ? $" (no relay either: {failure})"
         : Link.RelayTransport is null ? " (the relay was not ready in time)"
         : " (not even through the relay: the peer's side may have no relay)";

@@ -138,6 +138,31 @@ public class RendezvousDirectoryResumeTests
         Single<CandidateMessage>(Drain(), 4);
     }
 
+    [Fact]
+    public void ANodeInTwoSessionsResumesTheSecondWithAResumeMessage()
+    {
+        const string other = "ffeeddccbbaa9988";
+        Register(1, "alice", new ResumeSession(SessionId, "bob"));
+        _directory.Received(1, new ResumeMessage(other, "carol"), _now);
+        Register(2, "bob", new ResumeSession(SessionId, "alice"));
+        Register(3, "carol", new ResumeSession(other, "alice"));
+        Drain().ShouldNotContain(o => o.Message is ErrorMessage);
+        _directory.Received(3, new CandidateMessage(other, Relayed), _now);
+        _directory.Received(2, new CandidateMessage(SessionId, Relayed), _now);
+        List<RendezvousOutput> outputs = outputsOf(Drain(), 1);
+        outputs.Select(o => ((CandidateMessage)o.Message!).Session).ShouldBe([other, SessionId]);
+
+        static List<RendezvousOutput> outputsOf(List<RendezvousOutput> all, long connection) => all.Where(o => o.ConnectionId == connection).ToList();
+    }
+
+    [Fact]
+    public void AResumeBeforeRegisteringIsRefused()
+    {
+        _directory.Connected(1, IPEndPoint.Parse("192.0.2.9:40001"), _now);
+        _directory.Received(1, new ResumeMessage(SessionId, "bob"), _now);
+        Single<ErrorMessage>(Drain(), 1).Code.ShouldBe(RendezvousErrorCodes.NotRegistered);
+    }
+
     private string Introduce()
     {
         Register(2, "bob", resume: null, BobOffer);

@@ -217,6 +217,65 @@ public class RendezvousDirectoryTests
     }
 
     [Fact]
+    public void AConnectCarriesItsOwnOfferAndLeavesTheConnectorsListeningOfferForItsOwnPeers()
+    {
+        Register(1, "bob", BobOffer);
+        Register(2, "alice", AliceOffer); // alice listens and connects: a node
+        Register(3, "carol");
+        Drain();
+        var aliceToBob = AliceOffer with { Ufrag = "a2" };
+        _directory.Received(2, new ConnectMessage("bob", 0, aliceToBob), _now);
+        Single<IntroduceMessage>(Drain(), 1).Offer.ShouldBe(aliceToBob);
+        _directory.Received(3, new ConnectMessage("alice", 0, BobOffer), _now);
+        IntroduceMessage toCarol = Single<IntroduceMessage>(Drain(), 3);
+        toCarol.Peer.ShouldBe("alice");
+        toCarol.Offer.ShouldBe(AliceOffer);
+    }
+
+    [Fact]
+    public void OneClientWaitsForSeveralPeersAtOnceAndAFailedWaitNamesItsPeer()
+    {
+        Register(2, "alice");
+        _directory.Received(2, new ConnectMessage("bob", 5000, AliceOffer), _now);
+        _directory.Received(2, new ConnectMessage("carol", 3000, AliceOffer with { Ufrag = "a2" }), _now);
+        _directory.Received(2, new ConnectMessage("dave", 3000, AliceOffer with { Ufrag = "a3" }), _now);
+        Drain().ShouldNotContain(o => o.Message is ErrorMessage);
+        Register(1, "bob", BobOffer);
+        Register(3, "carol", BobOffer);
+        List<RendezvousOutput> outputs = Drain();
+        IntroduceMessage[] toAlice = outputs.Where(o => o.ConnectionId == 2).Select(o => o.Message).OfType<IntroduceMessage>().ToArray();
+        toAlice.Select(i => i.Peer).ShouldBe(["bob", "carol"]);
+        toAlice.Select(i => i.Session).Distinct().Count().ShouldBe(2);
+        Single<IntroduceMessage>(outputs, 3).Offer.Ufrag.ShouldBe("a2");
+
+        _now += TimeSpan.FromSeconds(3);
+        _directory.Received(2, new PongMessage(0), _now);
+        _directory.HandleTimeout(_now);
+        ErrorMessage error = Single<ErrorMessage>(Drain(), 2);
+        error.Peer.ShouldBe("dave");
+        error.Code.ShouldBe(RendezvousErrorCodes.PeerUnknown);
+    }
+
+    [Fact]
+    public void AListenerServesOnePeerPerOfferAndTheNextOnceItOffersAgain()
+    {
+        Register(1, "bob", BobOffer);
+        Register(2, "alice");
+        Register(3, "carol");
+        Drain();
+        _directory.Received(2, new ConnectMessage("bob", 5000, AliceOffer), _now);
+        _directory.Received(3, new ConnectMessage("bob", 5000, AliceOffer with { Ufrag = "c" }), _now);
+        List<RendezvousOutput> outputs = Drain();
+        Single<IntroduceMessage>(outputs, 2);
+        outputs.ShouldNotContain(o => o.ConnectionId == 3);
+        var fresh = BobOffer with { Ufrag = "b2" };
+        _directory.Received(1, new UpdateOfferMessage(fresh), _now);
+        outputs = Drain();
+        Single<IntroduceMessage>(outputs, 3).Offer.ShouldBe(fresh);
+        Single<IntroduceMessage>(outputs, 1).Peer.ShouldBe("carol");
+    }
+
+    [Fact]
     public void SessionMessagesAreRelayedAndPeerLossIsReported()
     {
         Register(1, "bob", BobOffer);
