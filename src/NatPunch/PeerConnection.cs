@@ -51,6 +51,12 @@ public sealed class PeerConnection : IAsyncDisposable
     /// <summary>The UDP path and its sealed session framing (for the library's own tests).</summary>
     internal PeerLink Link => _attempt.Link;
 
+    /// <summary>The node's rendezvous client (for the library's own tests).</summary>
+    internal Rendezvous.RendezvousClient Rendezvous => _node.Rendezvous;
+
+    /// <summary>Restarts and candidates that came through the rendezvous unsealed or that did not open: refused.</summary>
+    public long RefusedSignals => _supervisor.RefusedSignals;
+
     /// <summary>Set for a connection made by <see cref="PeerConnector"/>: closing it closes its node too.</summary>
     internal bool OwnsNode { get; set; }
 

@@ -15,6 +15,10 @@ public static class RendezvousCodec
         return frame;
     }
 
+    /// <summary>The JSON of <paramref name="message"/> alone, without a frame header (what a <see cref="SealedSignalMessage"/> seals).</summary>
+    public static byte[] EncodeJson(RendezvousMessage message) =>
+        JsonSerializer.SerializeToUtf8Bytes(message, RendezvousJsonContext.Default.RendezvousMessage);
+
     /// <summary>Parses a frame's JSON payload. On failure <paramref name="error"/> says why.</summary>
     public static bool TryDecode(ReadOnlySpan<byte> payload, out RendezvousMessage message, out string error)
     {
@@ -59,6 +63,8 @@ public static class RendezvousCodec
             IntroduceMessage m when m.Offer is null || !IsComplete(m.Offer) || m.Session is null || m.Peer is null => "introduce is incomplete",
             CandidateMessage m when m.Session is null || m.Candidate is null || !IsComplete(m.Candidate) => "candidate is incomplete",
             RestartMessage m when m.Session is null || m.Offer is null || !IsComplete(m.Offer) => "restart is incomplete",
+            ResumeMessage m when string.IsNullOrEmpty(m.Session) || string.IsNullOrEmpty(m.Peer) => "resume needs a session and a peer",
+            SealedSignalMessage m when string.IsNullOrEmpty(m.Session) || string.IsNullOrEmpty(m.Box) => "sealed needs a session and a box",
             ErrorMessage m when m.Code is null => "error needs a code",
             _ => string.Empty,
         };

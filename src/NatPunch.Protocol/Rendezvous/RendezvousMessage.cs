@@ -15,6 +15,7 @@ namespace NatPunch.Protocol.Rendezvous;
 [JsonDerivedType(typeof(CandidateMessage), "candidate")]
 [JsonDerivedType(typeof(RestartMessage), "restart")]
 [JsonDerivedType(typeof(ResumeMessage), "resume")]
+[JsonDerivedType(typeof(SealedSignalMessage), "sealed")]
 [JsonDerivedType(typeof(PeerGoneMessage), "peer-gone")]
 [JsonDerivedType(typeof(PingMessage), "ping")]
 [JsonDerivedType(typeof(PongMessage), "pong")]
@@ -78,6 +79,14 @@ public sealed record CandidateMessage(string Session, CandidateInfo Candidate) :
 /// own (the same round) and from a stale offer (a lower one). 0 = sent by a version without rounds.
 /// </summary>
 public sealed record RestartMessage(string Session, PeerOffer Offer, int Round = 0) : RendezvousMessage;
+
+/// <summary>
+/// Either direction, relayed by the server like <see cref="CandidateMessage"/>: a message between the
+/// peers of a session that has keys (a <see cref="RestartMessage"/> or <see cref="CandidateMessage"/>'s
+/// JSON), sealed end to end so that the server can neither read nor forge it. <paramref name="Box"/> is
+/// base64url; only the peers can open it.
+/// </summary>
+public sealed record SealedSignalMessage(string Session, string Box) : RendezvousMessage;
 
 /// <summary>
 /// Server → client: the peer of a session left: its connection ended and it did not come back

@@ -92,10 +92,13 @@ public sealed partial class RendezvousDirectory
             case RestartMessage restart when client.Name is not null:
                 Forward(client, restart.Session, restart);
                 break;
+            case SealedSignalMessage sealedSignal when client.Name is not null:
+                Forward(client, sealedSignal.Session, sealedSignal);
+                break;
             case ResumeMessage resume when client.Name is not null:
                 Resume(client, new ResumeSession(resume.Session, resume.Peer), now);
                 break;
-            case UpdateOfferMessage or ConnectMessage or CandidateMessage or RestartMessage or ResumeMessage:
+            case UpdateOfferMessage or ConnectMessage or CandidateMessage or RestartMessage or ResumeMessage or SealedSignalMessage:
                 Send(client, new ErrorMessage(RendezvousErrorCodes.NotRegistered, "register a name first"));
                 break;
             default:

@@ -139,8 +139,8 @@ public sealed class RendezvousClient : IAsyncDisposable
         {
             await SendConnectAsync(pending, cancellationToken).ConfigureAwait(false);
             // The server answers by the end of the wait; allow it a little more before we call it a timeout.
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            limit.CancelAfter(wait + _options.DeadAfter);
+            using var due = new CancellationTokenSource(wait + _options.DeadAfter, time);
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, due.Token);
             try
             {
                 return await pending.Result.Task.WaitAsync(limit.Token).ConfigureAwait(false);
@@ -297,9 +297,9 @@ public sealed class RendezvousClient : IAsyncDisposable
         }
         IPEndPoint endPoint = await server.ResolveAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        using (var connectLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        using (var due = new CancellationTokenSource(_options.ConnectTimeout, _options.TimeProvider))
+        using (var connectLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, due.Token))
         {
-            connectLimit.CancelAfter(_options.ConnectTimeout);
             await socket.ConnectAsync(endPoint, connectLimit.Token).ConfigureAwait(false);
         }
         PeerOffer? offer;
@@ -457,6 +457,9 @@ public sealed class RendezvousClient : IAsyncDisposable
                 DeliverToSession(session, message);
                 break;
             case RestartMessage { Session: var session }:
+                DeliverToSession(session, message);
+                break;
+            case SealedSignalMessage { Session: var session }:
                 DeliverToSession(session, message);
                 break;
             case ErrorMessage { Session: { } session }:

@@ -38,11 +38,15 @@ public sealed class SessionCrypto : IDisposable
     internal SessionCrypto(byte[] sendKey, byte[] receiveKey, PeerKey remoteKey, TimeSpan now, SessionCryptoOptions? options = null)
     {
         _options = options ?? SessionCryptoOptions.Default;
+        Signals = new SignalCrypto(sendKey, receiveKey); // before the ciphers below take (and wipe) the keys
         _send = new NoiseTransportCipher(sendKey);
         _sendEpochStarted = now;
         _current = new ReceiveEpoch(0, new NoiseTransportCipher(receiveKey), new ReplayWindow());
         RemoteKey = remoteKey;
     }
+
+    /// <summary>Seals what the peers tell each other through the rendezvous from now on (restarts, candidates).</summary>
+    public SignalCrypto Signals { get; }
 
     /// <summary>The peer's proven long-term key.</summary>
     public PeerKey RemoteKey { get; }
@@ -158,6 +162,7 @@ public sealed class SessionCrypto : IDisposable
 
     public void Dispose()
     {
+        Signals.Dispose();
         lock (_sendLock)
         {
             _send.Dispose();

@@ -30,7 +30,6 @@ internal sealed class PathSupervisor : IAsyncDisposable
     private static readonly TimeSpan RestartResend = TimeSpan.FromSeconds(3);
 
     private readonly PeerLink _link;
-    private readonly RendezvousClient _rendezvous;
     private readonly string _session;
     private readonly Func<TimeSpan, IceAgent> _newAgent;
     private readonly TimeProvider _time;
@@ -40,6 +39,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
     private readonly System.Threading.Channels.ChannelReader<RendezvousMessage> _sessionMessages;
+    private readonly SessionSignals _signals;
     // State below is touched only by the loop.
     private bool _restarting;
     private bool _gathered;
@@ -55,11 +55,13 @@ internal sealed class PathSupervisor : IAsyncDisposable
     private long _offerSentAt;
     private readonly long _connectedAt;
 
+    /// <summary>Restarts and candidates from the rendezvous that were refused: not sealed by the peer.</summary>
+    public long RefusedSignals => _signals.Refused;
+
     public PathSupervisor(PeerLink link, RendezvousClient rendezvous, string session, Func<TimeSpan, IceAgent> newAgent,
         TimeProvider time, Action<PeerPath, TimeSpan> onPath, Action<string> onLost, Action<string> onEnded)
     {
         _link = link;
-        _rendezvous = rendezvous;
         _session = session;
         _newAgent = newAgent;
         _time = time;
@@ -68,6 +70,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
         _onEnded = onEnded;
         _connectedAt = time.GetTimestamp();
         _sessionMessages = rendezvous.SessionMessages(session);
+        _signals = new SessionSignals(rendezvous, session, () => link.Crypto?.Signals);
         _loop = Task.Run(() => RunAsync(_stopping.Token));
     }
 
@@ -110,9 +113,9 @@ internal sealed class PathSupervisor : IAsyncDisposable
                         messagesReady = Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => false, TaskScheduler.Default);
                         continue;
                     }
-                    while (_sessionMessages.TryRead(out RendezvousMessage? message))
+                    while (_sessionMessages.TryRead(out RendezvousMessage? received))
                     {
-                        switch (message)
+                        switch (_signals.Open(received))
                         {
                             case RestartMessage restart when restart.Session == _session:
                                 await PeerRestartedAsync(restart.Offer, restart.Round, cancellationToken).ConfigureAwait(false);
@@ -178,7 +181,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
             case IceEvent.CandidateGathered gathered when gathered.Candidate.Type is CandidateType.ServerReflexive or CandidateType.Relayed
                                                           && (!_restarting || _gathered):
                 // Learnt after our offer went out: trickle it (the offer of a restart in progress carries the rest).
-                await _rendezvous.SendSessionMessageAsync(new CandidateMessage(_session, gathered.Candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
+                await _signals.SendAsync(new CandidateMessage(_session, gathered.Candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
                 break;
         }
     }
@@ -268,7 +271,7 @@ internal sealed class PathSupervisor : IAsyncDisposable
         if (_ourOffer is not null)
         {
             _offerSentAt = _time.GetTimestamp();
-            await _rendezvous.SendSessionMessageAsync(new RestartMessage(_session, _ourOffer, _round), cancellationToken).ConfigureAwait(false);
+            await _signals.SendAsync(new RestartMessage(_session, _ourOffer, _round), cancellationToken).ConfigureAwait(false);
         }
     }
 

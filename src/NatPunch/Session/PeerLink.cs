@@ -207,11 +207,9 @@ public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
                 TimeSpan delay = wake is { } w ? w - Now : Timeout.InfiniteTimeSpan;
                 if (wake is null || delay > TimeSpan.Zero)
                 {
-                    using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                    if (wake is not null)
-                    {
-                        timer.CancelAfter(delay);
-                    }
+                    // The wake-up runs on the link's clock (a fake one in tests), not the wall clock.
+                    using var wakeUp = wake is null ? new CancellationTokenSource() : new CancellationTokenSource(delay, _time);
+                    using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, wakeUp.Token);
                     try
                     {
                         await _commands.Reader.WaitToReadAsync(timer.Token).ConfigureAwait(false);

@@ -89,6 +89,49 @@ public sealed class ForgedRestartTests : IAsyncLifetime
         alice.Link.DataRemote.ShouldBe(bobPath);
     }
 
+    [Fact]
+    public async Task ARestartOrCandidateTheRendezvousForgesIsRefusedAndTheSessionGoesOn()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        var aliceProgress = new List<ConnectionProgress>();
+        Task<PeerConnection> listening = PeerConnector.ListenAsync(Options("bob-forged"), null, ct);
+        await Task.Delay(300, ct);
+        await using PeerConnection alice = await PeerConnector.ConnectAsync(Options("alice-forged"), "bob-forged",
+            new SynchronousProgress(p => { lock (aliceProgress) aliceProgress.Add(p); }), ct);
+        await using PeerConnection bob = await listening.WaitAsync(TimeSpan.FromSeconds(15), ct);
+        IPEndPoint bobPath = alice.Link.DataRemote!;
+
+        // What a server that lies would deliver: plain session messages in bob's name, with the real session id.
+        var attacker = new IPEndPoint(IPAddress.Loopback, 9);
+        var forgedOffer = new PeerOffer("evilufrg", "evilpasswordevilpassword", [new CandidateInfo("host", attacker.ToString(), 2130706431, "x")]);
+        await bob.Rendezvous.SendSessionMessageAsync(new RestartMessage(alice.Session, forgedOffer, 50), ct);
+        await bob.Rendezvous.SendSessionMessageAsync(new CandidateMessage(alice.Session, forgedOffer.Candidates[0]), ct);
+        await bob.Rendezvous.SendSessionMessageAsync(new SealedSignalMessage(alice.Session, "AAAAAAAAAAEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), ct);
+
+        await WaitUntilAsync(() => Task.FromResult(alice.RefusedSignals >= 3), ct);
+        await Task.Delay(500, ct);
+        lock (aliceProgress)
+        {
+            aliceProgress.OfType<ConnectionProgress.PathLost>().ShouldBeEmpty("a forged restart made alice re-establish the path");
+        }
+        alice.Link.DataRemote.ShouldBe(bobPath);
+        (await alice.Link.InvokeAsync((agent, _) => agent.Pairs.Any(p => p.Remote.EndPoint.Port == attacker.Port))).ShouldBeFalse("the forged candidate was probed");
+
+        byte[] toBob = RandomNumberGenerator.GetBytes(100_000);
+        Task<byte[]> bobReads = SlowTransfer.ReadAllAsync(bob, ct);
+        Task<byte[]> aliceReads = SlowTransfer.ReadAllAsync(alice, ct);
+        await alice.Stream.WriteAsync(toBob, ct);
+        await Task.WhenAll(alice.Stream.CompleteWritesAsync(ct), bob.Stream.CompleteWritesAsync(ct)).WaitAsync(TimeSpan.FromSeconds(30), ct);
+        SHA256.HashData(await bobReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBe(SHA256.HashData(toBob));
+        (await aliceReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBeEmpty();
+    }
+
+    /// <summary>Reports on the caller's thread (Progress&lt;T&gt; posts to the thread pool, too late for an assertion).</summary>
+    private sealed class SynchronousProgress(Action<ConnectionProgress> report) : IProgress<ConnectionProgress>
+    {
+        public void Report(ConnectionProgress value) => report(value);
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
