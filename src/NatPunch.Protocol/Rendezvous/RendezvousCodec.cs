@@ -64,6 +64,7 @@ public static class RendezvousCodec
             CandidateMessage m when m.Session is null || m.Candidate is null || !IsComplete(m.Candidate) => "candidate is incomplete",
             RestartMessage m when m.Session is null || m.Offer is null || !IsComplete(m.Offer) => "restart is incomplete",
             ResumeMessage m when string.IsNullOrEmpty(m.Session) || string.IsNullOrEmpty(m.Peer) => "resume needs a session and a peer",
+            ResumeKeyMessage m when string.IsNullOrEmpty(m.Session) || string.IsNullOrEmpty(m.Anchor) => "resume-key needs a session and an anchor",
             SealedSignalMessage m when string.IsNullOrEmpty(m.Session) || string.IsNullOrEmpty(m.Box) => "sealed needs a session and a box",
             ErrorMessage m when m.Code is null => "error needs a code",
             _ => string.Empty,

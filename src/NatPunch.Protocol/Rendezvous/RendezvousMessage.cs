@@ -15,6 +15,7 @@ namespace NatPunch.Protocol.Rendezvous;
 [JsonDerivedType(typeof(CandidateMessage), "candidate")]
 [JsonDerivedType(typeof(RestartMessage), "restart")]
 [JsonDerivedType(typeof(ResumeMessage), "resume")]
+[JsonDerivedType(typeof(ResumeKeyMessage), "resume-key")]
 [JsonDerivedType(typeof(SealedSignalMessage), "sealed")]
 [JsonDerivedType(typeof(PeerGoneMessage), "peer-gone")]
 [JsonDerivedType(typeof(PingMessage), "ping")]
@@ -34,15 +35,22 @@ public sealed record RegisterMessage(string Name, string? Token, PeerOffer? Offe
 
 /// <summary>
 /// The session a re-registering client was in: its id and the other end's name. Both ends must name
-/// the same session and each other; the session id, known only to the two peers, is the proof.
+/// the same session and each other. Once the end has told the server its <see cref="ResumeKeyMessage"/>,
+/// <paramref name="Proof"/> must be the next link of its <see cref="ResumeChain"/>.
 /// </summary>
-public sealed record ResumeSession(string Session, string Peer);
+public sealed record ResumeSession(string Session, string Peer, string? Proof = null);
 
 /// <summary>
 /// Client → server, after <see cref="RegisteredMessage"/>: put me back into one more session. A node
 /// in several sessions resumes the first in <see cref="RegisterMessage.Resume"/> and the rest with this.
 /// </summary>
-public sealed record ResumeMessage(string Session, string Peer) : RendezvousMessage;
+public sealed record ResumeMessage(string Session, string Peer, string? Proof = null) : RendezvousMessage;
+
+/// <summary>
+/// Client → server, once its session has keys: the anchor of the <see cref="ResumeChain"/> that from
+/// now on proves a resume of this end of <paramref name="Session"/>. The first one per end counts.
+/// </summary>
+public sealed record ResumeKeyMessage(string Session, string Anchor) : RendezvousMessage;
 
 /// <summary>
 /// Server → client: the name is ours; <paramref name="Observed"/> is our address as the server sees it.

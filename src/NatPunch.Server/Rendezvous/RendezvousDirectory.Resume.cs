@@ -37,14 +37,15 @@ public sealed partial class RendezvousDirectory
         }
         if (!_sessions.TryGetValue(resume.Session, out Session? session))
         {
-            session = Session.AwaitingPeer(resume.Session, client, resume.Peer, now + _options.ResumeWindow);
+            session = Session.AwaitingPeer(resume.Session, client, resume.Peer, resume.Proof, now + _options.ResumeWindow);
             _sessions[resume.Session] = session;
             client.Sessions.Add(resume.Session);
             return;
         }
-        if (!session.TryResume(client, name, resume.Peer, out IReadOnlyCollection<RendezvousMessage> held))
+        if (!session.TryResume(client, name, resume.Peer, resume.Proof, out IReadOnlyCollection<RendezvousMessage> held))
         {
-            // Not this session's away end under its own name, with its own peer: a stranger, or a stale claim.
+            // Not this session's away end under its own name, with its own peer and the next link of
+            // its resume chain: a stranger, or a stale claim.
             Send(client, new ErrorMessage(RendezvousErrorCodes.PeerGone, "that session cannot be resumed", resume.Session));
             return;
         }

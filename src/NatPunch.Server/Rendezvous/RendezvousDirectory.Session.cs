@@ -17,6 +17,8 @@ public sealed partial class RendezvousDirectory
         private readonly string[] _names = [firstName, secondName];
         private readonly Client?[] _clients = new Client?[2];
         private readonly Queue<RendezvousMessage> _heldForAway = new();
+        // Per end: the last link of its resume chain we know, once it told us one (null: resuming needs no proof yet).
+        private readonly string?[] _anchors = new string?[2];
 
         public string Id { get; } = id;
 
@@ -35,10 +37,11 @@ public sealed partial class RendezvousDirectory
         }
 
         /// <summary>A session the server forgot (it restarted), re-created by one end; the other is away until it resumes too.</summary>
-        public static Session AwaitingPeer(string id, Client first, string peer, TimeSpan resumeBy)
+        public static Session AwaitingPeer(string id, Client first, string peer, string? proof, TimeSpan resumeBy)
         {
             var session = new Session(id, first.Name!, peer);
             session._clients[0] = first;
+            session._anchors[0] = proof; // a server that restarted can only take the first proof on trust
             session.ResumeBy = resumeBy;
             session.AwayReason = "it has not registered again since the server restarted";
             return session;
@@ -68,7 +71,7 @@ public sealed partial class RendezvousDirectory
         /// Puts <paramref name="client"/> back as the away end, if that end is <paramref name="name"/> and the
         /// other is <paramref name="peer"/>: nobody else can take a session's place. Returns what was held for it.
         /// </summary>
-        public bool TryResume(Client client, string name, string peer, out IReadOnlyCollection<RendezvousMessage> held)
+        public bool TryResume(Client client, string name, string peer, string? proof, out IReadOnlyCollection<RendezvousMessage> held)
         {
             held = [];
             int end = AwayEnd;
@@ -76,12 +79,24 @@ public sealed partial class RendezvousDirectory
             {
                 return false;
             }
+            if (_anchors[end] is { } anchor && (proof is null || !ResumeChain.Verifies(proof, anchor)))
+            {
+                return false; // not the end that was in the session: it alone has the chain's next link
+            }
+            _anchors[end] = proof ?? _anchors[end];
             _clients[end] = client;
             ResumeBy = null;
             AwayReason = null;
             held = [.. _heldForAway];
             _heldForAway.Clear();
             return true;
+        }
+
+        /// <summary>The first anchor an end tells counts; later ones (anyone's replay) change nothing.</summary>
+        public void SetAnchor(Client client, string anchor)
+        {
+            int end = _clients[0] == client ? 0 : 1;
+            _anchors[end] ??= anchor;
         }
 
         /// <summary>A message for the away end, delivered when it is back (the oldest go first when too many wait).</summary>

@@ -96,9 +96,15 @@ public sealed partial class RendezvousDirectory
                 Forward(client, sealedSignal.Session, sealedSignal);
                 break;
             case ResumeMessage resume when client.Name is not null:
-                Resume(client, new ResumeSession(resume.Session, resume.Peer), now);
+                Resume(client, new ResumeSession(resume.Session, resume.Peer, resume.Proof), now);
                 break;
-            case UpdateOfferMessage or ConnectMessage or CandidateMessage or RestartMessage or ResumeMessage or SealedSignalMessage:
+            case ResumeKeyMessage key when client.Name is not null:
+                if (_sessions.TryGetValue(key.Session, out Session? keyed) && keyed.Has(client))
+                {
+                    keyed.SetAnchor(client, key.Anchor);
+                }
+                break;
+            case UpdateOfferMessage or ConnectMessage or CandidateMessage or RestartMessage or ResumeMessage or ResumeKeyMessage or SealedSignalMessage:
                 Send(client, new ErrorMessage(RendezvousErrorCodes.NotRegistered, "register a name first"));
                 break;
             default:

@@ -84,6 +84,24 @@ public sealed class RendezvousClient : IAsyncDisposable
         return ended.Reader;
     }
 
+    /// <summary>
+    /// The session has keys: from now on only this end can resume it. <paramref name="seed"/> (secret,
+    /// derived from the session keys) makes our <see cref="ResumeChain"/>; its anchor goes to the server,
+    /// and every later resume reveals the next link of it.
+    /// </summary>
+    public async Task ProtectResumeAsync(string session, byte[] seed, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (!_sessions.TryGetValue(session, out SessionInbox? inbox) || inbox.ResumeSeed is not null)
+            {
+                return;
+            }
+            inbox.ResumeSeed = seed;
+        }
+        await SendSessionMessageAsync(new ResumeKeyMessage(session, ResumeChain.Link(seed, ResumeChain.Length)), cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The owner is done with <paramref name="session"/>: no more resuming it, its messages are dropped.</summary>
     public void EndSession(string session)
     {
@@ -307,14 +325,14 @@ public sealed class RendezvousClient : IAsyncDisposable
         lock (_gate)
         {
             offer = _offer;
-            sessions = _sessions.Select(s => new ResumeSession(s.Key, s.Value.Peer)).ToList();
+            sessions = _sessions.Select(s => new ResumeSession(s.Key, s.Value.Peer, s.Value.NextProof())).ToList();
         }
         Interlocked.Exchange(ref _lastHeardTicks, _options.TimeProvider.GetTimestamp());
         // Register first, then let others send: a session message ahead of it would be refused (not registered).
         await SendOnAsync(socket, new RegisterMessage(_options.Name, _options.Token, offer, _instance, "natpunch", sessions.FirstOrDefault()), cancellationToken).ConfigureAwait(false);
         foreach (ResumeSession more in sessions.Skip(1))
         {
-            await SendOnAsync(socket, new ResumeMessage(more.Session, more.Peer), cancellationToken).ConfigureAwait(false);
+            await SendOnAsync(socket, new ResumeMessage(more.Session, more.Peer, more.Proof), cancellationToken).ConfigureAwait(false);
         }
         lock (_gate)
         {
@@ -549,10 +567,27 @@ public sealed class RendezvousClient : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    /// <summary>One session's messages, in order, for its owner; <paramref name="Peer"/> is for resuming it.</summary>
+    /// <summary>One session's messages, in order, for its owner; <paramref name="Peer"/> and the resume chain are for resuming it.</summary>
     private sealed record SessionInbox(string Peer)
     {
         public Channel<RendezvousMessage> Messages { get; } = Channel.CreateUnbounded<RendezvousMessage>(new UnboundedChannelOptions { SingleReader = true });
+
+        /// <summary>The seed of our <see cref="ResumeChain"/> once the session has keys; guarded by the client's gate.</summary>
+        public byte[]? ResumeSeed { get; set; }
+
+        /// <summary>The chain link the last resume revealed (counting down from <see cref="ResumeChain.Length"/>).</summary>
+        public int ResumeLink { get; set; } = ResumeChain.Length;
+
+        /// <summary>The next link to reveal, never the same twice; null before there are keys or once the chain is used up.</summary>
+        public string? NextProof()
+        {
+            if (ResumeSeed is null || ResumeLink <= 1)
+            {
+                return null;
+            }
+            ResumeLink--;
+            return ResumeChain.Link(ResumeSeed, ResumeLink);
+        }
     }
 
     private sealed record PendingConnect(string Peer, PeerOffer Offer, long StartedAt, TimeSpan Wait)

@@ -21,6 +21,7 @@ namespace NatPunch.Security;
 public sealed class SignalCrypto : IDisposable
 {
     private static readonly byte[] Label = "natpunch signal v1"u8.ToArray();
+    private static readonly byte[] ResumeLabel = "natpunch resume v1"u8.ToArray();
 
     private readonly NoiseTransportCipher _send;
     private readonly NoiseTransportCipher _receive;
@@ -34,8 +35,15 @@ public sealed class SignalCrypto : IDisposable
     internal SignalCrypto(ReadOnlySpan<byte> sendKey, ReadOnlySpan<byte> receiveKey)
     {
         _send = new NoiseTransportCipher(HMACSHA256.HashData(sendKey, Label));
+        ResumeSeed = HMACSHA256.HashData(sendKey, ResumeLabel);
         _receive = new NoiseTransportCipher(HMACSHA256.HashData(receiveKey, Label));
     }
+
+    /// <summary>
+    /// The secret seed of this end's resume chain (<see cref="Protocol.Rendezvous.ResumeChain"/>): from our
+    /// sending key, so each end has its own and nobody without the session keys can make it.
+    /// </summary>
+    internal byte[] ResumeSeed { get; }
 
     /// <summary>Boxes that did not open: forged, damaged, replayed, or for another session.</summary>
     public long Refused => Interlocked.Read(ref _refused);

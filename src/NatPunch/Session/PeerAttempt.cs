@@ -287,6 +287,11 @@ internal sealed class PeerAttempt : IAsyncDisposable
                     {
                         case HandshakeOutcome.Established established:
                             policy.Record(established.PeerKey);
+                            if (Link.Crypto is { } keys)
+                            {
+                                // From now on only this end, with the session keys, can resume the session at the server.
+                                await rendezvous.ProtectResumeAsync(introduction.Session, keys.Signals.ResumeSeed, cancellationToken).ConfigureAwait(false);
+                            }
                             TimeSpan elapsed = time.GetElapsedTime(started);
                             _node.Progress?.Report(new ConnectionProgress.Connected(path, elapsed, established.PeerKey));
                             _handedOver = true;

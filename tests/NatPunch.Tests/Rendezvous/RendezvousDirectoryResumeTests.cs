@@ -156,6 +156,56 @@ public class RendezvousDirectoryResumeTests
     }
 
     [Fact]
+    public void OnceAnEndToldItsResumeAnchorOnlyTheNextLinksOfItsChainResumeIt()
+    {
+        byte[] seed = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        string session = Introduce();
+        _directory.Received(2, new ResumeKeyMessage(session, ResumeChain.Link(seed, ResumeChain.Length)), _now);
+        // Someone else's anchor for bob's end, sent later by alice, changes nothing.
+        _directory.Received(1, new ResumeKeyMessage(session, ResumeChain.Link(new byte[32], ResumeChain.Length)), _now);
+        _directory.Disconnected(2, "connection reset", _now);
+        Drain();
+
+        // The name and the session id are no longer enough, nor a link that is not the next one.
+        CannotResume(3, null, "no proof");
+        CannotResume(4, ResumeChain.Link(new byte[32], ResumeChain.Length - 1), "another chain's link");
+        CannotResume(5, ResumeChain.Link(seed, ResumeChain.Length), "the anchor itself is public");
+
+        string first = ResumeChain.Link(seed, ResumeChain.Length - 1);
+        Register(6, "bob", new ResumeSession(session, "alice", first));
+        Drain().ShouldNotContain(o => o.Message is ErrorMessage);
+        _directory.Received(1, new CandidateMessage(session, Relayed), _now);
+        Single<CandidateMessage>(Drain(), 6);
+
+        // A sniffed link is spent: replaying it does not take bob's place again.
+        _directory.Disconnected(6, "connection reset", _now);
+        CannotResume(7, first, "a spent link");
+        // Resumes that never arrived are forgiven, up to MaxSkipped links.
+        Register(8, "bob", new ResumeSession(session, "alice", ResumeChain.Link(seed, ResumeChain.Length - 2 - ResumeChain.MaxSkipped)));
+        Drain().ShouldNotContain(o => o.Message is ErrorMessage);
+
+        void CannotResume(long id, string? proof, string why)
+        {
+            Register(id, "bob", new ResumeSession(session, "alice", proof));
+            Single<ErrorMessage>(Drain(), id).Code.ShouldBe(RendezvousErrorCodes.PeerGone, why);
+            _directory.Disconnected(id, "gave up", _now);
+        }
+    }
+
+    [Fact]
+    public void ResumeLinksTooFarDownTheChainAreRefused()
+    {
+        byte[] seed = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        string anchor = ResumeChain.Link(seed, 100);
+        ResumeChain.Verifies(ResumeChain.Link(seed, 99), anchor).ShouldBeTrue();
+        ResumeChain.Verifies(ResumeChain.Link(seed, 99 - ResumeChain.MaxSkipped), anchor).ShouldBeTrue();
+        ResumeChain.Verifies(ResumeChain.Link(seed, 98 - ResumeChain.MaxSkipped), anchor).ShouldBeFalse();
+        ResumeChain.Verifies(anchor, anchor).ShouldBeFalse();
+        ResumeChain.Verifies("garbage", anchor).ShouldBeFalse();
+        ResumeChain.Verifies(ResumeChain.Link(seed, 99), "garbage").ShouldBeFalse();
+    }
+
+    [Fact]
     public void AResumeBeforeRegisteringIsRefused()
     {
         _directory.Connected(1, IPEndPoint.Parse("192.0.2.9:40001"), _now);
