@@ -14,7 +14,6 @@ public sealed class PeerConnection : IAsyncDisposable
 {
     private readonly PeerAttempt _attempt;
     private readonly PeerNode _node;
-    private readonly PathSupervisor _supervisor;
     private readonly ReliableStreamOptions _streamOptions;
     private readonly object _gate = new(); // guards _stream's creation
     private ReliableStream? _stream;
@@ -30,21 +29,6 @@ public sealed class PeerConnection : IAsyncDisposable
         PeerKey = peerKey;
         Session = session;
         Elapsed = elapsed;
-        IProgress<ConnectionProgress>? progress = node.Progress;
-        _supervisor = new PathSupervisor(Link, node.Rendezvous, session, attempt.NewAgent, node.Options.TimeProvider,
-            onPath: (newPath, took) =>
-            {
-                Path = newPath;
-                progress?.Report(new ConnectionProgress.Connected(newPath, took, peerKey));
-                PathChanged?.Invoke(newPath);
-            },
-            onLost: reason => progress?.Report(new ConnectionProgress.PathLost(reason)),
-            onEnded: reason =>
-            {
-                // Nobody will answer a restart: end now rather than at the stream's peer timeout.
-                progress?.Report(new ConnectionProgress.PathLost($"{reason}; the session ends"));
-                _stream?.Abort(StreamResetCode.TransportFailed, reason);
-            });
         node.Adopt(this);
     }
 
@@ -55,7 +39,26 @@ public sealed class PeerConnection : IAsyncDisposable
     internal Rendezvous.RendezvousClient Rendezvous => _node.Rendezvous;
 
     /// <summary>Restarts and candidates that came through the rendezvous unsealed or that did not open: refused.</summary>
-    public long RefusedSignals => _supervisor.RefusedSignals;
+    public long RefusedSignals => _attempt.RefusedSignals;
+
+    /// <summary>A restart or an upgrade selected another path (the session's loop reports it).</summary>
+    internal void PathSelected(PeerPath path, TimeSpan took)
+    {
+        Path = path;
+        _node.Progress?.Report(new ConnectionProgress.Connected(path, took, PeerKey));
+        PathChanged?.Invoke(path);
+    }
+
+    /// <summary>The session is over (the peer left and the path failed): the stream ends now, with why.</summary>
+    internal void AbortStream(string reason)
+    {
+        ReliableStream? stream;
+        lock (_gate)
+        {
+            stream = _stream;
+        }
+        stream?.Abort(StreamResetCode.TransportFailed, reason);
+    }
 
     /// <summary>Set for a connection made by <see cref="PeerConnector"/>: closing it closes its node too.</summary>
     internal bool OwnsNode { get; set; }
@@ -114,7 +117,7 @@ public sealed class PeerConnection : IAsyncDisposable
         {
             await stream.DisposeAsync().ConfigureAwait(false);
         }
-        await _supervisor.DisposeAsync().ConfigureAwait(false);
+        await _attempt.StopAsync().ConfigureAwait(false);
         await Link.DisposeAsync().ConfigureAwait(false);
         _node.Rendezvous.EndSession(Session);
         _node.Forget(_attempt);

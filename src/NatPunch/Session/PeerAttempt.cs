@@ -15,7 +15,7 @@ namespace NatPunch.Session;
 /// <see cref="PeerConnection"/>. A node makes one for each peer it connects to and one for each peer
 /// that may connect to it (the offer it registers). Disposing it before it became a connection closes the socket.
 /// </summary>
-internal sealed class PeerAttempt : IAsyncDisposable
+internal sealed partial class PeerAttempt : IAsyncDisposable
 {
     private readonly PeerNode _node;
     private readonly IPEndPoint[] _hosts;
@@ -213,145 +213,6 @@ internal sealed class PeerAttempt : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Punches the introduced session: checks every pair, and on the first selected path runs the
-    /// handshake that proves both keys. Returns the connection once the peer's key is proven and
-    /// accepted; throws <see cref="ConnectException"/> saying why not.
-    /// </summary>
-    /// <param name="started">Timestamp the time limit runs from.</param>
-    public async Task<PeerConnection> PunchAsync(IntroduceMessage introduction, bool connecting, long started, CancellationToken cancellationToken)
-    {
-        PeerOptions options = _node.Options;
-        RendezvousClient rendezvous = _node.Rendezvous!;
-        TimeProvider time = options.TimeProvider;
-        if (RelayOnlyFailed.IsCompleted)
-        {
-            await RelayOnlyFailed.ConfigureAwait(false); // throws why
-        }
-        _role = introduction.Role;
-        var remoteCandidates = new List<Candidate>();
-        foreach (CandidateInfo info in introduction.Offer.Candidates)
-        {
-            if (Candidate.TryFromInfo(info, out Candidate candidate))
-            {
-                remoteCandidates.Add(candidate);
-            }
-        }
-        TimeSpan startIn = TimeSpan.FromMilliseconds(Math.Clamp(introduction.StartInMs, 0, 5000));
-        _node.Progress?.Report(new ConnectionProgress.Introduced(introduction.Peer, introduction.Session, remoteCandidates.Count, startIn));
-        // The side ICE makes controlling starts the handshake: one side each, also when both connect at once.
-        bool initiator = introduction.Role == IceRole.Controlling;
-        var policy = new PeerKeyPolicy(introduction.Peer, connecting ? options.PeerKey : null, connecting ? [] : options.AllowedKeys, options.KnownPeers);
-        PeerIdentity identity = options.Identity ?? _node.EphemeralIdentity;
-        (int pairs, List<Candidate> relayed, IceCredentials local) = await Link.InvokeAsync((agent, now) =>
-        {
-            agent.SetRole(introduction.Role);
-            agent.SetRemoteCredentials(new IceCredentials(introduction.Offer.Ufrag, introduction.Offer.Pwd));
-            agent.AddRemoteCandidates(remoteCandidates, now);
-            agent.StartChecks(now + startIn);
-            return (agent.Pairs.Count, agent.RelayedCandidates.ToList(), agent.Local);
-        }).ConfigureAwait(false);
-        // The handshake is bound to the session and both sides' ICE credentials, initiator's first.
-        var remote = new IceCredentials(introduction.Offer.Ufrag, introduction.Offer.Pwd);
-        (IceCredentials first, IceCredentials second) = initiator ? (local, remote) : (remote, local);
-        byte[] prologue = SessionPrologue.Build(introduction.Session, first.Ufrag, first.Pwd, second.Ufrag, second.Pwd);
-        _node.Progress?.Report(new ConnectionProgress.Punching(pairs));
-        // Relayed candidates come after the offer (the grant arrives with the registration): trickle them.
-        foreach (Candidate candidate in relayed)
-        {
-            await rendezvous.SendSessionMessageAsync(new CandidateMessage(introduction.Session, candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
-        }
-
-        TimeSpan left = options.Timeout - time.GetElapsedTime(started);
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task deadline = Task.Delay(left > TimeSpan.Zero ? left : TimeSpan.Zero, time, limit.Token);
-        Task trickle = RelaySessionMessagesAsync(rendezvous, introduction.Session, limit.Token);
-        Task<HandshakeOutcome> secured = new TaskCompletionSource<HandshakeOutcome>().Task; // until a path is selected
-        PeerPath? path = null;
-        try
-        {
-            while (true)
-            {
-                Task<bool> ready = Link.Events.WaitToReadAsync(limit.Token).AsTask();
-                Task done = await Task.WhenAny(ready, trickle, RelayOnlyFailed, secured, deadline).ConfigureAwait(false);
-                if (done == deadline)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    int tried = await Link.InvokeAsync((agent, _) => agent.Pairs.Count).ConfigureAwait(false);
-                    throw new ConnectException($"no path to '{introduction.Peer}' within {options.Timeout.TotalSeconds:0} s after trying {tried} candidate pairs{WhyNoRelay()}",
-                        failure: ConnectFailure.NoPath);
-                }
-                if (done == secured && path is not null)
-                {
-                    switch (await secured.ConfigureAwait(false))
-                    {
-                        case HandshakeOutcome.Established established:
-                            policy.Record(established.PeerKey);
-                            if (Link.Crypto is { } keys)
-                            {
-                                // From now on only this end, with the session keys, can resume the session at the server.
-                                await rendezvous.ProtectResumeAsync(introduction.Session, keys.Signals.ResumeSeed, cancellationToken).ConfigureAwait(false);
-                            }
-                            TimeSpan elapsed = time.GetElapsedTime(started);
-                            _node.Progress?.Report(new ConnectionProgress.Connected(path, elapsed, established.PeerKey));
-                            _handedOver = true;
-                            return new PeerConnection(this, _node, path, introduction.Peer, established.PeerKey, introduction.Session, elapsed);
-                        case HandshakeOutcome.Failed failed:
-                            throw new ConnectException(failed.KeyRefused ? failed.Reason : $"no secure session with '{introduction.Peer}': {failed.Reason}");
-                    }
-                }
-                if (done == trickle)
-                {
-                    await trickle.ConfigureAwait(false); // throws why the peer went away
-                    trickle = new TaskCompletionSource().Task; // rendezvous closed: nothing more to relay
-                }
-                if (done == RelayOnlyFailed)
-                {
-                    await RelayOnlyFailed.ConfigureAwait(false); // throws why
-                }
-                if (!await ready.ConfigureAwait(false))
-                {
-                    break;
-                }
-                while (Link.Events.TryRead(out IceEvent? e))
-                {
-                    switch (e)
-                    {
-                        case IceEvent.CandidateGathered gathered when gathered.Candidate.Type is CandidateType.Relayed or CandidateType.ServerReflexive:
-                            await rendezvous.SendSessionMessageAsync(new CandidateMessage(introduction.Session, gathered.Candidate.ToInfo()), cancellationToken).ConfigureAwait(false);
-                            break;
-                        case IceEvent.Selected selected:
-                            // The first path: prove both keys on it before any data moves (and report it once that is done).
-                            if (path is null)
-                            {
-                                secured = Link.StartHandshakeAsync(now => new SessionHandshake(initiator, identity, policy.Expected, prologue, policy.Authorize, now, options.Handshake));
-                            }
-                            path = PeerPath.FromSelection(selected.Local, selected.Remote, Link.RelayTransport);
-                            break;
-                        case IceEvent.Failed failed:
-                            throw new ConnectException($"no path to '{introduction.Peer}': {failed.Reason}{WhyNoRelay()}", failure: ConnectFailure.NoPath);
-                    }
-                }
-            }
-            throw new ConnectException("the connection was closed while punching");
-        }
-        catch (PeerGoneException gone)
-        {
-            throw new ConnectException($"'{introduction.Peer}' left during the introduction: {gone.Message}");
-        }
-        finally
-        {
-            limit.Cancel();
-            try
-            {
-                await trickle.ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or PeerGoneException or RendezvousException)
-            {
-            }
-        }
-    }
-
     private async Task FailWithAsync(Task<string> relayFailed)
     {
         string reason = await relayFailed.ConfigureAwait(false);
@@ -364,22 +225,6 @@ internal sealed class PeerAttempt : IAsyncDisposable
         : Link.RelayFailure is { } failure ? $" (no relay either: {failure})"
         : Link.RelayTransport is null ? " (the relay was not ready in time)"
         : " (not even through the relay: the peer's side may have no relay)";
-
-    /// <summary>Forwards trickled candidates into the agent; a peer that leaves ends the attempt.</summary>
-    private async Task RelaySessionMessagesAsync(RendezvousClient rendezvous, string session, CancellationToken cancellationToken)
-    {
-        await foreach (RendezvousMessage message in rendezvous.SessionMessages(session).ReadAllAsync(cancellationToken).ConfigureAwait(false))
-        {
-            switch (message)
-            {
-                case CandidateMessage candidate when Candidate.TryFromInfo(candidate.Candidate, out Candidate parsed):
-                    await Link.InvokeAsync((agent, now) => agent.AddRemoteCandidates([parsed], now)).ConfigureAwait(false);
-                    break;
-                case PeerGoneMessage gone:
-                    throw new PeerGoneException(gone.Reason);
-            }
-        }
-    }
 
     private static Socket BindSocket(int port)
     {
@@ -409,15 +254,15 @@ internal sealed class PeerAttempt : IAsyncDisposable
         socket.SendBufferSize = 4 * 1024 * 1024;
     }
 
-    /// <summary>Closes the socket unless the attempt became a connection (which owns the link from then on).</summary>
+    /// <summary>Stops the session's loop and closes the socket, unless the attempt became a connection (which owns the link from then on).</summary>
     public async ValueTask DisposeAsync()
     {
         if (!_handedOver)
         {
+            await StopAsync().ConfigureAwait(false);
             _node.Forget(this);
             await Link.DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    private sealed class PeerGoneException(string reason) : Exception(reason);
 }
