@@ -2,17 +2,21 @@ using System.Globalization;
 using System.Net;
 using NatPunch.Core;
 using NatPunch.Protocol.Rendezvous;
+using NatPunch.Security;
+using NatPunch.Session;
 using NatPunch.Tests.VirtualNetwork;
 using NatPunch.Traversal;
 
 namespace NatPunch.Tests.Traversal;
 
 /// <summary>
-/// One peer of an introduction in the simulation, doing what <c>PeerConnector</c> does around its
-/// <see cref="IceAgent"/>: gather on the data socket, register with the rendezvous (a listener with
-/// its offer, a connector without, then <c>connect</c> with it), and on the introduction set the
-/// role, the peer's credentials and candidates and start checks <c>StartInMs</c> later. The agent's
-/// events are recorded with the simulated time they were raised at.
+/// One peer of an introduction in the simulation, doing what a <c>PeerNode</c> and its session's
+/// driver do around the <see cref="IceAgent"/>: gather on the data socket, register with the rendezvous (a listener with
+/// its offer, a connector without, then <c>connect</c> with it), and on the introduction run the real
+/// <see cref="PathManager"/>: it applies the peer's offer (checks <c>StartInMs</c> later), and once a
+/// path is selected, restarts ICE through the rendezvous whenever the path dies, with a new agent on
+/// the same socket each round. The handshake is not modelled here (it is proven on real sockets):
+/// the first selection establishes the session at once. Events are recorded with their simulated time.
 /// </summary>
 internal sealed class SimulatedPeer : IDatagramCore
 {
@@ -20,7 +24,12 @@ internal sealed class SimulatedPeer : IDatagramCore
     private readonly RendezvousServerNode _server;
     private readonly List<string>? _log;
     private readonly List<(TimeSpan At, IceEvent Event)> _events = [];
+    private readonly List<(TimeSpan At, PathEvent Event)> _pathEvents = [];
+    private readonly IPEndPoint[] _stunServers;
+    private readonly IceAgentOptions _options;
     private SimulatedTcpConnection? _rendezvous;
+    private PathManager? _paths;
+    private IceRole _role = IceRole.Controlling;
 
     public SimulatedPeer(Simulator simulator, string name, VirtualHost host, NatRouter router, StunServerNode stun,
         RendezvousServerNode server, IceAgentOptions options, List<string>? log)
@@ -32,9 +41,10 @@ internal sealed class SimulatedPeer : IDatagramCore
         Host = host;
         Router = router;
         Socket = host.Bind(5000);
-        // As PeerConnector: every agent starts out controlling; the introduction assigns the real role.
-        Agent = new IceAgent(IceRole.Controlling, IceCredentials.NewRandom(), [Socket.SourceEndPoint], [stun.Primary],
-            options, simulator.Now, tieBreaker: (ulong)simulator.Random.NextInt64());
+        _stunServers = [stun.Primary];
+        _options = options;
+        // As PeerAttempt: every agent starts out controlling; the introduction assigns the real role.
+        Agent = NewAgent(simulator.Now);
         Socket.Attach(this);
     }
 
@@ -47,7 +57,17 @@ internal sealed class SimulatedPeer : IDatagramCore
 
     public VirtualSocket Socket { get; }
 
-    public IceAgent Agent { get; }
+    /// <summary>The agent in use: the introduction's, then each restart's.</summary>
+    public IceAgent Agent { get; private set; }
+
+    /// <summary>What the path manager reported: the session's path selections, losses, its end.</summary>
+    public IReadOnlyList<(TimeSpan At, PathEvent Event)> PathEvents => _pathEvents;
+
+    /// <summary>The restart round in use (0: the introduction's).</summary>
+    public int Round => _paths?.Round ?? 0;
+
+    private IceAgent NewAgent(TimeSpan now) =>
+        new(_role, IceCredentials.NewRandom(), [Socket.SourceEndPoint], _stunServers, _options, now, tieBreaker: (ulong)_simulator.Random.NextInt64());
 
     /// <summary>Apply the role of the introduction (false leaves the agent controlling: a role conflict).</summary>
     public bool ApplyAssignedRole { get; set; } = true;
@@ -115,34 +135,85 @@ internal sealed class SimulatedPeer : IDatagramCore
             case IntroduceMessage introduction:
                 Introduced(introduction);
                 break;
+            case ErrorMessage { Session: not null } error when _paths is not null:
+                _paths.HandleSignal(error, _simulator.Now);
+                Drive(_simulator.Now);
+                Socket.Poll(); // changed from outside the socket's own events: re-read the wake-up
+                break;
             case ErrorMessage error:
                 _errors.Add(error);
+                break;
+            case RestartMessage or CandidateMessage or PeerGoneMessage when _paths is not null:
+                _paths.HandleSignal(message, _simulator.Now);
+                Drive(_simulator.Now);
+                Socket.Poll();
                 break;
         }
     }
 
-    /// <summary>PeerConnector.PunchAsync, in the simulation.</summary>
+    /// <summary>PeerAttempt.PunchAsync, in the simulation: the real path manager from the introduction on.</summary>
     private void Introduced(IntroduceMessage introduction)
     {
         Introduction = introduction;
         IntroducedAt = _simulator.Now;
-        var remote = new List<Candidate>();
         foreach (CandidateInfo info in introduction.Offer.Candidates)
         {
-            Candidate.TryFromInfo(info, out Candidate candidate).ShouldBeTrue(info.ToString());
-            remote.Add(candidate);
+            Candidate.TryFromInfo(info, out _).ShouldBeTrue(info.ToString());
         }
         TimeSpan startIn = TimeSpan.FromMilliseconds(Math.Clamp(introduction.StartInMs, 0, 5000)) + ExtraStartDelay;
         if (ApplyAssignedRole)
         {
+            _role = introduction.Role;
             Agent.SetRole(introduction.Role);
         }
-        Agent.SetRemoteCredentials(new IceCredentials(introduction.Offer.Ufrag, introduction.Offer.Pwd));
-        Agent.AddRemoteCandidates(remote, _simulator.Now);
-        ChecksStartAt = _simulator.Now + startIn;
-        Agent.StartChecks(ChecksStartAt.Value);
+        _paths = new PathManager(introduction.Session, introduction.Peer, TimeSpan.FromSeconds(30), _simulator.Now);
+        _paths.Start(introduction.Offer, startIn, [], _simulator.Now);
+        Drive(_simulator.Now);
         Socket.Poll(); // changed from outside the socket's own events: re-read the wake-up
     }
+
+    /// <summary>Carries out what the path manager asks, as the session's driver does, and records what it reports.</summary>
+    private void Drive(TimeSpan now)
+    {
+        if (_paths is null)
+        {
+            return;
+        }
+        while (_paths.TryPollAction(out PathAction action))
+        {
+            switch (action)
+            {
+                case PathAction.ApplyOffer apply:
+                    Agent.SetRemoteCredentials(new IceCredentials(apply.Offer.Ufrag, apply.Offer.Pwd));
+                    Agent.AddRemoteCandidates(apply.Offer.Candidates.Select(c => Candidate.TryFromInfo(c, out Candidate parsed) ? parsed : null).OfType<Candidate>().ToList(), now);
+                    ChecksStartAt ??= apply.ChecksAt;
+                    Agent.StartChecks(apply.ChecksAt);
+                    break;
+                case PathAction.AddCandidate add:
+                    Agent.AddRemoteCandidates([add.Candidate], now);
+                    break;
+                case PathAction.NewAgent:
+                    Agent = NewAgent(now);
+                    break;
+                case PathAction.MakeOffer make:
+                    _paths.HandleOurOffer(make.Round, Agent.CreateOffer(), now);
+                    break;
+                case PathAction.StartHandshake:
+                    _paths.HandleHandshake(new HandshakeOutcome.Established(SimulatedKey, "not modelled"), now);
+                    break;
+                case PathAction.Send send:
+                    _rendezvous!.SendToServer(send.Message);
+                    break;
+            }
+        }
+        while (_paths.TryPollEvent(out PathEvent e))
+        {
+            _pathEvents.Add((now, e));
+            _log?.Add(string.Create(CultureInfo.InvariantCulture, $"{now.TotalMilliseconds,9:F1} ms  path {Name,-9} {e}"));
+        }
+    }
+
+    private static readonly PeerKey SimulatedKey = PeerIdentity.Generate().PublicKey;
 
     // IDatagramCore: the agent, with its events recorded as they are raised (a driver's event pump).
     public void HandleDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from, TimeSpan now)
@@ -153,12 +224,20 @@ internal sealed class SimulatedPeer : IDatagramCore
 
     public bool TryPollTransmit(TimeSpan now, out OutgoingDatagram datagram) => Agent.TryPollTransmit(now, out datagram);
 
-    public TimeSpan? NextWakeUp => Agent.NextWakeUp;
+    public TimeSpan? NextWakeUp => WakeUpTime.Earliest(Agent.NextWakeUp, _paths?.NextWakeUp);
 
     public void HandleTimeout(TimeSpan now)
     {
-        Agent.HandleTimeout(now);
+        if (Agent.NextWakeUp <= now)
+        {
+            Agent.HandleTimeout(now);
+        }
         DrainEvents(now);
+        if (_paths?.NextWakeUp <= now)
+        {
+            _paths.HandleTimeout(now);
+            Drive(now);
+        }
     }
 
     private void DrainEvents(TimeSpan now)
@@ -170,7 +249,9 @@ internal sealed class SimulatedPeer : IDatagramCore
             {
                 _log?.Add(string.Create(CultureInfo.InvariantCulture, $"{now.TotalMilliseconds,9:F1} ms  ice {Name,-9} {e}"));
             }
+            _paths?.HandleIceEvent(e, now);
         }
+        Drive(now);
     }
 
     public override string ToString() => $"{Name} ({Router.Behavior.Name}, {Socket.SourceEndPoint})";
