@@ -22,7 +22,7 @@ namespace NatPunch.Rendezvous;
 /// and sent once it is registered again.
 /// </para>
 /// </summary>
-public sealed class RendezvousClient : IAsyncDisposable
+public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
 {
     // Candidates and restart offers of one session while the server is away: a few at most.
     private const int MaxUnsentSessionMessages = 16;

@@ -28,6 +28,7 @@ internal sealed partial class PeerAttempt
     public long RefusedSignals => _signals?.Refused ?? 0;
 
     private SessionSignals? _signals;
+    private ISignalingChannel _signaling = null!;
 
     private TimeSpan Now => _node.Options.TimeProvider.GetElapsedTime(_epoch);
 
@@ -41,7 +42,7 @@ internal sealed partial class PeerAttempt
     public async Task<PeerConnection> PunchAsync(IntroduceMessage introduction, bool connecting, long started, CancellationToken cancellationToken)
     {
         PeerOptions options = _node.Options;
-        RendezvousClient rendezvous = _node.Rendezvous;
+        ISignalingChannel rendezvous = _node.Rendezvous;
         if (RelayOnlyFailed.IsCompleted)
         {
             await RelayOnlyFailed.ConfigureAwait(false); // throws why
@@ -71,6 +72,7 @@ internal sealed partial class PeerAttempt
         var paths = new PathManager(introduction.Session, introduction.Peer, options.Timeout, TimeSpan.Zero);
         // Relayed candidates come after the offer (the grant arrives with the registration): trickled from the start.
         paths.Start(introduction.Offer, startIn, relayed, Now);
+        _signaling = rendezvous;
         _signals = new SessionSignals(rendezvous, introduction.Session, () => Link.Crypto?.Signals);
         ChannelReader<RendezvousMessage> messages = rendezvous.SessionMessages(introduction.Session);
         _loop = Task.Run(() => RunAsync(paths, introduction.Session, messages, _stopping.Token));
@@ -227,7 +229,7 @@ internal sealed partial class PeerAttempt
                     if (Link.Crypto is { } keys)
                     {
                         // From now on only this end, with the session keys, can resume the session at the server.
-                        _ = _node.Rendezvous.ProtectResumeAsync(session, keys.Signals.ResumeSeed, CancellationToken.None);
+                        _ = _signaling.ProtectResumeAsync(session, keys.Signals.ResumeSeed, CancellationToken.None);
                     }
                     PeerPath path = PeerPath.FromSelection(first.Selection.Local, first.Selection.Remote, Link.RelayTransport);
                     progress?.Report(new ConnectionProgress.Connected(path, first.Took, first.PeerKey));

@@ -12,7 +12,7 @@ namespace NatPunch.Session;
 /// handshake (the first punching) there are no keys, and candidates go as they are; what they can
 /// cause is bounded by the candidate caps and by the handshake on the selected path.
 /// </summary>
-internal sealed class SessionSignals(RendezvousClient rendezvous, string session, Func<SignalCrypto?> crypto)
+internal sealed class SessionSignals(ISignalingChannel rendezvous, string session, Func<SignalCrypto?> crypto)
 {
     private long _refused;
 

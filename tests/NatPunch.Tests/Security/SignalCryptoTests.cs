@@ -3,6 +3,7 @@ using NatPunch.Protocol.Rendezvous;
 using NatPunch.Rendezvous;
 using NatPunch.Security;
 using NatPunch.Session;
+using NatPunch.Tests.Session;
 
 namespace NatPunch.Tests.Security;
 
@@ -69,7 +70,7 @@ public class SignalCryptoTests
     public async Task OnceThereAreKeysOnlySealedRestartsAndCandidatesAreBelieved()
     {
         (SessionCrypto a, SessionCrypto b) = NewPair();
-        await using var rendezvous = new RendezvousClient(new RendezvousClientOptions { Server = "127.0.0.1:1", Name = "unused" });
+        var rendezvous = new InMemorySignaling();
         var ours = new SessionSignals(rendezvous, Session, () => b.Signals);
         var offer = new PeerOffer("u", "p", []);
         var restart = new RestartMessage(Session, offer, 2);
@@ -88,5 +89,14 @@ public class SignalCryptoTests
         var beforeKeys = new SessionSignals(rendezvous, Session, () => null);
         beforeKeys.Open(restart).ShouldBe(restart);
         beforeKeys.Open(sealedByPeer).ShouldBeNull();
+
+        // What we send goes sealed once there are keys, plain before.
+        await ours.SendAsync(restart, TestContext.Current.CancellationToken);
+        await beforeKeys.SendAsync(restart, TestContext.Current.CancellationToken);
+        SealedSignalMessage box = rendezvous.Sent[0].ShouldBeOfType<SealedSignalMessage>();
+        a.Signals.TryOpen(box.Box, Session, out byte[] json).ShouldBeTrue();
+        RendezvousCodec.TryDecode(json, out RendezvousMessage sent, out _).ShouldBeTrue();
+        sent.ShouldBeOfType<RestartMessage>().Round.ShouldBe(2);
+        rendezvous.Sent[1].ShouldBe(restart);
     }
 }
