@@ -16,27 +16,9 @@ namespace NatPunch.IntegrationTests.Peer;
 /// agent selects the attacker's pair, but the attacker cannot echo the sealed path challenge, so
 /// the data never moves there, nothing of the session reaches it in the clear, and alice and bob go on.
 /// </summary>
-public sealed class ForgedRestartTests : IAsyncLifetime
+public sealed class ForgedRestartTests : LoopbackServerTests
 {
-    private NatPunchServer _server = null!;
-
-    public ValueTask InitializeAsync()
-    {
-        _server = new NatPunchServer(new NatPunchServerOptions { Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
-        _server.Start();
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask DisposeAsync() => _server.DisposeAsync();
-
-    private PeerOptions Options(string name) => new()
-    {
-        Server = _server.UdpEndPoints[0].ToString(),
-        Name = name,
-        IncludeLoopbackCandidates = true,
-        Timeout = TimeSpan.FromSeconds(15),
-        Relay = RelayMode.Never,
-    };
+    private new PeerOptions Options(string name) => base.Options(name) with { Relay = RelayMode.Never };
 
     [Fact]
     public async Task AForgedRestartThatWinsTheChecksDoesNotMoveTheSession()
@@ -79,13 +61,7 @@ public sealed class ForgedRestartTests : IAsyncLifetime
         alice.Link.DataRemote.ShouldBe(bobPath);
         alice.Path.Remote.Port.ShouldBe(bobPath.Port);
 
-        byte[] toBob = RandomNumberGenerator.GetBytes(300_000);
-        Task<byte[]> bobReads = SlowTransfer.ReadAllAsync(bob, ct);
-        Task<byte[]> aliceReads = SlowTransfer.ReadAllAsync(alice, ct);
-        await alice.Stream.WriteAsync(toBob, ct);
-        await Task.WhenAll(alice.Stream.CompleteWritesAsync(ct), bob.Stream.CompleteWritesAsync(ct)).WaitAsync(TimeSpan.FromSeconds(30), ct);
-        SHA256.HashData(await bobReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBe(SHA256.HashData(toBob));
-        (await aliceReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBeEmpty();
+        await TransferToBobAsync(alice, bob, 300_000, ct);
         alice.Link.DataRemote.ShouldBe(bobPath);
     }
 
@@ -117,19 +93,25 @@ public sealed class ForgedRestartTests : IAsyncLifetime
         alice.Link.DataRemote.ShouldBe(bobPath);
         (await alice.Link.InvokeAsync((agent, _) => agent.Pairs.Any(p => p.Remote.EndPoint.Port == attacker.Port))).ShouldBeFalse("the forged candidate was probed");
 
-        byte[] toBob = RandomNumberGenerator.GetBytes(100_000);
-        Task<byte[]> bobReads = SlowTransfer.ReadAllAsync(bob, ct);
-        Task<byte[]> aliceReads = SlowTransfer.ReadAllAsync(alice, ct);
-        await alice.Stream.WriteAsync(toBob, ct);
-        await Task.WhenAll(alice.Stream.CompleteWritesAsync(ct), bob.Stream.CompleteWritesAsync(ct)).WaitAsync(TimeSpan.FromSeconds(30), ct);
-        SHA256.HashData(await bobReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBe(SHA256.HashData(toBob));
-        (await aliceReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBeEmpty();
+        await TransferToBobAsync(alice, bob, 100_000, ct);
     }
 
     /// <summary>Reports on the caller's thread (Progress&lt;T&gt; posts to the thread pool, too late for an assertion).</summary>
     private sealed class SynchronousProgress(Action<ConnectionProgress> report) : IProgress<ConnectionProgress>
     {
         public void Report(ConnectionProgress value) => report(value);
+    }
+
+    /// <summary>Alice sends <paramref name="size"/> random bytes and ends; bob ends at once: bob gets them intact, alice nothing.</summary>
+    private static async Task TransferToBobAsync(PeerConnection alice, PeerConnection bob, int size, CancellationToken ct)
+    {
+        byte[] toBob = RandomNumberGenerator.GetBytes(size);
+        Task<byte[]> bobReads = SlowTransfer.ReadAllAsync(bob, ct);
+        Task<byte[]> aliceReads = SlowTransfer.ReadAllAsync(alice, ct);
+        await alice.Stream.WriteAsync(toBob, ct);
+        await Task.WhenAll(alice.Stream.CompleteWritesAsync(ct), bob.Stream.CompleteWritesAsync(ct)).WaitAsync(TimeSpan.FromSeconds(30), ct);
+        SHA256.HashData(await bobReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBe(SHA256.HashData(toBob));
+        (await aliceReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBeEmpty();
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, CancellationToken ct)

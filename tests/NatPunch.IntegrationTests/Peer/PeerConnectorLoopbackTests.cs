@@ -4,26 +4,9 @@ using NatPunch.Server;
 namespace NatPunch.IntegrationTests.Peer;
 
 /// <summary>Listen and connect through the real server on loopback: rendezvous, gathering, checks, selection.</summary>
-public sealed class PeerConnectorLoopbackTests : IAsyncLifetime
+public sealed class PeerConnectorLoopbackTests : LoopbackServerTests
 {
-    private NatPunchServer _server = null!;
-
-    public ValueTask InitializeAsync()
-    {
-        _server = new NatPunchServer(new NatPunchServerOptions { Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
-        _server.Start();
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask DisposeAsync() => _server.DisposeAsync();
-
-    private PeerOptions Options(string name) => new()
-    {
-        Server = _server.UdpEndPoints[0].ToString(),
-        Name = name,
-        IncludeLoopbackCandidates = true,
-        Timeout = TimeSpan.FromSeconds(10),
-    };
+    private new PeerOptions Options(string name) => base.Options(name) with { Timeout = TimeSpan.FromSeconds(10) };
 
     [Fact]
     public async Task ListenerAndConnectorSelectADirectPathAndExchangeSegments()

@@ -9,27 +9,9 @@ namespace NatPunch.IntegrationTests.Peer;
 /// A node registers once and serves many peers: it accepts any number of them, connects to several
 /// by name, and does both at once, each connection with its own path, keys and stream.
 /// </summary>
-public sealed class PeerNodeLoopbackTests : IAsyncLifetime
+public sealed class PeerNodeLoopbackTests : LoopbackServerTests
 {
-    private NatPunchServer _server = null!;
-
-    public ValueTask InitializeAsync()
-    {
-        _server = new NatPunchServer(new NatPunchServerOptions { Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
-        _server.Start();
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask DisposeAsync() => _server.DisposeAsync();
-
-    private PeerOptions Options(string name, PeerIdentity? identity = null) => new()
-    {
-        Server = _server.UdpEndPoints[0].ToString(),
-        Name = name,
-        IncludeLoopbackCandidates = true,
-        Timeout = TimeSpan.FromSeconds(15),
-        Identity = identity,
-    };
+    private PeerOptions Options(string name, PeerIdentity? identity) => Options(name) with { Identity = identity };
 
     [Fact]
     public async Task AListeningNodeAcceptsSeveralPeersAtOnceEachWithItsOwnKeyAndStream()
