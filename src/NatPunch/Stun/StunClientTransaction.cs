@@ -58,7 +58,13 @@ public sealed class StunClientTransaction
     public TimeSpan StartedAt { get; private set; }
 
     /// <summary>When the driver should poll next; null before the first poll and after the end.</summary>
-    public TimeSpan? NextWakeUp => _nextWakeUp;
+    public TimeSpan? NextWakeUp => _nextWakeUp is { } next && GiveUpAt is { } limit && limit < next ? limit : _nextWakeUp;
+
+    /// <summary>
+    /// A time by which the transaction times out whatever its schedule (ICE's checks live until the
+    /// check list's deadline, RFC 8445 §7.2.5.3, not for a number of sends). Null: the schedule alone.
+    /// </summary>
+    public TimeSpan? GiveUpAt { get; init; }
 
     /// <summary>The response, once <see cref="State"/> is <see cref="StunTransactionState.Completed"/>.</summary>
     public StunResponse? Response { get; private set; }
@@ -79,8 +85,8 @@ public sealed class StunClientTransaction
                 State = StunTransactionState.Waiting;
                 StartedAt = now;
                 return Send(now);
-            case StunTransactionState.Waiting when now >= _nextWakeUp:
-                if (IsReliable || SendCount >= _options.MaxSends)
+            case StunTransactionState.Waiting when now >= GiveUpAt || now >= _nextWakeUp:
+                if (IsReliable || SendCount >= _options.MaxSends || now >= GiveUpAt)
                 {
                     State = StunTransactionState.TimedOut;
                     _nextWakeUp = null;
@@ -90,7 +96,7 @@ public sealed class StunClientTransaction
                 _rto = _options.NextRto(_rto);
                 return Send(now);
             default:
-                return new StunTransactionStep(default, _nextWakeUp, State);
+                return new StunTransactionStep(default, NextWakeUp, State);
         }
     }
 
@@ -111,7 +117,20 @@ public sealed class StunClientTransaction
         {
             _nextWakeUp = now + _rto;
         }
-        return new StunTransactionStep(_request, _nextWakeUp, State);
+        return new StunTransactionStep(_request, NextWakeUp, State);
+    }
+
+    /// <summary>
+    /// Sends again at the next poll and starts the schedule over from the initial RTO (RFC 8445
+    /// §7.3.1.4: a check that is in progress when the peer's check arrives is triggered anew).
+    /// </summary>
+    public void RetransmitNow(TimeSpan now)
+    {
+        if (State == StunTransactionState.Waiting)
+        {
+            _rto = _options.InitialRto;
+            _nextWakeUp = now;
+        }
     }
 
     /// <summary>

@@ -88,17 +88,12 @@ public sealed partial class IceAgent
             Id = id,
             Kind = IceTransactionKind.Check,
             Destination = pair.Remote.EndPoint,
-            Request = BuildCheck(id, pair, useCandidate),
+            Schedule = IceTransaction.Scheduled(BuildCheck(id, pair, useCandidate), _options.InitialCheckRetransmit, _options.MaxCheckRetransmit,
+                timeout is { } limit ? now + limit : useCandidate ? now + _options.CheckTimeout : pair.FirstCheckAt.Value + _options.CheckTimeout),
             Pair = pair,
             UseCandidate = useCandidate,
             SentAsControlling = _controlling,
-            FirstSentAt = now,
-            Deadline = timeout is { } limit ? now + limit
-                : useCandidate ? now + _options.CheckTimeout : pair.FirstCheckAt.Value + _options.CheckTimeout,
-            Interval = _options.InitialCheckRetransmit,
-            NextSendAt = now + _options.InitialCheckRetransmit,
-            LastSentAt = now,
-        });
+        }, now);
     }
 
     /// <summary>A connectivity check (RFC 8445 §7.2.2): USERNAME "remote:local", PRIORITY, role, optional USE-CANDIDATE, integrity, fingerprint.</summary>
@@ -191,8 +186,7 @@ public sealed partial class IceAgent
             IceTransaction? running = FindCheck(pair);
             if (running is not null)
             {
-                running.NextSendAt = now; // send it again right away
-                running.Interval = _options.InitialCheckRetransmit;
+                running.Schedule.RetransmitNow(now); // send it again right away
             }
             else
             {
@@ -280,9 +274,9 @@ public sealed partial class IceAgent
             return;
         }
         // Karn: only an unretransmitted request gives an unambiguous round-trip time.
-        if (transaction.Sends == 1)
+        if (transaction.Schedule.SendCount == 1)
         {
-            pair.RoundTrip = now - transaction.FirstSentAt;
+            pair.RoundTrip = now - transaction.Schedule.StartedAt;
         }
         pair.State = CandidatePairState.Succeeded;
         if (SelectedPair is { } current)

@@ -44,14 +44,9 @@ public sealed partial class IceAgent
                 Id = id,
                 Kind = IceTransactionKind.Consent,
                 Destination = pair.Remote.EndPoint,
-                Request = BuildCheck(id, pair, useCandidate: false),
+                Schedule = IceTransaction.Scheduled(BuildCheck(id, pair, useCandidate: false), _options.ConsentRetransmit, _options.MaxCheckRetransmit, now + interval),
                 Pair = pair,
-                FirstSentAt = now,
-                Deadline = now + interval,
-                Interval = _options.ConsentRetransmit,
-                NextSendAt = now + _options.ConsentRetransmit,
-                LastSentAt = now,
-            });
+            }, now);
             _nextConsentAt = now + interval;
         }
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using NatPunch.Protocol.Stun;
+using NatPunch.Stun;
 
 namespace NatPunch.Traversal;
 
@@ -26,13 +27,8 @@ public sealed partial class IceAgent
                 Id = id,
                 Kind = IceTransactionKind.Gather,
                 Destination = destination,
-                Request = builder.Written.ToArray(),
-                FirstSentAt = now,
-                Deadline = now + _options.GatherTimeout,
-                Interval = _options.GatherRetransmit,
-                NextSendAt = now + _options.GatherRetransmit,
-                LastSentAt = now,
-            });
+                Schedule = IceTransaction.Scheduled(builder.Written.ToArray(), _options.GatherRetransmit, _options.GatherTimeout, now + _options.GatherTimeout),
+            }, now);
             _gatheringOutstanding++;
         }
         if (_gatheringOutstanding == 0)
@@ -74,9 +70,20 @@ public sealed partial class IceAgent
         }
     }
 
-    private void StartTransaction(IceTransaction transaction)
+    private void StartTransaction(IceTransaction transaction, TimeSpan now)
     {
         _transactions[transaction.Id] = transaction;
-        Send(transaction.Destination, transaction.Request, transaction.ViaRelay);
+        SendStep(transaction, transaction.Schedule.Poll(now));
+    }
+
+    private void SendStep(IceTransaction transaction, StunTransactionStep step)
+    {
+        if (step.ShouldSend)
+        {
+            // The schedule hands back the request it was given: its array, not a copy.
+            byte[] request = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(step.Datagram, out ArraySegment<byte> whole) && whole.Offset == 0 && whole.Count == whole.Array!.Length
+                ? whole.Array : step.Datagram.ToArray();
+            Send(transaction.Destination, request, transaction.ViaRelay);
+        }
     }
 }

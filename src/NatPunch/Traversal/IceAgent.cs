@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using NatPunch.Core;
 using NatPunch.Protocol.Rendezvous;
 using NatPunch.Protocol.Stun;
+using NatPunch.Stun;
 
 namespace NatPunch.Traversal;
 
@@ -218,7 +219,7 @@ public sealed partial class IceAgent : IDatagramCore
             TimeSpan? next = null;
             foreach (IceTransaction transaction in _transactions.Values)
             {
-                next = WakeUpTime.Earliest(next, transaction.NextSendAt < transaction.Deadline ? transaction.NextSendAt : transaction.Deadline);
+                next = WakeUpTime.Earliest(next, transaction.Schedule.NextWakeUp);
             }
             if (_checksStartAt is not null && SelectedPair is null && _pairs.Exists(p => p.State == CandidatePairState.Waiting))
             {
@@ -241,14 +242,15 @@ public sealed partial class IceAgent : IDatagramCore
     {
         foreach (IceTransaction transaction in _transactions.Values.ToList())
         {
-            if (now >= transaction.Deadline)
+            StunTransactionStep step = transaction.Schedule.Poll(now);
+            if (step.State == StunTransactionState.TimedOut)
             {
                 _transactions.Remove(transaction.Id);
                 TransactionTimedOut(transaction, now);
             }
-            else if (now >= transaction.NextSendAt)
+            else
             {
-                Retransmit(transaction, now);
+                SendStep(transaction, step);
             }
         }
         SendPacedCheck(now);
@@ -260,15 +262,6 @@ public sealed partial class IceAgent : IDatagramCore
         }
         CheckConsent(now);
         ReportFailureIfHopeless(now);
-    }
-
-    private void Retransmit(IceTransaction transaction, TimeSpan now)
-    {
-        Send(transaction.Destination, transaction.Request, transaction.ViaRelay);
-        transaction.Sends++;
-        transaction.LastSentAt = now;
-        transaction.Interval = Min(transaction.Interval * 2, transaction.Kind == IceTransactionKind.Gather ? _options.GatherTimeout : _options.MaxCheckRetransmit);
-        transaction.NextSendAt = now + transaction.Interval;
     }
 
     private void TransactionTimedOut(IceTransaction transaction, TimeSpan now)

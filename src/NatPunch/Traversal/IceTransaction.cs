@@ -1,27 +1,43 @@
 using System.Net;
 using NatPunch.Protocol.Stun;
+using NatPunch.Stun;
 
 namespace NatPunch.Traversal;
 
-/// <summary>An outstanding STUN request of the agent and its retransmission schedule.</summary>
+/// <summary>
+/// An outstanding STUN request of the agent: what it is for, and its retransmission schedule, a
+/// <see cref="StunClientTransaction"/> like every other STUN request of the client (gathering,
+/// checks and consent here, TURN in <c>TurnClientCore</c>). The agent matches responses itself
+/// (it checks their integrity with the pair's credentials); the transaction only says when to send.
+/// </summary>
 internal sealed class IceTransaction
 {
     public required TransactionId Id { get; init; }
     public required IceTransactionKind Kind { get; init; }
     public required IPEndPoint Destination { get; init; }
-    public required byte[] Request { get; init; }
+    public required StunClientTransaction Schedule { get; init; }
     public CandidatePair? Pair { get; init; }
     /// <summary>Sent through our TURN allocation rather than straight from the socket.</summary>
     public bool ViaRelay => Pair?.SendsViaRelay == true;
     public bool UseCandidate { get; init; }
     /// <summary>The request claimed the controlling role (ICE-CONTROLLING) rather than the controlled one.</summary>
     public bool SentAsControlling { get; init; }
-    public required TimeSpan FirstSentAt { get; init; }
-    public required TimeSpan Deadline { get; init; }
-    public required TimeSpan Interval { get; set; }
-    public required TimeSpan NextSendAt { get; set; }
-    public int Sends { get; set; } = 1;
-    public TimeSpan LastSentAt { get; set; }
+
+    /// <summary>
+    /// A schedule for <paramref name="request"/>: first retransmission after <paramref name="initial"/>,
+    /// doubling up to <paramref name="cap"/>, as many sends as fit before <paramref name="giveUpAt"/>.
+    /// </summary>
+    public static StunClientTransaction Scheduled(byte[] request, TimeSpan initial, TimeSpan cap, TimeSpan giveUpAt) =>
+        new(request, new StunRetransmissionOptions
+        {
+            InitialRto = initial,
+            MaxRto = cap > initial ? cap : initial,
+            MaxSends = int.MaxValue,
+            FinalWaitMultiplier = 0,
+        })
+        {
+            GiveUpAt = giveUpAt,
+        };
 }
 
 internal enum IceTransactionKind

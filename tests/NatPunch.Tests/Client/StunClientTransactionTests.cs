@@ -44,6 +44,34 @@ public class StunClientTransactionTests
     }
 
     [Fact]
+    public void ACappedScheduleWithADeadlineRetransmitsUntilItAsIceChecksDo()
+    {
+        var options = new StunRetransmissionOptions { InitialRto = TimeSpan.FromMilliseconds(100), MaxRto = TimeSpan.FromMilliseconds(400), MaxSends = int.MaxValue, FinalWaitMultiplier = 0 };
+        var transaction = new StunClientTransaction(new StunRequest(Server).Encode(TransactionId.NewRandom()), options) { GiveUpAt = TimeSpan.FromMilliseconds(1500) };
+
+        (List<double> sends, double? failedAt) = RunToTimeout(transaction);
+
+        sends.ShouldBe([0, 100, 300, 700, 1100]);
+        failedAt.ShouldBe(1500, "the deadline, not the next send at 1500 + 0");
+    }
+
+    [Fact]
+    public void RetransmitNowSendsAtTheNextPollAndStartsTheScheduleOver()
+    {
+        var options = new StunRetransmissionOptions { InitialRto = TimeSpan.FromMilliseconds(100), MaxRto = TimeSpan.FromMilliseconds(400), MaxSends = int.MaxValue };
+        var transaction = new StunClientTransaction(new StunRequest(Server).Encode(TransactionId.NewRandom()), options);
+        transaction.Poll(TimeSpan.Zero);
+        transaction.Poll(TimeSpan.FromMilliseconds(100));
+        transaction.Poll(TimeSpan.FromMilliseconds(300)).NextWakeUp.ShouldBe(TimeSpan.FromMilliseconds(700));
+
+        transaction.RetransmitNow(TimeSpan.FromMilliseconds(350));
+        transaction.NextWakeUp.ShouldBe(TimeSpan.FromMilliseconds(350));
+        StunTransactionStep step = transaction.Poll(TimeSpan.FromMilliseconds(350));
+        step.ShouldSend.ShouldBeTrue();
+        step.NextWakeUp.ShouldBe(TimeSpan.FromMilliseconds(550), "doubled from the initial RTO again");
+    }
+
+    [Fact]
     public void ScheduleStartsAtTheFirstPoll()
     {
         var transaction = NewTransaction();
