@@ -444,6 +444,12 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
                 }
                 if (waiting is null || !waiting.Result.TrySetResult(introduce))
                 {
+                    lock (_gate)
+                    {
+                        // The server used our registered offer for this session and forgot it: so do we,
+                        // or a reconnect would register it again for a socket that now serves this session.
+                        _offer = null;
+                    }
                     _introductions.Writer.TryWrite(introduce);
                 }
                 break;

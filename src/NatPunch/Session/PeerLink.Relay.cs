@@ -14,7 +14,7 @@ namespace NatPunch.Session;
 /// Everything here runs on the link's loop, except the data path (<c>SendFramed</c>,
 /// <see cref="FromRelayServer"/>), which reads only immutable targets.
 /// </summary>
-public sealed partial class PeerLink
+internal sealed partial class PeerLink
 {
     // Loop-owned.
     private readonly List<RelayConnection> _relayAttempts = [];

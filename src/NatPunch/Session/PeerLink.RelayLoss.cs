@@ -19,7 +19,7 @@ namespace NatPunch.Session;
 /// </para>
 /// Everything here runs on the link's loop.
 /// </summary>
-public sealed partial class PeerLink
+internal sealed partial class PeerLink
 {
     // Loop-owned.
     private bool _reallocating;

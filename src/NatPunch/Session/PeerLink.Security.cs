@@ -16,7 +16,7 @@ namespace NatPunch.Session;
 /// sealed challenge on it, so a forged restart or candidate cannot move the session elsewhere.
 /// Opening runs on the receive loop (or a TCP relay's reader); handshake and path state are the loop's.
 /// </summary>
-public sealed partial class PeerLink
+internal sealed partial class PeerLink
 {
     private static readonly TimeSpan ChallengeInterval = TimeSpan.FromMilliseconds(200);
     private const int ChallengeLength = 8;

@@ -15,7 +15,7 @@ namespace NatPunch.Session;
 /// handshake, anything else is counted and dropped. With a relay (<see cref="StartRelayAsync"/>) the link also owns a TURN allocation
 /// whose relayed address the agent uses as a candidate (PeerLink.Relay.cs).
 /// </summary>
-public sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
+internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
 {
     private const int MaxDatagram = 65536;
 

@@ -148,6 +148,38 @@ public sealed class RendezvousClientServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnOfferThatServedASessionIsNotRegisteredAgainAfterAReconnect()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        NatPunchServer own = StartServerOnFixedPort();
+        int port = own.UdpEndPoints[0].Port;
+        var bob = Track(new RendezvousClient(new RendezvousClientOptions
+        {
+            Server = $"127.0.0.1:{port}",
+            Name = "bob6",
+            PingInterval = TimeSpan.FromMilliseconds(200),
+            DeadAfter = TimeSpan.FromSeconds(3),
+            MaxReconnectDelay = TimeSpan.FromMilliseconds(300),
+        }));
+        var registeredAgain = new TaskCompletionSource();
+        bob.RegisteredAgain += _ => registeredAgain.TrySetResult();
+        await bob.StartAsync(Offer, ct);
+        var alice = Track(new RendezvousClient(new RendezvousClientOptions { Server = $"127.0.0.1:{port}", Name = "alice6" }));
+        await alice.StartAsync(null, ct);
+        await alice.ConnectToPeerAsync("bob6", Offer, TimeSpan.FromSeconds(5), ct);
+        await bob.WaitForIntroductionAsync(ct);
+
+        await own.DisposeAsync();
+        await using NatPunchServer restarted = StartServer(port, token: null);
+        await registeredAgain.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        // Bob's offer went to alice's session: a newcomer is told bob offers nothing, not sent to alice's socket.
+        var carol = Track(new RendezvousClient(new RendezvousClientOptions { Server = $"127.0.0.1:{port}", Name = "carol6" }));
+        await carol.StartAsync(null, ct);
+        var busy = await Should.ThrowAsync<RendezvousException>(() => carol.ConnectToPeerAsync("bob6", Offer, TimeSpan.Zero, ct));
+        busy.Code.ShouldBe(RendezvousErrorCodes.PeerBusy);
+    }
+
+    [Fact]
     public async Task ClientRegistersAgainAfterServerRestart()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
