@@ -225,7 +225,7 @@ internal sealed partial class PeerLink
             StartRelayAttempt(TurnServerTransport.Tcp, Now); // UDP never answered: TCP may still get through
         }
         bool othersLeft = _relay is not null || _tcpRelayDueAt is not null || _relayAttempts.Exists(a => a.FailureReason is null);
-        if (!othersLeft && _reallocating)
+        if (!othersLeft && _recovery.Reallocating)
         {
             ReallocateLater(Now);
         }

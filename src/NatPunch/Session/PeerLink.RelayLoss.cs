@@ -17,15 +17,12 @@ namespace NatPunch.Session;
 /// (a Refresh): 437 or no answer within <see cref="RelayServer.ConfirmTimeout"/> means it is lost. Until
 /// it answers, the new agent does not get its candidate: a restarted agent only pairs a live relay.
 /// </para>
-/// Everything here runs on the link's loop.
+/// The timing is <see cref="RelayRecovery"/>'s (a core without I/O); everything here runs on the link's loop.
 /// </summary>
 internal sealed partial class PeerLink
 {
     // Loop-owned.
-    private bool _reallocating;
-    private TimeSpan _reallocateAfter;
-    private TimeSpan? _reallocateAt;
-    private TimeSpan? _confirmDeadline;
+    private readonly RelayRecovery _recovery = new();
 
     /// <summary>
     /// New credentials for the relay server (a fresh grant after registering again: a restarted server
@@ -40,23 +37,19 @@ internal sealed partial class PeerLink
             return;
         }
         _relayServer = _relayServer with { Credentials = credentials };
-        if (_reallocateAt is not null)
-        {
-            _reallocateAfter = _relayServer.ReallocateAfter;
-            _reallocateAt = now;
-        }
+        _recovery.CredentialsChanged(_relayServer, now);
     });
 
-    private TimeSpan? RelayRecoveryWakeUp => WakeUpTime.Earliest(_reallocateAt, _confirmDeadline);
+    private TimeSpan? RelayRecoveryWakeUp => _recovery.NextWakeUp;
 
     private void HandleRelayRecoveryTimeouts(TimeSpan now)
     {
-        if (_reallocateAt is { } due && now >= due)
+        (bool allocate, bool unanswered) = _recovery.HandleTimeout(now);
+        if (allocate)
         {
-            _reallocateAt = null;
             StartAllocating(now);
         }
-        if (_confirmDeadline is { } deadline && now >= deadline && _relay is { } relay)
+        if (unanswered && _relay is { } relay)
         {
             RelayAttemptFailed(relay, $"no answer from the TURN server {relay.Server} to a refresh within {_relayServer!.ConfirmTimeout.TotalSeconds:0.#} s");
         }
@@ -72,26 +65,19 @@ internal sealed partial class PeerLink
         {
             return false;
         }
-        if (_confirmDeadline is not null)
+        if (_recovery.ShouldAsk(_relayServer!, relay.LastHeardAt, now))
         {
-            return true;
+            relay.Core.RefreshNow(now);
+            relay.Flush(now);
         }
-        if (now - relay.LastHeardAt < _relayServer!.QuietAfter)
-        {
-            return false;
-        }
-        relay.Core.RefreshNow(now);
-        relay.Flush(now);
-        _confirmDeadline = now + _relayServer.ConfirmTimeout;
-        return true;
+        return _recovery.Confirming;
     }
 
     /// <summary>The relay answered a refresh: it is alive, and an agent that was kept waiting gets it now.</summary>
     private void RelayConfirmed()
     {
-        if (_confirmDeadline is not null)
+        if (_recovery.Confirmed())
         {
-            _confirmDeadline = null;
             OfferRelayTo(_agent);
         }
     }
@@ -100,7 +86,6 @@ internal sealed partial class PeerLink
     private void RelayLost(RelayConnection lost, string reason)
     {
         _relay = null;
-        _confirmDeadline = null;
         _permissionsAsked.Clear(); // the next allocation starts without permissions
         RelayFailure = $"the relay was lost: {reason}";
         if (lost.Core.Allocation is { } allocation)
@@ -108,24 +93,16 @@ internal sealed partial class PeerLink
             _agent.RemoveRelayedCandidate(allocation.RelayedAddress, RelayFailure);
         }
         RelayChanged?.Invoke(new RelayStatus.Lost(RelayFailure));
-        _reallocating = true;
-        _reallocateAfter = _relayServer!.ReallocateAfter;
-        _reallocateAt = Now + _reallocateAfter;
+        _recovery.Lost(_relayServer!, Now);
     }
 
     /// <summary>A round of re-allocation failed on every transport: the next one waits twice as long.</summary>
-    private void ReallocateLater(TimeSpan now)
-    {
-        TimeSpan doubled = _reallocateAfter * 2;
-        _reallocateAfter = doubled < _relayServer!.MaxReallocateAfter ? doubled : _relayServer.MaxReallocateAfter;
-        _reallocateAt = now + _reallocateAfter;
-    }
+    private void ReallocateLater(TimeSpan now) => _recovery.RoundFailed(_relayServer!, now);
 
     /// <summary>An allocation was granted: nothing is lost any more, and no round is due.</summary>
     private void RelayGranted()
     {
-        _reallocating = false;
-        _reallocateAt = null;
+        _recovery.Granted();
         RelayFailure = null;
     }
 }
