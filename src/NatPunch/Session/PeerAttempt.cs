@@ -23,7 +23,7 @@ internal sealed partial class PeerAttempt : IAsyncDisposable
     private readonly TaskCompletionSource<string> _relayFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     // The role the rendezvous assigned; every agent of this session (first and restarts) takes it.
     private IceRole _role = IceRole.Controlling;
-    private bool _handedOver;
+    private volatile bool _handedOver; // set by the session loop, read by DisposeAsync
     private bool _serverOffersNoRelay;
 
     public PeerAttempt(PeerNode node)

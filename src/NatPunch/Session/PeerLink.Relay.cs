@@ -121,7 +121,7 @@ internal sealed partial class PeerLink
             await attempt.ConnectAsync(
                 message => FromRelayServer(message, attempt),
                 reason => _commands.Writer.TryWrite(() => RelayAttemptFailed(attempt, reason)),
-                _relayServer!.AllocateTimeout).ConfigureAwait(false);
+                _relayServer!.AllocateTimeout, _time).ConfigureAwait(false);
             _commands.Writer.TryWrite(() =>
             {
                 if (attempt.Core.State == TurnClientState.Idle && attempt.FailureReason is null)
@@ -386,7 +386,7 @@ internal sealed partial class PeerLink
                     attempt.Core.Close(now);
                     attempt.Flush(now);
                 }
-            }).WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            }).WaitAsync(TimeSpan.FromSeconds(1), _time).ConfigureAwait(false);
         }
         catch (Exception e) when (e is ObjectDisposedException or TimeoutException)
         {

@@ -67,8 +67,9 @@ internal sealed class RelayConnection : IAsyncDisposable
     /// <summary>
     /// Opens the TCP connection (nothing to do for UDP) and starts reading; every message the
     /// server sends is handed to <paramref name="onMessage"/>, the end of the connection to <paramref name="onClosed"/>.
+    /// The connect times out after <paramref name="timeout"/> on <paramref name="time"/>, the link's clock.
     /// </summary>
-    public async Task ConnectAsync(Action<byte[]> onMessage, Action<string> onClosed, TimeSpan timeout)
+    public async Task ConnectAsync(Action<byte[]> onMessage, Action<string> onClosed, TimeSpan timeout, TimeProvider time)
     {
         if (Transport != TurnServerTransport.Tcp)
         {
@@ -77,8 +78,8 @@ internal sealed class RelayConnection : IAsyncDisposable
         var socket = new Socket(Server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-            limit.CancelAfter(timeout);
+            using var due = new CancellationTokenSource(timeout, time);
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, due.Token);
             await socket.ConnectAsync(Server, limit.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
