@@ -35,6 +35,13 @@ public static class ResumeChain
         return index == 0 ? Base64Url.EncodeToString(seed) : Base64Url.EncodeToString(link);
     }
 
+    /// <summary>A link's text form: 43 base64url characters (32 bytes). The server keeps nothing else as an anchor.</summary>
+    public static bool IsWellFormed(string? text)
+    {
+        Span<byte> link = stackalloc byte[LinkLength];
+        return text is not null && TryDecode(text, link);
+    }
+
     /// <summary>True when hashing <paramref name="proof"/> 1 to <see cref="MaxSkipped"/> + 1 times gives <paramref name="anchor"/>.</summary>
     public static bool Verifies(string proof, string anchor)
     {

@@ -41,7 +41,7 @@ public sealed partial class RendezvousDirectory
         {
             var session = new Session(id, first.Name!, peer);
             session._clients[0] = first;
-            session._anchors[0] = proof; // a server that restarted can only take the first proof on trust
+            session._anchors[0] = ResumeChain.IsWellFormed(proof) ? proof : null; // a server that restarted can only take the first proof on trust
             session.ResumeBy = resumeBy;
             session.AwayReason = "it has not registered again since the server restarted";
             return session;
@@ -83,7 +83,7 @@ public sealed partial class RendezvousDirectory
             {
                 return false; // not the end that was in the session: it alone has the chain's next link
             }
-            _anchors[end] = proof ?? _anchors[end];
+            _anchors[end] = ResumeChain.IsWellFormed(proof) ? proof : _anchors[end];
             _clients[end] = client;
             ResumeBy = null;
             AwayReason = null;

@@ -14,7 +14,11 @@ public class RendezvousCodecTests
             new RegisterMessage("bob", "t", offer, "i", "natpunch"),
             new IntroduceMessage("s1", "alice", IceRole.Controlled, offer, "192.0.2.1:5", 12),
             new ErrorMessage(RendezvousErrorCodes.PeerUnknown, "no"),
+            new ErrorMessage(RendezvousErrorCodes.PeerBusy, "busy", Peer: "carol"),
             new PingMessage(42),
+            new ResumeMessage("s2", "carol", "proof"),
+            new ResumeKeyMessage("s2", "anchor"),
+            new SealedSignalMessage("s2", "AAAA"),
         ];
         foreach (RendezvousMessage message in messages)
         {
@@ -36,6 +40,17 @@ public class RendezvousCodecTests
         json.ShouldStartWith("{\"type\":\"introduce\"");
         json.ShouldContain("\"start_in_ms\":3");
         json.ShouldContain("\"role\":\"controlling\"");
+    }
+
+    [Fact]
+    public void TheNewMessagesHaveTheirWireNames()
+    {
+        Json(new ResumeMessage("s1", "alice", "p")).ShouldBe("{\"type\":\"resume\",\"session\":\"s1\",\"peer\":\"alice\",\"proof\":\"p\"}");
+        Json(new ResumeKeyMessage("s1", "a")).ShouldBe("{\"type\":\"resume-key\",\"session\":\"s1\",\"anchor\":\"a\"}");
+        Json(new SealedSignalMessage("s1", "b")).ShouldBe("{\"type\":\"sealed\",\"session\":\"s1\",\"box\":\"b\"}");
+        Json(new ErrorMessage("peer-busy", "m", Peer: "bob")).ShouldBe("{\"type\":\"error\",\"code\":\"peer-busy\",\"message\":\"m\",\"peer\":\"bob\"}");
+
+        static string Json(RendezvousMessage message) => Encoding.UTF8.GetString(RendezvousCodec.EncodeJson(message));
     }
 
     [Fact]
@@ -62,6 +77,9 @@ public class RendezvousCodecTests
     [InlineData("{\"type\":\"connect\",\"peer\":\"bob\",\"wait_ms\":1}")]
     [InlineData("{\"type\":\"ping\",\"id\":\"x\"}")]
     [InlineData("{not json")]
+    [InlineData("{\"type\":\"resume\",\"session\":\"s\"}")]
+    [InlineData("{\"type\":\"resume-key\",\"session\":\"s\"}")]
+    [InlineData("{\"type\":\"sealed\",\"box\":\"AAAA\"}")]
     public void BadPayloadsAreRejectedWithoutThrowing(string json)
     {
         RendezvousCodec.TryDecode(Encoding.UTF8.GetBytes(json), out _, out string error).ShouldBeFalse();

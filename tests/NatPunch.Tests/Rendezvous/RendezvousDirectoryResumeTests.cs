@@ -203,6 +203,9 @@ public class RendezvousDirectoryResumeTests
         ResumeChain.Verifies(anchor, anchor).ShouldBeFalse();
         ResumeChain.Verifies("garbage", anchor).ShouldBeFalse();
         ResumeChain.Verifies(ResumeChain.Link(seed, 99), "garbage").ShouldBeFalse();
+        ResumeChain.IsWellFormed(anchor).ShouldBeTrue();
+        ResumeChain.IsWellFormed(new string('A', 10_000)).ShouldBeFalse("the server keeps no large string as an anchor");
+        ResumeChain.IsWellFormed(null).ShouldBeFalse();
     }
 
     [Fact]
