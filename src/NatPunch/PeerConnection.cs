@@ -117,7 +117,6 @@ public sealed class PeerConnection : IAsyncDisposable
         {
             await stream.DisposeAsync().ConfigureAwait(false);
         }
-        await _attempt.StopAsync().ConfigureAwait(false);
         await Link.DisposeAsync().ConfigureAwait(false);
         _node.Rendezvous.EndSession(Session);
         _node.Forget(_attempt);

@@ -254,12 +254,11 @@ internal sealed partial class PeerAttempt : IAsyncDisposable
         socket.SendBufferSize = 4 * 1024 * 1024;
     }
 
-    /// <summary>Stops the session's loop and closes the socket, unless the attempt became a connection (which owns the link from then on).</summary>
+    /// <summary>Closes the socket (and the session's path management with it), unless the attempt became a connection (which owns the link from then on).</summary>
     public async ValueTask DisposeAsync()
     {
         if (!_handedOver)
         {
-            await StopAsync().ConfigureAwait(false);
             _node.Forget(this);
             await Link.DisposeAsync().ConfigureAwait(false);
         }

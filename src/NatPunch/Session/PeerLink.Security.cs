@@ -101,6 +101,7 @@ internal sealed partial class PeerLink
         {
             _established = outcome is HandshakeOutcome.Established;
             done.TrySetResult(outcome);
+            _paths?.HandleHandshake(outcome, now);
         }
     }
 
@@ -137,7 +138,7 @@ internal sealed partial class PeerLink
         _challenge = null;
         if (_pendingSelected is { } selected)
         {
-            _events.Writer.TryWrite(selected);
+            ReportIceEvent(selected);
             _pendingSelected = null;
         }
     }

@@ -40,6 +40,8 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
     private volatile DataTarget? _previousTarget;
     private long _strayDatagrams;
     private int _disposed;
+    // Builds the first agent and each restart's (PathAction.NewAgent).
+    private readonly Func<TimeSpan, IceAgent> _agentFactory;
 
     /// <param name="socket">A bound UDP socket the link takes over.</param>
     /// <param name="agentFactory">Builds the agent once the clock is running (it starts gathering at once).</param>
@@ -48,6 +50,7 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
         _socket = socket;
         _time = time ?? TimeProvider.System;
         _epoch = _time.GetTimestamp();
+        _agentFactory = agentFactory;
         _agent = agentFactory(Now);
         _receiveLoop = Task.Run(() => ReceiveLoopAsync(_stopping.Token));
         _mainLoop = Task.Run(() => MainLoopAsync(_stopping.Token));
@@ -101,16 +104,18 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
     /// afresh on the same socket, while data keeps going to the old remote until it selects a pair.
     /// </summary>
     public Task RestartAgentAsync(Func<TimeSpan, IceAgent> agentFactory) =>
-        InvokeAsync((_, now) =>
+        InvokeAsync((_, now) => ReplaceAgent(agentFactory, now));
+
+    private void ReplaceAgent(Func<TimeSpan, IceAgent> agentFactory, TimeSpan now)
+    {
+        _agent = agentFactory(now);
+        // The allocation outlives agents, but a quiet one may be gone (a restarted server): the
+        // new agent gets it at once only if it was heard lately, else once it answers a refresh.
+        if (!ConfirmRelayIfQuiet(now))
         {
-            _agent = agentFactory(now);
-            // The allocation outlives agents, but a quiet one may be gone (a restarted server): the
-            // new agent gets it at once only if it was heard lately, else once it answers a refresh.
-            if (!ConfirmRelayIfQuiet(now))
-            {
-                OfferRelayTo(_agent);
-            }
-        });
+            OfferRelayTo(_agent);
+        }
+    }
 
     /// <summary>
     /// Sends a stream segment, sealed, on the selected path; dropped (the stream retransmits) while
@@ -203,7 +208,11 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             while (!cancellationToken.IsCancellationRequested)
             {
                 FlushAgent();
-                TimeSpan? wake = WakeUpTime.Earliest(WakeUpTime.Earliest(_agent.NextWakeUp, RelayWakeUp), SecurityWakeUp);
+                while (DrivePaths(Now))
+                {
+                    FlushAgent(); // what the path manager did to the agent (a new one, checks to start)
+                }
+                TimeSpan? wake = WakeUpTime.Earliest(WakeUpTime.Earliest(WakeUpTime.Earliest(_agent.NextWakeUp, RelayWakeUp), SecurityWakeUp), PathsWakeUp);
                 TimeSpan delay = wake is { } w ? w - Now : Timeout.InfiniteTimeSpan;
                 if (wake is null || delay > TimeSpan.Zero)
                 {
@@ -228,6 +237,7 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
                 }
                 HandleRelayTimeouts(Now);
                 HandleSecurityTimeouts(Now);
+                HandlePathsTimeout(Now);
             }
         }
         catch (OperationCanceledException)
@@ -279,7 +289,7 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             {
                 ConfirmRelayIfQuiet(now); // the relay itself may be what died
             }
-            _events.Writer.TryWrite(e);
+            ReportIceEvent(e);
         }
     }
 
@@ -293,7 +303,7 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
         _stopping.Cancel();
         _commands.Writer.TryComplete();
         _socket.Dispose();
-        await Task.WhenAll(_receiveLoop, _mainLoop).ConfigureAwait(false);
+        await Task.WhenAll(_receiveLoop, _mainLoop, _signalPumps).ConfigureAwait(false);
         foreach (RelayConnection relay in _relayAttempts)
         {
             await relay.DisposeAsync().ConfigureAwait(false);
