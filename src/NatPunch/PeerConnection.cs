@@ -66,7 +66,7 @@ public sealed class PeerConnection : IAsyncDisposable
     /// <summary>The path carrying data now.</summary>
     public PeerPath Path { get; private set; }
 
-    /// <summary>Raised when a re-established path takes over.</summary>
+    /// <summary>Raised when a re-established or upgraded path takes over, on the session's loop: keep handlers quick.</summary>
     public event Action<PeerPath>? PathChanged;
 
     /// <summary>The name the peer registered under.</summary>
