@@ -135,7 +135,7 @@ shape off
 
 echo
 echo "natpunch pipe, port1 -> open1 direct UDP, $SIZE_MB MB one way, median of $ROUNDS alternating runs; shaped = tbf $RATE; $(nproc) CPUs"
-echo "before = $BEFORE (session tag, no encryption), after = working tree (Noise + ChaCha20-Poly1305)"
+echo "before = $BEFORE, after = the working tree"
 echo
 echo "| condition | before Mbit/s | after Mbit/s | after / before | before CPU s/GB | after CPU s/GB |"
 echo "|---|---|---|---|---|---|"
