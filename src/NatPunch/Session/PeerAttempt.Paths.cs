@@ -60,10 +60,11 @@ internal sealed partial class PeerAttempt : IPathHost
         byte[] prologue = SessionPrologue.Build(introduction.Session, first.Ufrag, first.Pwd, second.Ufrag, second.Pwd);
 
         _signaling = _node.Rendezvous;
-        _signals = new SessionSignals(_signaling, introduction.Session, () => Link.Crypto?.Signals);
+        _signals = new SessionSignals(_signaling, introduction.Session, () => Link.Crypto?.Signals, () => Link.PlainCandidatesWelcome);
         Link.RunPaths(introduction.Session, introduction.Peer, introduction.Offer, startIn, options.Timeout, started,
             _signals, _signaling.SessionMessages(introduction.Session),
-            now => new SessionHandshake(initiator, identity, policy.Expected, prologue, policy.Authorize, now, options.Handshake), this);
+            now => new SessionHandshake(initiator, identity, policy.Expected, prologue, policy.Authorize, now, options.Handshake),
+            plainCandidateGrace: options.Handshake.Timeout, this);
         try
         {
             Task done = await Task.WhenAny(_connected.Task, RelayOnlyFailed).WaitAsync(cancellationToken).ConfigureAwait(false);

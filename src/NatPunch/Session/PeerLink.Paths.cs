@@ -22,6 +22,15 @@ internal sealed partial class PeerLink
     private readonly Queue<IceEvent> _eventsForPaths = new();
     private readonly Channel<RendezvousMessage> _signalsOut = Channel.CreateUnbounded<RendezvousMessage>(new UnboundedChannelOptions { SingleReader = true });
     private Task _signalPumps = Task.CompletedTask;
+    private TimeSpan _plainCandidateGrace;
+    private TimeSpan? _establishedAt;
+
+    /// <summary>
+    /// On the loop: whether the peer may still send candidates unsealed. Until the session is
+    /// established, and for a grace after it (the handshake's timeout), since the peer may get its
+    /// keys a round trip after we got ours.
+    /// </summary>
+    public bool PlainCandidatesWelcome => _establishedAt is not { } at || Now - at < _plainCandidateGrace;
 
     /// <summary>
     /// Hands the introduced session to the loop: round 0 starts with the peer's offer (checks
@@ -29,10 +38,12 @@ internal sealed partial class PeerLink
     /// </summary>
     /// <param name="startedAt">Timestamp (of the link's <see cref="TimeProvider"/>) the first attempt's <paramref name="timeLimit"/> runs from.</param>
     public void RunPaths(string session, string peer, PeerOffer theirs, TimeSpan startIn, TimeSpan timeLimit, long startedAt,
-        SessionSignals signals, ChannelReader<RendezvousMessage> incoming, Func<TimeSpan, SessionHandshake> newHandshake, IPathHost host)
+        SessionSignals signals, ChannelReader<RendezvousMessage> incoming, Func<TimeSpan, SessionHandshake> newHandshake,
+        TimeSpan plainCandidateGrace, IPathHost host)
     {
         _commands.Writer.TryWrite(() =>
         {
+            _plainCandidateGrace = plainCandidateGrace;
             _signals = signals;
             _pathHost = host;
             _newHandshake = newHandshake;

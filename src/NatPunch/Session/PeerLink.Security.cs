@@ -101,6 +101,7 @@ internal sealed partial class PeerLink
         {
             _established = outcome is HandshakeOutcome.Established;
             done.TrySetResult(outcome);
+            _establishedAt = _established ? now : null;
             _paths?.HandleHandshake(outcome, now);
         }
     }

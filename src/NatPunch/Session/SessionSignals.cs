@@ -10,9 +10,12 @@ namespace NatPunch.Session;
 /// <see cref="SignalCrypto"/>) and only sealed ones are believed: the server, or whoever impersonates
 /// it, can then neither read them nor make a peer restart or probe an address it chose. Before the
 /// handshake (the first punching) there are no keys, and candidates go as they are; what they can
-/// cause is bounded by the candidate caps and by the handshake on the selected path.
+/// cause is bounded by the candidate caps and by the handshake on the selected path. Around the
+/// handshake one side has keys a round trip before the other (IK's responder), so plain candidates
+/// are still taken while <paramref name="plainCandidatesWelcome"/> says so (a grace after the session
+/// is established); a plain restart never is once there are keys.
 /// </summary>
-internal sealed class SessionSignals(ISignalingChannel rendezvous, string session, Func<SignalCrypto?> crypto)
+internal sealed class SessionSignals(ISignalingChannel rendezvous, string session, Func<SignalCrypto?> crypto, Func<bool>? plainCandidatesWelcome = null)
 {
     private long _refused;
 
@@ -50,6 +53,8 @@ internal sealed class SessionSignals(ISignalingChannel rendezvous, string sessio
                     return null;
                 }
                 return inner;
+            case CandidateMessage when keys is not null && plainCandidatesWelcome?.Invoke() == true:
+                return received; // the peer may not have its keys yet
             case RestartMessage or CandidateMessage when keys is not null:
                 Interlocked.Increment(ref _refused); // the peer seals these once there are keys: this is not the peer
                 return null;

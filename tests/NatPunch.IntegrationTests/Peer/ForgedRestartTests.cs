@@ -70,11 +70,14 @@ public sealed class ForgedRestartTests : LoopbackServerTests
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
         var aliceProgress = new List<ConnectionProgress>();
-        Task<PeerConnection> listening = PeerConnector.ListenAsync(Options("bob-forged"), null, ct);
+        // A short handshake timeout: plain candidates are welcome for that long after the handshake.
+        PeerOptions Short(string name) => Options(name) with { Handshake = Security.SessionHandshakeOptions.Default with { Timeout = TimeSpan.FromSeconds(2) } };
+        Task<PeerConnection> listening = PeerConnector.ListenAsync(Short("bob-forged"), null, ct);
         await Task.Delay(300, ct);
-        await using PeerConnection alice = await PeerConnector.ConnectAsync(Options("alice-forged"), "bob-forged",
+        await using PeerConnection alice = await PeerConnector.ConnectAsync(Short("alice-forged"), "bob-forged",
             new SynchronousProgress(p => { lock (aliceProgress) aliceProgress.Add(p); }), ct);
         await using PeerConnection bob = await listening.WaitAsync(TimeSpan.FromSeconds(15), ct);
+        await Task.Delay(TimeSpan.FromSeconds(2.5), ct);
         IPEndPoint bobPath = alice.Link.DataRemote!;
 
         // What a server that lies would deliver: plain session messages in bob's name, with the real session id.

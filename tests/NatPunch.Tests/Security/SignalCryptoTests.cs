@@ -86,6 +86,15 @@ public class SignalCryptoTests
         ours.Open(gone).ShouldBe(gone, "what the server itself says passes");
         ours.Refused.ShouldBe(3);
 
+        // Around the handshake the peer may have no keys yet: plain candidates are welcome for a grace, restarts never.
+        bool welcome = true;
+        var aroundTheHandshake = new SessionSignals(rendezvous, Session, () => b.Signals, () => welcome);
+        var candidate = new CandidateMessage(Session, new CandidateInfo("relay", "203.0.113.1:50000", 5, "r"));
+        aroundTheHandshake.Open(candidate).ShouldBe(candidate);
+        aroundTheHandshake.Open(restart).ShouldBeNull();
+        welcome = false;
+        aroundTheHandshake.Open(candidate).ShouldBeNull();
+
         var beforeKeys = new SessionSignals(rendezvous, Session, () => null);
         beforeKeys.Open(restart).ShouldBe(restart);
         beforeKeys.Open(sealedByPeer).ShouldBeNull();
