@@ -20,7 +20,7 @@ internal sealed partial class PeerLink
     private IPathHost? _pathHost;
     private Func<TimeSpan, SessionHandshake>? _newHandshake;
     private readonly Queue<IceEvent> _eventsForPaths = new();
-    private readonly Channel<RendezvousMessage> _signalsOut = Channel.CreateUnbounded<RendezvousMessage>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<(RendezvousMessage Message, bool Plain)> _signalsOut = Channel.CreateUnbounded<(RendezvousMessage, bool)>(new UnboundedChannelOptions { SingleReader = true });
     private Task _signalPumps = Task.CompletedTask;
     private TimeSpan _plainCandidateGrace;
     private TimeSpan? _establishedAt;
@@ -123,7 +123,8 @@ internal sealed partial class PeerLink
                     FlushHandshake(now);
                     break;
                 case PathAction.Send send:
-                    _signalsOut.Writer.TryWrite(send.Message);
+                    // Candidates go plain during the grace, when the peer may not have its keys yet.
+                    _signalsOut.Writer.TryWrite((send.Message, send.Message is CandidateMessage && PlainCandidatesWelcome));
                     break;
             }
         }
@@ -162,9 +163,9 @@ internal sealed partial class PeerLink
     {
         try
         {
-            await foreach (RendezvousMessage message in _signalsOut.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach ((RendezvousMessage message, bool plain) in _signalsOut.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                await _signals!.SendAsync(message, cancellationToken).ConfigureAwait(false);
+                await _signals!.SendAsync(message, plain, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)

@@ -22,10 +22,13 @@ internal sealed class SessionSignals(ISignalingChannel rendezvous, string sessio
     /// <summary>Plain restarts or candidates that arrived after the session had keys, and sealed ones that did not open.</summary>
     public long Refused => Interlocked.Read(ref _refused) + (crypto()?.Refused ?? 0);
 
-    /// <summary>Sends a <see cref="RestartMessage"/> or <see cref="CandidateMessage"/>, sealed once there are keys.</summary>
-    public Task SendAsync(RendezvousMessage message, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends a <see cref="RestartMessage"/> or <see cref="CandidateMessage"/>, sealed once there are keys
+    /// unless <paramref name="plain"/> (a candidate during the grace, when the peer may have no keys yet).
+    /// </summary>
+    public Task SendAsync(RendezvousMessage message, bool plain, CancellationToken cancellationToken)
     {
-        if (crypto() is { } keys)
+        if (!plain && crypto() is { } keys)
         {
             message = new SealedSignalMessage(session, keys.Seal(RendezvousCodec.EncodeJson(message), session));
         }
@@ -42,9 +45,14 @@ internal sealed class SessionSignals(ISignalingChannel rendezvous, string sessio
         switch (received)
         {
             case SealedSignalMessage box when keys is not null:
-                if (!keys.TryOpen(box.Box, session, out byte[] json) || !RendezvousCodec.TryDecode(json, out RendezvousMessage inner, out _))
+                if (!keys.TryOpen(box.Box, session, out byte[] json))
                 {
                     return null; // counted by the crypto
+                }
+                if (!RendezvousCodec.TryDecode(json, out RendezvousMessage inner, out _))
+                {
+                    Interlocked.Increment(ref _refused); // sealed by the peer, but not a message
+                    return null;
                 }
                 string? about = inner switch { RestartMessage r => r.Session, CandidateMessage c => c.Session, _ => null };
                 if (about != session)

@@ -100,12 +100,14 @@ public class SignalCryptoTests
         beforeKeys.Open(sealedByPeer).ShouldBeNull();
 
         // What we send goes sealed once there are keys, plain before.
-        await ours.SendAsync(restart, TestContext.Current.CancellationToken);
-        await beforeKeys.SendAsync(restart, TestContext.Current.CancellationToken);
+        await ours.SendAsync(restart, plain: false, TestContext.Current.CancellationToken);
+        await beforeKeys.SendAsync(restart, plain: false, TestContext.Current.CancellationToken);
+        await ours.SendAsync(candidate, plain: true, TestContext.Current.CancellationToken);
         SealedSignalMessage box = rendezvous.Sent[0].ShouldBeOfType<SealedSignalMessage>();
         a.Signals.TryOpen(box.Box, Session, out byte[] json).ShouldBeTrue();
         RendezvousCodec.TryDecode(json, out RendezvousMessage sent, out _).ShouldBeTrue();
         sent.ShouldBeOfType<RestartMessage>().Round.ShouldBe(2);
         rendezvous.Sent[1].ShouldBe(restart);
+        rendezvous.Sent[2].ShouldBe(candidate, "a candidate during the grace goes plain");
     }
 }
