@@ -49,9 +49,17 @@ public sealed class PeerConnection : IAsyncDisposable
         PathChanged?.Invoke(path);
     }
 
+    /// <summary>
+    /// Raised, with the reason, when the session is over by itself: the peer left the rendezvous for
+    /// good and the path to it failed, so no restart can bring it back. The stream then fails with
+    /// that reason too. Raised on the session's loop: keep handlers quick.
+    /// </summary>
+    public event Action<string>? Ended;
+
     /// <summary>The session is over (the peer left and the path failed): the stream ends now, with why.</summary>
     internal void AbortStream(string reason)
     {
+        Ended?.Invoke(reason);
         ReliableStream? stream;
         lock (_gate)
         {

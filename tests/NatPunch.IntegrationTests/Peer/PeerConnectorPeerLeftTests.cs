@@ -52,6 +52,8 @@ public sealed class PeerConnectorPeerLeftTests : IAsyncLifetime
             },
         }, "bob-leaves", log, ct);
 
+        var endedEvent = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        alice.Ended += reason => endedEvent.TrySetResult(reason);
         bob.Stop();
         var ended = await Should.ThrowAsync<ReliableStreamResetException>(async () =>
         {
@@ -65,5 +67,6 @@ public sealed class PeerConnectorPeerLeftTests : IAsyncLifetime
         }).WaitAsync(TimeSpan.FromSeconds(20), ct);
         ended.Reason.ShouldStartWith("'bob-leaves' left the rendezvous", customMessage: log.ToString());
         log.Of<ConnectionProgress.PathLost>().ShouldContain(l => l.Reason.EndsWith("the session ends", StringComparison.Ordinal), log.ToString());
+        (await endedEvent.Task.WaitAsync(TimeSpan.FromSeconds(5), ct)).ShouldStartWith("'bob-leaves' left the rendezvous");
     }
 }
