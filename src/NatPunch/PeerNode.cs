@@ -178,9 +178,7 @@ public sealed class PeerNode : IAsyncDisposable
         string? session = null;
         try
         {
-            await attempt.StartConfiguredRelayAsync().ConfigureAwait(false); // no need to wait for the gathering
-            PeerOffer offer = await attempt.GatherAsync(cancellationToken).ConfigureAwait(false);
-            await attempt.StartGrantedRelayAsync(CurrentGrant).ConfigureAwait(false);
+            PeerOffer offer = await attempt.PrepareAsync(CurrentGrant, cancellationToken).ConfigureAwait(false);
             if (attempt.RelayOnlyFailed.IsCompleted)
             {
                 await attempt.RelayOnlyFailed.ConfigureAwait(false); // throws why
@@ -238,9 +236,7 @@ public sealed class PeerNode : IAsyncDisposable
                 }
                 // The offer served that session: a fresh socket and offer for the next peer.
                 listening = NewAttempt();
-                await listening.StartConfiguredRelayAsync().ConfigureAwait(false);
-                PeerOffer offer = await listening.GatherAsync(cancellationToken).ConfigureAwait(false);
-                await listening.StartGrantedRelayAsync(CurrentGrant).ConfigureAwait(false);
+                PeerOffer offer = await listening.PrepareAsync(CurrentGrant, cancellationToken).ConfigureAwait(false);
                 await Rendezvous.UpdateOfferAsync(offer, cancellationToken).ConfigureAwait(false);
             }
         }

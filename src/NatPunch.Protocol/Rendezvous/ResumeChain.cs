@@ -26,13 +26,17 @@ public static class ResumeChain
     /// <summary>The link <paramref name="index"/> of the chain from <paramref name="seed"/>, base64url.</summary>
     public static string Link(ReadOnlySpan<byte> seed, int index)
     {
+        if (index == 0)
+        {
+            return Base64Url.EncodeToString(seed);
+        }
         Span<byte> link = stackalloc byte[LinkLength];
         SHA256.HashData(seed, link);
         for (int i = 1; i < index; i++)
         {
             SHA256.HashData(link, link);
         }
-        return index == 0 ? Base64Url.EncodeToString(seed) : Base64Url.EncodeToString(link);
+        return Base64Url.EncodeToString(link);
     }
 
     /// <summary>A link's text form: 43 base64url characters (32 bytes). The server keeps nothing else as an anchor.</summary>

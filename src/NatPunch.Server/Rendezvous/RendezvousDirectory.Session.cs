@@ -41,7 +41,7 @@ public sealed partial class RendezvousDirectory
         {
             var session = new Session(id, first.Name!, peer);
             session._clients[0] = first;
-            session._anchors[0] = ResumeChain.IsWellFormed(proof) ? proof : null; // a server that restarted can only take the first proof on trust
+            session._anchors[0] = AnchorFrom(proof); // a server that restarted can only take the first proof on trust
             session.ResumeBy = resumeBy;
             session.AwayReason = "it has not registered again since the server restarted";
             return session;
@@ -83,7 +83,7 @@ public sealed partial class RendezvousDirectory
             {
                 return false; // not the end that was in the session: it alone has the chain's next link
             }
-            _anchors[end] = ResumeChain.IsWellFormed(proof) ? proof : _anchors[end];
+            _anchors[end] = AnchorFrom(proof) ?? _anchors[end];
             _clients[end] = client;
             ResumeBy = null;
             AwayReason = null;
@@ -92,12 +92,15 @@ public sealed partial class RendezvousDirectory
             return true;
         }
 
-        /// <summary>The first anchor an end tells counts; later ones (anyone's replay) change nothing.</summary>
+        /// <summary>The first well-formed anchor an end tells counts; later ones (anyone's replay) change nothing.</summary>
         public void SetAnchor(Client client, string anchor)
         {
             int end = _clients[0] == client ? 0 : 1;
-            _anchors[end] ??= anchor;
+            _anchors[end] ??= AnchorFrom(anchor);
         }
+
+        /// <summary>A link as an anchor to keep, or null for anything that is not one (nothing large is kept).</summary>
+        private static string? AnchorFrom(string? link) => ResumeChain.IsWellFormed(link) ? link : null;
 
         /// <summary>A message for the away end, delivered when it is back (the oldest go first when too many wait).</summary>
         public void Hold(RendezvousMessage message)

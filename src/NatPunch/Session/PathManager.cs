@@ -200,20 +200,14 @@ internal sealed class PathManager
         }
     }
 
-    /// <summary>The driver cannot go on (the rendezvous closed, a relay that was the only way failed): the first attempt fails with that.</summary>
-    public void Abandon(PathFailure failure, string reason)
-    {
-        if (!_over && !_established)
-        {
-            Fail(failure, reason);
-        }
-    }
-
     public TimeSpan? NextWakeUp =>
         _over ? null
         : !_established ? _firstDeadline
-        : _inRound && _gathered && _ourOffer is not null && _theirOffer is null ? _offerSentAt + RestartResend
+        : WaitingForTheirOffer ? _offerSentAt + RestartResend
         : null;
+
+    /// <summary>A restart round whose offer we sent and the peer has not answered (it is sent again).</summary>
+    private bool WaitingForTheirOffer => _established && _inRound && _ourOffer is not null && _theirOffer is null;
 
     public void HandleTimeout(TimeSpan now)
     {
@@ -226,7 +220,7 @@ internal sealed class PathManager
             Fail(PathFailure.Timeout, $"no path to '{_peer}' within {(_firstDeadline - _startedAt).TotalSeconds:0} s");
             return;
         }
-        if (_established && _inRound && _gathered && _ourOffer is not null && _theirOffer is null && now - _offerSentAt >= RestartResend)
+        if (WaitingForTheirOffer && now - _offerSentAt >= RestartResend)
         {
             SendOffer(now);
         }
@@ -400,5 +394,4 @@ internal enum PathFailure
     PeerLeft,
     Handshake,
     KeyRefused,
-    Other,
 }

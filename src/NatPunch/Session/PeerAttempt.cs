@@ -122,6 +122,18 @@ internal sealed partial class PeerAttempt : IAsyncDisposable
     }
 
     /// <summary>
+    /// An attempt of a registered node, made ready to be offered: its relay started (a configured TURN
+    /// server at once, else the server's own with <paramref name="grant"/>) and its candidates gathered.
+    /// </summary>
+    public async Task<PeerOffer> PrepareAsync(TurnGrant? grant, CancellationToken cancellationToken)
+    {
+        await StartConfiguredRelayAsync().ConfigureAwait(false); // no need to wait for the gathering
+        PeerOffer offer = await GatherAsync(cancellationToken).ConfigureAwait(false);
+        await StartGrantedRelayAsync(grant).ConfigureAwait(false);
+        return offer;
+    }
+
+    /// <summary>
     /// Waits for the STUN server's answers, but at most <see cref="PeerOptions.GatherWait"/>: on a
     /// network that drops UDP no answer comes, and registering (and so getting a relay) should not
     /// wait for the whole gathering timeout. A server-reflexive candidate learnt later is sent after

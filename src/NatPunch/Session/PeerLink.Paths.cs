@@ -99,10 +99,7 @@ internal sealed partial class PeerLink
             switch (action)
             {
                 case PathAction.ApplyOffer apply:
-                    var candidates = apply.Offer.Candidates.Select(c => Candidate.TryFromInfo(c, out Candidate parsed) ? parsed : null).OfType<Candidate>().ToList();
-                    _agent.SetRemoteCredentials(new IceCredentials(apply.Offer.Ufrag, apply.Offer.Pwd));
-                    _agent.AddRemoteCandidates(candidates, now);
-                    _agent.StartChecks(apply.ChecksAt > now ? apply.ChecksAt : now);
+                    _agent.ApplyRemoteOffer(apply.Offer, apply.ChecksAt, now);
                     if (paths.Round == 0)
                     {
                         _pathHost!.Punching(_agent.Pairs.Count);
@@ -119,7 +116,6 @@ internal sealed partial class PeerLink
                     break;
                 case PathAction.StartHandshake:
                     _handshake = _newHandshake!(now);
-                    _handshakeDone = new TaskCompletionSource<HandshakeOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
                     FlushHandshake(now);
                     break;
                 case PathAction.Send send:

@@ -9,8 +9,8 @@ using NatPunch.Security;
 namespace NatPunch.Session;
 
 /// <summary>
-/// The link's end-to-end security: the Noise handshake on the selected path
-/// (<see cref="StartHandshakeAsync"/>), sealing of every session datagram afterwards, and path
+/// The link's end-to-end security: the Noise handshake on the selected path (started by the path
+/// manager, PeerLink.Paths.cs), sealing of every session datagram afterwards, and path
 /// validation: once the session has keys, a newly selected path (an upgrade from the relay, an ICE
 /// restart, candidates that came through the rendezvous) carries data only after the peer echoed a
 /// sealed challenge on it, so a forged restart or candidate cannot move the session elsewhere.
@@ -23,7 +23,7 @@ internal sealed partial class PeerLink
 
     // Loop-owned.
     private SessionHandshake? _handshake;
-    private TaskCompletionSource<HandshakeOutcome>? _handshakeDone;
+    private bool _outcomeReported;
     private DataTarget? _pendingTarget;
     private Traversal.IceEvent.Selected? _pendingSelected;
     private byte[]? _challenge;
@@ -38,23 +38,6 @@ internal sealed partial class PeerLink
 
     /// <summary>Sealed datagrams that did not open (forged, replayed, truncated) plus handshake frames dropped.</summary>
     public long RefusedDatagrams => (_crypto?.Refused ?? 0) + (_handshake?.Dropped ?? 0) + Interlocked.Read(ref _handshakeStrays);
-
-    /// <summary>
-    /// Builds the handshake on the loop (with the loop's clock) and runs it on the selected path;
-    /// completes with its outcome. No stream segment is sent or delivered before it is
-    /// <see cref="HandshakeOutcome.Established"/>.
-    /// </summary>
-    public async Task<HandshakeOutcome> StartHandshakeAsync(Func<TimeSpan, SessionHandshake> handshakeFactory)
-    {
-        var done = new TaskCompletionSource<HandshakeOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await InvokeAsync((_, now) =>
-        {
-            _handshake = handshakeFactory(now);
-            _handshakeDone = done;
-            FlushHandshake(now);
-        }).ConfigureAwait(false);
-        return await done.Task.ConfigureAwait(false);
-    }
 
     private TimeSpan? SecurityWakeUp => Core.WakeUpTime.Earliest(_handshake?.NextWakeUp, _pendingTarget is null ? null : _nextChallengeAt);
 
@@ -97,10 +80,11 @@ internal sealed partial class PeerLink
                 SendSealed(target, type, body, now);
             }
         }
-        if (handshake.Outcome is { } outcome && _handshakeDone is { } done && !done.Task.IsCompleted)
+        // No stream segment is sent or delivered before the outcome is Established.
+        if (handshake.Outcome is { } outcome && !_outcomeReported)
         {
+            _outcomeReported = true;
             _established = outcome is HandshakeOutcome.Established;
-            done.TrySetResult(outcome);
             _establishedAt = _established ? now : null;
             _paths?.HandleHandshake(outcome, now);
         }

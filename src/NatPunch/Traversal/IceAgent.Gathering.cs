@@ -80,10 +80,7 @@ public sealed partial class IceAgent
     {
         if (step.ShouldSend)
         {
-            // The schedule hands back the request it was given: its array, not a copy.
-            byte[] request = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(step.Datagram, out ArraySegment<byte> whole) && whole.Offset == 0 && whole.Count == whole.Array!.Length
-                ? whole.Array : step.Datagram.ToArray();
-            Send(transaction.Destination, request, transaction.ViaRelay);
+            Send(transaction.Destination, step.Datagram, transaction.ViaRelay);
         }
     }
 }

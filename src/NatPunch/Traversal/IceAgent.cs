@@ -106,6 +106,17 @@ public sealed partial class IceAgent : IDatagramCore
     /// <summary>Every local candidate gathered so far, in the rendezvous protocol's form.</summary>
     public PeerOffer CreateOffer() => new(Local.Ufrag, Local.Pwd, _localCandidates.Select(c => c.ToInfo()).ToList());
 
+    /// <summary>
+    /// The peer's offer (its credentials and the candidates that parse), with checks from
+    /// <paramref name="checksAt"/>: the introduction's, or a restart's.
+    /// </summary>
+    public void ApplyRemoteOffer(PeerOffer offer, TimeSpan checksAt, TimeSpan now)
+    {
+        SetRemoteCredentials(new IceCredentials(offer.Ufrag, offer.Pwd));
+        AddRemoteCandidates(offer.Candidates.Select(c => Candidate.TryFromInfo(c, out Candidate parsed) ? parsed : null).OfType<Candidate>(), now);
+        StartChecks(checksAt > now ? checksAt : now);
+    }
+
     /// <summary>A datagram that the agent must see (STUN, RFC 7983 §7); everything else is application data.</summary>
     public static bool IsStun(ReadOnlySpan<byte> datagram) =>
         StunMessage.LooksLikeStun(datagram)
@@ -309,8 +320,6 @@ public sealed partial class IceAgent : IDatagramCore
         _events.Enqueue(new IceEvent.CandidateGathered(candidate));
     }
 
-    private void Send(IPEndPoint to, byte[] datagram, bool viaRelay = false) =>
+    private void Send(IPEndPoint to, ReadOnlyMemory<byte> datagram, bool viaRelay = false) =>
         (viaRelay ? _relayOutgoing : _outgoing).Enqueue(new OutgoingDatagram(to, datagram));
-
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }

@@ -184,10 +184,8 @@ internal sealed class SimulatedPeer : IDatagramCore
             switch (action)
             {
                 case PathAction.ApplyOffer apply:
-                    Agent.SetRemoteCredentials(new IceCredentials(apply.Offer.Ufrag, apply.Offer.Pwd));
-                    Agent.AddRemoteCandidates(apply.Offer.Candidates.Select(c => Candidate.TryFromInfo(c, out Candidate parsed) ? parsed : null).OfType<Candidate>().ToList(), now);
                     ChecksStartAt ??= apply.ChecksAt;
-                    Agent.StartChecks(apply.ChecksAt);
+                    Agent.ApplyRemoteOffer(apply.Offer, apply.ChecksAt, now);
                     break;
                 case PathAction.AddCandidate add:
                     Agent.AddRemoteCandidates([add.Candidate], now);
