@@ -9,21 +9,18 @@ using NatPunch.Traversal;
 namespace NatPunch.Session;
 
 /// <summary>
-/// The link's TURN allocation: started with <see cref="StartRelayAsync"/>, it becomes the agent's
-/// relayed candidate; checks the agent sends from it and data on a relayed path go through it.
-/// Everything here runs on the link's loop, except the data path (<c>SendFramed</c>,
-/// <see cref="FromRelayServer"/>), which reads only immutable targets.
+/// The driver of the session's relay (<see cref="RelayLifecycle"/>, the core that decides): it gives
+/// each attempt its way to the server (<see cref="RelayConnection"/>: the link's socket for UDP, a
+/// connection of its own for TCP), carries what the core sends, and hands the agent the relayed
+/// candidate and what came through the relay. Everything here runs on the link's loop, except the
+/// data path (<c>SendFramed</c>, <see cref="FromRelayServer"/>), which reads only immutable targets.
 /// </summary>
 internal sealed partial class PeerLink
 {
     // Loop-owned.
-    private readonly List<RelayConnection> _relayAttempts = [];
-    private readonly HashSet<IPAddress> _permissionsAsked = [];
-    private RelayServer? _relayServer;
-    private RelayConnection? _relay;
-    private TimeSpan? _tcpRelayDueAt;
-    private bool _relayFailureReported;
-    // Read by the receive loop: datagrams from this address may be the UDP allocation's.
+    private readonly RelayLifecycle _relay = new();
+    private readonly Dictionary<RelayAttempt, RelayConnection> _relayConnections = [];
+    // Read by the receive loop: datagrams from this address may be the UDP attempt's.
     private volatile IPEndPoint? _udpRelayServer;
     private volatile RelayConnection? _udpRelay;
 
@@ -32,41 +29,13 @@ internal sealed partial class PeerLink
     /// silent, as the server allows). When granted, the agent gets it as a candidate and reports it
     /// (<see cref="IceEvent.CandidateGathered"/>); <see cref="RelayChanged"/> tells whether it worked.
     /// </summary>
-    public Task StartRelayAsync(RelayServer server) => InvokeAsync((_, now) =>
-    {
-        if (_relayServer is not null)
-        {
-            return;
-        }
-        _relayServer = server;
-        StartAllocating(now);
-    });
+    public Task StartRelayAsync(RelayServer server) => InvokeAsync((_, now) => _relay.Start(server, now));
 
-    /// <summary>One round of allocating: UDP first, TCP too if UDP stays silent (or TCP alone). Attempts of an earlier round are dropped.</summary>
-    private void StartAllocating(TimeSpan now)
-    {
-        foreach (RelayConnection old in _relayAttempts)
-        {
-            _ = old.DisposeAsync().AsTask();
-        }
-        _relayAttempts.Clear();
-        RelayServer server = _relayServer!;
-        if (server.Udp)
-        {
-            StartRelayAttempt(TurnServerTransport.Udp, now);
-        }
-        if (server.Tcp)
-        {
-            if (server.Udp)
-            {
-                _tcpRelayDueAt = now + server.TcpAfter;
-            }
-            else
-            {
-                StartRelayAttempt(TurnServerTransport.Tcp, now);
-            }
-        }
-    }
+    /// <summary>
+    /// New credentials for the relay server (a fresh grant after registering again: a restarted server
+    /// has a new secret and refuses the old grant). The next allocation uses them.
+    /// </summary>
+    public Task UseRelayCredentialsAsync(TurnCredentials credentials) => InvokeAsync((_, now) => _relay.UseCredentials(credentials, now));
 
     /// <summary>
     /// The relay was granted (again, after a loss), or could not be had (every transport refused or
@@ -76,212 +45,122 @@ internal sealed partial class PeerLink
     public event Action<RelayStatus>? RelayChanged;
 
     /// <summary>Why the relay cannot be used, once that is known.</summary>
-    public string? RelayFailure { get; private set; }
+    public string? RelayFailure => _relay.Failure;
 
     /// <summary>The relay in use: its transport to the server, once an allocation was granted.</summary>
-    public TurnServerTransport? RelayTransport => _relay?.Transport;
+    public TurnServerTransport? RelayTransport => _relay.Current?.Transport;
 
-    private TimeSpan? RelayWakeUp
+    private TimeSpan? RelayWakeUp => _relay.NextWakeUp;
+
+    private void HandleRelayTimeouts(TimeSpan now) => _relay.HandleTimeout(now);
+
+    /// <summary>Does what the relay core asks and sends what it queued. True if there was anything.</summary>
+    private bool FlushRelay(TimeSpan now)
     {
-        get
+        bool any = false;
+        while (_relay.TryPollEvent(out RelayEvent e))
         {
-            TimeSpan? next = WakeUpTime.Earliest(_tcpRelayDueAt, RelayRecoveryWakeUp);
-            foreach (RelayConnection attempt in _relayAttempts)
+            any = true;
+            HandleRelayEvent(e);
+        }
+        while (_relay.TryPollTransmit(now, out RelayAttempt attempt, out OutgoingDatagram datagram))
+        {
+            any = true;
+            if (_relayConnections.TryGetValue(attempt, out RelayConnection? connection))
             {
-                next = WakeUpTime.Earliest(next, attempt.Core.NextWakeUp);
-                if (attempt.Core.State == TurnClientState.Allocating && attempt.FailureReason is null)
-                {
-                    next = WakeUpTime.Earliest(next, attempt.StartedAt + _relayServer!.AllocateTimeout);
-                }
+                connection.SendRaw(datagram.Payload.Span);
             }
-            return next;
+        }
+        return any;
+    }
+
+    private void HandleRelayEvent(RelayEvent e)
+    {
+        switch (e)
+        {
+            case RelayEvent.Started started:
+                Connect(started.Attempt);
+                break;
+            case RelayEvent.Discarded discarded when _relayConnections.Remove(discarded.Attempt, out RelayConnection? connection):
+                if (connection == _udpRelay)
+                {
+                    _udpRelay = null;
+                    _udpRelayServer = null;
+                }
+                _ = connection.DisposeAsync().AsTask();
+                break;
+            case RelayEvent.StatusChanged changed:
+                RelayChanged?.Invoke(changed.Status);
+                break;
+            case RelayEvent.CandidateReady ready:
+                _agent.AddRelayedCandidate(ready.Allocation.RelayedAddress, ready.Allocation.MappedAddress);
+                break;
+            case RelayEvent.CandidateWithdrawn withdrawn:
+                _agent.RemoveRelayedCandidate(withdrawn.Relayed, withdrawn.Reason);
+                break;
+            case RelayEvent.ChannelBound bound:
+                // Data to that peer goes as ChannelData straight from the sender's thread from now on.
+                if (_dataTarget is { } target && target.Relay?.Attempt == bound.Attempt && target.EndPoint.Equals(bound.Peer))
+                {
+                    _dataTarget = target with { Channel = bound.Channel };
+                }
+                if (_pendingTarget is { } pending && pending.Relay?.Attempt == bound.Attempt && pending.EndPoint.Equals(bound.Peer))
+                {
+                    _pendingTarget = pending with { Channel = bound.Channel };
+                }
+                break;
+            case RelayEvent.Received received:
+                ReceivedThroughRelay(received);
+                break;
         }
     }
 
-    private void StartRelayAttempt(TurnServerTransport transport, TimeSpan now)
+    /// <summary>A new attempt's way to its server: the link's socket for UDP, its own connection for TCP.</summary>
+    private void Connect(RelayAttempt attempt)
     {
-        var attempt = new RelayConnection(_relayServer!, transport, _socket) { StartedAt = now };
-        _relayAttempts.Add(attempt);
-        attempt.Core.OperationCompleted += result => RelayOperationCompleted(attempt, result);
-        if (transport == TurnServerTransport.Udp)
+        var connection = new RelayConnection(attempt, _socket);
+        _relayConnections[attempt] = connection;
+        if (attempt.Transport == TurnServerTransport.Udp)
         {
-            _udpRelay = attempt;
+            _udpRelay = connection;
             _udpRelayServer = attempt.Server;
-            attempt.Core.Allocate(now);
-            attempt.Flush(now);
             return;
         }
-        _ = ConnectTcpAsync(attempt);
+        _ = ConnectTcpAsync(connection);
     }
 
-    private async Task ConnectTcpAsync(RelayConnection attempt)
+    private async Task ConnectTcpAsync(RelayConnection connection)
     {
+        RelayAttempt attempt = connection.Attempt;
         try
         {
-            await attempt.ConnectAsync(
-                message => FromRelayServer(message, attempt),
-                reason => _commands.Writer.TryWrite(() => RelayAttemptFailed(attempt, reason)),
-                _relayServer!.AllocateTimeout, _time).ConfigureAwait(false);
-            _commands.Writer.TryWrite(() =>
-            {
-                if (attempt.Core.State == TurnClientState.Idle && attempt.FailureReason is null)
-                {
-                    attempt.Core.Allocate(Now);
-                    attempt.Flush(Now);
-                }
-            });
+            await connection.ConnectAsync(
+                message => FromRelayServer(message, connection),
+                reason => _commands.Writer.TryWrite(() => _relay.AttemptFailed(attempt, reason, Now)),
+                _relay.AllocateTimeout, _time).ConfigureAwait(false);
+            _commands.Writer.TryWrite(() => _relay.Connected(attempt, Now));
         }
         catch (System.Net.Sockets.SocketException e)
         {
-            _commands.Writer.TryWrite(() => RelayAttemptFailed(attempt, e.Message));
+            _commands.Writer.TryWrite(() => _relay.AttemptFailed(attempt, e.Message, Now));
         }
     }
 
-    private void HandleRelayTimeouts(TimeSpan now)
+    /// <summary>What peers sent to our relayed address: session frames up to the stream, STUN to the agent.</summary>
+    private void ReceivedThroughRelay(RelayEvent.Received received)
     {
-        HandleRelayRecoveryTimeouts(now);
-        if (_tcpRelayDueAt is { } due && now >= due)
+        ReadOnlySpan<byte> payload = received.Payload.Span;
+        if (IsSessionDatagram(payload) && _relayConnections.TryGetValue(received.Attempt, out RelayConnection? via))
         {
-            _tcpRelayDueAt = null;
-            // UDP that got any answer works; it is only slow (loss), and TCP would win the race for the
-            // wrong reason. TCP is for when the server is not heard at all.
-            if (_relay is null && _udpRelay is not { Heard: true })
-            {
-                StartRelayAttempt(TurnServerTransport.Tcp, now);
-            }
+            OnSessionDatagram(payload, received.Peer, via);
         }
-        foreach (RelayConnection attempt in _relayAttempts.ToList())
+        else if (received.Attempt == _relay.Current && IceAgent.IsStun(payload))
         {
-            if (attempt.Core.NextWakeUp is { } wake && now >= wake)
-            {
-                attempt.Core.HandleTimeout(now);
-            }
-            if (attempt.Core.State == TurnClientState.Allocating && attempt.FailureReason is null
-                && now >= attempt.StartedAt + _relayServer!.AllocateTimeout)
-            {
-                RelayAttemptFailed(attempt, $"no answer from the TURN server {attempt.Server} over {Name(attempt.Transport)} within {_relayServer.AllocateTimeout.TotalSeconds:0} s");
-            }
-            CheckRelayState(attempt);
-            attempt.Flush(now);
+            _agent.HandleRelayedDatagram(payload, received.Peer, Now);
         }
-    }
-
-    private void FlushRelays(TimeSpan now)
-    {
-        foreach (RelayConnection attempt in _relayAttempts)
+        else
         {
-            CheckRelayState(attempt);
-            attempt.Flush(now);
-        }
-    }
-
-    /// <summary>The first allocation granted becomes the relay; the other attempt is closed. A lost or refused one is reported.</summary>
-    private void CheckRelayState(RelayConnection attempt)
-    {
-        switch (attempt.Core.State)
-        {
-            case TurnClientState.Allocated when _relay is null && attempt.FailureReason is null:
-                _relay = attempt;
-                _tcpRelayDueAt = null;
-                attempt.LastHeardAt = Now;
-                RelayGranted();
-                OfferRelayTo(_agent);
-                RelayChanged?.Invoke(new RelayStatus.Ready(attempt.Core.Allocation!.RelayedAddress, attempt.Server, attempt.Transport));
-                foreach (RelayConnection other in _relayAttempts)
-                {
-                    if (other != attempt && other.FailureReason is null)
-                    {
-                        other.FailureReason = "another transport was faster";
-                        other.Core.Close(Now);
-                    }
-                }
-                break;
-            case TurnClientState.Failed when attempt.FailureReason is null:
-                RelayAttemptFailed(attempt, Describe(attempt.Core.Error));
-                break;
-        }
-    }
-
-    private void RelayAttemptFailed(RelayConnection attempt, string reason)
-    {
-        if (attempt.FailureReason is not null)
-        {
-            return;
-        }
-        attempt.FailureReason = reason;
-        if (attempt == _relay)
-        {
-            RelayLost(attempt, reason);
-            return;
-        }
-        if (attempt.Core.State is TurnClientState.Allocating or TurnClientState.Idle)
-        {
-            attempt.Core.Close(Now);
-        }
-        if (attempt.Transport == TurnServerTransport.Udp && !attempt.Heard && _relay is null && _relayServer!.Tcp
-            && !_relayAttempts.Exists(a => a.Transport == TurnServerTransport.Tcp))
-        {
-            _tcpRelayDueAt = null;
-            StartRelayAttempt(TurnServerTransport.Tcp, Now); // UDP never answered: TCP may still get through
-        }
-        bool othersLeft = _relay is not null || _tcpRelayDueAt is not null || _relayAttempts.Exists(a => a.FailureReason is null);
-        if (!othersLeft && _recovery.Reallocating)
-        {
-            ReallocateLater(Now);
-        }
-        else if (!othersLeft && !_relayFailureReported)
-        {
-            _relayFailureReported = true;
-            // A refusal says more than a timeout of the other transport.
-            string why = _relayAttempts.Select(a => a.FailureReason!).OrderBy(r => r.StartsWith("no answer", StringComparison.Ordinal) ? 1 : 0).First();
-            RelayFailure = why;
-            RelayChanged?.Invoke(new RelayStatus.Failed(why));
-        }
-    }
-
-    private static string Describe(TurnError? error) => error?.Message ?? "the TURN allocation failed";
-
-    private static string Name(TurnServerTransport transport) => transport == TurnServerTransport.Tcp ? "TCP" : "UDP";
-
-    private void OfferRelayTo(IceAgent agent)
-    {
-        if (_relay?.Core.Allocation is { } allocation && _relay.Core.State == TurnClientState.Allocated)
-        {
-            agent.AddRelayedCandidate(allocation.RelayedAddress, allocation.MappedAddress);
-        }
-    }
-
-    /// <summary>A datagram from the agent's relayed candidate: a permission for the peer's IP first (asked once), then a Send indication or ChannelData.</summary>
-    private void SendViaRelay(IPEndPoint peer, ReadOnlySpan<byte> payload, TimeSpan now)
-    {
-        if (_relay is not { Core.State: TurnClientState.Allocated } relay)
-        {
-            return;
-        }
-        if (_permissionsAsked.Add(peer.Address))
-        {
-            relay.Core.CreatePermission(peer.Address, now);
-        }
-        relay.Core.Send(peer, payload, now);
-    }
-
-    /// <summary>Once the channel to the selected peer is bound, data goes as ChannelData straight from the sender's thread.</summary>
-    private void RelayOperationCompleted(RelayConnection attempt, TurnOperationResult result)
-    {
-        if (result is { Operation: TurnOperation.Refresh, Succeeded: true } && attempt == _relay)
-        {
-            RelayConfirmed();
-        }
-        if (result is { Operation: TurnOperation.ChannelBind, Succeeded: true, Peer: { } peer })
-        {
-            if (_dataTarget is { } target && target.Relay == attempt && target.EndPoint.Equals(peer))
-            {
-                _dataTarget = target with { Channel = result.Channel };
-            }
-            if (_pendingTarget is { } pending && pending.Relay == attempt && pending.EndPoint.Equals(peer))
-            {
-                _pendingTarget = pending with { Channel = result.Channel };
-            }
+            Interlocked.Increment(ref _strayDatagrams);
         }
     }
 
@@ -305,7 +184,7 @@ internal sealed partial class PeerLink
     /// A message from a TURN server (receive loop or TCP reader thread). Session frames in ChannelData
     /// on the selected path's channel are delivered at once; anything else goes to the allocation's core
     /// on the loop, among it the STUN that shares that channel once it is bound (consent checks of
-    /// RFC 7675 and their answers, upgrade checks), which <see cref="DrainRelayReceived"/> hands to the agent.
+    /// RFC 7675 and their answers, upgrade checks), which <see cref="ReceivedThroughRelay"/> hands to the agent.
     /// </summary>
     private void FromRelayServer(ReadOnlySpan<byte> message, RelayConnection? relay)
     {
@@ -313,7 +192,7 @@ internal sealed partial class PeerLink
         {
             return;
         }
-        relay.LastHeardAt = Now;
+        relay.Attempt.LastHeardAt = Now;
         if (message.Length >= ChannelData.HeaderLength && ChannelData.LooksLikeChannelData(message, legacyRange: true))
         {
             ushort channel = BinaryPrimitives.ReadUInt16BigEndian(message);
@@ -330,12 +209,7 @@ internal sealed partial class PeerLink
             }
         }
         byte[] copy = message.ToArray();
-        _commands.Writer.TryWrite(() =>
-        {
-            relay.Heard = true;
-            relay.Core.HandleDatagram(copy, relay.Server, Now);
-            DrainRelayReceived(relay);
-        });
+        _commands.Writer.TryWrite(() => _relay.HandleFromServer(relay.Attempt, copy, Now));
     }
 
     /// <summary>The peer of a bound channel of the current, pending or previous path through <paramref name="relay"/>.</summary>
@@ -351,29 +225,6 @@ internal sealed partial class PeerLink
         IPEndPoint? Peer(DataTarget? target) => target is not null && target.Relay == relay && target.Channel == channel ? target.EndPoint : null;
     }
 
-    /// <summary>What peers sent to our relayed address: session frames up to the stream, STUN to the agent.</summary>
-    private void DrainRelayReceived(RelayConnection relay)
-    {
-        while (relay.Core.TryPollReceived(out TurnDatagram received))
-        {
-            ReadOnlySpan<byte> payload = received.Payload.Span;
-            IPEndPoint peer = Candidate.Normalize(received.Peer);
-            if (IsSessionDatagram(payload))
-            {
-                OnSessionDatagram(payload, peer, relay);
-            }
-            else if (relay == _relay && IceAgent.IsStun(payload))
-            {
-                _agent.HandleRelayedDatagram(payload, peer, Now);
-            }
-            else
-            {
-                Interlocked.Increment(ref _strayDatagrams);
-            }
-        }
-        CheckRelayState(relay);
-    }
-
     /// <summary>Deletes the allocation (Refresh with lifetime 0) so the server frees it now rather than at expiry.</summary>
     private async Task CloseRelaysAsync()
     {
@@ -381,11 +232,8 @@ internal sealed partial class PeerLink
         {
             await InvokeAsync((_, now) =>
             {
-                foreach (RelayConnection attempt in _relayAttempts)
-                {
-                    attempt.Core.Close(now);
-                    attempt.Flush(now);
-                }
+                _relay.Close(now);
+                FlushRelay(now);
             }).WaitAsync(TimeSpan.FromSeconds(1), _time).ConfigureAwait(false);
         }
         catch (Exception e) when (e is ObjectDisposedException or TimeoutException)

@@ -259,11 +259,7 @@ internal sealed partial class PeerLink
         if (target.Channel == 0)
         {
             byte[] copy = frame.ToArray();
-            _commands.Writer.TryWrite(() =>
-            {
-                SendViaRelay(target.EndPoint, copy, Now);
-                relay.Flush(Now);
-            });
+            _commands.Writer.TryWrite(() => _relay.SendFromCandidate(target.EndPoint, copy, Now));
             return;
         }
         // RFC 8656 §12.5: over TCP, ChannelData is padded to a multiple of four bytes.

@@ -111,9 +111,9 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
         _agent = agentFactory(now);
         // The allocation outlives agents, but a quiet one may be gone (a restarted server): the
         // new agent gets it at once only if it was heard lately, else once it answers a refresh.
-        if (!ConfirmRelayIfQuiet(now))
+        if (!_relay.ConfirmIfQuiet(now) && _relay.UsableAllocation is { } allocation)
         {
-            OfferRelayTo(_agent);
+            _agent.AddRelayedCandidate(allocation.RelayedAddress, allocation.MappedAddress);
         }
     }
 
@@ -249,11 +249,20 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
         }
     }
 
+    /// <summary>Sends what the agent and the relay queued and handles what they report, until neither has anything left (one may feed the other).</summary>
     private void FlushAgent()
     {
-        TimeSpan now = Now;
+        while (FlushAgentOnce(Now))
+        {
+        }
+    }
+
+    private bool FlushAgentOnce(TimeSpan now)
+    {
+        bool any = false;
         while (_agent.TryPollTransmit(now, out OutgoingDatagram datagram))
         {
+            any = true;
             try
             {
                 _socket.SendTo(datagram.Payload.Span, SocketFlags.None, datagram.To);
@@ -265,20 +274,22 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
         }
         while (_agent.TryPollRelayTransmit(out OutgoingDatagram relayed))
         {
-            SendViaRelay(relayed.To, relayed.Payload.Span, now);
+            any = true;
+            _relay.SendFromCandidate(relayed.To, relayed.Payload.Span, now);
         }
-        FlushRelays(now);
+        any |= FlushRelay(now);
         while (_agent.TryPollEvent(out IceEvent e))
         {
+            any = true;
             if (e is IceEvent.Selected selected)
             {
                 IPEndPoint remote = selected.Remote.EndPoint;
-                RelayConnection? relay = selected.Local.Type == CandidateType.Relayed ? _relay : null;
+                RelayConnection? relay = selected.Local.Type == CandidateType.Relayed && _relay.Current is { } current
+                    ? _relayConnections.GetValueOrDefault(current) : null;
                 bool movedNow = SelectTarget(new DataTarget(remote, WireAddress(remote).Serialize(), relay), selected, now);
                 if (relay is not null)
                 {
-                    relay.Core.BindChannel(remote, now);
-                    relay.Flush(now);
+                    _relay.BindChannel(remote, now);
                 }
                 if (!movedNow)
                 {
@@ -287,10 +298,11 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             }
             else if (e is IceEvent.ConsentLost && _agent.SelectedPair is { SendsViaRelay: true })
             {
-                ConfirmRelayIfQuiet(now); // the relay itself may be what died
+                _relay.ConfirmIfQuiet(now); // the relay itself may be what died
             }
             ReportIceEvent(e);
         }
+        return any;
     }
 
     public async ValueTask DisposeAsync()
@@ -304,7 +316,7 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
         _commands.Writer.TryComplete();
         _socket.Dispose();
         await Task.WhenAll(_receiveLoop, _mainLoop, _signalPumps).ConfigureAwait(false);
-        foreach (RelayConnection relay in _relayAttempts)
+        foreach (RelayConnection relay in _relayConnections.Values)
         {
             await relay.DisposeAsync().ConfigureAwait(false);
         }

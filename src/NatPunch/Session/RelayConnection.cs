@@ -1,18 +1,15 @@
 using System.Net;
 using System.Net.Sockets;
-using NatPunch.Core;
 using NatPunch.Protocol.Turn;
 using NatPunch.Relay;
-using NatPunch.Traversal;
 
 namespace NatPunch.Session;
 
 /// <summary>
-/// One TURN allocation of a <see cref="PeerLink"/>: the <see cref="TurnClientCore"/> and its way to
-/// the server. Over UDP it shares the link's socket, so the allocation belongs to the very address
-/// the host candidate has (RFC 8445 §5.1.1.2); over TCP it has its own connection, with RFC 8489
-/// §6.2.2 framing. The core is touched only on the link's loop; <see cref="SendRaw"/> (ChannelData
-/// on the data path) may be called from any thread.
+/// The way to the TURN server of one <see cref="RelayAttempt"/>. Over UDP it shares the link's socket,
+/// so the allocation belongs to the very address the host candidate has (RFC 8445 §5.1.1.2); over TCP
+/// it has its own connection, with RFC 8489 §6.2.2 framing. <see cref="SendRaw"/> (ChannelData on the
+/// data path) may be called from any thread.
 /// </summary>
 internal sealed class RelayConnection : IAsyncDisposable
 {
@@ -23,46 +20,23 @@ internal sealed class RelayConnection : IAsyncDisposable
     private Task _reader = Task.CompletedTask;
     private readonly CancellationTokenSource _stopping = new();
 
-    public RelayConnection(RelayServer server, TurnServerTransport transport, Socket udpSocket)
+    public RelayConnection(RelayAttempt attempt, Socket udpSocket)
     {
-        Transport = transport;
+        Attempt = attempt;
         _udp = udpSocket;
-        Server = Candidate.Normalize(server.EndPoint);
-        Core = new TurnClientCore(Server, server.Credentials, TurnClientOptions.Default with
-        {
-            Reliable = transport == TurnServerTransport.Tcp,
-            RequestedAddressFamily = Server.AddressFamily == AddressFamily.InterNetworkV6 ? RequestedAddressFamily.IPv6 : null,
-        });
         // A dual-stack socket reaches IPv4 servers through IPv4-mapped IPv6 addresses.
         IPEndPoint wire = udpSocket.AddressFamily == AddressFamily.InterNetworkV6 && Server.AddressFamily == AddressFamily.InterNetwork
             ? new IPEndPoint(Server.Address.MapToIPv6(), Server.Port) : Server;
         _serverAddress = wire.Serialize();
     }
 
-    public TurnClientCore Core { get; }
+    /// <summary>The attempt this connection carries (its state is the session loop's).</summary>
+    public RelayAttempt Attempt { get; }
 
-    public TurnServerTransport Transport { get; }
+    public TurnServerTransport Transport => Attempt.Transport;
 
     /// <summary>The TURN server, normalized (IPv4 as IPv4).</summary>
-    public IPEndPoint Server { get; }
-
-    /// <summary>The link asked for this by <see cref="TurnClientCore.Allocate"/> at this time.</summary>
-    public TimeSpan StartedAt { get; set; }
-
-    /// <summary>The server has answered on this transport at least once (so it is not blocked).</summary>
-    public bool Heard { get; set; }
-
-    /// <summary>When the server was last heard on this connection (any thread: the data path bypasses the loop).</summary>
-    public TimeSpan LastHeardAt
-    {
-        get => TimeSpan.FromTicks(Volatile.Read(ref _lastHeardTicks));
-        set => Volatile.Write(ref _lastHeardTicks, value.Ticks);
-    }
-
-    private long _lastHeardTicks;
-
-    /// <summary>Why this attempt is over, if it is (TCP connection failed, allocation refused or unanswered).</summary>
-    public string? FailureReason { get; set; }
+    public IPEndPoint Server => Attempt.Server;
 
     /// <summary>
     /// Opens the TCP connection (nothing to do for UDP) and starts reading; every message the
@@ -89,15 +63,6 @@ internal sealed class RelayConnection : IAsyncDisposable
         }
         _tcp = socket;
         _reader = Task.Run(() => ReadTcpAsync(socket, onMessage, onClosed, _stopping.Token));
-    }
-
-    /// <summary>Sends what the core queued for the server.</summary>
-    public void Flush(TimeSpan now)
-    {
-        while (Core.TryPollTransmit(now, out OutgoingDatagram datagram))
-        {
-            SendRaw(datagram.Payload.Span);
-        }
     }
 
     /// <summary>Sends one STUN message or (padded, over TCP) ChannelData to the server. Errors are losses: requests are retransmitted, data by the stream.</summary>
