@@ -6,31 +6,22 @@ using NatPunch.Traversal;
 namespace NatPunch.Session;
 
 /// <summary>
-/// The session's <see cref="PathManager"/> on the link's loop, the loop that owns the agent, the relay
-/// and the handshake: from the introduction on, the agent's events go to it (not to <see cref="Events"/>),
-/// what it asks of the agent is done at once, and its wake-up is one of the loop's. The peer's
-/// signalling comes in through one pump and goes out through another, in order (sealed boxes must
-/// arrive in the order they were sealed).
+/// From the introduction on, the session core's path management runs (<see cref="PeerSession.RunPaths"/>):
+/// the link carries the peer's signalling in through one pump and out through another, in order (sealed
+/// boxes must arrive in the order they were sealed), runs the handshake the core asks for, and tells
+/// its host what the core reports.
 /// </summary>
 internal sealed partial class PeerLink
 {
     // Loop-owned once RunPaths has run.
-    private PathManager? _paths;
     private SessionSignals? _signals;
     private IPathHost? _pathHost;
     private Func<TimeSpan, SessionHandshake>? _newHandshake;
-    private readonly Queue<IceEvent> _eventsForPaths = new();
     private readonly Channel<(RendezvousMessage Message, bool Plain)> _signalsOut = Channel.CreateUnbounded<(RendezvousMessage, bool)>(new UnboundedChannelOptions { SingleReader = true });
     private Task _signalPumps = Task.CompletedTask;
-    private TimeSpan _plainCandidateGrace;
-    private TimeSpan? _establishedAt;
 
-    /// <summary>
-    /// On the loop: whether the peer may still send candidates unsealed. Until the session is
-    /// established, and for a grace after it (the handshake's timeout), since the peer may get its
-    /// keys a round trip after we got ours.
-    /// </summary>
-    public bool PlainCandidatesWelcome => _establishedAt is not { } at || Now - at < _plainCandidateGrace;
+    /// <summary>On the loop: whether the peer may still send candidates unsealed (see <see cref="PeerSession.PlainCandidatesWelcome"/>).</summary>
+    public bool PlainCandidatesWelcome => _session.PlainCandidatesWelcome(Now);
 
     /// <summary>
     /// Hands the introduced session to the loop: round 0 starts with the peer's offer (checks
@@ -43,93 +34,35 @@ internal sealed partial class PeerLink
     {
         _commands.Writer.TryWrite(() =>
         {
-            _plainCandidateGrace = plainCandidateGrace;
             _signals = signals;
             _pathHost = host;
             _newHandshake = newHandshake;
-            _paths = new PathManager(session, peer, timeLimit, _time.GetElapsedTime(_epoch, startedAt));
-            // Relayed candidates come after the offer (the grant arrives with the registration): trickled from the start.
-            _paths.Start(theirs, startIn, _agent.RelayedCandidates.ToList(), Now);
-            DrivePaths(Now);
+            _session.RunPaths(session, peer, theirs, startIn, timeLimit, _time.GetElapsedTime(_epoch, startedAt), plainCandidateGrace, Now);
         });
         _signalPumps = Task.WhenAll(
             Task.Run(() => PumpIncomingSignalsAsync(incoming, _stopping.Token)),
             Task.Run(() => PumpOutgoingSignalsAsync(_stopping.Token)));
     }
 
-    /// <summary>An agent event: the path manager's once it runs, else the <see cref="Events"/> reader's.</summary>
-    private void ReportIceEvent(IceEvent e)
+    /// <summary>The path management's requests and reports (<see cref="SessionEvent"/>s other than the relay's and the agent's).</summary>
+    private void HandlePathEvent(SessionEvent e, TimeSpan now)
     {
-        if (_paths is not null)
+        switch (e)
         {
-            _eventsForPaths.Enqueue(e); // handled after the agent is flushed: an action may replace the agent
+            case SessionEvent.Punching punching:
+                _pathHost!.Punching(punching.Pairs);
+                break;
+            case SessionEvent.Path path:
+                _pathHost!.PathEvent(path.Event, path.PairsTried);
+                break;
+            case SessionEvent.StartHandshake:
+                _handshake = _newHandshake!(now);
+                FlushHandshake(now);
+                break;
+            case SessionEvent.Signal signal:
+                _signalsOut.Writer.TryWrite((signal.Message, signal.Plain));
+                break;
         }
-        else
-        {
-            _events.Writer.TryWrite(e);
-        }
-    }
-
-    private TimeSpan? PathsWakeUp => _paths?.NextWakeUp;
-
-    private void HandlePathsTimeout(TimeSpan now)
-    {
-        if (_paths?.NextWakeUp is { } due && due <= now)
-        {
-            _paths.HandleTimeout(now);
-        }
-    }
-
-    /// <summary>Feeds the queued agent events to the path manager, does what it asks and reports what it says. True if anything was done.</summary>
-    private bool DrivePaths(TimeSpan now)
-    {
-        if (_paths is not { } paths)
-        {
-            return false;
-        }
-        bool acted = false;
-        while (_eventsForPaths.TryDequeue(out IceEvent? e))
-        {
-            acted = true;
-            paths.HandleIceEvent(e, now);
-        }
-        while (paths.TryPollAction(out PathAction action))
-        {
-            acted = true;
-            switch (action)
-            {
-                case PathAction.ApplyOffer apply:
-                    _agent.ApplyRemoteOffer(apply.Offer, apply.ChecksAt, now);
-                    if (paths.Round == 0)
-                    {
-                        _pathHost!.Punching(_agent.Pairs.Count);
-                    }
-                    break;
-                case PathAction.AddCandidate add:
-                    _agent.AddRemoteCandidates([add.Candidate], now);
-                    break;
-                case PathAction.NewAgent:
-                    ReplaceAgent(_agentFactory, now);
-                    break;
-                case PathAction.MakeOffer make:
-                    paths.HandleOurOffer(make.Round, _agent.CreateOffer(), now);
-                    break;
-                case PathAction.StartHandshake:
-                    _handshake = _newHandshake!(now);
-                    FlushHandshake(now);
-                    break;
-                case PathAction.Send send:
-                    // Candidates go plain during the grace, when the peer may not have its keys yet.
-                    _signalsOut.Writer.TryWrite((send.Message, send.Message is CandidateMessage && PlainCandidatesWelcome));
-                    break;
-            }
-        }
-        while (paths.TryPollEvent(out PathEvent e))
-        {
-            acted = true;
-            _pathHost!.PathEvent(e, _agent.Pairs.Count);
-        }
-        return acted;
     }
 
     /// <summary>The peer's messages for the session, opened (sealed ones) or refused, onto the loop.</summary>
@@ -143,7 +76,7 @@ internal sealed partial class PeerLink
                 {
                     if (_signals!.Open(received) is { } message)
                     {
-                        _paths!.HandleSignal(message, Now);
+                        _session.HandleSignal(message, Now);
                     }
                 });
             }

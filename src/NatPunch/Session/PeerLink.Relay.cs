@@ -9,16 +9,15 @@ using NatPunch.Traversal;
 namespace NatPunch.Session;
 
 /// <summary>
-/// The driver of the session's relay (<see cref="RelayLifecycle"/>, the core that decides): it gives
-/// each attempt its way to the server (<see cref="RelayConnection"/>: the link's socket for UDP, a
-/// connection of its own for TCP), carries what the core sends, and hands the agent the relayed
-/// candidate and what came through the relay. Everything here runs on the link's loop, except the
-/// data path (<c>SendFramed</c>, <see cref="FromRelayServer"/>), which reads only immutable targets.
+/// The I/O of the session's relay (<see cref="RelayLifecycle"/>, in the session core, decides): each
+/// attempt gets its way to the server (<see cref="RelayConnection"/>: the link's socket for UDP, a
+/// connection of its own for TCP); ChannelData of the selected path goes straight to and from the data
+/// path, everything else from the server to the core. Everything here runs on the link's loop, except
+/// the data path (<c>SendFramed</c>, <see cref="FromRelayServer"/>), which reads only immutable targets.
 /// </summary>
 internal sealed partial class PeerLink
 {
     // Loop-owned.
-    private readonly RelayLifecycle _relay = new();
     private readonly Dictionary<RelayAttempt, RelayConnection> _relayConnections = [];
     // Read by the receive loop: datagrams from this address may be the UDP attempt's.
     private volatile IPEndPoint? _udpRelayServer;
@@ -29,13 +28,13 @@ internal sealed partial class PeerLink
     /// silent, as the server allows). When granted, the agent gets it as a candidate and reports it
     /// (<see cref="IceEvent.CandidateGathered"/>); <see cref="RelayChanged"/> tells whether it worked.
     /// </summary>
-    public Task StartRelayAsync(RelayServer server) => InvokeAsync((_, now) => _relay.Start(server, now));
+    public Task StartRelayAsync(RelayServer server) => InvokeAsync((_, now) => _session.StartRelay(server, now));
 
     /// <summary>
     /// New credentials for the relay server (a fresh grant after registering again: a restarted server
     /// has a new secret and refuses the old grant). The next allocation uses them.
     /// </summary>
-    public Task UseRelayCredentialsAsync(TurnCredentials credentials) => InvokeAsync((_, now) => _relay.UseCredentials(credentials, now));
+    public Task UseRelayCredentialsAsync(TurnCredentials credentials) => InvokeAsync((_, now) => _session.UseRelayCredentials(credentials, now));
 
     /// <summary>
     /// The relay was granted (again, after a loss), or could not be had (every transport refused or
@@ -45,35 +44,12 @@ internal sealed partial class PeerLink
     public event Action<RelayStatus>? RelayChanged;
 
     /// <summary>Why the relay cannot be used, once that is known.</summary>
-    public string? RelayFailure => _relay.Failure;
+    public string? RelayFailure => _session.Relay.Failure;
 
     /// <summary>The relay in use: its transport to the server, once an allocation was granted.</summary>
-    public TurnServerTransport? RelayTransport => _relay.Current?.Transport;
+    public TurnServerTransport? RelayTransport => _session.Relay.Current?.Transport;
 
-    private TimeSpan? RelayWakeUp => _relay.NextWakeUp;
-
-    private void HandleRelayTimeouts(TimeSpan now) => _relay.HandleTimeout(now);
-
-    /// <summary>Does what the relay core asks and sends what it queued. True if there was anything.</summary>
-    private bool FlushRelay(TimeSpan now)
-    {
-        bool any = false;
-        while (_relay.TryPollEvent(out RelayEvent e))
-        {
-            any = true;
-            HandleRelayEvent(e);
-        }
-        while (_relay.TryPollTransmit(now, out RelayAttempt attempt, out OutgoingDatagram datagram))
-        {
-            any = true;
-            if (_relayConnections.TryGetValue(attempt, out RelayConnection? connection))
-            {
-                connection.SendRaw(datagram.Payload.Span);
-            }
-        }
-        return any;
-    }
-
+    /// <summary>What the relay core asks of the driver: connections opened and closed, progress, channels for the data path.</summary>
     private void HandleRelayEvent(RelayEvent e)
     {
         switch (e)
@@ -92,12 +68,6 @@ internal sealed partial class PeerLink
             case RelayEvent.StatusChanged changed:
                 RelayChanged?.Invoke(changed.Status);
                 break;
-            case RelayEvent.CandidateReady ready:
-                _agent.AddRelayedCandidate(ready.Allocation.RelayedAddress, ready.Allocation.MappedAddress);
-                break;
-            case RelayEvent.CandidateWithdrawn withdrawn:
-                _agent.RemoveRelayedCandidate(withdrawn.Relayed, withdrawn.Reason);
-                break;
             case RelayEvent.ChannelBound bound:
                 // Data to that peer goes as ChannelData straight from the sender's thread from now on.
                 if (_dataTarget is { } target && target.Relay?.Attempt == bound.Attempt && target.EndPoint.Equals(bound.Peer))
@@ -108,9 +78,6 @@ internal sealed partial class PeerLink
                 {
                     _pendingTarget = pending with { Channel = bound.Channel };
                 }
-                break;
-            case RelayEvent.Received received:
-                ReceivedThroughRelay(received);
                 break;
         }
     }
@@ -136,31 +103,13 @@ internal sealed partial class PeerLink
         {
             await connection.ConnectAsync(
                 message => FromRelayServer(message, connection),
-                reason => _commands.Writer.TryWrite(() => _relay.AttemptFailed(attempt, reason, Now)),
-                _relay.AllocateTimeout, _time).ConfigureAwait(false);
-            _commands.Writer.TryWrite(() => _relay.Connected(attempt, Now));
+                reason => _commands.Writer.TryWrite(() => _session.RelayAttemptFailed(attempt, reason, Now)),
+                _session.Relay.AllocateTimeout, _time).ConfigureAwait(false);
+            _commands.Writer.TryWrite(() => _session.RelayConnected(attempt, Now));
         }
         catch (System.Net.Sockets.SocketException e)
         {
-            _commands.Writer.TryWrite(() => _relay.AttemptFailed(attempt, e.Message, Now));
-        }
-    }
-
-    /// <summary>What peers sent to our relayed address: session frames up to the stream, STUN to the agent.</summary>
-    private void ReceivedThroughRelay(RelayEvent.Received received)
-    {
-        ReadOnlySpan<byte> payload = received.Payload.Span;
-        if (IsSessionDatagram(payload) && _relayConnections.TryGetValue(received.Attempt, out RelayConnection? via))
-        {
-            OnSessionDatagram(payload, received.Peer, via);
-        }
-        else if (received.Attempt == _relay.Current && IceAgent.IsStun(payload))
-        {
-            _agent.HandleRelayedDatagram(payload, received.Peer, Now);
-        }
-        else
-        {
-            Interlocked.Increment(ref _strayDatagrams);
+            _commands.Writer.TryWrite(() => _session.RelayAttemptFailed(attempt, e.Message, Now));
         }
     }
 
@@ -184,7 +133,7 @@ internal sealed partial class PeerLink
     /// A message from a TURN server (receive loop or TCP reader thread). Session frames in ChannelData
     /// on the selected path's channel are delivered at once; anything else goes to the allocation's core
     /// on the loop, among it the STUN that shares that channel once it is bound (consent checks of
-    /// RFC 7675 and their answers, upgrade checks), which <see cref="ReceivedThroughRelay"/> hands to the agent.
+    /// RFC 7675 and their answers, upgrade checks), which the core hands to the agent.
     /// </summary>
     private void FromRelayServer(ReadOnlySpan<byte> message, RelayConnection? relay)
     {
@@ -200,7 +149,7 @@ internal sealed partial class PeerLink
             if (DataChannelPeer(relay, channel) is { } peer && ChannelData.HeaderLength + length <= message.Length)
             {
                 ReadOnlySpan<byte> payload = message.Slice(ChannelData.HeaderLength, length);
-                if (IsSessionDatagram(payload))
+                if (PeerSession.IsSessionDatagram(payload))
                 {
                     OnSessionDatagram(payload, peer, relay);
                     return;
@@ -209,7 +158,7 @@ internal sealed partial class PeerLink
             }
         }
         byte[] copy = message.ToArray();
-        _commands.Writer.TryWrite(() => _relay.HandleFromServer(relay.Attempt, copy, Now));
+        _commands.Writer.TryWrite(() => _session.HandleFromRelayServer(relay.Attempt, copy, Now));
     }
 
     /// <summary>The peer of a bound channel of the current, pending or previous path through <paramref name="relay"/>.</summary>
@@ -232,8 +181,9 @@ internal sealed partial class PeerLink
         {
             await InvokeAsync((_, now) =>
             {
-                _relay.Close(now);
-                FlushRelay(now);
+                _session.Relay.Close(now);
+                _session.Flush(now);
+                DrainSession(now);
             }).WaitAsync(TimeSpan.FromSeconds(1), _time).ConfigureAwait(false);
         }
         catch (Exception e) when (e is ObjectDisposedException or TimeoutException)

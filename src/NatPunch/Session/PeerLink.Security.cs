@@ -9,8 +9,8 @@ using NatPunch.Security;
 namespace NatPunch.Session;
 
 /// <summary>
-/// The link's end-to-end security: the Noise handshake on the selected path (started by the path
-/// manager, PeerLink.Paths.cs), sealing of every session datagram afterwards, and path
+/// The link's end-to-end security: the Noise handshake on the selected path (asked for by the session
+/// core, PeerLink.Paths.cs), sealing of every session datagram afterwards, and path
 /// validation: once the session has keys, a newly selected path (an upgrade from the relay, an ICE
 /// restart, candidates that came through the rendezvous) carries data only after the peer echoed a
 /// sealed challenge on it, so a forged restart or candidate cannot move the session elsewhere.
@@ -85,8 +85,7 @@ internal sealed partial class PeerLink
         {
             _outcomeReported = true;
             _established = outcome is HandshakeOutcome.Established;
-            _establishedAt = _established ? now : null;
-            _paths?.HandleHandshake(outcome, now);
+            _session.HandleHandshake(outcome, now);
         }
     }
 
@@ -123,8 +122,8 @@ internal sealed partial class PeerLink
         _challenge = null;
         if (_pendingSelected is { } selected)
         {
-            ReportIceEvent(selected);
             _pendingSelected = null;
+            _session.PathMoved(selected, Now);
         }
     }
 
@@ -259,7 +258,7 @@ internal sealed partial class PeerLink
         if (target.Channel == 0)
         {
             byte[] copy = frame.ToArray();
-            _commands.Writer.TryWrite(() => _relay.SendFromCandidate(target.EndPoint, copy, Now));
+            _commands.Writer.TryWrite(() => _session.SendThroughRelay(target.EndPoint, copy, Now));
             return;
         }
         // RFC 8656 §12.5: over TCP, ChannelData is padded to a multiple of four bytes.

@@ -8,20 +8,21 @@ using NatPunch.Traversal;
 namespace NatPunch.Session;
 
 /// <summary>
-/// The driver of one peer-to-peer UDP path: one socket, one loop that owns the <see cref="IceAgent"/>
-/// (gathering, checks, consent), and the sealed session between the selected path and the
-/// stream above (PeerLink.Security.cs). Datagrams are told apart by their first byte: STUN goes to
-/// the agent, sealed session datagrams that open go up to the stream, handshake frames to the
-/// handshake, anything else is counted and dropped. With a relay (<see cref="StartRelayAsync"/>) the link also owns a TURN allocation
-/// whose relayed address the agent uses as a candidate (PeerLink.Relay.cs).
+/// The driver of one session on one UDP socket: one loop that owns the session core
+/// (<see cref="PeerSession"/>: agent, relay, path management) and feeds it the socket, the relay's
+/// connections, the peer's signalling and the clock, and the sealed data path between the selected
+/// path and the stream above (PeerLink.Security.cs). Datagrams are told apart by their first byte:
+/// STUN goes to the core, sealed session datagrams that open go up to the stream, handshake frames
+/// to the handshake, anything else is counted and dropped. The relay's connections are PeerLink.Relay.cs,
+/// the signalling pumps PeerLink.Paths.cs.
 /// </summary>
 internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
 {
     private const int MaxDatagram = 65536;
 
     private readonly Socket _socket;
-    // Owned by the loop; replaced on an ICE restart.
-    private IceAgent _agent;
+    // Owned by the loop.
+    private readonly PeerSession _session;
     private readonly TimeProvider _time;
     private readonly long _epoch;
     private readonly Channel<Action> _commands = Channel.CreateUnbounded<Action>(new UnboundedChannelOptions { SingleReader = true });
@@ -40,8 +41,6 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
     private volatile DataTarget? _previousTarget;
     private long _strayDatagrams;
     private int _disposed;
-    // Builds the first agent and each restart's (PathAction.NewAgent).
-    private readonly Func<TimeSpan, IceAgent> _agentFactory;
 
     /// <param name="socket">A bound UDP socket the link takes over.</param>
     /// <param name="agentFactory">Builds the agent once the clock is running (it starts gathering at once).</param>
@@ -50,8 +49,7 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
         _socket = socket;
         _time = time ?? TimeProvider.System;
         _epoch = _time.GetTimestamp();
-        _agentFactory = agentFactory;
-        _agent = agentFactory(Now);
+        _session = new PeerSession(agentFactory, Now);
         _receiveLoop = Task.Run(() => ReceiveLoopAsync(_stopping.Token));
         _mainLoop = Task.Run(() => MainLoopAsync(_stopping.Token));
     }
@@ -60,7 +58,7 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
 
-    /// <summary>The agent's reports: candidates, selection, consent loss, failure.</summary>
+    /// <summary>The agent's reports until the session's paths run (candidates gathered, for the offer).</summary>
     public ChannelReader<IceEvent> Events => _events.Reader;
 
     /// <summary>Where data currently goes; null until a pair is selected.</summary>
@@ -84,7 +82,8 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             {
                 try
                 {
-                    result.SetResult(action(_agent, Now));
+                    result.SetResult(action(_session.Agent, Now));
+                    _session.Flush(Now); // what the action queued (a regather's requests)
                 }
                 catch (Exception e)
                 {
@@ -100,22 +99,11 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
     public Task InvokeAsync(Action<IceAgent, TimeSpan> action) => InvokeAsync<bool>((agent, now) => { action(agent, now); return true; });
 
     /// <summary>
-    /// Replaces the agent (an ICE restart after the path died): the new one gathers and checks
-    /// afresh on the same socket, while data keeps going to the old remote until it selects a pair.
+    /// Replaces the agent (an ICE restart, as the path manager does after the path died): the new one
+    /// gathers and checks afresh on the same socket, while data keeps going to the old remote until it selects a pair.
     /// </summary>
     public Task RestartAgentAsync(Func<TimeSpan, IceAgent> agentFactory) =>
-        InvokeAsync((_, now) => ReplaceAgent(agentFactory, now));
-
-    private void ReplaceAgent(Func<TimeSpan, IceAgent> agentFactory, TimeSpan now)
-    {
-        _agent = agentFactory(now);
-        // The allocation outlives agents, but a quiet one may be gone (a restarted server): the
-        // new agent gets it at once only if it was heard lately, else once it answers a refresh.
-        if (!_relay.ConfirmIfQuiet(now) && _relay.UsableAllocation is { } allocation)
-        {
-            _agent.AddRelayedCandidate(allocation.RelayedAddress, allocation.MappedAddress);
-        }
-    }
+        InvokeAsync((_, now) => _session.ReplaceAgent(now, agentFactory));
 
     /// <summary>
     /// Sends a stream segment, sealed, on the selected path; dropped (the stream retransmits) while
@@ -173,7 +161,7 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             {
                 FromRelayServer(datagram, _udpRelay);
             }
-            else if (IsSessionDatagram(datagram))
+            else if (PeerSession.IsSessionDatagram(datagram))
             {
                 // The hot path: data skips the loop, it needs no agent state.
                 OnSessionDatagram(datagram, from, null);
@@ -194,12 +182,9 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
     {
         while (_received.Reader.TryRead(out var item))
         {
-            _agent.HandleDatagram(item.Data, item.From, Now);
+            _session.HandleStun(item.Data, item.From, Now);
         }
     }
-
-    private static bool IsSessionDatagram(ReadOnlySpan<byte> datagram) =>
-        datagram.Length > 0 && datagram[0] is Security.SealedFrame.Marker or Security.HandshakeFrame.Marker;
 
     private async Task MainLoopAsync(CancellationToken cancellationToken)
     {
@@ -207,12 +192,8 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                FlushAgent();
-                while (DrivePaths(Now))
-                {
-                    FlushAgent(); // what the path manager did to the agent (a new one, checks to start)
-                }
-                TimeSpan? wake = WakeUpTime.Earliest(WakeUpTime.Earliest(WakeUpTime.Earliest(_agent.NextWakeUp, RelayWakeUp), SecurityWakeUp), PathsWakeUp);
+                DrainSession(Now);
+                TimeSpan? wake = WakeUpTime.Earliest(_session.NextWakeUp, SecurityWakeUp);
                 TimeSpan delay = wake is { } w ? w - Now : Timeout.InfiniteTimeSpan;
                 if (wake is null || delay > TimeSpan.Zero)
                 {
@@ -231,13 +212,11 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
                 {
                     command();
                 }
-                if (_agent.NextWakeUp is { } due && due <= Now)
+                if (_session.NextWakeUp is { } due && due <= Now)
                 {
-                    _agent.HandleTimeout(Now);
+                    _session.HandleTimeout(Now);
                 }
-                HandleRelayTimeouts(Now);
                 HandleSecurityTimeouts(Now);
-                HandlePathsTimeout(Now);
             }
         }
         catch (OperationCanceledException)
@@ -249,60 +228,75 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
         }
     }
 
-    /// <summary>Sends what the agent and the relay queued and handles what they report, until neither has anything left (one may feed the other).</summary>
-    private void FlushAgent()
+    /// <summary>Sends what the session core queued and does what it asks, until it has nothing left (handling an event may feed it).</summary>
+    private void DrainSession(TimeSpan now)
     {
-        while (FlushAgentOnce(Now))
+        bool any = true;
+        while (any)
         {
+            any = false;
+            // Events first: a relay attempt's connection must exist before what the core queued for it is sent.
+            while (_session.TryPollEvent(out SessionEvent e))
+            {
+                any = true;
+                HandleSessionEvent(e, now);
+            }
+            while (_session.TryPollTransmit(out SessionTransmit transmit))
+            {
+                any = true;
+                Send(transmit);
+            }
         }
     }
 
-    private bool FlushAgentOnce(TimeSpan now)
+    private void Send(SessionTransmit transmit)
     {
-        bool any = false;
-        while (_agent.TryPollTransmit(now, out OutgoingDatagram datagram))
+        if (transmit.Via is { } attempt)
         {
-            any = true;
-            try
+            if (_relayConnections.TryGetValue(attempt, out RelayConnection? connection))
             {
-                _socket.SendTo(datagram.Payload.Span, SocketFlags.None, datagram.To);
+                connection.SendRaw(transmit.Payload.Span);
             }
-            catch (SocketException)
-            {
-                // Unreachable candidates (no route) are normal; the check simply fails.
-            }
+            return;
         }
-        while (_agent.TryPollRelayTransmit(out OutgoingDatagram relayed))
+        try
         {
-            any = true;
-            _relay.SendFromCandidate(relayed.To, relayed.Payload.Span, now);
+            _socket.SendTo(transmit.Payload.Span, SocketFlags.None, transmit.To);
         }
-        any |= FlushRelay(now);
-        while (_agent.TryPollEvent(out IceEvent e))
+        catch (SocketException)
         {
-            any = true;
-            if (e is IceEvent.Selected selected)
-            {
-                IPEndPoint remote = selected.Remote.EndPoint;
-                RelayConnection? relay = selected.Local.Type == CandidateType.Relayed && _relay.Current is { } current
-                    ? _relayConnections.GetValueOrDefault(current) : null;
-                bool movedNow = SelectTarget(new DataTarget(remote, WireAddress(remote).Serialize(), relay), selected, now);
-                if (relay is not null)
+            // Unreachable candidates (no route) are normal; the check simply fails.
+        }
+    }
+
+    private void HandleSessionEvent(SessionEvent e, TimeSpan now)
+    {
+        switch (e)
+        {
+            case SessionEvent.Ice ice:
+                _events.Writer.TryWrite(ice.Event);
+                break;
+            case SessionEvent.Selected selected:
+                IPEndPoint remote = selected.Selection.Remote.EndPoint;
+                RelayConnection? relay = selected.Via is { } via ? _relayConnections.GetValueOrDefault(via) : null;
+                if (SelectTarget(new DataTarget(remote, WireAddress(remote).Serialize(), relay), selected.Selection, now))
                 {
-                    _relay.BindChannel(remote, now);
+                    _session.PathMoved(selected.Selection, now);
                 }
-                if (!movedNow)
-                {
-                    continue; // reported once the new path is validated
-                }
-            }
-            else if (e is IceEvent.ConsentLost && _agent.SelectedPair is { SendsViaRelay: true })
-            {
-                _relay.ConfirmIfQuiet(now); // the relay itself may be what died
-            }
-            ReportIceEvent(e);
+                break;
+            case SessionEvent.Relay relayEvent:
+                HandleRelayEvent(relayEvent.Event);
+                break;
+            case SessionEvent.RelayedSessionDatagram datagram when _relayConnections.TryGetValue(datagram.Via, out RelayConnection? connection):
+                OnSessionDatagram(datagram.Payload.Span, datagram.Peer, connection);
+                break;
+            case SessionEvent.RelayedSessionDatagram or SessionEvent.Stray:
+                Interlocked.Increment(ref _strayDatagrams);
+                break;
+            default:
+                HandlePathEvent(e, now);
+                break;
         }
-        return any;
     }
 
     public async ValueTask DisposeAsync()

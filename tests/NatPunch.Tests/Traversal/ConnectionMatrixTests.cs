@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using NatPunch.Session;
 using NatPunch.Tests.VirtualNetwork;
 using NatPunch.Traversal;
 
@@ -121,8 +122,9 @@ public class ConnectionMatrixTests(ConnectionMatrixRuns runs) : IClassFixture<Co
             scenario.Connector.Selected.ShouldBeNull(scenario.Diagnostics());
             foreach (SimulatedPeer peer in new[] { scenario.Listener, scenario.Connector })
             {
-                peer.Events.Count(e => e.Event is IceEvent.Failed).ShouldBe(1);
-                (TimeSpan at, IceEvent.Failed failed) = peer.Failed!.Value;
+                peer.PathEvents.Count(e => e.Event is PathEvent.Failed).ShouldBe(1);
+                (TimeSpan at, PathEvent.Failed failed) = peer.Failed!.Value;
+                failed.Failure.ShouldBe(PathFailure.NoPath);
                 failed.Reason.ShouldContain("candidate pairs answered within 10 s");
                 // Reported when the check window closes, not long after.
                 (at - peer.ChecksStartAt!.Value).ShouldBeLessThanOrEqualTo(IceAgentOptions.Default.CheckTimeout + TimeSpan.FromSeconds(1));

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using NatPunch.Core;
 using NatPunch.Protocol.Rendezvous;
+using NatPunch.Relay;
 using NatPunch.Security;
 using NatPunch.Session;
 using NatPunch.Tests.VirtualNetwork;
@@ -10,13 +11,14 @@ using NatPunch.Traversal;
 namespace NatPunch.Tests.Traversal;
 
 /// <summary>
-/// One peer of an introduction in the simulation, doing what a <c>PeerNode</c> and its session's
-/// driver do around the <see cref="IceAgent"/>: gather on the data socket, register with the rendezvous (a listener with
-/// its offer, a connector without, then <c>connect</c> with it), and on the introduction run the real
-/// <see cref="PathManager"/>: it applies the peer's offer (checks <c>StartInMs</c> later), and once a
-/// path is selected, restarts ICE through the rendezvous whenever the path dies, with a new agent on
-/// the same socket each round. The handshake is not modelled here (it is proven on real sockets):
-/// the first selection establishes the session at once. Events are recorded with their simulated time.
+/// One peer of an introduction in the simulation: the real session core (<see cref="PeerSession"/>:
+/// agent, relay, path management) on a virtual socket, driven as <c>PeerLink</c> drives it on a real
+/// one. It gathers, registers with the rendezvous (a listener with its offer, a connector without,
+/// then <c>connect</c> with it), optionally allocates a relay on a <see cref="TurnServerNode"/>, and
+/// on the introduction runs the session's paths: checks, restarts through the rendezvous, relay loss
+/// and re-allocation. The handshake and the sealed data path are not modelled here (they are proven
+/// on real sockets): the first selection establishes the session at once, and data "moves" to every
+/// selected pair at once. Events are recorded with their simulated time.
 /// </summary>
 internal sealed class SimulatedPeer : IDatagramCore
 {
@@ -25,11 +27,12 @@ internal sealed class SimulatedPeer : IDatagramCore
     private readonly List<string>? _log;
     private readonly List<(TimeSpan At, IceEvent Event)> _events = [];
     private readonly List<(TimeSpan At, PathEvent Event)> _pathEvents = [];
+    private readonly List<(TimeSpan At, RelayStatus Status)> _relayStatuses = [];
     private readonly IPEndPoint[] _stunServers;
     private readonly IceAgentOptions _options;
     private SimulatedTcpConnection? _rendezvous;
-    private PathManager? _paths;
     private IceRole _role = IceRole.Controlling;
+    private RelayAttempt? _udpRelay;
 
     public SimulatedPeer(Simulator simulator, string name, VirtualHost host, NatRouter router, StunServerNode stun,
         RendezvousServerNode server, IceAgentOptions options, List<string>? log)
@@ -44,7 +47,7 @@ internal sealed class SimulatedPeer : IDatagramCore
         _stunServers = [stun.Primary];
         _options = options;
         // As PeerAttempt: every agent starts out controlling; the introduction assigns the real role.
-        Agent = NewAgent(simulator.Now);
+        Session = new PeerSession(NewAgent, simulator.Now);
         Socket.Attach(this);
     }
 
@@ -57,14 +60,23 @@ internal sealed class SimulatedPeer : IDatagramCore
 
     public VirtualSocket Socket { get; }
 
+    /// <summary>The session core this peer drives.</summary>
+    public PeerSession Session { get; }
+
     /// <summary>The agent in use: the introduction's, then each restart's.</summary>
-    public IceAgent Agent { get; private set; }
+    public IceAgent Agent => Session.Agent;
 
     /// <summary>What the path manager reported: the session's path selections, losses, its end.</summary>
     public IReadOnlyList<(TimeSpan At, PathEvent Event)> PathEvents => _pathEvents;
 
+    /// <summary>What became of the relay: granted, lost, unavailable.</summary>
+    public IReadOnlyList<(TimeSpan At, RelayStatus Status)> RelayStatuses => _relayStatuses;
+
     /// <summary>The restart round in use (0: the introduction's).</summary>
-    public int Round => _paths?.Round ?? 0;
+    public int Round => Session.Round;
+
+    /// <summary>Where data goes now: the last pair the session moved to.</summary>
+    public IceEvent.Selected? Path { get; private set; }
 
     private IceAgent NewAgent(TimeSpan now) =>
         new(_role, IceCredentials.NewRandom(), [Socket.SourceEndPoint], _stunServers, _options, now, tieBreaker: (ulong)_simulator.Random.NextInt64());
@@ -98,8 +110,9 @@ internal sealed class SimulatedPeer : IDatagramCore
     public (TimeSpan At, IceEvent.Selected Event)? Selected =>
         _events.Where(e => e.Event is IceEvent.Selected).Select(e => ((TimeSpan, IceEvent.Selected)?)(e.At, (IceEvent.Selected)e.Event)).FirstOrDefault();
 
-    public (TimeSpan At, IceEvent.Failed Event)? Failed =>
-        _events.Where(e => e.Event is IceEvent.Failed).Select(e => ((TimeSpan, IceEvent.Failed)?)(e.At, (IceEvent.Failed)e.Event)).FirstOrDefault();
+    /// <summary>The first attempt failed (no pair worked, the time limit passed).</summary>
+    public (TimeSpan At, PathEvent.Failed Event)? Failed =>
+        _pathEvents.Where(e => e.Event is PathEvent.Failed).Select(e => ((TimeSpan, PathEvent.Failed)?)(e.At, (PathEvent.Failed)e.Event)).FirstOrDefault();
 
     /// <summary>The address the other peer should see our checks come from: our NAT's public address, or our own when we have no NAT.</summary>
     public IPAddress PublicAddress => Router.IsTranslating ? Router.PublicAddress : Host.Address;
@@ -121,6 +134,14 @@ internal sealed class SimulatedPeer : IDatagramCore
         _rendezvous!.SendToServer(new ConnectMessage(peer, waitMs, Agent.CreateOffer()));
     }
 
+    /// <summary>Allocates a relayed candidate on <paramref name="turn"/> (UDP; the simulation has no TCP to a TURN server).</summary>
+    public void StartRelay(TurnServerNode turn, RelayServer? server = null)
+    {
+        Session.StartRelay(server ?? new RelayServer(turn.EndPoint, turn.Credentials, Udp: true, Tcp: false), _simulator.Now);
+        Drive(_simulator.Now);
+        Socket.Poll(); // changed from outside the socket's own events: re-read the wake-up
+    }
+
     private void Receive(RendezvousMessage message)
     {
         switch (message)
@@ -135,23 +156,18 @@ internal sealed class SimulatedPeer : IDatagramCore
             case IntroduceMessage introduction:
                 Introduced(introduction);
                 break;
-            case ErrorMessage { Session: not null } error when _paths is not null:
-                _paths.HandleSignal(error, _simulator.Now);
-                Drive(_simulator.Now);
-                Socket.Poll(); // changed from outside the socket's own events: re-read the wake-up
-                break;
-            case ErrorMessage error:
+            case ErrorMessage error when error.Session is null || Introduction is null:
                 _errors.Add(error);
                 break;
-            case RestartMessage or CandidateMessage or PeerGoneMessage when _paths is not null:
-                _paths.HandleSignal(message, _simulator.Now);
+            case ErrorMessage or RestartMessage or CandidateMessage or PeerGoneMessage:
+                Session.HandleSignal(message, _simulator.Now);
                 Drive(_simulator.Now);
                 Socket.Poll();
                 break;
         }
     }
 
-    /// <summary>PeerAttempt.PunchAsync, in the simulation: the real path manager from the introduction on.</summary>
+    /// <summary>PeerAttempt.PunchAsync, in the simulation: the session core's paths from the introduction on.</summary>
     private void Introduced(IntroduceMessage introduction)
     {
         Introduction = introduction;
@@ -161,94 +177,98 @@ internal sealed class SimulatedPeer : IDatagramCore
             Candidate.TryFromInfo(info, out _).ShouldBeTrue(info.ToString());
         }
         TimeSpan startIn = TimeSpan.FromMilliseconds(Math.Clamp(introduction.StartInMs, 0, 5000)) + ExtraStartDelay;
+        ChecksStartAt = _simulator.Now + startIn;
         if (ApplyAssignedRole)
         {
             _role = introduction.Role;
             Agent.SetRole(introduction.Role);
         }
-        _paths = new PathManager(introduction.Session, introduction.Peer, TimeSpan.FromSeconds(30), _simulator.Now);
-        _paths.Start(introduction.Offer, startIn, [], _simulator.Now);
+        Session.RunPaths(introduction.Session, introduction.Peer, introduction.Offer, startIn, TimeSpan.FromSeconds(30), _simulator.Now,
+            plainCandidateGrace: TimeSpan.Zero, _simulator.Now);
         Drive(_simulator.Now);
         Socket.Poll(); // changed from outside the socket's own events: re-read the wake-up
     }
 
-    /// <summary>Carries out what the path manager asks, as the session's driver does, and records what it reports.</summary>
+    /// <summary>Does what the session core asks, as PeerLink does, and records what it reports.</summary>
     private void Drive(TimeSpan now)
     {
-        if (_paths is null)
+        while (Session.TryPollEvent(out SessionEvent e))
         {
-            return;
-        }
-        while (_paths.TryPollAction(out PathAction action))
-        {
-            switch (action)
+            switch (e)
             {
-                case PathAction.ApplyOffer apply:
-                    ChecksStartAt ??= apply.ChecksAt;
-                    Agent.ApplyRemoteOffer(apply.Offer, apply.ChecksAt, now);
+                case SessionEvent.Ice ice:
+                    Record(now, ice.Event);
                     break;
-                case PathAction.AddCandidate add:
-                    Agent.AddRemoteCandidates([add.Candidate], now);
+                case SessionEvent.Selected selected:
+                    // No sealed path check here: data moves at once.
+                    Record(now, selected.Selection);
+                    Path = selected.Selection;
+                    Session.PathMoved(selected.Selection, now);
                     break;
-                case PathAction.NewAgent:
-                    Agent = NewAgent(now);
+                case SessionEvent.StartHandshake:
+                    Session.HandleHandshake(new HandshakeOutcome.Established(SimulatedKey, "not modelled"), now);
                     break;
-                case PathAction.MakeOffer make:
-                    _paths.HandleOurOffer(make.Round, Agent.CreateOffer(), now);
+                case SessionEvent.Signal signal:
+                    _rendezvous!.SendToServer(signal.Message);
                     break;
-                case PathAction.StartHandshake:
-                    _paths.HandleHandshake(new HandshakeOutcome.Established(SimulatedKey, "not modelled"), now);
+                case SessionEvent.Path path:
+                    _pathEvents.Add((now, path.Event));
+                    _log?.Add(string.Create(CultureInfo.InvariantCulture, $"{now.TotalMilliseconds,9:F1} ms  path {Name,-9} {path.Event}"));
                     break;
-                case PathAction.Send send:
-                    _rendezvous!.SendToServer(send.Message);
+                case SessionEvent.Relay { Event: RelayEvent.Started { Attempt.Transport: TurnServerTransport.Udp } started }:
+                    _udpRelay = started.Attempt;
+                    break;
+                case SessionEvent.Relay { Event: RelayEvent.StatusChanged changed }:
+                    _relayStatuses.Add((now, changed.Status));
+                    _log?.Add(string.Create(CultureInfo.InvariantCulture, $"{now.TotalMilliseconds,9:F1} ms  relay {Name,-8} {changed.Status}"));
                     break;
             }
         }
-        while (_paths.TryPollEvent(out PathEvent e))
+    }
+
+    private void Record(TimeSpan now, IceEvent e)
+    {
+        _events.Add((now, e));
+        if (e is IceEvent.Selected or IceEvent.Failed)
         {
-            _pathEvents.Add((now, e));
-            _log?.Add(string.Create(CultureInfo.InvariantCulture, $"{now.TotalMilliseconds,9:F1} ms  path {Name,-9} {e}"));
+            _log?.Add(string.Create(CultureInfo.InvariantCulture, $"{now.TotalMilliseconds,9:F1} ms  ice {Name,-9} {e}"));
         }
     }
 
     private static readonly PeerKey SimulatedKey = PeerIdentity.Generate().PublicKey;
 
-    // IDatagramCore: the agent, with its events recorded as they are raised (a driver's event pump).
+    // IDatagramCore: the socket's side of the driver.
     public void HandleDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from, TimeSpan now)
     {
-        Agent.HandleDatagram(datagram, from, now);
-        DrainEvents(now);
+        if (_udpRelay is { } relay && from.Equals(relay.Server))
+        {
+            Session.HandleFromRelayServer(relay, datagram, now);
+        }
+        else if (!PeerSession.IsSessionDatagram(datagram))
+        {
+            Session.HandleStun(datagram, from, now);
+        }
+        Drive(now);
     }
 
-    public bool TryPollTransmit(TimeSpan now, out OutgoingDatagram datagram) => Agent.TryPollTransmit(now, out datagram);
+    public bool TryPollTransmit(TimeSpan now, out OutgoingDatagram datagram)
+    {
+        Drive(now); // an event may make more to send (a selection moved, a signal answered)
+        if (Session.TryPollTransmit(out SessionTransmit transmit))
+        {
+            // Over UDP a relay attempt's server is reached from the same socket.
+            datagram = new OutgoingDatagram(transmit.To, transmit.Payload);
+            return true;
+        }
+        datagram = default;
+        return false;
+    }
 
-    public TimeSpan? NextWakeUp => WakeUpTime.Earliest(Agent.NextWakeUp, _paths?.NextWakeUp);
+    public TimeSpan? NextWakeUp => Session.NextWakeUp;
 
     public void HandleTimeout(TimeSpan now)
     {
-        if (Agent.NextWakeUp <= now)
-        {
-            Agent.HandleTimeout(now);
-        }
-        DrainEvents(now);
-        if (_paths?.NextWakeUp <= now)
-        {
-            _paths.HandleTimeout(now);
-            Drive(now);
-        }
-    }
-
-    private void DrainEvents(TimeSpan now)
-    {
-        while (Agent.TryPollEvent(out IceEvent e))
-        {
-            _events.Add((now, e));
-            if (e is IceEvent.Selected or IceEvent.Failed)
-            {
-                _log?.Add(string.Create(CultureInfo.InvariantCulture, $"{now.TotalMilliseconds,9:F1} ms  ice {Name,-9} {e}"));
-            }
-            _paths?.HandleIceEvent(e, now);
-        }
+        Session.HandleTimeout(now);
         Drive(now);
     }
 

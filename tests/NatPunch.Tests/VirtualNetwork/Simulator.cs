@@ -105,6 +105,10 @@ public sealed class Simulator
         return new StunServerNode(Internet, name, primary, behaviorDiscovery ? alternate : null, port, link);
     }
 
+    /// <summary>A TURN server (the project's core, over UDP) on its own public host.</summary>
+    public TurnServerNode AddTurnServer(string name = "turn", int port = 3478, LinkConditions? link = null) =>
+        new(this, Internet.AddHost(name, link: link), port);
+
     /// <summary>Runs <paramref name="action"/> after <paramref name="delay"/> of simulated time (e.g. change a link mid-test).</summary>
     public void Schedule(TimeSpan delay, Action action) => ScheduleAt(Now + delay, action);
 
