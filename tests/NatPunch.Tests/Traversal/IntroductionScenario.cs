@@ -53,6 +53,18 @@ internal sealed class IntroductionScenario
 
     public Simulator Simulator { get; }
 
+    /// <summary>The TURN server, once <see cref="AddRelay"/> put one on the internet.</summary>
+    public TurnServerNode? Turn { get; private set; }
+
+    /// <summary>A TURN server beside the STUN server (same latency), and both peers allocate a relayed candidate on it now.</summary>
+    public TurnServerNode AddRelay()
+    {
+        Turn = Simulator.AddTurnServer(link: LinkConditions.WithLatency(ServerLatency));
+        Listener.StartRelay(Turn);
+        Connector.StartRelay(Turn);
+        return Turn;
+    }
+
     public StunServerNode Stun { get; }
 
     public RendezvousServerNode Server { get; }

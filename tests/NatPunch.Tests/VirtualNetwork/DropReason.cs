@@ -22,4 +22,6 @@ public enum DropReason
     HairpinDisabled,
     /// <summary>The NAT has no free external port for a new mapping.</summary>
     PortsExhausted,
+    /// <summary>A test's firewall rule on a router (<see cref="NatRouter.DropInbound"/>).</summary>
+    FirewallRule,
 }

@@ -101,11 +101,21 @@ public sealed class NatRouter : INetworkNode
         _byExternal.Clear();
     }
 
+    /// <summary>
+    /// A firewall rule on top of the NAT's own behaviour: packets from outside it matches are dropped
+    /// (<see cref="DropReason.FirewallRule"/>), for a test that opens or closes one path while others work.
+    /// </summary>
+    public Func<Packet, bool>? DropInbound { get; set; }
+
     public void Receive(Packet packet, Link link)
     {
         if (link == Inside)
         {
             Outbound(packet);
+        }
+        else if (DropInbound?.Invoke(packet) == true)
+        {
+            Drop(packet, DropReason.FirewallRule);
         }
         else
         {
