@@ -8,15 +8,13 @@ namespace NatPunch.Session;
 /// <summary>
 /// From the introduction on, the session core's path management runs (<see cref="PeerSession.RunPaths"/>):
 /// the link carries the peer's signalling in through one pump and out through another, in order (sealed
-/// boxes must arrive in the order they were sealed), runs the handshake the core asks for, and tells
-/// its host what the core reports.
+/// boxes must arrive in the order they were sealed), and tells its host what the core reports.
 /// </summary>
 internal sealed partial class PeerLink
 {
     // Loop-owned once RunPaths has run.
     private SessionSignals? _signals;
     private IPathHost? _pathHost;
-    private Func<TimeSpan, SessionHandshake>? _newHandshake;
     private readonly Channel<(RendezvousMessage Message, bool Plain)> _signalsOut = Channel.CreateUnbounded<(RendezvousMessage, bool)>(new UnboundedChannelOptions { SingleReader = true });
     private Task _signalPumps = Task.CompletedTask;
 
@@ -36,8 +34,7 @@ internal sealed partial class PeerLink
         {
             _signals = signals;
             _pathHost = host;
-            _newHandshake = newHandshake;
-            _session.RunPaths(session, peer, theirs, startIn, timeLimit, _time.GetElapsedTime(_epoch, startedAt), plainCandidateGrace, Now);
+            _session.RunPaths(session, peer, theirs, startIn, timeLimit, _time.GetElapsedTime(_epoch, startedAt), newHandshake, plainCandidateGrace, Now);
         });
         _signalPumps = Task.WhenAll(
             Task.Run(() => PumpIncomingSignalsAsync(incoming, _stopping.Token)),
@@ -45,19 +42,15 @@ internal sealed partial class PeerLink
     }
 
     /// <summary>The path management's requests and reports (<see cref="SessionEvent"/>s other than the relay's and the agent's).</summary>
-    private void HandlePathEvent(SessionEvent e, TimeSpan now)
+    private void HandlePathEvent(SessionEvent e)
     {
         switch (e)
         {
             case SessionEvent.Punching punching:
                 _pathHost!.Punching(punching.Pairs);
                 break;
-            case SessionEvent.Path path:
+            case SessionEvent.PathReport path:
                 _pathHost!.PathEvent(path.Event, path.PairsTried);
-                break;
-            case SessionEvent.StartHandshake:
-                _handshake = _newHandshake!(now);
-                FlushHandshake(now);
                 break;
             case SessionEvent.Signal signal:
                 _signalsOut.Writer.TryWrite((signal.Message, signal.Plain));

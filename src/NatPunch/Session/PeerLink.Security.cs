@@ -9,143 +9,80 @@ using NatPunch.Security;
 namespace NatPunch.Session;
 
 /// <summary>
-/// The link's end-to-end security: the Noise handshake on the selected path (asked for by the session
-/// core, PeerLink.Paths.cs), sealing of every session datagram afterwards, and path
-/// validation: once the session has keys, a newly selected path (an upgrade from the relay, an ICE
-/// restart, candidates that came through the rendezvous) carries data only after the peer echoed a
-/// sealed challenge on it, so a forged restart or candidate cannot move the session elsewhere.
-/// Opening runs on the receive loop (or a TCP relay's reader); handshake and path state are the loop's.
+/// The link's sealed data path. The session core runs the handshake and validates new paths
+/// (PeerSession.Security.cs); the link learns from it the keys, where data goes and what to send to
+/// the peer, and seals and opens stream segments itself, on the sender's thread and the receive loop
+/// (or a TCP relay's reader), without a hop through the session's loop. What opens and is not stream
+/// data goes to the core.
 /// </summary>
 internal sealed partial class PeerLink
 {
-    private static readonly TimeSpan ChallengeInterval = TimeSpan.FromMilliseconds(200);
-    private const int ChallengeLength = 8;
-
-    // Loop-owned.
-    private SessionHandshake? _handshake;
-    private bool _outcomeReported;
+    // Loop-owned: the path being validated (its ChannelData is ours already).
     private DataTarget? _pendingTarget;
-    private Traversal.IceEvent.Selected? _pendingSelected;
-    private byte[]? _challenge;
-    private TimeSpan? _nextChallengeAt;
     // Read by senders and the receive path: set once by the loop.
     private volatile SessionCrypto? _crypto;
     private volatile bool _established;
-    private long _handshakeStrays;
 
     /// <summary>The session's keys once the handshake has them; null before.</summary>
     public SessionCrypto? Crypto => _crypto;
 
     /// <summary>Sealed datagrams that did not open (forged, replayed, truncated) plus handshake frames dropped.</summary>
-    public long RefusedDatagrams => (_crypto?.Refused ?? 0) + (_handshake?.Dropped ?? 0) + Interlocked.Read(ref _handshakeStrays);
+    public long RefusedDatagrams => (_crypto?.Refused ?? 0) + _session.HandshakeDropped;
 
-    private TimeSpan? SecurityWakeUp => Core.WakeUpTime.Earliest(_handshake?.NextWakeUp, _pendingTarget is null ? null : _nextChallengeAt);
-
-    private void HandleSecurityTimeouts(TimeSpan now)
+    /// <summary>What the core's security asks of the data path: keys, where data goes, what to send.</summary>
+    private void HandleSecurityEvent(SessionEvent e)
     {
-        if (_handshake?.NextWakeUp is { } due && due <= now)
+        switch (e)
         {
-            _handshake.HandleTimeout(now);
+            case SessionEvent.Keys keys:
+                _crypto = keys.Crypto;
+                break;
+            case SessionEvent.Established:
+                _established = true;
+                break;
+            case SessionEvent.Validating validating:
+                _pendingTarget = TargetFor(validating.Path);
+                break;
+            case SessionEvent.DataPath moved:
+                DataTarget target = TargetFor(moved.Path);
+                if (_pendingTarget == target)
+                {
+                    _pendingTarget = null;
+                }
+                _previousTarget = _dataTarget;
+                _dataTarget = target;
+                break;
+            case SessionEvent.SendToPeer send:
+                SendFrame(TargetFor(send.Path), send.Frame);
+                break;
         }
-        if (_pendingTarget is { } pending && _nextChallengeAt is { } at && at <= now)
-        {
-            SendSealed(pending, SessionMessageType.PathChallenge, _challenge, now);
-            _nextChallengeAt = now + ChallengeInterval;
-        }
-        FlushHandshake(now);
     }
 
-    /// <summary>Sends what the handshake wants sent to the current path, installs its keys, reports its outcome.</summary>
-    private void FlushHandshake(TimeSpan now)
+    /// <summary>The data target of a session path: one already in use (with its bound channel), or a new one.</summary>
+    private DataTarget TargetFor(SessionPath path)
     {
-        if (_handshake is not { } handshake)
+        foreach (DataTarget? known in new[] { _dataTarget, _pendingTarget, _previousTarget })
         {
-            return;
-        }
-        if (handshake.Crypto is { } crypto && _crypto is null)
-        {
-            _crypto = crypto;
-        }
-        while (handshake.TryPollFrame(out byte[] frame))
-        {
-            if (_dataTarget is { } target)
+            if (known is not null && known.EndPoint.Equals(path.EndPoint) && known.Relay?.Attempt == path.Via)
             {
-                SendFrame(target, frame);
+                return known;
             }
         }
-        while (handshake.TryPollSealed(out SessionMessageType type, out byte[] body))
-        {
-            if (_dataTarget is { } target)
-            {
-                SendSealed(target, type, body, now);
-            }
-        }
-        // No stream segment is sent or delivered before the outcome is Established.
-        if (handshake.Outcome is { } outcome && !_outcomeReported)
-        {
-            _outcomeReported = true;
-            _established = outcome is HandshakeOutcome.Established;
-            _session.HandleHandshake(outcome, now);
-        }
-    }
-
-    /// <summary>
-    /// A new pair was selected. Before the keys exist the handshake runs on it at once; afterwards it
-    /// is validated first, and its <paramref name="selected"/> event is reported when data moves there.
-    /// </summary>
-    private bool SelectTarget(DataTarget target, Traversal.IceEvent.Selected selected, TimeSpan now)
-    {
-        if (_crypto is null)
-        {
-            _previousTarget = _dataTarget;
-            _dataTarget = target;
-            return true;
-        }
-        _pendingTarget = target;
-        _pendingSelected = selected;
-        _challenge = RandomNumberGenerator.GetBytes(ChallengeLength);
-        SendSealed(target, SessionMessageType.PathChallenge, _challenge, now);
-        _nextChallengeAt = now + ChallengeInterval;
-        return false;
-    }
-
-    private void PathResponse(ReadOnlySpan<byte> body, IPEndPoint from)
-    {
-        if (_pendingTarget is not { } pending || _challenge is null || !from.Equals(pending.EndPoint)
-            || !CryptographicOperations.FixedTimeEquals(body, _challenge))
-        {
-            return;
-        }
-        _previousTarget = _dataTarget;
-        _dataTarget = pending;
-        _pendingTarget = null;
-        _challenge = null;
-        if (_pendingSelected is { } selected)
-        {
-            _pendingSelected = null;
-            _session.PathMoved(selected, Now);
-        }
+        RelayConnection? relay = path.Via is { } via ? _relayConnections.GetValueOrDefault(via) : null;
+        ushort channel = path.Via is { } attempt && attempt.Core.TryGetChannel(path.EndPoint, out ushort bound) ? bound : (ushort)0;
+        return new DataTarget(path.EndPoint, WireAddress(path.EndPoint).Serialize(), relay, channel);
     }
 
     /// <summary>
     /// A session datagram (marker 0xE1 or 0xE2) from <paramref name="from"/>, directly or through
-    /// <paramref name="via"/>. Segments go up at once; everything else is the loop's.
+    /// <paramref name="via"/>. Segments go up at once; everything else is the core's, on the loop.
     /// </summary>
     private void OnSessionDatagram(ReadOnlySpan<byte> frame, IPEndPoint from, RelayConnection? via)
     {
         if (HandshakeFrame.LooksLikeHandshake(frame))
         {
             byte[] copy = frame.ToArray();
-            _commands.Writer.TryWrite(() =>
-            {
-                if (_handshake is null)
-                {
-                    Interlocked.Increment(ref _handshakeStrays);
-                    return;
-                }
-                _handshake.HandleFrame(copy, Now);
-                FlushHandshake(Now);
-            });
+            _commands.Writer.TryWrite(() => _session.HandleHandshakeFrame(copy, Now));
             return;
         }
         SessionCrypto? crypto = _crypto;
@@ -170,42 +107,15 @@ internal sealed partial class PeerLink
                     _inboundSegments.Writer.TryWrite(plaintext.AsMemory(1, length));
                 }
                 break;
-            case SessionMessageType.Accept or SessionMessageType.Refuse:
+            default:
             {
+                // Handshake verdicts and path checks: the core's, with the path they came by.
                 byte[] copy = body.ToArray();
-                _commands.Writer.TryWrite(() =>
-                {
-                    _handshake?.HandleVerdict(type, copy);
-                    FlushHandshake(Now);
-                });
-                break;
-            }
-            case SessionMessageType.PathChallenge when length == ChallengeLength:
-            {
-                // Echo on the path it came by; the echo is sealed, so it reflects nothing to a stranger.
-                byte[] copy = body.ToArray();
-                _commands.Writer.TryWrite(() => SendSealed(ReplyTarget(from, via), SessionMessageType.PathResponse, copy, Now));
-                break;
-            }
-            case SessionMessageType.PathResponse when length == ChallengeLength:
-            {
-                byte[] copy = body.ToArray();
-                _commands.Writer.TryWrite(() => PathResponse(copy, from));
+                var path = new SessionPath(from, via?.Attempt);
+                _commands.Writer.TryWrite(() => _session.HandleControl(type, copy, path, Now));
                 break;
             }
         }
-    }
-
-    private DataTarget ReplyTarget(IPEndPoint from, RelayConnection? via)
-    {
-        foreach (DataTarget? known in new[] { _dataTarget, _pendingTarget, _previousTarget })
-        {
-            if (known is not null && known.EndPoint.Equals(from) && known.Relay == via)
-            {
-                return known;
-            }
-        }
-        return new DataTarget(from, WireAddress(from).Serialize(), via);
     }
 
     /// <summary>A dual-stack socket sends to IPv4 peers through IPv4-mapped IPv6 addresses.</summary>

@@ -193,7 +193,7 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             while (!cancellationToken.IsCancellationRequested)
             {
                 DrainSession(Now);
-                TimeSpan? wake = WakeUpTime.Earliest(_session.NextWakeUp, SecurityWakeUp);
+                TimeSpan? wake = _session.NextWakeUp;
                 TimeSpan delay = wake is { } w ? w - Now : Timeout.InfiniteTimeSpan;
                 if (wake is null || delay > TimeSpan.Zero)
                 {
@@ -216,7 +216,6 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
                 {
                     _session.HandleTimeout(Now);
                 }
-                HandleSecurityTimeouts(Now);
             }
         }
         catch (OperationCanceledException)
@@ -274,14 +273,9 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
         switch (e)
         {
             case SessionEvent.Ice ice:
-                _events.Writer.TryWrite(ice.Event);
-                break;
-            case SessionEvent.Selected selected:
-                IPEndPoint remote = selected.Selection.Remote.EndPoint;
-                RelayConnection? relay = selected.Via is { } via ? _relayConnections.GetValueOrDefault(via) : null;
-                if (SelectTarget(new DataTarget(remote, WireAddress(remote).Serialize(), relay), selected.Selection, now))
+                if (_pathHost is null)
                 {
-                    _session.PathMoved(selected.Selection, now);
+                    _events.Writer.TryWrite(ice.Event); // gathering, for the offer; from the introduction on the core has them
                 }
                 break;
             case SessionEvent.Relay relayEvent:
@@ -293,8 +287,11 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             case SessionEvent.RelayedSessionDatagram or SessionEvent.Stray:
                 Interlocked.Increment(ref _strayDatagrams);
                 break;
+            case SessionEvent.Keys or SessionEvent.Established or SessionEvent.Validating or SessionEvent.DataPath or SessionEvent.SendToPeer:
+                HandleSecurityEvent(e);
+                break;
             default:
-                HandlePathEvent(e, now);
+                HandlePathEvent(e);
                 break;
         }
     }

@@ -8,19 +8,21 @@ namespace NatPunch.Session;
 
 /// <summary>
 /// How one session finds and keeps its path, as a core without I/O, in the shape of quinn-proto's
-/// <c>Connection</c>: STUN datagrams, the relay server's messages, the peer's signalling, the
-/// handshake's outcome and the time go in; datagrams to send (<see cref="TryPollTransmit"/>), events
-/// (<see cref="TryPollEvent"/>) and the next wake-up come out. It owns:
+/// <c>Connection</c>: STUN datagrams, the relay server's messages, the peer's signalling, handshake
+/// frames and sealed control messages, and the time go in; datagrams to send (<see cref="TryPollTransmit"/>),
+/// events (<see cref="TryPollEvent"/>) and the next wake-up come out. It owns:
 /// <list type="bullet">
+/// <item>the handshake, the session's keys and path validation (PeerSession.Security.cs);</item>
 /// <item>the <see cref="IceAgent"/> (gathering, checks, consent), replaced on each ICE restart;</item>
 /// <item>the relay (<see cref="RelayLifecycle"/>), whose candidate it hands to each agent;</item>
 /// <item>the path management (<see cref="PathManager"/>): the first attempt and every restart.</item>
 /// </list>
-/// The driver (<see cref="PeerLink"/> on sockets, the virtual network's peer in tests) does the I/O,
-/// the handshake and the sealed data path, and tells the core when data moved to a selected path.
+/// The driver (<see cref="PeerLink"/> on sockets, the virtual network's peer in tests) does the I/O
+/// and the data path: it seals and opens stream data itself (any thread, no hop through the loop)
+/// and hands the core the rest.
 /// One loop owns it; call <see cref="TryPollTransmit"/> and <see cref="TryPollEvent"/> after every input.
 /// </summary>
-internal sealed class PeerSession
+internal sealed partial class PeerSession
 {
     private readonly Func<TimeSpan, IceAgent> _agentFactory;
     private readonly Queue<SessionTransmit> _transmits = new();
@@ -49,7 +51,8 @@ internal sealed class PeerSession
     public static bool IsSessionDatagram(ReadOnlySpan<byte> datagram) =>
         datagram.Length > 0 && datagram[0] is SealedFrame.Marker or HandshakeFrame.Marker;
 
-    public TimeSpan? NextWakeUp => WakeUpTime.Earliest(WakeUpTime.Earliest(Agent.NextWakeUp, Relay.NextWakeUp), _paths?.NextWakeUp);
+    public TimeSpan? NextWakeUp =>
+        WakeUpTime.Earliest(WakeUpTime.Earliest(Agent.NextWakeUp, Relay.NextWakeUp), WakeUpTime.Earliest(_paths?.NextWakeUp, SecurityWakeUp));
 
     /// <summary>Whether the peer may still send candidates unsealed: until the session is established, and for a grace after (the peer may get its keys a round trip after us).</summary>
     public bool PlainCandidatesWelcome(TimeSpan now) => _establishedAt is not { } at || now - at < _plainCandidateGrace;
@@ -103,13 +106,14 @@ internal sealed class PeerSession
 
     /// <summary>
     /// The introduction: round 0 starts with the peer's offer (checks <paramref name="startIn"/> later) and
-    /// the path manager runs from now on.
+    /// the path manager runs from now on; on the first selected pair it runs the handshake <paramref name="newHandshake"/> makes.
     /// </summary>
     /// <param name="startedAt">When the connect started: the first attempt's <paramref name="timeLimit"/> runs from then.</param>
     /// <param name="plainCandidateGrace">How long after establishment the peer's candidates may still come unsealed.</param>
     public void RunPaths(string session, string peer, PeerOffer theirs, TimeSpan startIn, TimeSpan timeLimit, TimeSpan startedAt,
-        TimeSpan plainCandidateGrace, TimeSpan now)
+        Func<TimeSpan, SessionHandshake> newHandshake, TimeSpan plainCandidateGrace, TimeSpan now)
     {
+        _newHandshake = newHandshake;
         _plainCandidateGrace = plainCandidateGrace;
         _paths = new PathManager(session, peer, timeLimit, startedAt);
         // Relayed candidates come after the offer (the grant arrives with the registration): trickled from the start.
@@ -124,24 +128,6 @@ internal sealed class PeerSession
         Flush(now);
     }
 
-    /// <summary>The handshake the session asked for (<see cref="SessionEvent.StartHandshake"/>) ended.</summary>
-    public void HandleHandshake(HandshakeOutcome outcome, TimeSpan now)
-    {
-        if (outcome is HandshakeOutcome.Established)
-        {
-            _establishedAt ??= now;
-        }
-        _paths?.HandleHandshake(outcome, now);
-        Flush(now);
-    }
-
-    /// <summary>Data now goes on the pair the agent selected (<see cref="SessionEvent.Selected"/>).</summary>
-    public void PathMoved(IceEvent.Selected selection, TimeSpan now)
-    {
-        Report(selection);
-        Flush(now);
-    }
-
     public void HandleTimeout(TimeSpan now)
     {
         if (Agent.NextWakeUp is { } due && due <= now)
@@ -153,6 +139,7 @@ internal sealed class PeerSession
         {
             _paths.HandleTimeout(now);
         }
+        HandleSecurityTimeouts(now);
         Flush(now);
     }
 
@@ -197,11 +184,13 @@ internal sealed class PeerSession
                 HandleIceEvent(e, now);
             }
             moved |= DrivePaths(now);
+            moved |= FlushHandshake(now);
         }
     }
 
     private void HandleIceEvent(IceEvent e, TimeSpan now)
     {
+        _events.Enqueue(new SessionEvent.Ice(e));
         switch (e)
         {
             case IceEvent.Selected selected:
@@ -210,8 +199,8 @@ internal sealed class PeerSession
                 {
                     Relay.BindChannel(selected.Remote.EndPoint, now);
                 }
-                // Reported (to the path manager) once the driver moved data there: PathMoved.
-                _events.Enqueue(new SessionEvent.Selected(selected, via));
+                // Reported (to the path manager) once data moved there.
+                Select(selected, new SessionPath(selected.Remote.EndPoint, via), now);
                 return;
             case IceEvent.ConsentLost when Agent.SelectedPair is { SendsViaRelay: true }:
                 Relay.ConfirmIfQuiet(now); // the relay itself may be what died
@@ -220,16 +209,12 @@ internal sealed class PeerSession
         Report(e);
     }
 
-    /// <summary>An agent event: the path manager's once it runs (after the agent is flushed: an action may replace the agent), else the driver's.</summary>
+    /// <summary>An agent event for the path manager, once it runs (handled after the agent is flushed: an action may replace the agent).</summary>
     private void Report(IceEvent e)
     {
         if (_paths is not null)
         {
             _eventsForPaths.Enqueue(e);
-        }
-        else
-        {
-            _events.Enqueue(new SessionEvent.Ice(e));
         }
     }
 
@@ -314,7 +299,7 @@ internal sealed class PeerSession
                     paths.HandleOurOffer(make.Round, Agent.CreateOffer(), now);
                     break;
                 case PathAction.StartHandshake:
-                    _events.Enqueue(new SessionEvent.StartHandshake());
+                    StartHandshake(now);
                     break;
                 case PathAction.Send send:
                     // Candidates go plain during the grace, when the peer may not have its keys yet.
@@ -325,7 +310,7 @@ internal sealed class PeerSession
         while (paths.TryPollEvent(out PathEvent e))
         {
             acted = true;
-            _events.Enqueue(new SessionEvent.Path(e, Agent.Pairs.Count));
+            _events.Enqueue(new SessionEvent.PathReport(e, Agent.Pairs.Count));
         }
         return acted;
     }

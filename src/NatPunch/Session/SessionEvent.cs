@@ -7,23 +7,29 @@ namespace NatPunch.Session;
 /// <summary>What a <see cref="PeerSession"/> reports to its driver, in the order it happened.</summary>
 internal abstract record SessionEvent
 {
-    /// <summary>An agent event before the session's paths run (gathering, for the offer); afterwards the path manager takes them.</summary>
+    /// <summary>Every agent event, as it happens (a selection is acted on by the core: data moves there once it is validated).</summary>
     public sealed record Ice(IceEvent Event) : SessionEvent;
 
-    /// <summary>
-    /// The agent selected a pair: move data there (<paramref name="Via"/>: through that relay), then
-    /// report <see cref="PeerSession.PathMoved"/>; once the session has keys, only after a sealed check on it answered.
-    /// </summary>
-    public sealed record Selected(IceEvent.Selected Selection, RelayAttempt? Via) : SessionEvent;
+    /// <summary>Stream data goes on <paramref name="Path"/> from now on (the first selection, or one that passed validation).</summary>
+    public sealed record DataPath(SessionPath Path) : SessionEvent;
+
+    /// <summary>A selected pair is being validated: what arrives on <paramref name="Path"/> belongs to the session already.</summary>
+    public sealed record Validating(SessionPath Path) : SessionEvent;
+
+    /// <summary>Send this session datagram (a handshake frame or a sealed control message) to the peer on <paramref name="Path"/>.</summary>
+    public sealed record SendToPeer(SessionPath Path, byte[] Frame) : SessionEvent;
+
+    /// <summary>The handshake yielded the session's keys: sealed datagrams can be opened and sent.</summary>
+    public sealed record Keys(Security.SessionCrypto Crypto) : SessionEvent;
+
+    /// <summary>The handshake proved the peer's key: stream data may flow.</summary>
+    public sealed record Established : SessionEvent;
 
     /// <summary>Round 0's checks are under way on this many pairs.</summary>
     public sealed record Punching(int Pairs) : SessionEvent;
 
     /// <summary>A path manager event; <paramref name="PairsTried"/> is the agent's pair count, for a failure's message.</summary>
-    public sealed record Path(PathEvent Event, int PairsTried) : SessionEvent;
-
-    /// <summary>Run the handshake on the selected path and report its outcome (<see cref="PeerSession.HandleHandshake"/>).</summary>
-    public sealed record StartHandshake : SessionEvent;
+    public sealed record PathReport(PathEvent Event, int PairsTried) : SessionEvent;
 
     /// <summary>Send this to the peer through the rendezvous; <paramref name="Plain"/>: it may go unsealed (a candidate while the peer may still lack keys).</summary>
     public sealed record Signal(RendezvousMessage Message, bool Plain) : SessionEvent;

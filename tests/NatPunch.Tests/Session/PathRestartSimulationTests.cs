@@ -50,5 +50,9 @@ public class PathRestartSimulationTests
         reconnected.Selection.Remote.EndPoint.Address.ShouldBe(listener.Router.PublicAddress);
         reconnected.Selection.Remote.EndPoint.Port.ShouldNotBe(oldPort);
         listener.Round.ShouldBe(connector.Round, "both peers meet in one round");
+        byte[] data = [1, 2, 3, 4];
+        connector.SendData(data);
+        simulator.RunFor(TimeSpan.FromSeconds(1));
+        listener.DataReceived.ShouldContain(d => d.SequenceEqual(data), "sealed data after the restart, with the session's first keys");
     }
 }

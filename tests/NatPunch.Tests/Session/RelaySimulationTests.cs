@@ -8,13 +8,25 @@ namespace NatPunch.Tests.Session;
 /// <summary>
 /// The session core with a real TURN core in the virtual network, on the fake clock: falling back to
 /// the relay where no direct path exists, surviving a TURN server restart under a relayed session,
-/// and moving from the relay to a direct path once one opens.
+/// and moving from the relay to a direct path once one opens; the Noise handshake runs for real, and
+/// sealed data crosses every path with the session's first keys.
 /// </summary>
 public class RelaySimulationTests
 {
     private static readonly IceAgentOptions Ice = IceAgentOptions.Default with { ConsentTimeout = TimeSpan.FromSeconds(15) };
 
     private static bool Relayed(IceEvent.Selected path) => path.Local.Type == CandidateType.Relayed || path.Remote.Type == CandidateType.Relayed;
+
+    /// <summary>Sealed stream data each way on the session's current paths arrives and opens.</summary>
+    private static void DataFlowsBothWays(IntroductionScenario scenario, string what)
+    {
+        byte[] fromListener = System.Text.Encoding.UTF8.GetBytes($"listener: {what}"), fromConnector = System.Text.Encoding.UTF8.GetBytes($"connector: {what}");
+        scenario.Listener.SendData(fromListener);
+        scenario.Connector.SendData(fromConnector);
+        scenario.Simulator.RunFor(TimeSpan.FromSeconds(1));
+        scenario.Connector.DataReceived.ShouldContain(d => d.SequenceEqual(fromListener), what);
+        scenario.Listener.DataReceived.ShouldContain(d => d.SequenceEqual(fromConnector), what);
+    }
 
     /// <summary>A symmetric NAT against a port-restricted one: no direct path (ConnectionMatrixTests), so both end on the relay.</summary>
     private static IntroductionScenario ConnectedThroughTheRelay(int seed)
@@ -30,6 +42,7 @@ public class RelaySimulationTests
             Relayed(peer.Path!).ShouldBeTrue($"{peer.Name} is on {peer.Path}\n{scenario.Diagnostics()}");
             peer.RelayStatuses.ShouldHaveSingleItem().Status.ShouldBeOfType<RelayStatus.Ready>();
         }
+        DataFlowsBothWays(scenario, "through the relay");
         return scenario;
     }
 
@@ -68,6 +81,7 @@ public class RelaySimulationTests
             (back - restartAt).ShouldBeLessThan(TimeSpan.FromSeconds(30), $"consent notices within 15 s, a new allocation takes a second and a round a few round trips\n{scenario.Diagnostics()}");
         }
         scenario.Turn.AllocationCount.ShouldBe(2, "one new allocation per peer");
+        DataFlowsBothWays(scenario, "through the new allocation, with the same keys");
         listener.Round.ShouldBe(connector.Round, "both peers meet in one round");
     }
 
@@ -105,5 +119,6 @@ public class RelaySimulationTests
             peer.Round.ShouldBe(0, "no restart: the same agent found the direct pair");
             (peer.PathEvents.Last().At - openedAt).ShouldBeLessThan(Ice.UpgradeInterval + TimeSpan.FromSeconds(2));
         }
+        DataFlowsBothWays(scenario, "on the direct path");
     }
 }

@@ -15,10 +15,10 @@ namespace NatPunch.Tests.Traversal;
 /// agent, relay, path management) on a virtual socket, driven as <c>PeerLink</c> drives it on a real
 /// one. It gathers, registers with the rendezvous (a listener with its offer, a connector without,
 /// then <c>connect</c> with it), optionally allocates a relay on a <see cref="TurnServerNode"/>, and
-/// on the introduction runs the session's paths: checks, restarts through the rendezvous, relay loss
-/// and re-allocation. The handshake and the sealed data path are not modelled here (they are proven
-/// on real sockets): the first selection establishes the session at once, and data "moves" to every
-/// selected pair at once. Events are recorded with their simulated time.
+/// on the introduction runs the session's paths: checks, the Noise handshake, path validation, restarts
+/// through the rendezvous, relay loss and re-allocation. Its data path is a minimal one: sealed
+/// messages to the current path (<see cref="SendData"/>) and a count of what arrived. Events are
+/// recorded with their simulated time.
 /// </summary>
 internal sealed class SimulatedPeer : IDatagramCore
 {
@@ -33,6 +33,8 @@ internal sealed class SimulatedPeer : IDatagramCore
     private SimulatedTcpConnection? _rendezvous;
     private IceRole _role = IceRole.Controlling;
     private RelayAttempt? _udpRelay;
+    private SessionPath? _dataPath;
+    private readonly Queue<OutgoingDatagram> _toPeer = new();
 
     public SimulatedPeer(Simulator simulator, string name, VirtualHost host, NatRouter router, StunServerNode stun,
         RendezvousServerNode server, IceAgentOptions options, List<string>? log)
@@ -75,8 +77,14 @@ internal sealed class SimulatedPeer : IDatagramCore
     /// <summary>The restart round in use (0: the introduction's).</summary>
     public int Round => Session.Round;
 
-    /// <summary>Where data goes now: the last pair the session moved to.</summary>
-    public IceEvent.Selected? Path { get; private set; }
+    /// <summary>The selection data went to last (reported by the path manager once data moved there).</summary>
+    public IceEvent.Selected? Path => _pathEvents.Select(e => e.Event).OfType<PathEvent.Connected>().LastOrDefault()?.Selection;
+
+    /// <summary>This peer's long-term key pair.</summary>
+    public PeerIdentity Identity { get; } = PeerIdentity.Generate();
+
+    /// <summary>Stream data that arrived sealed and opened.</summary>
+    public List<byte[]> DataReceived { get; } = [];
 
     private IceAgent NewAgent(TimeSpan now) =>
         new(_role, IceCredentials.NewRandom(), [Socket.SourceEndPoint], _stunServers, _options, now, tieBreaker: (ulong)_simulator.Random.NextInt64());
@@ -183,7 +191,13 @@ internal sealed class SimulatedPeer : IDatagramCore
             _role = introduction.Role;
             Agent.SetRole(introduction.Role);
         }
+        // As PeerAttempt: the controlling side starts the handshake, bound to the session and both ICE credentials.
+        bool initiator = Agent.IsControlling;
+        var remote = new IceCredentials(introduction.Offer.Ufrag, introduction.Offer.Pwd);
+        (IceCredentials first, IceCredentials second) = initiator ? (Agent.Local, remote) : (remote, Agent.Local);
+        byte[] prologue = SessionPrologue.Build(introduction.Session, first.Ufrag, first.Pwd, second.Ufrag, second.Pwd);
         Session.RunPaths(introduction.Session, introduction.Peer, introduction.Offer, startIn, TimeSpan.FromSeconds(30), _simulator.Now,
+            now => new SessionHandshake(initiator, Identity, expected: null, prologue, authorize: _ => null, now),
             plainCandidateGrace: TimeSpan.Zero, _simulator.Now);
         Drive(_simulator.Now);
         Socket.Poll(); // changed from outside the socket's own events: re-read the wake-up
@@ -199,19 +213,19 @@ internal sealed class SimulatedPeer : IDatagramCore
                 case SessionEvent.Ice ice:
                     Record(now, ice.Event);
                     break;
-                case SessionEvent.Selected selected:
-                    // No sealed path check here: data moves at once.
-                    Record(now, selected.Selection);
-                    Path = selected.Selection;
-                    Session.PathMoved(selected.Selection, now);
+                case SessionEvent.DataPath moved:
+                    _dataPath = moved.Path;
                     break;
-                case SessionEvent.StartHandshake:
-                    Session.HandleHandshake(new HandshakeOutcome.Established(SimulatedKey, "not modelled"), now);
+                case SessionEvent.SendToPeer send:
+                    SendToPeer(send.Path, send.Frame, now);
+                    break;
+                case SessionEvent.RelayedSessionDatagram relayed:
+                    ReceiveSessionDatagram(relayed.Payload.Span, new SessionPath(relayed.Peer, relayed.Via), now);
                     break;
                 case SessionEvent.Signal signal:
                     _rendezvous!.SendToServer(signal.Message);
                     break;
-                case SessionEvent.Path path:
+                case SessionEvent.PathReport path:
                     _pathEvents.Add((now, path.Event));
                     _log?.Add(string.Create(CultureInfo.InvariantCulture, $"{now.TotalMilliseconds,9:F1} ms  path {Name,-9} {path.Event}"));
                     break;
@@ -235,7 +249,56 @@ internal sealed class SimulatedPeer : IDatagramCore
         }
     }
 
-    private static readonly PeerKey SimulatedKey = PeerIdentity.Generate().PublicKey;
+    /// <summary>Seals <paramref name="data"/> as stream data and sends it on the session's current path (dropped before there is one).</summary>
+    public void SendData(byte[] data)
+    {
+        if (Session.Crypto is { } crypto && Session.Established && _dataPath is { } path)
+        {
+            byte[] frame = new byte[data.Length + SealedFrame.Overhead];
+            int length = crypto.Seal(SessionMessageType.Segment, data, frame, _simulator.Now);
+            SendToPeer(path, frame[..length], _simulator.Now);
+            Socket.Poll();
+        }
+    }
+
+    private void SendToPeer(SessionPath path, byte[] frame, TimeSpan now)
+    {
+        if (path.Via is null)
+        {
+            _toPeer.Enqueue(new OutgoingDatagram(path.EndPoint, frame));
+        }
+        else
+        {
+            Session.SendThroughRelay(path.EndPoint, frame, now); // ChannelData once bound, else a Send indication
+        }
+    }
+
+    /// <summary>A session datagram, as PeerLink's data path takes it: handshake frames and sealed control messages to the core, stream data counted.</summary>
+    private void ReceiveSessionDatagram(ReadOnlySpan<byte> frame, SessionPath from, TimeSpan now)
+    {
+        if (HandshakeFrame.LooksLikeHandshake(frame))
+        {
+            Session.HandleHandshakeFrame(frame, now);
+            return;
+        }
+        if (Session.Crypto is not { } crypto || frame.Length < SealedFrame.HeaderLength + SealedFrame.TagLength)
+        {
+            return;
+        }
+        byte[] plaintext = new byte[frame.Length - SealedFrame.HeaderLength - SealedFrame.TagLength];
+        if (!crypto.TryOpen(frame, plaintext, out SessionMessageType type, out int length))
+        {
+            return;
+        }
+        if (type == SessionMessageType.Segment)
+        {
+            DataReceived.Add(plaintext.AsSpan(1, length).ToArray());
+        }
+        else
+        {
+            Session.HandleControl(type, plaintext.AsSpan(1, length), from, now);
+        }
+    }
 
     // IDatagramCore: the socket's side of the driver.
     public void HandleDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from, TimeSpan now)
@@ -244,7 +307,11 @@ internal sealed class SimulatedPeer : IDatagramCore
         {
             Session.HandleFromRelayServer(relay, datagram, now);
         }
-        else if (!PeerSession.IsSessionDatagram(datagram))
+        else if (PeerSession.IsSessionDatagram(datagram))
+        {
+            ReceiveSessionDatagram(datagram, new SessionPath(from, null), now);
+        }
+        else
         {
             Session.HandleStun(datagram, from, now);
         }
@@ -254,6 +321,10 @@ internal sealed class SimulatedPeer : IDatagramCore
     public bool TryPollTransmit(TimeSpan now, out OutgoingDatagram datagram)
     {
         Drive(now); // an event may make more to send (a selection moved, a signal answered)
+        if (_toPeer.TryDequeue(out datagram))
+        {
+            return true;
+        }
         if (Session.TryPollTransmit(out SessionTransmit transmit))
         {
             // Over UDP a relay attempt's server is reached from the same socket.
