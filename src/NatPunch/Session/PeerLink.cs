@@ -9,12 +9,12 @@ namespace NatPunch.Session;
 
 /// <summary>
 /// The driver of one session on one UDP socket: one loop that owns the session core
-/// (<see cref="PeerSession"/>: agent, relay, path management) and feeds it the socket, the relay's
-/// connections, the peer's signalling and the clock, and the sealed data path between the selected
-/// path and the stream above (PeerLink.Security.cs). Datagrams are told apart by their first byte:
-/// STUN goes to the core, sealed session datagrams that open go up to the stream, handshake frames
-/// to the handshake, anything else is counted and dropped. The relay's connections are PeerLink.Relay.cs,
-/// the signalling pumps PeerLink.Paths.cs.
+/// (<see cref="PeerSession"/>: agent, relay, path management, handshake and keys) and feeds it the
+/// socket, the relay's connections, the peer's signalling and the clock, and the sealed data path
+/// between the selected path and the stream above (PeerLink.Security.cs). Datagrams are told apart
+/// by their first byte: STUN goes to the core, sealed stream segments that open go up to the
+/// stream, handshake frames and other sealed messages to the core, anything else is counted and
+/// dropped. The relay's connections are PeerLink.Relay.cs, the signalling pumps PeerLink.Paths.cs.
 /// </summary>
 internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
 {
