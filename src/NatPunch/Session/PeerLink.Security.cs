@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using NatPunch.Protocol.Turn;
 using NatPunch.Relay;
 using NatPunch.Security;
+using NatPunch.Streams;
 
 namespace NatPunch.Session;
 
@@ -17,6 +18,8 @@ namespace NatPunch.Session;
 /// </summary>
 internal sealed partial class PeerLink
 {
+    private const int MaxStackPlaintext = 2048;
+
     // Loop-owned: the path being validated (its ChannelData is ours already).
     private DataTarget? _pendingTarget;
     // Read by senders and the receive path: set once by the loop.
@@ -91,20 +94,37 @@ internal sealed partial class PeerLink
             Interlocked.Increment(ref _strayDatagrams); // no keys yet: nothing of this session can be sealed
             return;
         }
-        // Opened straight into the array that goes up to the stream: no second copy.
-        byte[] plaintext = new byte[frame.Length - SealedFrame.HeaderLength - SealedFrame.TagLength];
+        // A stream that takes pushed segments copies what it is handed: opened on the stack. Until
+        // there is one, opened straight into the array that waits in the queue.
+        if (!SealedFrame.LooksSealed(frame))
+        {
+            crypto.TryOpen(frame, default, out _, out _); // refused and counted: too short to be sealed
+            return;
+        }
+        ISegmentReceiver? receiver = _segmentReceiver;
+        int plaintextLength = frame.Length - SealedFrame.HeaderLength - SealedFrame.TagLength;
+        byte[]? queued = receiver is null || plaintextLength > MaxStackPlaintext ? new byte[plaintextLength] : null;
+        Span<byte> plaintext = queued ?? stackalloc byte[plaintextLength];
         if (!crypto.TryOpen(frame, plaintext, out SessionMessageType type, out int length))
         {
             return; // counted by the crypto
         }
-        ReadOnlySpan<byte> body = plaintext.AsSpan(1, length);
+        ReadOnlySpan<byte> body = plaintext.Slice(1, length);
         switch (type)
         {
             case SessionMessageType.Segment:
                 // Authenticated, so its source does not matter: a roaming peer's data is its data.
-                if (_established)
+                if (!_established)
                 {
-                    _inboundSegments.Writer.TryWrite(plaintext.AsMemory(1, length));
+                    break;
+                }
+                if (receiver is not null)
+                {
+                    receiver.OnSegment(body);
+                }
+                else
+                {
+                    _inboundSegments.Writer.TryWrite(queued.AsMemory(1, length));
                 }
                 break;
             default:

@@ -16,7 +16,7 @@ namespace NatPunch.Session;
 /// stream, handshake frames and other sealed messages to the core, anything else is counted and
 /// dropped. The relay's connections are PeerLink.Relay.cs, the signalling pumps PeerLink.Paths.cs.
 /// </summary>
-internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
+internal sealed partial class PeerLink : ISegmentPushChannel, IAsyncDisposable
 {
     private const int MaxDatagram = 65536;
 
@@ -121,6 +121,18 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
 
     /// <summary>The next stream segment that arrived from the peer.</summary>
     public ValueTask<ReadOnlyMemory<byte>> ReceiveSegmentAsync(CancellationToken cancellationToken) => _inboundSegments.Reader.ReadAsync(cancellationToken);
+
+    // Set once, by the stream: from then on segments go to it from the receiving thread.
+    private volatile ISegmentReceiver? _segmentReceiver;
+
+    void ISegmentPushChannel.PushTo(ISegmentReceiver receiver)
+    {
+        _segmentReceiver = receiver;
+        while (_inboundSegments.Reader.TryRead(out ReadOnlyMemory<byte> early))
+        {
+            receiver.OnSegment(early.Span);
+        }
+    }
 
     ValueTask ISegmentChannel.SendAsync(ReadOnlyMemory<byte> segment, CancellationToken cancellationToken)
     {
@@ -312,6 +324,7 @@ internal sealed partial class PeerLink : ISegmentChannel, IAsyncDisposable
             await relay.DisposeAsync().ConfigureAwait(false);
         }
         _inboundSegments.Writer.TryComplete();
+        _segmentReceiver?.OnChannelClosed(new ChannelClosedException("the session's link was closed"));
         _stopping.Dispose();
     }
 }

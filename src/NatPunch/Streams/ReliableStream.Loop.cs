@@ -295,6 +295,28 @@ public sealed partial class ReliableStream
         }
     }
 
+    /// <summary>
+    /// A pushing channel's segment (on its thread): copied into a pooled buffer and queued for the loop,
+    /// or dropped when the loop has <see cref="MaxQueuedSegments"/> waiting already, as a full socket
+    /// buffer would drop it (the peer retransmits).
+    /// </summary>
+    void ISegmentReceiver.OnSegment(ReadOnlySpan<byte> segment)
+    {
+        if (!_receiveSlots.Wait(0))
+        {
+            return;
+        }
+        int length = Math.Min(segment.Length, _core.Options.MaxSegmentSize + 1);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(_core.Options.MaxSegmentSize + 1);
+        segment[..length].CopyTo(buffer);
+        if (!_events.Writer.TryWrite(new SegmentArrived(buffer, length)))
+        {
+            ArrayPool<byte>.Shared.Return(buffer); // the loop has ended
+        }
+    }
+
+    void ISegmentReceiver.OnChannelClosed(Exception reason) => _events.Writer.TryWrite(new ChannelFailed(reason));
+
     private void Release(StreamLoopEvent loopEvent)
     {
         if (loopEvent is SegmentArrived segment)

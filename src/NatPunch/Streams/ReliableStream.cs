@@ -29,7 +29,7 @@ namespace NatPunch.Streams;
 /// The channel is not disposed: its owner does that.
 /// </para>
 /// </remarks>
-public sealed partial class ReliableStream : Stream
+public sealed partial class ReliableStream : Stream, ISegmentReceiver
 {
     private readonly ReliableStreamCore _core;  // owned by the loop; nobody else touches it
     private readonly ISegmentChannel _channel;
@@ -56,7 +56,15 @@ public sealed partial class ReliableStream : Stream
         _transmitBuffer = new byte[_core.Options.MaxSegmentSize];
         _timer = _time.CreateTimer(static state => ((ReliableStream)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _loop = Task.Run(RunLoopAsync);
-        _receivePump = Task.Run(ReceivePumpAsync);
+        if (channel is ISegmentPushChannel push)
+        {
+            _receivePump = Task.CompletedTask;
+            push.PushTo(this);
+        }
+        else
+        {
+            _receivePump = Task.Run(ReceivePumpAsync);
+        }
     }
 
     public ReliableStreamOptions Options => _core.Options;

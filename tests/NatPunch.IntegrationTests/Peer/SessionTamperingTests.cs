@@ -82,10 +82,14 @@ public sealed class SessionTamperingTests : IAsyncLifetime
         int forged = 0;
         while (!writes.IsCompleted && forged < 2000)
         {
-            // Sealed-looking frames with counters ahead of the real ones, and handshake frames: all forgeries.
-            byte[] frame = RandomNumberGenerator.GetBytes(64 + forged % 1200);
+            // Sealed-looking frames with counters ahead of the real ones, and handshake frames, some of
+            // them shorter than any header: all forgeries.
+            byte[] frame = RandomNumberGenerator.GetBytes(forged % 3 == 0 ? 1 + forged % 30 : 64 + forged % 1200);
             frame[0] = (byte)(forged % 5 == 0 ? 0xE2 : 0xE1);
-            frame[1] = 0;
+            if (frame.Length > 1)
+            {
+                frame[1] = 0;
+            }
             stranger.SendTo(frame, bobAt);
             forged++;
             if (forged % 50 == 0)
