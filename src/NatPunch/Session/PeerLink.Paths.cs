@@ -1,7 +1,6 @@
 using System.Threading.Channels;
 using NatPunch.Protocol.Rendezvous;
 using NatPunch.Security;
-using NatPunch.Traversal;
 
 namespace NatPunch.Session;
 

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Net;
-using NatPunch.Core;
 using NatPunch.Protocol.Stun;
 using NatPunch.Protocol.Turn;
 using NatPunch.Relay;

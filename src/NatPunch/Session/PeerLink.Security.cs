@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using NatPunch.Protocol.Turn;
 using NatPunch.Relay;
 using NatPunch.Security;

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
-using NatPunch.Core;
 using NatPunch.Streams;
 using NatPunch.Traversal;
 

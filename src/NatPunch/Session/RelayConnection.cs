@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using NatPunch.Protocol.Turn;
 using NatPunch.Relay;
 
 namespace NatPunch.Session;
