@@ -49,7 +49,7 @@ internal sealed partial class PeerLink : ISegmentPushChannel, IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _epoch = _time.GetTimestamp();
         _session = new PeerSession(agentFactory, Now);
-        _receiveLoop = Task.Run(() => ReceiveLoopAsync(_stopping.Token));
+        _receiveLoop = StartReceiveThread(_stopping.Token);
         _mainLoop = Task.Run(() => MainLoopAsync(_stopping.Token));
     }
 
@@ -147,27 +147,56 @@ internal sealed partial class PeerLink : ISegmentPushChannel, IAsyncDisposable
         return length;
     }
 
-    private async Task ReceiveLoopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The socket's reader: a thread of its own, blocked in the receive call, so a datagram costs no
+    /// hand-off from the runtime's socket poller to a pool thread before it is opened. Disposing the
+    /// socket ends it.
+    /// </summary>
+    private Task StartReceiveThread(CancellationToken cancellationToken)
     {
-        byte[] buffer = GC.AllocateArray<byte>(MaxDatagram, pinned: true);
-        EndPoint any = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
-        while (!cancellationToken.IsCancellationRequested)
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
         {
-            SocketReceiveFromResult result;
             try
             {
-                result = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, any, cancellationToken).ConfigureAwait(false);
+                ReceiveLoop(cancellationToken);
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            finally
+            {
+                ended.TrySetResult();
+            }
+        })
+        { IsBackground = true, Name = "natpunch link receive" };
+        thread.Start();
+        return ended.Task;
+    }
+
+    private void ReceiveLoop(CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[MaxDatagram];
+        var address = new SocketAddress(_socket.AddressFamily);
+        var template = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            int received;
+            try
+            {
+                received = _socket.ReceiveFrom(buffer, SocketFlags.None, address);
+            }
+            catch (ObjectDisposedException)
             {
                 return;
             }
             catch (SocketException)
             {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    return; // the socket was closed under the call
+                }
                 continue; // ICMP port unreachable and the like concern one peer, not the socket
             }
-            var from = Candidate.Normalize((IPEndPoint)result.RemoteEndPoint);
-            ReadOnlySpan<byte> datagram = buffer.AsSpan(0, result.ReceivedBytes);
+            var from = Candidate.Normalize((IPEndPoint)template.Create(address));
+            ReadOnlySpan<byte> datagram = buffer.AsSpan(0, received);
             if (from.Equals(_udpRelayServer) && IsForRelay(datagram))
             {
                 FromRelayServer(datagram, _udpRelay);
