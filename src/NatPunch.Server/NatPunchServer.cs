@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using NatPunch.Protocol.Net;
 using NatPunch.Server.Internal;
 using NatPunch.Server.Rendezvous;
 using NatPunch.Server.Stun;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using NatPunch.Protocol.Net;
 using NatPunch.Protocol.Turn;
 using NatPunch.Server.Stun;
 using NatPunch.Server.Turn;

@@ -69,11 +69,11 @@ internal sealed partial class PeerLink
                 break;
             case RelayEvent.ChannelBound bound:
                 // Data to that peer goes as ChannelData straight from the sender's thread from now on.
-                if (_dataTarget is { } target && target.Relay?.Attempt == bound.Attempt && target.EndPoint.Equals(bound.Peer))
+                if (_dataTarget is { } target && target.Goes(bound.Peer, bound.Attempt))
                 {
                     _dataTarget = target with { Channel = bound.Channel };
                 }
-                if (_pendingTarget is { } pending && pending.Relay?.Attempt == bound.Attempt && pending.EndPoint.Equals(bound.Peer))
+                if (_pendingTarget is { } pending && pending.Goes(bound.Peer, bound.Attempt))
                 {
                     _pendingTarget = pending with { Channel = bound.Channel };
                 }
@@ -180,8 +180,7 @@ internal sealed partial class PeerLink
         {
             await InvokeAsync((_, now) =>
             {
-                _session.Relay.Close(now);
-                _session.Flush(now);
+                _session.CloseRelay(now);
                 DrainSession(now);
             }).WaitAsync(TimeSpan.FromSeconds(1), _time).ConfigureAwait(false);
         }

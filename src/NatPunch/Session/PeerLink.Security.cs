@@ -65,7 +65,7 @@ internal sealed partial class PeerLink
     {
         foreach (DataTarget? known in new[] { _dataTarget, _pendingTarget, _previousTarget })
         {
-            if (known is not null && known.EndPoint.Equals(path.EndPoint) && known.Relay?.Attempt == path.Via)
+            if (known is not null && known.Goes(path.EndPoint, path.Via))
             {
                 return known;
             }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using NatPunch.Protocol.Net;
 using NatPunch.Streams;
 using NatPunch.Traversal;
 
@@ -49,7 +50,7 @@ internal sealed partial class PeerLink : ISegmentPushChannel, IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _epoch = _time.GetTimestamp();
         _session = new PeerSession(agentFactory, Now);
-        _receiveLoop = StartReceiveThread(_stopping.Token);
+        _receiveLoop = DedicatedThread.Start("natpunch link receive", () => ReceiveLoop(_stopping.Token));
         _mainLoop = Task.Run(() => MainLoopAsync(_stopping.Token));
     }
 
@@ -68,7 +69,11 @@ internal sealed partial class PeerLink : ISegmentPushChannel, IAsyncDisposable
     /// <paramref name="Relay"/> through our TURN allocation to that peer address, as ChannelData on
     /// <paramref name="Channel"/> once it is bound (0 until then: Send indications through the loop).
     /// </summary>
-    private sealed record DataTarget(IPEndPoint EndPoint, SocketAddress Address, RelayConnection? Relay = null, ushort Channel = 0);
+    private sealed record DataTarget(IPEndPoint EndPoint, SocketAddress Address, RelayConnection? Relay = null, ushort Channel = 0)
+    {
+        /// <summary>Whether this target sends to <paramref name="peer"/> the same way (straight, or through <paramref name="via"/>).</summary>
+        public bool Goes(IPEndPoint peer, RelayAttempt? via) => EndPoint.Equals(peer) && Relay?.Attempt == via;
+    }
 
     /// <summary>Datagrams that were neither STUN nor a frame of this session from the selected peer.</summary>
     public long StrayDatagrams => Interlocked.Read(ref _strayDatagrams);
@@ -148,29 +153,10 @@ internal sealed partial class PeerLink : ISegmentPushChannel, IAsyncDisposable
     }
 
     /// <summary>
-    /// The socket's reader: a thread of its own, blocked in the receive call, so a datagram costs no
-    /// hand-off from the runtime's socket poller to a pool thread before it is opened. Disposing the
-    /// socket ends it.
+    /// The socket's reader, on a thread of its own (<see cref="DedicatedThread"/>), blocked in the receive
+    /// call: a datagram then costs no hand-off from the runtime's socket poller to a pool thread before
+    /// it is opened. Disposing the socket ends it.
     /// </summary>
-    private Task StartReceiveThread(CancellationToken cancellationToken)
-    {
-        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                ReceiveLoop(cancellationToken);
-            }
-            finally
-            {
-                ended.TrySetResult();
-            }
-        })
-        { IsBackground = true, Name = "natpunch link receive" };
-        thread.Start();
-        return ended.Task;
-    }
-
     private void ReceiveLoop(CancellationToken cancellationToken)
     {
         byte[] buffer = new byte[MaxDatagram];

@@ -31,7 +31,7 @@ internal sealed partial class PeerSession
     public SessionCrypto? Crypto { get; private set; }
 
     /// <summary>The handshake proved the peer's key: stream data may flow.</summary>
-    public bool Established { get; private set; }
+    public bool Established => _establishedAt is not null;
 
     /// <summary>Handshake frames dropped (malformed, replayed, out of turn, or none expected); safe to read from any thread.</summary>
     public long HandshakeDropped => (_handshake?.Dropped ?? 0) + Interlocked.Read(ref _strayHandshakeFrames);
@@ -123,7 +123,6 @@ internal sealed partial class PeerSession
             _outcomeReported = true;
             if (outcome is HandshakeOutcome.Established)
             {
-                Established = true;
                 _establishedAt = now;
                 _events.Enqueue(new SessionEvent.Established());
             }
@@ -181,8 +180,8 @@ internal sealed partial class PeerSession
         {
             return;
         }
-        byte[] frame = new byte[body.Length + SealedFrame.Overhead];
-        int length = crypto.Seal(type, body, frame, now);
-        _events.Enqueue(new SessionEvent.SendToPeer(path, length == frame.Length ? frame : frame[..length]));
+        byte[] frame = new byte[body.Length + SealedFrame.Overhead]; // exactly what Seal writes
+        crypto.Seal(type, body, frame, now);
+        _events.Enqueue(new SessionEvent.SendToPeer(path, frame));
     }
 }

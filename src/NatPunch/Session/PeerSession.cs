@@ -83,6 +83,13 @@ internal sealed partial class PeerSession
         Flush(now);
     }
 
+    /// <summary>Deletes the relay's allocations (the session is closing), so the server frees them now rather than at expiry.</summary>
+    public void CloseRelay(TimeSpan now)
+    {
+        Relay.Close(now);
+        Flush(now);
+    }
+
     /// <summary>A session datagram for <paramref name="peer"/> through the relay while its channel is not bound yet (a Send indication).</summary>
     public void SendThroughRelay(IPEndPoint peer, ReadOnlySpan<byte> datagram, TimeSpan now)
     {
@@ -149,8 +156,8 @@ internal sealed partial class PeerSession
 
     /// <summary>
     /// Moves what the agent, the relay and the path manager produced until none has anything left (each
-    /// may feed another). Every input does it; the driver calls it after touching <see cref="Agent"/> or
-    /// <see cref="Relay"/> directly (a regather, closing the relay).
+    /// may feed another). Every input does it; the driver calls it after touching <see cref="Agent"/>
+    /// directly (a regather).
     /// </summary>
     public void Flush(TimeSpan now)
     {

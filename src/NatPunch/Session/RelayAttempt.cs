@@ -32,6 +32,9 @@ internal sealed class RelayAttempt
 
     public TurnServerTransport Transport { get; }
 
+    /// <summary>"UDP" or "TCP", for messages.</summary>
+    public string TransportName => Transport == TurnServerTransport.Tcp ? "TCP" : "UDP";
+
     /// <summary>The TURN server, normalized (IPv4 as IPv4).</summary>
     public IPEndPoint Server { get; }
 
@@ -51,5 +54,5 @@ internal sealed class RelayAttempt
     /// <summary>Why this attempt is over, if it is (TCP connection failed, allocation refused or unanswered, lost, beaten).</summary>
     public string? FailureReason { get; set; }
 
-    public override string ToString() => $"{(Transport == TurnServerTransport.Tcp ? "TCP" : "UDP")} {Server}";
+    public override string ToString() => $"{TransportName} {Server}";
 }

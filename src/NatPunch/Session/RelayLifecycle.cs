@@ -29,13 +29,9 @@ internal sealed class RelayLifecycle
     private RelayServer? _server;
     private TimeSpan? _tcpDueAt;
     private bool _failureReported;
-    private int _transmitCursor;
 
     /// <summary>The allocation in use, once one was granted; null while there is none (not yet, or lost).</summary>
     public RelayAttempt? Current { get; private set; }
-
-    /// <summary>The attempts of the current round (and the winner), for the driver's demultiplexing.</summary>
-    public IReadOnlyList<RelayAttempt> Attempts => _attempts;
 
     /// <summary>Why the relay cannot be used, once that is known (cleared by a grant).</summary>
     public string? Failure { get; private set; }
@@ -244,7 +240,7 @@ internal sealed class RelayLifecycle
             }
             if (IsAllocating(attempt) && now >= attempt.StartedAt + _server!.AllocateTimeout)
             {
-                AttemptFailed(attempt, $"no answer from the TURN server {attempt.Server} over {Name(attempt.Transport)} within {_server.AllocateTimeout.TotalSeconds:0} s", now);
+                AttemptFailed(attempt, $"no answer from the TURN server {attempt.Server} over {attempt.TransportName} within {_server.AllocateTimeout.TotalSeconds:0} s", now);
             }
             CheckState(attempt, now);
         }
@@ -262,15 +258,14 @@ internal sealed class RelayLifecycle
     /// <summary>The next message for a TURN server, and the attempt whose transport carries it.</summary>
     public bool TryPollTransmit(TimeSpan now, out RelayAttempt attempt, out OutgoingDatagram datagram)
     {
-        for (; _transmitCursor < _attempts.Count; _transmitCursor++)
+        foreach (RelayAttempt candidate in _attempts)
         {
-            attempt = _attempts[_transmitCursor];
-            if (attempt.Core.TryPollTransmit(now, out datagram))
+            if (candidate.Core.TryPollTransmit(now, out datagram))
             {
+                attempt = candidate;
                 return true;
             }
         }
-        _transmitCursor = 0;
         attempt = null!;
         datagram = default;
         return false;
@@ -289,7 +284,6 @@ internal sealed class RelayLifecycle
             _events.Enqueue(new RelayEvent.Discarded(old));
         }
         _attempts.Clear();
-        _transmitCursor = 0;
         RelayServer server = _server!;
         if (server.Udp)
         {
@@ -376,6 +370,4 @@ internal sealed class RelayLifecycle
         _events.Enqueue(new RelayEvent.StatusChanged(new RelayStatus.Lost(Failure)));
         _recovery.Lost(_server!, now);
     }
-
-    private static string Name(TurnServerTransport transport) => transport == TurnServerTransport.Tcp ? "TCP" : "UDP";
 }

@@ -1,8 +1,8 @@
-namespace NatPunch.Server.Internal;
+namespace NatPunch.Protocol.Net;
 
 /// <summary>
 /// Runs a blocking loop on a thread of its own, seen from async code as a <see cref="Task"/> that
-/// ends with it. A socket loop that blocks in the kernel costs one system call per wake-up; the
+/// ends with it (the server's UDP and relay loops, a peer link's socket reader). A socket loop that blocks in the kernel costs one system call per wake-up; the
 /// same loop on the thread pool pays for an epoll hand-off and a pool dispatch per datagram.
 /// </summary>
 internal static class DedicatedThread
