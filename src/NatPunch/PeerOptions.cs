@@ -48,6 +48,12 @@ public sealed record PeerOptions
     /// </summary>
     public TimeSpan StreamPeerTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How many streams the peer may have open on a connection at once (QUIC's MAX_STREAMS): it is told,
+    /// and its <see cref="PeerConnection.OpenStreamAsync"/> waits while that many are open.
+    /// </summary>
+    public uint MaxIncomingStreams { get; init; } = 1024;
+
     /// <summary>Whether a relay may carry the connection (<c>--relay</c>).</summary>
     public RelayMode Relay { get; init; } = RelayMode.Auto;
 

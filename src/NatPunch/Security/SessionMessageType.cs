@@ -12,4 +12,13 @@ public enum SessionMessageType : byte
     /// <summary>8 random bytes that the peer must echo on the same path before data moves there (RFC 9000 §8.2's idea).</summary>
     PathChallenge = 3,
     PathResponse = 4,
+    /// <summary>A 4-byte count of streams the peer may open in all (QUIC's MAX_STREAMS, RFC 9000 §19.11).</summary>
+    MaxStreams = 5,
+    /// <summary>The sender is blocked at the 4-byte count it was given and asks for the current one (RFC 9000 §19.14).</summary>
+    StreamsBlocked = 6,
+    /// <summary>An application datagram: unreliable, unordered, the body as given.</summary>
+    Datagram = 7,
+    /// <summary>An 8-byte probe id that the peer echoes at once in a <see cref="Pong"/> (natpunch ping).</summary>
+    Ping = 8,
+    Pong = 9,
 }

@@ -50,6 +50,9 @@ internal sealed partial class PeerAttempt : IAsyncDisposable
     public Task RelayOnlyFailed { get; }
 
     /// <summary>Builds the agent for the first attempt and for every restart, in the role the rendezvous assigned.</summary>
+    /// <summary>Whether this side initiated the handshake (ICE's controlling side): it opens even stream ids.</summary>
+    public bool Initiator => _role == IceRole.Controlling;
+
     public IceAgent NewAgent(TimeSpan now) => new(_role, IceCredentials.NewRandom(), _hosts, _stunServers, _node.Options.Ice, now)
     {
         IgnoreRelayedRemotes = _node.Options.Relay == RelayMode.Never,

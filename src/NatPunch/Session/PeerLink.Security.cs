@@ -93,16 +93,16 @@ internal sealed partial class PeerLink
             Interlocked.Increment(ref _strayDatagrams); // no keys yet: nothing of this session can be sealed
             return;
         }
-        // A stream that takes pushed segments copies what it is handed: opened on the stack. Until
-        // there is one, opened straight into the array that waits in the queue.
         if (!SealedFrame.LooksSealed(frame))
         {
             crypto.TryOpen(frame, default, out _, out _); // refused and counted: too short to be sealed
             return;
         }
-        ISegmentReceiver? receiver = _segmentReceiver;
+        // The mux copies what it is handed: opened on the stack. Until there is one, opened straight
+        // into the array that waits in the queue.
+        StreamMux? mux = _mux;
         int plaintextLength = frame.Length - SealedFrame.HeaderLength - SealedFrame.TagLength;
-        byte[]? queued = receiver is null || plaintextLength > MaxStackPlaintext ? new byte[plaintextLength] : null;
+        byte[]? queued = mux is null || plaintextLength > MaxStackPlaintext ? new byte[plaintextLength] : null;
         Span<byte> plaintext = queued ?? stackalloc byte[plaintextLength];
         if (!crypto.TryOpen(frame, plaintext, out SessionMessageType type, out int length))
         {
@@ -111,19 +111,33 @@ internal sealed partial class PeerLink
         ReadOnlySpan<byte> body = plaintext.Slice(1, length);
         switch (type)
         {
-            case SessionMessageType.Segment:
+            case SessionMessageType.Segment or SessionMessageType.Datagram or SessionMessageType.MaxStreams or SessionMessageType.StreamsBlocked:
                 // Authenticated, so its source does not matter: a roaming peer's data is its data.
                 if (!_established)
                 {
                     break;
                 }
-                if (receiver is not null)
+                if (mux is null)
                 {
-                    receiver.OnSegment(body);
+                    _early.Writer.TryWrite((type, queued.AsMemory(1, length)));
+                    if (_mux is { } attached)
+                    {
+                        DeliverEarly(attached); // attached meanwhile: it may have drained the queue before this arrived
+                    }
+                }
+                else if (type == SessionMessageType.Segment)
+                {
+                    mux.OnSegment(body);
                 }
                 else
                 {
-                    _inboundSegments.Writer.TryWrite(queued.AsMemory(1, length));
+                    mux.OnMessage(type, body);
+                }
+                break;
+            case SessionMessageType.Ping or SessionMessageType.Pong:
+                if (_established)
+                {
+                    OnPing(type, body);
                 }
                 break;
             default:

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using NatPunch.Protocol.Turn;
+using NatPunch.Security;
 using NatPunch.Protocol.Net;
 using NatPunch.Streams;
 using NatPunch.Traversal;
@@ -16,7 +18,7 @@ namespace NatPunch.Session;
 /// stream, handshake frames and other sealed messages to the core, anything else is counted and
 /// dropped. The relay's connections are PeerLink.Relay.cs, the signalling pumps PeerLink.Paths.cs.
 /// </summary>
-internal sealed partial class PeerLink : ISegmentPushChannel, IAsyncDisposable
+internal sealed partial class PeerLink : IStreamMuxHost, IAsyncDisposable
 {
     private const int MaxDatagram = 65536;
 
@@ -29,9 +31,9 @@ internal sealed partial class PeerLink : ISegmentPushChannel, IAsyncDisposable
     private readonly Channel<(byte[] Data, IPEndPoint From)> _received = Channel.CreateBounded<(byte[], IPEndPoint)>(
         new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Channel<IceEvent> _events = Channel.CreateUnbounded<IceEvent>();
-    // Segments as opened: each one's own array, past its message type byte.
-    private readonly Channel<ReadOnlyMemory<byte>> _inboundSegments = Channel.CreateBounded<ReadOnlyMemory<byte>>(
-        new BoundedChannelOptions(8192) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    // What arrived for the streams before the mux was attached: each body its own array.
+    private readonly Channel<(SessionMessageType Type, ReadOnlyMemory<byte> Body)> _early = Channel.CreateBounded<(SessionMessageType, ReadOnlyMemory<byte>)>(
+        new BoundedChannelOptions(8192) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _receiveLoop;
     private readonly Task _mainLoop;
@@ -120,36 +122,62 @@ internal sealed partial class PeerLink : ISegmentPushChannel, IAsyncDisposable
         {
             return;
         }
-        SendSealed(target, Security.SessionMessageType.Segment, segment, Now);
+        SendSealed(target, SessionMessageType.Segment, segment, Now);
     }
 
-    /// <summary>The next stream segment that arrived from the peer.</summary>
-    public ValueTask<ReadOnlyMemory<byte>> ReceiveSegmentAsync(CancellationToken cancellationToken) => _inboundSegments.Reader.ReadAsync(cancellationToken);
-
-    // Set once, by the stream: from then on segments go to it from the receiving thread.
-    private volatile ISegmentReceiver? _segmentReceiver;
-
-    void ISegmentPushChannel.PushTo(ISegmentReceiver receiver)
+    /// <summary>Seals and sends a session message (stream limits, datagrams, pings) on the data path; dropped while there is none.</summary>
+    public void SendMessage(SessionMessageType type, ReadOnlySpan<byte> body)
     {
-        _segmentReceiver = receiver;
-        while (_inboundSegments.Reader.TryRead(out ReadOnlyMemory<byte> early))
+        DataTarget? target = _dataTarget;
+        if (target is null || !_established)
         {
-            receiver.OnSegment(early.Span);
+            return;
+        }
+        SendSealed(target, type, body, Now);
+    }
+
+    /// <summary>
+    /// The largest datagram body the current path carries in one packet: what is left of IPv6's
+    /// minimum MTU (1,280 bytes, RFC 8200 §5), which every path carries, after the IP and UDP headers,
+    /// the relay's ChannelData header and the seal.
+    /// </summary>
+    public int MaxDatagramSize
+    {
+        get
+        {
+            DataTarget? target = _dataTarget;
+            bool v6 = target is null || target.EndPoint.AddressFamily == AddressFamily.InterNetworkV6
+                || target.Relay?.Server.AddressFamily == AddressFamily.InterNetworkV6;
+            int headers = (v6 ? 40 : 20) + 8 + (target?.Relay is null ? 0 : ChannelData.HeaderLength);
+            return MinimumPathMtu - headers - SealedFrame.Overhead;
         }
     }
 
-    ValueTask ISegmentChannel.SendAsync(ReadOnlyMemory<byte> segment, CancellationToken cancellationToken)
+    private const int MinimumPathMtu = 1280;
+
+    // Set once, by the connection: from then on stream segments and messages go to it from the receiving thread.
+    private volatile StreamMux? _mux;
+
+    /// <summary>Hands everything for the streams to <paramref name="mux"/> from now on, and what arrived before.</summary>
+    public void Attach(StreamMux mux)
     {
-        SendSegment(segment.Span);
-        return ValueTask.CompletedTask;
+        _mux = mux;
+        DeliverEarly(mux);
     }
 
-    async ValueTask<int> ISegmentChannel.ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    private void DeliverEarly(StreamMux mux)
     {
-        ReadOnlyMemory<byte> segment = await ReceiveSegmentAsync(cancellationToken).ConfigureAwait(false);
-        int length = Math.Min(segment.Length, buffer.Length);
-        segment[..length].CopyTo(buffer);
-        return length;
+        while (_early.Reader.TryRead(out var early))
+        {
+            if (early.Type == SessionMessageType.Segment)
+            {
+                mux.OnSegment(early.Body.Span);
+            }
+            else
+            {
+                mux.OnMessage(early.Type, early.Body.Span);
+            }
+        }
     }
 
     /// <summary>
@@ -337,8 +365,8 @@ internal sealed partial class PeerLink : ISegmentPushChannel, IAsyncDisposable
         {
             await relay.DisposeAsync().ConfigureAwait(false);
         }
-        _inboundSegments.Writer.TryComplete();
-        _segmentReceiver?.OnChannelClosed(new ChannelClosedException("the session's link was closed"));
+        _early.Writer.TryComplete();
+        _mux?.OnChannelClosed(new IOException("the session's link was closed"));
         _stopping.Dispose();
     }
 }

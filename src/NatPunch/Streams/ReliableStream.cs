@@ -69,6 +69,9 @@ public sealed partial class ReliableStream : Stream, ISegmentReceiver
 
     public ReliableStreamOptions Options => _core.Options;
 
+    /// <summary>Ends once the stream is disposed and done (lingered, or its reset is out): its id may be forgotten.</summary>
+    internal Task Completion => _loop;
+
     public override bool CanRead => _disposed == 0;
 
     public override bool CanWrite => _disposed == 0;

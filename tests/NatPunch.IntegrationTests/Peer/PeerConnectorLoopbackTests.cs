@@ -22,9 +22,13 @@ public sealed class PeerConnectorLoopbackTests : LoopbackServerTests
         bob.Path.Remote.Port.ShouldBe(alice.Link.LocalEndPoint.Port);
         alice.Session.ShouldBe(bob.Session);
 
-        alice.Link.SendSegment("hello bob"u8);
-        byte[] received = (await bob.Link.ReceiveSegmentAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(5), ct)).ToArray();
-        received.ShouldBe("hello bob"u8.ToArray());
+        await using var sent = await alice.OpenStreamAsync(ct);
+        await sent.WriteAsync("hello bob"u8.ToArray(), ct);
+        await sent.CompleteWritesAsync(ct);
+        await using var arrived = await bob.AcceptStreamAsync(ct).WaitAsync(TimeSpan.FromSeconds(5), ct);
+        var received = new MemoryStream();
+        await arrived.CopyToAsync(received, ct);
+        received.ToArray().ShouldBe("hello bob"u8.ToArray());
         lock (listenProgress)
         {
             listenProgress.OfType<ConnectionProgress.Registered>().ShouldHaveSingleItem();

@@ -1,0 +1,20 @@
+using NatPunch.Security;
+
+namespace NatPunch.Session;
+
+/// <summary>
+/// What a <see cref="StreamMux"/> sends through: the session's sealed data path (<see cref="PeerLink"/>;
+/// tests use an in-memory pair). Called from any thread; must not block. Sends while there is no
+/// path are dropped, as any datagram may be.
+/// </summary>
+internal interface IStreamMuxHost
+{
+    /// <summary>Seals and sends one stream segment.</summary>
+    void SendSegment(ReadOnlySpan<byte> segment);
+
+    /// <summary>Seals and sends one session message (stream limits, datagrams).</summary>
+    void SendMessage(SessionMessageType type, ReadOnlySpan<byte> body);
+
+    /// <summary>The largest datagram body the current path carries in one packet.</summary>
+    int MaxDatagramSize { get; }
+}
