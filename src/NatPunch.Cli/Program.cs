@@ -26,11 +26,14 @@ public static class Program
 
     public static RootCommand BuildRootCommand()
     {
-        var root = new RootCommand("NatPunch: NAT traversal toolkit. STUN/TURN/rendezvous server, peer-to-peer pipes, network diagnostics.");
+        var root = new RootCommand("NatPunch: NAT traversal toolkit. STUN/TURN/rendezvous server, peer-to-peer pipes, port forwarding, network diagnostics.");
         root.Subcommands.Add(ServerCommand.Create());
         root.Subcommands.Add(IdCommand.Create());
         root.Subcommands.Add(PeerCommands.CreateListen());
         root.Subcommands.Add(PeerCommands.CreateConnect());
+        root.Subcommands.Add(ExposeCommand.Create());
+        root.Subcommands.Add(ForwardCommand.Create());
+        root.Subcommands.Add(PingCommand.Create());
         root.Subcommands.Add(NetcheckCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;

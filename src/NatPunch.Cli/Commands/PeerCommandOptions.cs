@@ -15,7 +15,7 @@ internal sealed class PeerCommandOptions
     public static readonly TimeSpan TurnSecretValidity = TimeSpan.FromHours(24);
 
     private readonly Option<string> _server = new("--server") { HelpName = "HOST:PORT", Description = "HOST:PORT of the NatPunch server (port 3478 if left out).", Required = true };
-    private readonly Option<string> _id = new("--id") { HelpName = "NAME", Description = "Our NAME in the server's directory.", Required = true };
+    private readonly Option<string?> _id = new("--id") { HelpName = "NAME", Description = "Our NAME in the server's directory." };
     private readonly Option<string?> _token = new("--token") { HelpName = "SECRET", Description = "The server's shared secret, if it requires one." };
     private readonly Option<string> _relay = new("--relay")
     {
@@ -79,10 +79,26 @@ internal sealed class PeerCommandOptions
         Description = "Accept only peers that prove this key; repeat for more peers.",
         AllowMultipleArgumentsPerToken = false,
     };
+    private readonly Option<bool> _allowAny = new("--allow-any")
+    {
+        Description = "Let any peer that proves a key reach the target (each name's key is still remembered, as with known peers).",
+    };
     private readonly bool _connect;
+    private readonly bool _exposes;
 
-    /// <param name="connect">True for <c>connect</c> (takes --peer-key), false for <c>listen</c> (takes --allow).</param>
-    public PeerCommandOptions(bool connect) => _connect = connect;
+    /// <param name="connect">True for commands that connect (take --peer-key), false for those that accept (take --allow).</param>
+    /// <param name="idOptional">--id may be left out (a random name is registered): for commands that only connect out.</param>
+    /// <param name="exposes">The command serves a target to peers: --allow or --allow-any must say who may reach it.</param>
+    public PeerCommandOptions(bool connect, bool idOptional = false, bool exposes = false)
+    {
+        _connect = connect;
+        _exposes = exposes;
+        _id.Required = !idOptional;
+        if (idOptional)
+        {
+            _id.Description += " Default: a random name (only peers we connect to see it).";
+        }
+    }
 
     private readonly Option<bool> _json = new("--json") { Description = "Progress on stderr as one JSON object per line." };
     private readonly Option<bool> _loopback = new("--allow-loopback")
@@ -105,6 +121,10 @@ internal sealed class PeerCommandOptions
         command.Options.Add(_identity);
         command.Options.Add(_knownPeers);
         command.Options.Add(_connect ? _peerKey : _allow);
+        if (_exposes)
+        {
+            command.Options.Add(_allowAny);
+        }
         command.Options.Add(_json);
         command.Options.Add(_loopback);
     }
@@ -143,7 +163,7 @@ internal sealed class PeerCommandOptions
             error = "--dead-after must be a number of seconds between 1 and 3600";
             return false;
         }
-        string name = parse.GetValue(_id)!;
+        string name = parse.GetValue(_id) ?? $"anon-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(5))}";
         if (!TryReadTurn(parse, relay, name, now, environment, out TurnServerUri? turnServer, out TurnCredentials? turnCredentials, out error))
         {
             return false;
@@ -163,6 +183,16 @@ internal sealed class PeerCommandOptions
                 return false;
             }
             allowed.Add(key);
+        }
+        if (_exposes && allowed.Count == 0 && !parse.GetValue(_allowAny))
+        {
+            error = "say who may reach the target: --allow KEY for each peer ('natpunch id' prints a peer's key), or --allow-any";
+            return false;
+        }
+        if (_exposes && allowed.Count > 0 && parse.GetValue(_allowAny))
+        {
+            error = "--allow and --allow-any cannot be combined";
+            return false;
         }
         var defaults = new PeerOptions { Server = "", Name = "" };
         options = new PeerOptions

@@ -40,7 +40,24 @@ internal static class PeerCommands
         _ => e.Message,
     };
 
-    private static async Task<int> RunAsync(PeerCommandOptions shared, ParseResult parse, string? peer, CancellationToken cancellationToken)
+    private static Task<int> RunAsync(PeerCommandOptions shared, ParseResult parse, string? peer, CancellationToken cancellationToken) =>
+        RunPeerCommandAsync(shared, parse, async (options, printer) =>
+        {
+            PeerConnection connection = peer is null
+                ? await PeerConnector.ListenAsync(options, printer, cancellationToken)
+                : await PeerConnector.ConnectAsync(options, peer, printer, cancellationToken);
+            await using (connection)
+            {
+                return await StdioPipe.RunAsync(connection, printer, cancellationToken);
+            }
+        });
+
+    /// <summary>
+    /// What every peer command does around its work: reads the options (a usage error is exit 2), loads
+    /// or creates the identity, and turns a failure to connect, a bad identity file or an interruption
+    /// into a message and exit 1.
+    /// </summary>
+    internal static async Task<int> RunPeerCommandAsync(PeerCommandOptions shared, ParseResult parse, Func<PeerOptions, ProgressPrinter, Task<int>> work)
     {
         if (!shared.TryRead(parse, DateTimeOffset.UtcNow, out PeerOptions options, out string error))
         {
@@ -49,7 +66,6 @@ internal static class PeerCommands
             return Program.UsageError;
         }
         var printer = new ProgressPrinter(Console.Error, shared.Json(parse));
-        PeerConnection connection;
         try
         {
             options = options with { Identity = IdentityFile.LoadOrCreate(shared.IdentityPath, out bool created) };
@@ -57,9 +73,7 @@ internal static class PeerCommands
             {
                 printer.Report(new ConnectionProgress.Status($"created a new identity in {shared.IdentityPath}: {options.Identity.PublicKey}"));
             }
-            connection = peer is null
-                ? await PeerConnector.ListenAsync(options, printer, cancellationToken)
-                : await PeerConnector.ConnectAsync(options, peer, printer, cancellationToken);
+            return await work(options, printer);
         }
         catch (ConnectException e)
         {
@@ -75,10 +89,6 @@ internal static class PeerCommands
         {
             printer.Error("interrupted");
             return 1;
-        }
-        await using (connection)
-        {
-            return await StdioPipe.RunAsync(connection, printer, cancellationToken);
         }
     }
 }

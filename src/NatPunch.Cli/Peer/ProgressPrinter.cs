@@ -102,7 +102,8 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
     public void Error(string message) =>
         Emit(new JsonObject { ["event"] = "error", ["message"] = message }, $"error: {message}");
 
-    private void Emit(JsonObject json, string text)
+    /// <summary>One event: <paramref name="json"/> with --json, else <paramref name="text"/> as a sentence.</summary>
+    public void Emit(JsonObject json, string text)
     {
         lock (_gate)
         {
@@ -118,6 +119,6 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    private static string Format(IPEndPoint endPoint) =>
+    public static string Format(IPEndPoint endPoint) =>
         IPv4Mapping.Unmap(endPoint).ToString();
 }

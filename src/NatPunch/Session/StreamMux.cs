@@ -241,10 +241,10 @@ internal sealed class StreamMux : ISegmentReceiver, IAsyncDisposable
     }
 
     /// <summary>The session's data path is gone for good: every stream fails, nothing more is accepted.</summary>
-    public void OnChannelClosed(Exception reason) => End(reason, abortStreams: false);
+    public void OnChannelClosed(Exception reason) => End(reason, abortWith: null);
 
     /// <summary>The session is over (the peer left and the path failed): every stream is reset with <paramref name="reason"/>.</summary>
-    public void Abort(string reason) => End(new IOException($"the session ended: {reason}"), abortStreams: true);
+    public void Abort(string reason) => End(new IOException($"the session ended: {reason}"), abortWith: reason);
 
     public async ValueTask DisposeAsync()
     {
@@ -267,7 +267,8 @@ internal sealed class StreamMux : ISegmentReceiver, IAsyncDisposable
         }
     }
 
-    private void End(Exception reason, bool abortStreams)
+    /// <param name="abortWith">Reset each stream with this reason; null: tell each stream its channel closed.</param>
+    private void End(Exception reason, string? abortWith)
     {
         (MuxedSegmentChannel Channel, ReliableStream Stream)[] streams;
         TaskCompletionSource? raised;
@@ -283,9 +284,9 @@ internal sealed class StreamMux : ISegmentReceiver, IAsyncDisposable
         raised?.TrySetException(reason);
         foreach ((MuxedSegmentChannel channel, ReliableStream stream) in streams)
         {
-            if (abortStreams)
+            if (abortWith is not null)
             {
-                stream.Abort(StreamResetCode.TransportFailed, reason.Message);
+                stream.Abort(StreamResetCode.TransportFailed, abortWith);
             }
             else
             {
