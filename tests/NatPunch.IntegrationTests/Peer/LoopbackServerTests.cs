@@ -10,12 +10,15 @@ public abstract class LoopbackServerTests : IAsyncLifetime
 
     public ValueTask InitializeAsync()
     {
-        Server = new NatPunchServer(new NatPunchServerOptions { Listen = [new IPEndPoint(IPAddress.Loopback, 0)] });
+        Server = new NatPunchServer(ServerOptions);
         Server.Start();
         return ValueTask.CompletedTask;
     }
 
     public ValueTask DisposeAsync() => Server.DisposeAsync();
+
+    /// <summary>The server's options: on loopback, defaults otherwise.</summary>
+    protected virtual NatPunchServerOptions ServerOptions => new() { Listen = [new IPEndPoint(IPAddress.Loopback, 0)] };
 
     /// <summary>A peer named <paramref name="name"/> of this server, offering loopback candidates, giving up after 15 s.</summary>
     protected PeerOptions Options(string name) => new()
