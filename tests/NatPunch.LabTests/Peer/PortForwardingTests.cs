@@ -94,8 +94,14 @@ public sealed class PortForwardingTests(LabFixture lab) : IDisposable
         }
         string server = $"{LabFixture.ServerIp1}:{LabFixture.OurPort.ToString(CultureInfo.InvariantCulture)}";
         string name = $"x-{tag}";
+        // python's http.server, with a listen backlog for 100 connections at once (its default of 5
+        // makes the kernel reset some of them, which the forwarding then faithfully passes on).
+        const string HttpServer = "import functools, http.server, sys\n"
+            + "class Server(http.server.ThreadingHTTPServer):\n    request_queue_size = 1024\n"
+            + "handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])\n"
+            + "Server(('127.0.0.1', int(sys.argv[1])), handler).serve_forever()\n";
         BackgroundProcess http = lab.StartBackground(lab.HostNamespace(exposer.Kind, exposer.Host),
-            ["python3", "-m", "http.server", HttpPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--directory", served]);
+            ["python3", "-c", HttpServer, HttpPort.ToString(CultureInfo.InvariantCulture), served]);
         var forwarding = new Forwarding { Http = http, FileHash = PipeChecks.Hash(file) };
         forwarding.Expose = PeerProcess.Start(lab, lab.HostNamespace(exposer.Kind, exposer.Host),
             ["expose", "--server", server, "--id", name, "--allow-any", "--json", .. extra, HttpPort.ToString(CultureInfo.InvariantCulture)],
