@@ -37,7 +37,7 @@ internal abstract class BenchSocket : IDisposable
     public int LocalPort { get; }
 
     public static BenchSocket Open(IPEndPoint server, TimeSpan receiveTimeout, int window, StunBenchCounts counts, bool batched) =>
-        batched && NatPunch.Server.Internal.LinuxDatagramBatch.IsSupported
+        batched && NatPunch.Protocol.Net.LinuxDatagramBatch.IsSupported
             ? new LinuxBatchBenchSocket(server, receiveTimeout, window, counts)
             : new PortableBenchSocket(server, receiveTimeout, counts);
 

@@ -11,7 +11,7 @@ internal sealed record StunBenchResult(StunBenchOptions Options, TimeSpan Measur
     public double GeneratorCpuMicrosecondsPerResponse => Counts.Responses > 0 ? GeneratorCpu.TotalMicroseconds / Counts.Responses : 0;
 
     /// <summary>How the generator moved datagrams: "batched" (recvmmsg/sendmmsg) or "portable" (one call each).</summary>
-    public string Io => Options.Batched && NatPunch.Server.Internal.LinuxDatagramBatch.IsSupported ? "batched" : "portable";
+    public string Io => Options.Batched && NatPunch.Protocol.Net.LinuxDatagramBatch.IsSupported ? "batched" : "portable";
 
     public double ResponsesPerSecond => Measured > TimeSpan.Zero ? Counts.Responses / Measured.TotalSeconds : 0;
 

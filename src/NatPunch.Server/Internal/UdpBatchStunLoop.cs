@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using NatPunch.Protocol.Net;
 using NatPunch.Protocol.Turn;
 using NatPunch.Server.Stun;
 using NatPunch.Server.Turn;

@@ -23,21 +23,12 @@ internal sealed class RelayPoller : IDisposable
 {
     public const int BatchSize = 32;
     private const int MaxEvents = 64;
-    private const uint EpollIn = 0x001;
-    private const int EpollCtlAdd = 1;
-    private const int EpollCtlDel = 2;
     private const int WaitMilliseconds = 250;
 
-    // struct epoll_event { uint32_t events; uint64_t data; }: packed on x86-64 (12 bytes), naturally aligned elsewhere (16).
-    private static readonly int EventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
-    private static readonly int DataOffset = EventSize - 8;
-
     private readonly TurnService _owner;
-    private readonly int _epoll;
+    private readonly Epoll _epoll = new(MaxEvents);
     private readonly ConcurrentDictionary<long, UdpRelaySocket> _sockets = new();
     private readonly LinuxDatagramBatch _batch = new(BatchSize, 65536);
-    private readonly byte[] _events = GC.AllocateArray<byte>(MaxEvents * 16, pinned: true);
-    private readonly nint _eventsAddress;
     private long _nextId;
     private volatile bool _stopping;
     // Back-pressure for TCP clients: a round that read a full batch from some socket left more
@@ -51,12 +42,6 @@ internal sealed class RelayPoller : IDisposable
     public RelayPoller(TurnService owner)
     {
         _owner = owner;
-        _epoll = epoll_create1(0x80000); // EPOLL_CLOEXEC
-        if (_epoll < 0)
-        {
-            throw new SocketException(Marshal.GetLastPInvokeError());
-        }
-        _eventsAddress = Marshal.UnsafeAddrOfPinnedArrayElement(_events, 0);
         DedicatedThread.Start("TURN relay", Run);
     }
 
@@ -66,14 +51,14 @@ internal sealed class RelayPoller : IDisposable
         long id = Interlocked.Increment(ref _nextId);
         socket.Blocking = false;
         _sockets[id] = relay;
-        Span<byte> epollEvent = stackalloc byte[16];
-        epollEvent.Clear();
-        BitConverter.TryWriteBytes(epollEvent, EpollIn);
-        BitConverter.TryWriteBytes(epollEvent[DataOffset..], id);
-        if (epoll_ctl(_epoll, EpollCtlAdd, (int)socket.SafeHandle.DangerousGetHandle(), ref MemoryMarshal.GetReference(epollEvent)) < 0)
+        try
+        {
+            _epoll.Add(socket, id);
+        }
+        catch (SocketException)
         {
             _sockets.TryRemove(id, out _);
-            throw new SocketException(Marshal.GetLastPInvokeError());
+            throw;
         }
         return id;
     }
@@ -83,23 +68,7 @@ internal sealed class RelayPoller : IDisposable
     {
         if (_sockets.TryRemove(id, out _))
         {
-            bool added = false;
-            try
-            {
-                socket.SafeHandle.DangerousAddRef(ref added);
-                Span<byte> unused = stackalloc byte[16];
-                _ = epoll_ctl(_epoll, EpollCtlDel, (int)socket.SafeHandle.DangerousGetHandle(), ref MemoryMarshal.GetReference(unused));
-            }
-            catch (ObjectDisposedException)
-            {
-            }
-            finally
-            {
-                if (added)
-                {
-                    socket.SafeHandle.DangerousRelease();
-                }
-            }
+            _epoll.Remove(socket);
         }
     }
 
@@ -111,24 +80,25 @@ internal sealed class RelayPoller : IDisposable
         }
         finally
         {
-            _ = close(_epoll);
+            _epoll.Dispose();
         }
     }
 
     private void Poll()
     {
         var ready = new UdpRelaySocket[MaxEvents];
+        Span<long> ids = stackalloc long[MaxEvents];
         while (!_stopping)
         {
-            int events = epoll_wait(_epoll, _eventsAddress, MaxEvents, WaitMilliseconds);
-            if (events <= 0)
+            int events = _epoll.Wait(ids, WaitMilliseconds);
+            if (events == 0)
             {
                 continue; // timeout, EINTR, or closed while stopping
             }
             int count = 0;
             for (int i = 0; i < events; i++)
             {
-                long id = BitConverter.ToInt64(_events, i * EventSize + DataOffset);
+                long id = ids[i];
                 if (_sockets.TryGetValue(id, out UdpRelaySocket? relay))
                 {
                     ready[count++] = relay;
@@ -231,16 +201,4 @@ internal sealed class RelayPoller : IDisposable
         // The thread notices within WaitMilliseconds and closes the epoll descriptor itself.
         _stopping = true;
     }
-
-    [DllImport("libc.so.6", SetLastError = true)]
-    private static extern int epoll_create1(int flags);
-
-    [DllImport("libc.so.6", SetLastError = true)]
-    private static extern int epoll_ctl(int epfd, int op, int fd, ref byte epollEvent);
-
-    [DllImport("libc.so.6", SetLastError = true)]
-    private static extern int epoll_wait(int epfd, nint events, int maxevents, int timeout);
-
-    [DllImport("libc.so.6", SetLastError = true)]
-    private static extern int close(int fd);
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using NatPunch.Protocol.Net;
 using NatPunch.Server.Internal;
 
 namespace NatPunch.Server.Turn;

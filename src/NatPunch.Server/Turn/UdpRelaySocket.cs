@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using NatPunch.Protocol.Net;
 using NatPunch.Server.Internal;
 
 namespace NatPunch.Server.Turn;

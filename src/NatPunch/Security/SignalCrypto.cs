@@ -16,6 +16,11 @@ namespace NatPunch.Security;
 /// relays a session's messages in order over one TCP connection, so the receiver accepts only a
 /// counter above the last one it opened: a replay or a stale box is refused and counted.
 /// </para>
+/// <para>
+/// Signals are rare (a restart, a candidate), so the two keys stay as bytes and a cipher is made for each
+/// box: a libsodium key held for the session's life costs a few guarded pages, too much for a node that
+/// holds thousands of idle sessions (bench/idle-sessions.sh).
+/// </para>
 /// <para>Thread-safe: one lock per direction.</para>
 /// </summary>
 public sealed class SignalCrypto : IDisposable
@@ -23,8 +28,8 @@ public sealed class SignalCrypto : IDisposable
     private static readonly byte[] Label = "natpunch signal v1"u8.ToArray();
     private static readonly byte[] ResumeLabel = "natpunch resume v1"u8.ToArray();
 
-    private readonly NoiseTransportCipher _send;
-    private readonly NoiseTransportCipher _receive;
+    private readonly byte[] _sendKey;
+    private readonly byte[] _receiveKey;
     private readonly Lock _sendLock = new(); // guards _sent
     private readonly Lock _receiveLock = new(); // guards _opened
     private ulong _sent;
@@ -34,9 +39,9 @@ public sealed class SignalCrypto : IDisposable
     /// <param name="sendKey">Our first transport key (not consumed: the datagram cipher takes it afterwards).</param>
     internal SignalCrypto(ReadOnlySpan<byte> sendKey, ReadOnlySpan<byte> receiveKey)
     {
-        _send = new NoiseTransportCipher(HMACSHA256.HashData(sendKey, Label));
+        _sendKey = HMACSHA256.HashData(sendKey, Label);
         ResumeSeed = HMACSHA256.HashData(sendKey, ResumeLabel);
-        _receive = new NoiseTransportCipher(HMACSHA256.HashData(receiveKey, Label));
+        _receiveKey = HMACSHA256.HashData(receiveKey, Label);
     }
 
     /// <summary>
@@ -57,7 +62,8 @@ public sealed class SignalCrypto : IDisposable
         {
             ulong counter = ++_sent;
             BinaryPrimitives.WriteUInt64BigEndian(box, counter);
-            _send.Seal(counter, ad, plaintext, box.AsSpan(8));
+            using var cipher = new NoiseTransportCipher((byte[])_sendKey.Clone()); // it wipes the copy it is given
+            cipher.Seal(counter, ad, plaintext, box.AsSpan(8));
         }
         return System.Buffers.Text.Base64Url.EncodeToString(box);
     }
@@ -77,7 +83,7 @@ public sealed class SignalCrypto : IDisposable
         byte[] opened = new byte[bytes.Length - 8 - NoiseTransportCipher.TagLength];
         lock (_receiveLock)
         {
-            if (counter <= _opened || !_receive.TryOpen(counter, AssociatedData(session), bytes.AsSpan(8), opened, out _))
+            if (counter <= _opened || !OpenWithReceiveKey(counter, AssociatedData(session), bytes.AsSpan(8), opened))
             {
                 Interlocked.Increment(ref _refused);
                 return false;
@@ -88,11 +94,23 @@ public sealed class SignalCrypto : IDisposable
         return true;
     }
 
+    private bool OpenWithReceiveKey(ulong counter, byte[] ad, ReadOnlySpan<byte> ciphertext, Span<byte> destination)
+    {
+        using var cipher = new NoiseTransportCipher((byte[])_receiveKey.Clone());
+        return cipher.TryOpen(counter, ad, ciphertext, destination, out _);
+    }
+
     private static byte[] AssociatedData(string session) => Encoding.UTF8.GetBytes($"natpunch-signal:{session}");
 
     public void Dispose()
     {
-        _send.Dispose();
-        _receive.Dispose();
+        lock (_sendLock)
+        {
+            CryptographicOperations.ZeroMemory(_sendKey);
+        }
+        lock (_receiveLock)
+        {
+            CryptographicOperations.ZeroMemory(_receiveKey);
+        }
     }
 }

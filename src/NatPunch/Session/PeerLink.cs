@@ -18,7 +18,7 @@ namespace NatPunch.Session;
 /// stream, handshake frames and other sealed messages to the core, anything else is counted and
 /// dropped. The relay's connections are PeerLink.Relay.cs, the signalling pumps PeerLink.Paths.cs.
 /// </summary>
-internal sealed partial class PeerLink : IStreamMuxHost, IAsyncDisposable
+internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, IAsyncDisposable
 {
     private const int MaxDatagram = 65536;
 
@@ -36,7 +36,12 @@ internal sealed partial class PeerLink : IStreamMuxHost, IAsyncDisposable
         new BoundedChannelOptions(8192) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _receiveLoop;
+    // The shared poller's registration of the socket (Linux), or null: _receiveLoop reads it.
+    private readonly IDisposable? _polled;
     private readonly Task _mainLoop;
+    // Wakes the loop when the core is due (ArmWakeUp); _timerDue, loop-owned, is when it is set for.
+    private readonly ITimer _wakeTimer;
+    private TimeSpan? _timerDue;
     // Written by the loop, read by senders on any thread: where data goes (also pre-serialized,
     // so a send doesn't build a socket address each time).
     private volatile DataTarget? _dataTarget;
@@ -52,11 +57,22 @@ internal sealed partial class PeerLink : IStreamMuxHost, IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _epoch = _time.GetTimestamp();
         _session = new PeerSession(agentFactory, Now);
-        _receiveLoop = DedicatedThread.Start("natpunch link receive", () => ReceiveLoop(_stopping.Token));
+        if (LinkPoller.Shared is { } poller)
+        {
+            _polled = poller.Add(socket, this);
+            _receiveLoop = Task.CompletedTask;
+        }
+        else
+        {
+            _receiveLoop = DedicatedThread.Start("natpunch link receive", () => ReceiveLoop(_stopping.Token));
+        }
+        _wakeTimer = _time.CreateTimer(static state => ((PeerLink)state!).OnWakeTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _mainLoop = Task.Run(() => MainLoopAsync(_stopping.Token));
     }
 
     private TimeSpan Now => _time.GetElapsedTime(_epoch);
+
+    private void OnWakeTimer() => _commands.Writer.TryWrite(WakeUpFired);
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
 
@@ -181,9 +197,8 @@ internal sealed partial class PeerLink : IStreamMuxHost, IAsyncDisposable
     }
 
     /// <summary>
-    /// The socket's reader, on a thread of its own (<see cref="DedicatedThread"/>), blocked in the receive
-    /// call: a datagram then costs no hand-off from the runtime's socket poller to a pool thread before
-    /// it is opened. Disposing the socket ends it.
+    /// Where <see cref="LinkPoller"/> is not available: the socket's reader on a thread of its own
+    /// (<see cref="DedicatedThread"/>), blocked in the receive call. Disposing the socket ends it.
     /// </summary>
     private void ReceiveLoop(CancellationToken cancellationToken)
     {
@@ -209,26 +224,34 @@ internal sealed partial class PeerLink : IStreamMuxHost, IAsyncDisposable
                 }
                 continue; // ICMP port unreachable and the like concern one peer, not the socket
             }
-            var from = Candidate.Normalize((IPEndPoint)template.Create(address));
-            ReadOnlySpan<byte> datagram = buffer.AsSpan(0, received);
-            if (from.Equals(_udpRelayServer) && IsForRelay(datagram))
-            {
-                FromRelayServer(datagram, _udpRelay);
-            }
-            else if (PeerSession.IsSessionDatagram(datagram))
-            {
-                // The hot path: data skips the loop, it needs no agent state.
-                OnSessionDatagram(datagram, from, null);
-            }
-            else if (IceAgent.IsStun(datagram))
-            {
-                _received.Writer.TryWrite((datagram.ToArray(), from));
-                _commands.Writer.TryWrite(DrainReceived);
-            }
-            else
-            {
-                Interlocked.Increment(ref _strayDatagrams);
-            }
+            OnDatagram(buffer.AsSpan(0, received), (IPEndPoint)template.Create(address));
+        }
+    }
+
+    /// <summary>
+    /// A datagram on the socket, on the thread that read it (the poller's or the link's own): session
+    /// data is opened and delivered here, STUN goes to the loop, the relay server's messages to the relay.
+    /// </summary>
+    public void OnDatagram(ReadOnlySpan<byte> datagram, IPEndPoint source)
+    {
+        IPEndPoint from = Candidate.Normalize(source);
+        if (from.Equals(_udpRelayServer) && IsForRelay(datagram))
+        {
+            FromRelayServer(datagram, _udpRelay);
+        }
+        else if (PeerSession.IsSessionDatagram(datagram))
+        {
+            // The hot path: data skips the loop, it needs no agent state.
+            OnSessionDatagram(datagram, from, null);
+        }
+        else if (IceAgent.IsStun(datagram))
+        {
+            _received.Writer.TryWrite((datagram.ToArray(), from));
+            _commands.Writer.TryWrite(DrainReceived);
+        }
+        else
+        {
+            Interlocked.Increment(ref _strayDatagrams);
         }
     }
 
@@ -248,31 +271,28 @@ internal sealed partial class PeerLink : IStreamMuxHost, IAsyncDisposable
             {
                 DrainSession(Now);
                 TimeSpan? wake = _session.NextWakeUp;
-                TimeSpan delay = wake is { } w ? w - Now : Timeout.InfiniteTimeSpan;
-                if (wake is null || delay > TimeSpan.Zero)
+                if (wake is null || wake > Now)
                 {
-                    // The wake-up runs on the link's clock (a fake one in tests), not the wall clock.
-                    using var wakeUp = wake is null ? new CancellationTokenSource() : new CancellationTokenSource(delay, _time);
-                    using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, wakeUp.Token);
-                    try
+                    if (wake is { } due)
                     {
-                        await _commands.Reader.WaitToReadAsync(timer.Token).ConfigureAwait(false);
+                        ArmWakeUp(due);
                     }
-                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    if (!await _commands.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
                     {
+                        break; // disposed
                     }
                 }
                 while (_commands.Reader.TryRead(out Action? command))
                 {
                     command();
                 }
-                if (_session.NextWakeUp is { } due && due <= Now)
+                if (_session.NextWakeUp is { } now && now <= Now)
                 {
                     _session.HandleTimeout(Now);
                 }
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
         {
         }
         finally
@@ -281,7 +301,25 @@ internal sealed partial class PeerLink : IStreamMuxHost, IAsyncDisposable
         }
     }
 
-    /// <summary>Sends what the session core queued and does what it asks, until it has nothing left (handling an event may feed it).</summary>
+    /// <summary>
+    /// Makes sure the loop is woken by <paramref name="due"/>, on the link's clock (a fake one in tests).
+    /// One timer per link, moved only when the core wants to be woken earlier than it is set for: a
+    /// wake-up that came early finds nothing due and sets the timer again. Making a timer per loop turn
+    /// instead woke the runtime's timer thread for every datagram (bench/idle-sessions.sh).
+    /// </summary>
+    private void ArmWakeUp(TimeSpan due)
+    {
+        if (_timerDue is { } set && set <= due)
+        {
+            return;
+        }
+        _timerDue = due;
+        _wakeTimer.Change(due - Now, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The timer fired: on the loop, it is no longer set.</summary>
+    private void WakeUpFired() => _timerDue = null;
+
     private void DrainSession(TimeSpan now)
     {
         bool any = true;
@@ -359,8 +397,10 @@ internal sealed partial class PeerLink : IStreamMuxHost, IAsyncDisposable
         await CloseRelaysAsync().ConfigureAwait(false);
         _stopping.Cancel();
         _commands.Writer.TryComplete();
+        _polled?.Dispose();
         _socket.Dispose();
         await Task.WhenAll(_receiveLoop, _mainLoop, _signalPumps).ConfigureAwait(false);
+        await _wakeTimer.DisposeAsync().ConfigureAwait(false);
         foreach (RelayConnection relay in _relayConnections.Values)
         {
             await relay.DisposeAsync().ConfigureAwait(false);

@@ -337,8 +337,12 @@ internal sealed class SimulatedPeer : IDatagramCore
 
     public TimeSpan? NextWakeUp => Session.NextWakeUp;
 
+    /// <summary>How often the core was woken by its timer.</summary>
+    public int WakeUps { get; private set; }
+
     public void HandleTimeout(TimeSpan now)
     {
+        WakeUps++;
         Session.HandleTimeout(now);
         Drive(now);
     }

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace NatPunch.Server.Internal;
+namespace NatPunch.Protocol.Net;
 
 /// <summary>
 /// A vector of datagrams for Linux <c>recvmmsg(2)</c>/<c>sendmmsg(2)</c>: many datagrams per system
