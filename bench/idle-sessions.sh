@@ -3,7 +3,7 @@
 # loopback: a `natpunch server`, the expose node, and bench/NatPunch.Benchmarks' idle-sessions
 # client, which opens SESSIONS sessions to it from NODES nodes and holds them.
 #
-#   memory per session = (RSS with the sessions open - RSS before the first) / SESSIONS
+#   memory per session = (RSS with the sessions open - RSS before the first) / sessions connected
 #   idle CPU           = user+system time of the expose process over IDLE seconds, once all are open
 #
 # The RSS is the kernel's (VmRSS), after a full GC was given time to run (the node is idle); thread
@@ -59,8 +59,8 @@ sleep "$IDLE"
 cpu2=$(cpu $expose); ccpu2=$(cpu $client)
 rss1=$(rss $expose); threads1=$(threads $expose)
 echo "expose with $SESSIONS sessions: RSS $rss1 KiB, $threads1 threads"
-awk -v a=$rss0 -v b=$rss1 -v n=$SESSIONS 'BEGIN { printf "memory per session: %.1f KiB\n", (b - a) / n }'
-awk -v c=$((cpu2 - cpu1)) -v hz=$hz -v t=$IDLE -v n=$SESSIONS 'BEGIN { printf "expose idle CPU: %.2f %% of one core over %d s (%.1f us per session per second)\n", 100 * c / hz / t, t, 1e6 * c / hz / t / n }'
+awk -v a=$rss0 -v b=$rss1 -v n=$connected 'BEGIN { printf "memory per session: %.1f KiB (over the %d connected)\n", (b - a) / n, n }'
+awk -v c=$((cpu2 - cpu1)) -v hz=$hz -v t=$IDLE -v n=$connected 'BEGIN { printf "expose idle CPU: %.2f %% of one core over %d s (%.1f us per session per second)\n", 100 * c / hz / t, t, 1e6 * c / hz / t / n }'
 awk -v c=$((ccpu2 - ccpu1)) -v hz=$hz -v t=$IDLE 'BEGIN { printf "client idle CPU: %.2f %% of one core\n", 100 * c / hz / t }'
 exec 3>&-
 wait $client || true

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Goodput of `natpunch connect`/`listen` against kernel TCP (iperf3) on the same path through the
+# Goodput of `natpunch connect`/`listen` against kernel TCP (iperf3) and hyperdht (npm `hyperdht`, whose
+# UDX transport is C; bench/hyperdht/peer.js) on the same path through the
 # namespace lab (lab/lab.sh, docs/lab.md): port1 (behind the port-restricted cone NAT) sends to open1
 # (no NAT) over the direct path natpunch punches, and iperf3's client in port1 sends the same
 # number of bytes to an iperf3 server in open1 through the same NAT. Both in the SAME run, alternating,
@@ -14,6 +15,10 @@
 # --json stderr: "closed" comes once every byte has been acknowledged by the peer. The listener's
 # stdout is hashed and checked against the file sent. iperf3: the receiver's rate of `iperf3 -c -n BYTES`.
 # Also printed: natpunch's whole run (process start to exit, rendezvous and punching included).
+# hyperdht: a 3-node DHT testnet runs in the server's namespace; its server in open1 and its client in
+# port1 punch through the same NAT, and the server times first byte to last (bench/hyperdht/peer.js).
+# CPU per GB (natpunch and hyperdht) = user+system seconds of both processes (GNU time), whole process,
+# start-up included, per 10^9 bytes.
 #
 # iperf3 runs twice per round: as the kernel does it on these veths (TSO/GSO: a "frame" on the
 # bridge is a TCP super-segment of up to 64 KB), and with `gso_max_segs 1` on both hosts' eth0
@@ -30,6 +35,8 @@
 #   RATE=100mbit  the tbf rate of the shaped conditions
 #   CONDITIONS="clean loss1 shaped shaped-loss1"
 #   KEEP=         a directory to keep the raw logs in
+#   HYPERDHT=0    1: also run hyperdht (needs node and npm). Off by default: in the lab its UDX stream
+#                 times out after the handshake (docs/benchmarks.md); bench/loopback-vs-hyperdht.sh compares on loopback
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -39,9 +46,10 @@ ROUNDS=${ROUNDS:-3}
 RATE=${RATE:-100mbit}
 CONDITIONS=${CONDITIONS:-clean loss1 shaped shaped-loss1}
 KEEP=${KEEP:-}
+HYPERDHT=${HYPERDHT:-0}
 
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
-for tool in ip nft tc iperf3 dotnet; do
+for tool in ip nft tc iperf3 dotnet /usr/bin/time $( [ "$HYPERDHT" = 1 ] && echo node npm ); do
   command -v "$tool" >/dev/null || { echo "'$tool' is not installed" >&2; exit 1; }
 done
 
@@ -71,6 +79,12 @@ echo "== building Release" >&2
 dotnet build -c Release src/NatPunch.Cli -nologo -v q -clp:ErrorsOnly >&2
 natpunch=(dotnet "$repo/src/NatPunch.Cli/bin/Release/net10.0/natpunch.dll")
 
+if [ "$HYPERDHT" = 1 ]; then
+  echo "== npm install hyperdht" >&2
+  mkdir -p "$work/hyperdht" && cp bench/hyperdht/package.json bench/hyperdht/peer.js "$work/hyperdht/"
+  (cd "$work/hyperdht" && npm install --no-audit --no-fund --loglevel=error >&2)
+fi
+
 echo "== lab $prefix" >&2
 lab up "$prefix" >&2
 server=203.0.113.10:3478
@@ -80,22 +94,28 @@ nsx srv timeout 3600 "${natpunch[@]}" server --listen "$server" >"$work/server.l
 pids+=($!)
 for _ in $(seq 50); do nsx srv ss -Hlnt | grep -q "203.0.113.10:3478" && break; sleep 0.2; done
 
+if [ "$HYPERDHT" = 1 ]; then
+  nsx srv timeout 3600 node "$work/hyperdht/peer.js" bootstrap 203.0.113.10 49737 >"$work/hyperdht-bootstrap.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q bootstrap "$work/hyperdht-bootstrap.log" && break; sleep 0.2; done
+fi
+
 bytes=$((SIZE_MB * 1000000))
 head -c "$bytes" /dev/urandom >"$work/data"
 want=$(sha256sum <"$work/data" | cut -d' ' -f1)
 
 stamp() { while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done; }
 
-# One natpunch run: prints "GOODPUT_MBIT WALL_SECONDS", or "fail fail" (and why on stderr).
+# One natpunch run: prints "GOODPUT_MBIT WALL_SECONDS CPU_S_PER_GB", or "fail fail fail" (and why on stderr).
 natpunch_run() {
   local tag=$1 id="b$RANDOM$RANDOM"
   local lerr="$work/$tag.listen.log" cerr="$work/$tag.connect.log" lsum="$work/$tag.sum"
-  ( nsx open1 timeout 600 "${natpunch[@]}" listen --server "$server" --id "l$id" --json --timeout 30 \
+  ( nsx open1 /usr/bin/time -f "%U %S" -o "$work/$tag.listen.cpu" timeout 600 "${natpunch[@]}" listen --server "$server" --id "l$id" --json --timeout 30 \
       </dev/null 2>"$lerr" | sha256sum | cut -d' ' -f1 >"$lsum" ) &
   local lpid=$!
   for _ in $(seq 300); do grep -q '"registered"' "$lerr" 2>/dev/null && break; sleep 0.1; done
   local start=$EPOCHREALTIME
-  nsx port1 timeout 600 "${natpunch[@]}" connect --server "$server" --id "c$id" --peer "l$id" --json --timeout 30 \
+  nsx port1 /usr/bin/time -f "%U %S" -o "$work/$tag.connect.cpu" timeout 600 "${natpunch[@]}" connect --server "$server" --id "c$id" --peer "l$id" --json --timeout 30 \
     <"$work/data" 2>&1 >/dev/null | stamp >"$cerr"
   local rc=${PIPESTATUS[0]} end=$EPOCHREALTIME
   wait "$lpid" || true
@@ -105,11 +125,39 @@ natpunch_run() {
   if [ "$rc" != 0 ] || [ -z "$t_conn" ] || [ -z "$t_closed" ] || [ "$(cat "$lsum")" != "$want" ]; then
     echo "natpunch run $tag failed (connect exit $rc, hash $(cat "$lsum") want $want):" >&2
     cat "$cerr" "$lerr" >&2
+    echo "fail fail fail"
+    return
+  fi
+  local cpu
+  cpu=$(cat "$work/$tag.listen.cpu" "$work/$tag.connect.cpu" | awk '/^[0-9.]+ [0-9.]+$/ { c += $1 + $2 } END { print c }')
+  awk -v b="$bytes" -v a="$t_conn" -v z="$t_closed" -v s="$start" -v e="$end" -v c="$cpu" \
+    'BEGIN { printf "%.0f %.2f %.1f\n", b * 8 / (z - a) / 1e6, e - s, c / (b / 1e9) }'
+}
+
+# One hyperdht run, the same bytes the same way: prints "GOODPUT_MBIT CPU_S_PER_GB", or "fail fail".
+hyperdht_run() {
+  local tag=$1 seed
+  seed=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  nsx open1 /usr/bin/time -f "%U %S" -o "$work/$tag.hd-serve.cpu" timeout 300 node "$work/hyperdht/peer.js" serve 203.0.113.10:49737 "$seed" "$bytes" \
+    >"$work/$tag.hd-serve.out" 2>"$work/$tag.hd-serve.log" &
+  local spid=$!
+  for _ in $(seq 100); do grep -q listening "$work/$tag.hd-serve.log" 2>/dev/null && break; sleep 0.1; done
+  nsx port1 /usr/bin/time -f "%U %S" -o "$work/$tag.hd-send.cpu" timeout 300 node "$work/hyperdht/peer.js" send 203.0.113.10:49737 "$seed" "$bytes" \
+    >"$work/$tag.hd-send.log" 2>&1 || true
+  # The server exits once every byte arrived; a run that failed would leave it waiting.
+  for _ in $(seq 50); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+  pkill -f "peer.js serve .* $seed" 2>/dev/null || true
+  wait "$spid" 2>/dev/null || true
+  local mbit cpu
+  mbit=$(sed -n 's/.*"mbit":\([0-9.]*\).*/\1/p' "$work/$tag.hd-serve.out")
+  cpu=$(cat "$work/$tag.hd-serve.cpu" "$work/$tag.hd-send.cpu" 2>/dev/null | awk '/^[0-9.]+ [0-9.]+$/ { c += $1 + $2 } END { print c }')
+  if [ -z "$mbit" ]; then
+    echo "hyperdht run $tag failed:" >&2
+    cat "$work/$tag.hd-serve.log" "$work/$tag.hd-send.log" >&2
     echo "fail fail"
     return
   fi
-  awk -v b="$bytes" -v a="$t_conn" -v z="$t_closed" -v s="$start" -v e="$end" \
-    'BEGIN { printf "%.0f %.2f\n", b * 8 / (z - a) / 1e6, e - s }'
+  awk -v m="$mbit" -v c="$cpu" -v b="$bytes" 'BEGIN { printf "%.0f %.1f\n", m, c / (b / 1e9) }'
 }
 
 # One iperf3 run, the same bytes the same way: prints the receiver's Mbit/s.
@@ -151,26 +199,29 @@ for condition in $CONDITIONS; do
     shaped-loss1) shape on; lab loss 1 "$prefix" >/dev/null ;;
     *) echo "unknown condition $condition" >&2; exit 2 ;;
   esac
-  np=() wall=() tcp=() mtu=()
+  np=() wall=() npcpu=() hd=() hdcpu=() tcp=() mtu=()
   for round in $(seq "$ROUNDS"); do
-    read -r g w < <(natpunch_run "$condition-$round")
+    read -r g w gc < <(natpunch_run "$condition-$round")
+    h=- hc=-
+    [ "$HYPERDHT" = 1 ] && read -r h hc < <(hyperdht_run "$condition-$round")
     t=$(iperf_run "$condition-$round")
     m=$(iperf_run "$condition-$round-mtu" mtu)
-    echo "   $condition round $round: natpunch $g Mbit/s (whole run $w s), iperf3 $t Mbit/s, iperf3 one MTU per frame $m Mbit/s" >&2
-    np+=("$g") wall+=("$w") tcp+=("$t") mtu+=("$m")
+    echo "   $condition round $round: natpunch $g Mbit/s ($gc CPU s/GB, whole run $w s), hyperdht $h Mbit/s ($hc CPU s/GB), iperf3 $t Mbit/s, iperf3 one MTU per frame $m Mbit/s" >&2
+    np+=("$g") wall+=("$w") npcpu+=("$gc") hd+=("$h") hdcpu+=("$hc") tcp+=("$t") mtu+=("$m")
   done
-  g=$(echo "${np[*]}" | median); w=$(echo "${wall[*]}" | median)
+  g=$(echo "${np[*]}" | median); w=$(echo "${wall[*]}" | median); gc=$(echo "${npcpu[*]}" | median)
+  h=$(echo "${hd[*]}" | median); hc=$(echo "${hdcpu[*]}" | median)
   t=$(echo "${tcp[*]}" | median); m=$(echo "${mtu[*]}" | median)
-  ratio() { awk -v g="$1" -v t="$2" 'BEGIN { if (g == "fail" || t == "fail" || t == 0) print "-"; else printf "%.3f", g / t }'; }
-  results+=("$(printf '| %-13s | %6s | %6s | %8s | %8s | %6s | %6s |' "$condition" "$g" "$w" "$t" "$m" "$(ratio "$g" "$t")" "$(ratio "$g" "$m")")")
+  ratio() { awk -v g="$1" -v t="$2" 'BEGIN { if (g == "fail" || t == "fail" || t == "-" || t == 0) print "-"; else printf "%.3f", g / t }'; }
+  results+=("$(printf '| %-13s | %6s | %5s | %6s | %6s | %5s | %8s | %8s | %6s | %6s | %6s |' "$condition" "$g" "$gc" "$w" "$h" "$hc" "$t" "$m" "$(ratio "$g" "$h")" "$(ratio "$g" "$t")" "$(ratio "$g" "$m")")")
 done
 shape off
 lab loss 0 "$prefix" >/dev/null
 
 echo
-echo "natpunch pipe (port1 -> open1, direct UDP through the port-restricted NAT) vs kernel TCP (iperf3, same path)"
+echo "natpunch pipe (port1 -> open1, direct UDP through the port-restricted NAT) vs hyperdht and kernel TCP (iperf3), same path"
 echo "$SIZE_MB MB one way, median of $ROUNDS runs each; shaped = tbf $RATE; $(nproc) CPUs, $(uname -r)"
 echo
-echo "| condition | natpunch Mbit/s | natpunch whole run, s | iperf3 TCP Mbit/s (GSO as is) | iperf3 TCP Mbit/s (1 MTU/frame) | natpunch / TCP | natpunch / TCP 1 MTU |"
-echo "|---|---|---|---|---|---|---|"
+echo "| condition | natpunch Mbit/s | natpunch CPU s/GB | natpunch whole run, s | hyperdht Mbit/s | hyperdht CPU s/GB | iperf3 TCP Mbit/s (GSO as is) | iperf3 TCP Mbit/s (1 MTU/frame) | natpunch / hyperdht | natpunch / TCP | natpunch / TCP 1 MTU |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${results[@]}"

@@ -302,19 +302,19 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
     }
 
     /// <summary>
-    /// Makes sure the loop is woken by <paramref name="due"/>, on the link's clock (a fake one in tests).
-    /// One timer per link, moved only when the core wants to be woken earlier than it is set for: a
-    /// wake-up that came early finds nothing due and sets the timer again. Making a timer per loop turn
-    /// instead woke the runtime's timer thread for every datagram (bench/idle-sessions.sh).
+    /// Sets the link's one timer to wake the loop at <paramref name="due"/>, on the link's clock (a fake
+    /// one in tests), unless it is set for that already. Making a timer per loop turn instead cost an
+    /// allocation per datagram and kept the runtime's timer thread busy (bench/idle-sessions.sh).
     /// </summary>
     private void ArmWakeUp(TimeSpan due)
     {
-        if (_timerDue is { } set && set <= due)
+        if (_timerDue == due)
         {
             return;
         }
         _timerDue = due;
-        _wakeTimer.Change(due - Now, Timeout.InfiniteTimeSpan);
+        TimeSpan delay = due - Now;
+        _wakeTimer.Change(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>The timer fired: on the loop, it is no longer set.</summary>
