@@ -1,9 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using NatPunch.Protocol.Net;
 using NatPunch.Protocol.Turn;
 using NatPunch.Security;
-using NatPunch.Protocol.Net;
 using NatPunch.Streams;
 using NatPunch.Traversal;
 
@@ -14,9 +14,9 @@ namespace NatPunch.Session;
 /// (<see cref="PeerSession"/>: agent, relay, path management, handshake and keys) and feeds it the
 /// socket, the relay's connections, the peer's signalling and the clock, and the sealed data path
 /// between the selected path and the stream above (PeerLink.Security.cs). Datagrams are told apart
-/// by their first byte: STUN goes to the core, sealed stream segments that open go up to the
-/// stream, handshake frames and other sealed messages to the core, anything else is counted and
-/// dropped. The relay's connections are PeerLink.Relay.cs, the signalling pumps PeerLink.Paths.cs.
+/// by their first byte: STUN goes to the core, sealed stream segments and stream messages that open
+/// go up to the session's streams (<see cref="StreamMux"/>), pings are answered, handshake frames and
+/// other sealed messages go to the core, anything else is counted and dropped. The relay's connections are PeerLink.Relay.cs, the signalling pumps PeerLink.Paths.cs.
 /// </summary>
 internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, IAsyncDisposable
 {
