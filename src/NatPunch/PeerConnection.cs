@@ -59,7 +59,7 @@ public sealed class PeerConnection : IAsyncDisposable
     public event Action<string>? Ended;
 
     /// <summary>The session is over (the peer left and the path failed): the streams end now, with why.</summary>
-    internal void AbortStream(string reason)
+    internal void AbortStreams(string reason)
     {
         Ended?.Invoke(reason);
         _mux.Abort(reason);

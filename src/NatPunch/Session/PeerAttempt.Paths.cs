@@ -111,7 +111,7 @@ internal sealed partial class PeerAttempt : IPathHost
             case PathEvent.Ended ended:
                 // Nobody will answer a restart: end now rather than at the stream's peer timeout.
                 progress?.Report(new ConnectionProgress.PathLost($"{ended.Reason}; the session ends"));
-                _connection?.AbortStream(ended.Reason);
+                _connection?.AbortStreams(ended.Reason);
                 break;
             case PathEvent.Failed failed:
                 _connected.TrySetException(Explain(failed, pairsTried));

@@ -256,15 +256,15 @@ internal sealed class StreamMux : ISegmentReceiver, IAsyncDisposable
         }
         _incoming.Writer.TryComplete(_ended);
         _datagrams.Writer.TryComplete(_ended);
-        // Streams the application did not take are reset; its own lingers or resets as it was left.
+        // Streams the application did not take are reset; its own linger or reset as they were left. All
+        // at once: a clean stream lingers a few round trips, and a session may hold hundreds.
+        var closing = new List<Task>();
         while (_incoming.Reader.TryRead(out ReliableStream? unaccepted))
         {
-            await unaccepted.DisposeAsync().ConfigureAwait(false);
+            closing.Add(unaccepted.DisposeAsync().AsTask());
         }
-        foreach (ReliableStream stream in streams)
-        {
-            await stream.DisposeAsync().ConfigureAwait(false);
-        }
+        closing.AddRange(streams.Select(stream => stream.DisposeAsync().AsTask()));
+        await Task.WhenAll(closing).ConfigureAwait(false);
     }
 
     /// <param name="abortWith">Reset each stream with this reason; null: tell each stream its channel closed.</param>
