@@ -35,8 +35,7 @@
 #   RATE=100mbit  the tbf rate of the shaped conditions
 #   CONDITIONS="clean loss1 shaped shaped-loss1"
 #   KEEP=         a directory to keep the raw logs in
-#   HYPERDHT=0    1: also run hyperdht (needs node and npm). Off by default: in the lab its UDX stream
-#                 times out after the handshake (docs/benchmarks.md); bench/loopback-vs-hyperdht.sh compares on loopback
+#   HYPERDHT=1    0: leave hyperdht out (it needs node and npm; the package comes from the npm registry)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -46,7 +45,7 @@ ROUNDS=${ROUNDS:-3}
 RATE=${RATE:-100mbit}
 CONDITIONS=${CONDITIONS:-clean loss1 shaped shaped-loss1}
 KEEP=${KEEP:-}
-HYPERDHT=${HYPERDHT:-0}
+HYPERDHT=${HYPERDHT:-1}
 
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
 for tool in ip nft tc iperf3 dotnet /usr/bin/time $( [ "$HYPERDHT" = 1 ] && echo node npm ); do
@@ -138,7 +137,7 @@ natpunch_run() {
 hyperdht_run() {
   local tag=$1 seed
   seed=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  nsx open1 /usr/bin/time -f "%U %S" -o "$work/$tag.hd-serve.cpu" timeout 300 node "$work/hyperdht/peer.js" serve 203.0.113.10:49737 "$seed" "$bytes" \
+  nsx open1 env PUBLIC=1 /usr/bin/time -f "%U %S" -o "$work/$tag.hd-serve.cpu" timeout 300 node "$work/hyperdht/peer.js" serve 203.0.113.10:49737 "$seed" "$bytes" \
     >"$work/$tag.hd-serve.out" 2>"$work/$tag.hd-serve.log" &
   local spid=$!
   for _ in $(seq 100); do grep -q listening "$work/$tag.hd-serve.log" 2>/dev/null && break; sleep 0.1; done

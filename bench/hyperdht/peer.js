@@ -26,7 +26,13 @@ async function main () {
   }
   const bytes = Number(c)
   // BIND=127.0.0.1 for a try on one machine (both peers on loopback); the lab binds to all addresses.
-  const node = new DHT({ bootstrap: bootstrapOf(a), ...(process.env.BIND ? { host: process.env.BIND } : {}) })
+  // PUBLIC=1: the server is reachable from anywhere (loopback, the lab's open1), and says so. Left to
+  // find that out for itself in a 3-node testnet, its UDX stream mostly timed out after the handshake.
+  const node = new DHT({
+    bootstrap: bootstrapOf(a),
+    ...(process.env.BIND ? { host: process.env.BIND } : {}),
+    ...(role === 'serve' && process.env.PUBLIC === '1' ? { firewalled: false, ephemeral: false } : {})
+  })
   if (role === 'serve') {
     const server = node.createServer((socket) => {
       let received = 0
