@@ -121,6 +121,45 @@ internal sealed class LinuxDatagramBatch
         return count;
     }
 
+    /// <summary>
+    /// Reads what is queued on <paramref name="socket"/> (up to <see cref="Capacity"/>) without waiting,
+    /// holding a reference on the handle so that it cannot be closed, and its number reused, under the
+    /// call. Returns 0 when nothing is queued or the socket is closed. An ICMP error from an earlier send
+    /// (ECONNREFUSED) concerns one peer, not the socket: read on past it.
+    /// </summary>
+    public int ReceiveQueued(SafeHandle socket)
+    {
+        bool added = false;
+        try
+        {
+            socket.DangerousAddRef(ref added);
+            for (int attempt = 0; attempt < 4; attempt++)
+            {
+                int count = ReceiveNonBlocking(socket, out SocketError error);
+                if (count > 0)
+                {
+                    return count;
+                }
+                if (error != SocketError.ConnectionRefused)
+                {
+                    return 0; // EAGAIN: nothing; anything else: give up for now
+                }
+            }
+            return 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0; // closed since it was reported ready
+        }
+        finally
+        {
+            if (added)
+            {
+                socket.DangerousRelease();
+            }
+        }
+    }
+
     /// <summary>Sets slot <paramref name="index"/> to send <paramref name="length"/> bytes to its address.</summary>
     public void PrepareSend(int index, int length, int addressLength) => PrepareSlot(index, length, addressLength);
 

@@ -162,38 +162,9 @@ internal sealed class RelayPoller : IDisposable
     /// <summary>Reads what is queued on <paramref name="relay"/> (up to a batch) into <see cref="Batch"/>, without waiting; 0 when nothing.</summary>
     internal int Receive(UdpRelaySocket relay)
     {
-        SafeHandle handle = relay.Handle;
-        bool added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            for (int attempt = 0; attempt < 4; attempt++)
-            {
-                int count = _batch.ReceiveNonBlocking(handle, out SocketError error);
-                if (count > 0)
-                {
-                    _fullBatchThisRound |= count == BatchSize;
-                    return count;
-                }
-                // EAGAIN: nothing. ECONNREFUSED (ICMP from an earlier send): read on. Else give up for now.
-                if (error != SocketError.ConnectionRefused)
-                {
-                    return 0;
-                }
-            }
-            return 0;
-        }
-        catch (ObjectDisposedException)
-        {
-            return 0; // closed since epoll reported it
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
+        int count = _batch.ReceiveQueued(relay.Handle);
+        _fullBatchThisRound |= count == BatchSize;
+        return count;
     }
 
     public void Dispose()

@@ -11,6 +11,9 @@ internal interface ILinkDatagramReceiver
 {
     /// <summary><paramref name="datagram"/> is valid only during the call.</summary>
     void OnDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from);
+
+    /// <summary><see cref="OnDatagram"/> threw (a bug): the poller reads on, the receiver reports it.</summary>
+    void OnFault(Exception error);
 }
 
 /// <summary>
@@ -35,9 +38,6 @@ internal sealed class LinkPoller
     /// <summary>The process's poller, or null where it cannot run (not 64-bit Linux).</summary>
     public static LinkPoller? Shared => s_shared.Value;
 
-    /// <summary>Exceptions a receiver threw, caught so that one link's bug cannot stop every link's reading.</summary>
-    public long Faults => _shards.Sum(shard => Interlocked.Read(ref shard.Faults));
-
     /// <summary>Reads <paramref name="socket"/> for <paramref name="receiver"/> until the registration is disposed (before the socket is closed).</summary>
     public IDisposable Add(Socket socket, ILinkDatagramReceiver receiver) =>
         _shards[(int)((uint)Interlocked.Increment(ref _next) % (uint)_shards.Length)].Add(socket, receiver);
@@ -49,7 +49,6 @@ internal sealed class LinkPoller
         // Datagrams are at most 64 KiB; the slots are pinned once for the thread and touched only as far as datagrams fill them.
         private readonly LinuxDatagramBatch _batch = new(BatchSize, 65536);
         private long _nextId;
-        public long Faults;
 
         public Shard(int number) => DedicatedThread.Start($"natpunch link poller {number}", Run);
 
@@ -97,44 +96,33 @@ internal sealed class LinkPoller
         private void Read(Socket socket, ILinkDatagramReceiver receiver)
         {
             SafeHandle handle;
-            bool added = false;
             try
             {
                 handle = socket.SafeHandle;
-                handle.DangerousAddRef(ref added); // the descriptor cannot be closed (and reused) under the recvmmsg
             }
             catch (ObjectDisposedException)
             {
                 return;
             }
-            try
+            int count = _batch.ReceiveQueued(handle);
+            for (int i = 0; i < count; i++)
             {
-                int count = _batch.ReceiveNonBlocking(handle, out _);
-                for (int i = 0; i < count; i++)
+                if (RawSocketAddress.ToEndPoint(_batch.Address(i)[.._batch.AddressLength(i)]) is not { } from)
                 {
-                    if (RawSocketAddress.ToEndPoint(_batch.Address(i)[.._batch.AddressLength(i)]) is not { } from)
-                    {
-                        continue;
-                    }
-                    try
-                    {
-                        receiver.OnDatagram(_batch.Buffer(i)[.._batch.Length(i)], from);
-                    }
-                    catch (Exception e) when (e is ObjectDisposedException or SocketException)
-                    {
-                        // The link closed while its datagram was handled: nothing to deliver to.
-                    }
-                    catch (Exception)
-                    {
-                        Interlocked.Increment(ref Faults);
-                    }
+                    continue;
                 }
-            }
-            finally
-            {
-                if (added)
+                try
                 {
-                    handle.DangerousRelease();
+                    receiver.OnDatagram(_batch.Buffer(i)[.._batch.Length(i)], from);
+                }
+                catch (Exception e) when (e is ObjectDisposedException or SocketException)
+                {
+                    // The link closed while its datagram was handled: nothing to deliver to.
+                }
+                catch (Exception e)
+                {
+                    // A bug in one link must not stop every link's reading: that link hears of it.
+                    receiver.OnFault(e);
                 }
             }
         }

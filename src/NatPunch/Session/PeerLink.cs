@@ -36,8 +36,10 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
         new BoundedChannelOptions(8192) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _receiveLoop;
-    // The shared poller's registration of the socket (Linux), or null: _receiveLoop reads it.
+    // The shared poller's registration of the socket (Linux), or null: _receiveLoop reads it. Then
+    // _receiveLoop is _pollerFault's task: it ends at disposal, or fails with a bug in handling a datagram.
     private readonly IDisposable? _polled;
+    private readonly TaskCompletionSource? _pollerFault;
     private readonly Task _mainLoop;
     // Wakes the loop when the core is due (ArmWakeUp); _timerDue, loop-owned, is when it is set for.
     private readonly ITimer _wakeTimer;
@@ -59,8 +61,9 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
         _session = new PeerSession(agentFactory, Now);
         if (LinkPoller.Shared is { } poller)
         {
+            _pollerFault = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _receiveLoop = _pollerFault.Task;
             _polled = poller.Add(socket, this);
-            _receiveLoop = Task.CompletedTask;
         }
         else
         {
@@ -228,6 +231,9 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
         }
     }
 
+    /// <summary>Handling a datagram the poller read threw: disposing the link reports it, as its own reader's failure would.</summary>
+    public void OnFault(Exception error) => _pollerFault?.TrySetException(error);
+
     /// <summary>
     /// A datagram on the socket, on the thread that read it (the poller's or the link's own): session
     /// data is opened and delivered here, STUN goes to the loop, the relay server's messages to the relay.
@@ -273,9 +279,9 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
                 TimeSpan? wake = _session.NextWakeUp;
                 if (wake is null || wake > Now)
                 {
-                    if (wake is { } due)
+                    if (wake is not null)
                     {
-                        ArmWakeUp(due);
+                        ArmWakeUp(wake.Value);
                     }
                     if (!await _commands.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
                     {
@@ -286,7 +292,7 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
                 {
                     command();
                 }
-                if (_session.NextWakeUp is { } now && now <= Now)
+                if (_session.NextWakeUp is { } due && due <= Now)
                 {
                     _session.HandleTimeout(Now);
                 }
@@ -398,6 +404,7 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
         _stopping.Cancel();
         _commands.Writer.TryComplete();
         _polled?.Dispose();
+        _pollerFault?.TrySetResult();
         _socket.Dispose();
         await Task.WhenAll(_receiveLoop, _mainLoop, _signalPumps).ConfigureAwait(false);
         await _wakeTimer.DisposeAsync().ConfigureAwait(false);

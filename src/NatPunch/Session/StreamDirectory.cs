@@ -53,9 +53,6 @@ internal sealed class StreamDirectory
     /// <summary>How many streams we let the peer open in all: announce this.</summary>
     public uint IncomingLimit => (uint)Math.Min((ulong)_remoteClosed + MaxConcurrentIncoming, MaxIndex);
 
-    /// <summary>Streams opened here so far.</summary>
-    public uint LocalOpened => _localOpened;
-
     /// <summary>Whether opening a stream must wait for the peer to allow more.</summary>
     public bool Blocked => _localOpened >= PeerLimit;
 
