@@ -38,9 +38,7 @@ internal static class ExposeCommand
             string text = parse.GetValue(target)!;
             if (!TryParseTarget(text, out HostAndPort service, out string error))
             {
-                Console.Error.WriteLine($"natpunch: {error}");
-                Console.Error.WriteLine("Try 'natpunch expose --help'.");
-                return Task.FromResult(Program.UsageError);
+                return Task.FromResult(PeerCommands.Usage(parse, error));
             }
             return PeerCommands.RunPeerCommandAsync(shared, parse, (options, printer) => RunAsync(options, service, printer, cancellationToken));
         });
@@ -162,15 +160,7 @@ internal static class ExposeCommand
             printer.Emit(new JsonObject { ["event"] = "stream_open", ["peer"] = peer, ["stream"] = id, ["target"] = target.ToString() },
                 $"peer '{peer}' stream {id}: connected to {target}");
             TcpStreamBridge.Result result = await TcpStreamBridge.RunAsync(socket, stream, "the target", cancellationToken);
-            printer.Emit(new JsonObject
-            {
-                ["event"] = "stream_closed",
-                ["peer"] = peer,
-                ["stream"] = id,
-                ["bytes_sent"] = result.BytesToPeer,
-                ["bytes_received"] = result.BytesFromPeer,
-                ["error"] = result.Error,
-            }, $"peer '{peer}' stream {id}: closed, {result.BytesToPeer} bytes to the peer, {result.BytesFromPeer} from it{(result.Error is null ? "" : $"; {result.Error}")}");
+            printer.StreamClosed($"peer '{peer}' stream {id}", result, ("peer", peer), ("stream", id));
         }
     }
 

@@ -34,9 +34,7 @@ internal static class ForwardCommand
             string text = parse.GetValue(local)!;
             if (!TryParseBind(text, out IPEndPoint? bind, out string error))
             {
-                Console.Error.WriteLine($"natpunch: {error}");
-                Console.Error.WriteLine("Try 'natpunch forward --help'.");
-                return Task.FromResult(Program.UsageError);
+                return Task.FromResult(PeerCommands.Usage(parse, error));
             }
             return PeerCommands.RunPeerCommandAsync(shared, parse, (options, printer) => RunAsync(options, parse.GetValue(peer)!, bind, printer, cancellationToken));
         });
@@ -144,15 +142,7 @@ internal static class ForwardCommand
                 printer.Emit(new JsonObject { ["event"] = "stream_open", ["connection"] = number, ["client"] = from, ["stream"] = id },
                     $"connection {number} from {from}: open (stream {id})");
                 TcpStreamBridge.Result result = await TcpStreamBridge.RunAsync(client, stream, "the client", cancellationToken);
-                printer.Emit(new JsonObject
-                {
-                    ["event"] = "stream_closed",
-                    ["connection"] = number,
-                    ["stream"] = id,
-                    ["bytes_sent"] = result.BytesToPeer,
-                    ["bytes_received"] = result.BytesFromPeer,
-                    ["error"] = result.Error,
-                }, $"connection {number}: closed, sent {result.BytesToPeer} bytes, received {result.BytesFromPeer}{(result.Error is null ? "" : $"; {result.Error}")}");
+                printer.StreamClosed($"connection {number}", result, ("connection", number), ("stream", id));
             }
         }
     }

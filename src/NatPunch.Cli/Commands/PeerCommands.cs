@@ -52,6 +52,14 @@ internal static class PeerCommands
             }
         });
 
+    /// <summary>A command line that does not make sense: says why and where to look, on stderr; exit 2.</summary>
+    internal static int Usage(ParseResult parse, string error)
+    {
+        Console.Error.WriteLine($"natpunch: {error}");
+        Console.Error.WriteLine($"Try 'natpunch {parse.CommandResult.Command.Name} --help'.");
+        return Program.UsageError;
+    }
+
     /// <summary>
     /// What every peer command does around its work: reads the options (a usage error is exit 2), loads
     /// or creates the identity, and turns a failure to connect, a bad identity file or an interruption
@@ -61,9 +69,7 @@ internal static class PeerCommands
     {
         if (!shared.TryRead(parse, DateTimeOffset.UtcNow, out PeerOptions options, out string error))
         {
-            Console.Error.WriteLine($"natpunch: {error}");
-            Console.Error.WriteLine($"Try 'natpunch {parse.CommandResult.Command.Name} --help'.");
-            return Program.UsageError;
+            return Usage(parse, error);
         }
         var printer = new ProgressPrinter(Console.Error, shared.Json(parse));
         try

@@ -37,9 +37,7 @@ internal static class PingCommand
                 : null;
             if (error is not null)
             {
-                Console.Error.WriteLine($"natpunch: {error}");
-                Console.Error.WriteLine("Try 'natpunch ping --help'.");
-                return Task.FromResult(Program.UsageError);
+                return Task.FromResult(PeerCommands.Usage(parse, error));
             }
             bool json = shared.Json(parse);
             return PeerCommands.RunPeerCommandAsync(shared, parse, (options, printer) =>
@@ -113,9 +111,11 @@ internal static class PingCommand
 
     private static string Ms(double milliseconds) => milliseconds.ToString("0.###", CultureInfo.InvariantCulture);
 
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false };
+
     private static void Print(bool json, JsonObject value, string text)
     {
-        Console.Out.WriteLine(json ? value.ToJsonString(new JsonSerializerOptions { WriteIndented = false }) : text);
+        Console.Out.WriteLine(json ? value.ToJsonString(JsonOptions) : text);
         Console.Out.Flush();
     }
 }

@@ -99,6 +99,23 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
         Emit(new JsonObject { ["event"] = "closed", ["bytes_sent"] = bytesSent, ["bytes_received"] = bytesReceived },
             $"closed: sent {bytesSent} bytes, received {bytesReceived} bytes");
 
+    /// <summary>
+    /// A forwarded connection ended (expose and forward alike): <paramref name="identity"/> says which,
+    /// then the bytes each way and the error, if any (null: both directions ended cleanly).
+    /// </summary>
+    public void StreamClosed(string name, Forwarding.TcpStreamBridge.Result result, params ReadOnlySpan<(string Key, JsonNode? Value)> identity)
+    {
+        var json = new JsonObject { ["event"] = "stream_closed" };
+        foreach ((string key, JsonNode? value) in identity)
+        {
+            json[key] = value;
+        }
+        json["bytes_sent"] = result.BytesToPeer;
+        json["bytes_received"] = result.BytesFromPeer;
+        json["error"] = result.Error;
+        Emit(json, $"{name}: closed, sent {result.BytesToPeer} bytes, received {result.BytesFromPeer}{(result.Error is null ? "" : $"; {result.Error}")}");
+    }
+
     public void Error(string message) =>
         Emit(new JsonObject { ["event"] = "error", ["message"] = message }, $"error: {message}");
 
