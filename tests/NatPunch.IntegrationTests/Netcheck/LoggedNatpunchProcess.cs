@@ -86,10 +86,10 @@ internal sealed class LoggedNatpunchProcess : IDisposable
         _process.Dispose();
     }
 
-    /// <summary>A loopback port free at the moment, for a server that must come back on the same one.</summary>
-    public static int FreePort()
+    /// <summary>A loopback port free at the moment (UDP, or TCP), for a server that must come back on the same one or a listener a test names.</summary>
+    public static int FreePort(ProtocolType protocol = ProtocolType.Udp)
     {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        using var probe = new Socket(AddressFamily.InterNetwork, protocol == ProtocolType.Tcp ? SocketType.Stream : SocketType.Dgram, protocol);
         probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }

@@ -93,13 +93,13 @@ public sealed class CoturnRelaySessionTests : IAsyncLifetime
 
         foreach ((string side, PipeProcess.Result result) in new[] { ("alice", alice), ("bob", bobResult) })
         {
-            List<JsonElement> connected = Events(result.Error).Where(e => e.GetProperty("event").GetString() == "connected").ToList();
+            List<JsonElement> connected = JsonEvents.In(result.Error).Where(e => e.GetProperty("event").GetString() == "connected").ToList();
             connected.ShouldNotBeEmpty($"{side} reported no connected event:\n{result.Error}");
             // --relay only: every path, the first and any later one, goes through the relay.
             connected.ShouldAllBe(e => e.GetProperty("path").GetString() == "relay", $"{side}:\n{result.Error}");
             // Assumed: "transport" is how our packets travel, i.e. to the relay for a relayed path.
             connected[0].GetProperty("transport").GetString().ShouldBe(transport, $"{side}:\n{result.Error}");
-            JsonElement closed = Events(result.Error).Single(e => e.GetProperty("event").GetString() == "closed");
+            JsonElement closed = JsonEvents.In(result.Error).Single(e => e.GetProperty("event").GetString() == "closed");
             closed.GetProperty("bytes_sent").GetInt64().ShouldBe(side == "alice" ? fromAlice.Length : fromBob.Length);
             closed.GetProperty("bytes_received").GetInt64().ShouldBe(side == "alice" ? fromBob.Length : fromAlice.Length);
         }
@@ -135,15 +135,9 @@ public sealed class CoturnRelaySessionTests : IAsyncLifetime
         {
         }
         alice.ExitCode.ShouldBe(1, $"{alice.Error}\ncoturn:\n{Coturn.Log}");
-        JsonElement error = Events(alice.Error).Last(e => e.GetProperty("event").GetString() == "error");
+        JsonElement error = JsonEvents.In(alice.Error).Last(e => e.GetProperty("event").GetString() == "error");
         error.GetProperty("message").GetString()!.ShouldContain("the TURN server refused the credentials", customMessage: alice.Error);
         alice.Error.ShouldNotContain(wrong);
         Coturn.Log.ShouldContain($"user {User} credentials are incorrect", customMessage: Coturn.Log);
     }
-
-    /// <summary>The JSON objects on stderr (--json), one a line; anything else is passed over.</summary>
-    private static IEnumerable<JsonElement> Events(string stderr) =>
-        stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Where(line => line.StartsWith('{'))
-            .Select(line => JsonDocument.Parse(line).RootElement);
 }

@@ -10,34 +10,28 @@ public sealed class ForwardCliTests : LoopbackServerTests
 {
     private string ServerAddress => Server.UdpEndPoints[0].ToString();
 
-    private static int FreeTcpPort()
+    /// <summary><c>natpunch expose</c> of <paramref name="targetPort"/> as <paramref name="name"/>, once it has registered.</summary>
+    private async Task<LoggedNatpunchProcess> ExposeAsync(string name, int targetPort, CancellationToken ct)
     {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+        var process = new LoggedNatpunchProcess("expose", "--server", ServerAddress, "--id", name, "--allow-any", "--allow-loopback", "--json", targetPort.ToString());
+        await process.WaitForLineAsync("\"event\":\"exposing\"", ct);
+        return process;
     }
-
-    private LoggedNatpunchProcess Expose(string name, int targetPort) =>
-        new("expose", "--server", ServerAddress, "--id", name, "--allow-any", "--allow-loopback", "--json", targetPort.ToString());
 
     private async Task<(LoggedNatpunchProcess Process, int Port)> ForwardAsync(string peer, CancellationToken ct)
     {
-        int port = FreeTcpPort();
+        int port = LoggedNatpunchProcess.FreePort(ProtocolType.Tcp);
         var process = new LoggedNatpunchProcess("forward", "--server", ServerAddress, "--peer", peer, "--allow-loopback", "--json", port.ToString());
         await process.WaitForLineAsync("\"event\":\"forwarding\"", ct);
         return (process, port);
     }
-
-    private static List<JsonElement> Events(string log) =>
-        [.. log.Split('\n').Where(line => line.StartsWith('{')).Select(line => JsonDocument.Parse(line).RootElement)];
 
     [Fact]
     public async Task AHundredParallelConnectionsCrossOneSessionHalfClosedBothWaysWithEveryByteIntact()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
         await using var service = new HashingTcpService();
-        using LoggedNatpunchProcess expose = Expose("svc-100", service.Port);
-        await expose.WaitForLineAsync("\"event\":\"exposing\"", ct);
+        using LoggedNatpunchProcess expose = await ExposeAsync("svc-100", service.Port, ct);
         (LoggedNatpunchProcess forward, int port) = await ForwardAsync("svc-100", ct);
         using (forward)
         {
@@ -52,11 +46,11 @@ public sealed class ForwardCliTests : LoopbackServerTests
             intact.ShouldAllBe(ok => ok, $"forward:\n{forward.Log}\nexpose:\n{expose.Log}");
             service.Served.ShouldBe(100);
             await forward.WaitForLineAsync("\"connection\":100,", ct);
-            List<JsonElement> opened = [.. Events(forward.Log).Where(e => e.GetProperty("event").GetString() == "stream_open")];
+            List<JsonElement> opened = [.. JsonEvents.In(forward.Log).Where(e => e.GetProperty("event").GetString() == "stream_open")];
             opened.Count.ShouldBe(100);
             opened.Select(e => e.GetProperty("stream").GetUInt32()).Distinct().Count().ShouldBe(100);
             // One session carried them all: one introduction on each side.
-            Events(expose.Log).Count(e => e.GetProperty("event").GetString() == "peer_connected").ShouldBe(1);
+            JsonEvents.In(expose.Log).Count(e => e.GetProperty("event").GetString() == "peer_connected").ShouldBe(1);
         }
     }
 
@@ -64,9 +58,8 @@ public sealed class ForwardCliTests : LoopbackServerTests
     public async Task ATargetThatRefusesClosesTheLocalConnectionAndBothSidesLogWhy()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
-        int dead = FreeTcpPort();
-        using LoggedNatpunchProcess expose = Expose("svc-dead", dead);
-        await expose.WaitForLineAsync("\"event\":\"exposing\"", ct);
+        int dead = LoggedNatpunchProcess.FreePort(ProtocolType.Tcp);
+        using LoggedNatpunchProcess expose = await ExposeAsync("svc-dead", dead, ct);
         (LoggedNatpunchProcess forward, int port) = await ForwardAsync("svc-dead", ct);
         using (forward)
         {
@@ -96,14 +89,13 @@ public sealed class ForwardCliTests : LoopbackServerTests
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
         await using var service = new HashingTcpService();
-        using LoggedNatpunchProcess expose = Expose("svc-ping", service.Port);
-        await expose.WaitForLineAsync("\"event\":\"exposing\"", ct);
+        using LoggedNatpunchProcess expose = await ExposeAsync("svc-ping", service.Port, ct);
 
         NatpunchProcess.Result ping = await NatpunchProcess.RunAsync(TimeSpan.FromSeconds(60), ct,
             "ping", "--server", ServerAddress, "--peer", "svc-ping", "--allow-loopback", "--json", "--count", "4", "--interval", "0.2");
 
         ping.ExitCode.ShouldBe(0, ping.Error);
-        List<JsonElement> results = Events(ping.Output);
+        List<JsonElement> results = JsonEvents.In(ping.Output);
         List<JsonElement> pongs = [.. results.Where(e => e.GetProperty("event").GetString() == "pong")];
         pongs.Count.ShouldBe(4, ping.Output);
         pongs.Select(e => e.GetProperty("seq").GetInt32()).ShouldBe([1, 2, 3, 4]);

@@ -12,12 +12,7 @@ public class StreamMuxTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
-    private static CancellationToken Timeout()
-    {
-        var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        cts.CancelAfter(Patience);
-        return cts.Token;
-    }
+    private static CancellationToken Timeout() => TestDeadline.After(Patience);
 
     private sealed class Pair : IAsyncDisposable
     {
@@ -58,35 +53,24 @@ public class StreamMuxTests
         const int Bytes = 150_000;
         var results = new ConcurrentDictionary<(string Side, uint Id), StreamPump.Result>();
 
-        async Task Serve(string side, StreamMux mux, int count)
+        // Takes count streams from next (opened or accepted) and runs each: send bytes, read to the end.
+        async Task Run(string side, Func<CancellationToken, Task<ReliableStream>> next, int count, long bytes, int seedOffset)
         {
             var runs = new List<Task>();
             for (int i = 0; i < count; i++)
             {
-                ReliableStream accepted = await mux.AcceptAsync(ct);
+                ReliableStream taken = await next(ct);
                 runs.Add(Task.Run(async () =>
                 {
-                    await using ReliableStream stream = accepted;
-                    results[(side, stream.Options.StreamId)] = await StreamPump.RunAsync(stream, Bytes / 2, seed: (int)stream.Options.StreamId + 1000, ct);
+                    await using ReliableStream stream = taken;
+                    results[(side, stream.Options.StreamId)] = await StreamPump.RunAsync(stream, bytes, seed: (int)stream.Options.StreamId + seedOffset, ct);
                 }, ct));
             }
             await Task.WhenAll(runs);
         }
 
-        async Task Open(string side, StreamMux mux, int count)
-        {
-            var runs = new List<Task>();
-            for (int i = 0; i < count; i++)
-            {
-                ReliableStream opened = await mux.OpenAsync(ct);
-                runs.Add(Task.Run(async () =>
-                {
-                    await using ReliableStream stream = opened;
-                    results[(side, stream.Options.StreamId)] = await StreamPump.RunAsync(stream, Bytes, seed: (int)stream.Options.StreamId, ct);
-                }, ct));
-            }
-            await Task.WhenAll(runs);
-        }
+        Task Open(string side, StreamMux mux, int count) => Run(side, mux.OpenAsync, count, Bytes, seedOffset: 0);
+        Task Serve(string side, StreamMux mux, int count) => Run(side, mux.AcceptAsync, count, Bytes / 2, seedOffset: 1000);
 
         await Task.WhenAll(Open("a", pair.A, PerSide), Serve("b", pair.B, PerSide), Open("b", pair.B, PerSide), Serve("a", pair.A, PerSide));
 

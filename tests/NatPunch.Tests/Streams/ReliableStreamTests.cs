@@ -8,12 +8,7 @@ public class ReliableStreamTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
-    private static CancellationToken Timeout()
-    {
-        var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        cts.CancelAfter(Patience);
-        return cts.Token;
-    }
+    private static CancellationToken Timeout() => TestDeadline.After(Patience);
 
     [Fact]
     public async Task TransfersBothWaysAndEndsCleanly()
