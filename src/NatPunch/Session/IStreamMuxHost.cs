@@ -1,4 +1,5 @@
 using NatPunch.Security;
+using NatPunch.Streams;
 
 namespace NatPunch.Session;
 
@@ -11,6 +12,9 @@ internal interface IStreamMuxHost
 {
     /// <summary>Seals and sends one stream segment.</summary>
     void SendSegment(ReadOnlySpan<byte> segment);
+
+    /// <summary>Seals and sends a turn's stream segments, together where the path allows (UDP GSO).</summary>
+    void SendSegments(SegmentBatch batch);
 
     /// <summary>Seals and sends one session message (stream limits, datagrams).</summary>
     void SendMessage(SessionMessageType type, ReadOnlySpan<byte> body);

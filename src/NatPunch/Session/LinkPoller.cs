@@ -19,7 +19,8 @@ internal interface ILinkDatagramReceiver
 /// <summary>
 /// Linux: a few threads (one per core, at most 4) read the sockets of every link in the process,
 /// each waiting with <c>epoll</c> on its share of them and reading a ready socket with one
-/// <c>recvmmsg</c> of up to <see cref="BatchSize"/> datagrams. An idle session then costs no thread
+/// <c>recvmmsg</c> of up to <see cref="BatchSize"/> datagrams, with UDP GRO on so that a run of a
+/// peer's datagrams arrives as one buffer, cut here into the datagrams it was. An idle session then costs no thread
 /// and no buffer of its own (a thread blocked in <c>recvfrom</c> per link did: its stack and a 64 KiB
 /// buffer), and a busy one still has its datagrams opened on the thread that read them, with no
 /// hand-off. Elsewhere <see cref="Shared"/> is null and each link reads on a thread of its own.
@@ -55,6 +56,8 @@ internal sealed class LinkPoller
         public IDisposable Add(Socket socket, ILinkDatagramReceiver receiver)
         {
             long id = Interlocked.Increment(ref _nextId);
+            // Runs of same-size datagrams (a peer's UDP_SEGMENT sends) come as one buffer, cut below.
+            LinuxDatagramBatch.TryEnableGro(socket);
             _links[id] = (socket, receiver);
             try
             {
@@ -113,7 +116,17 @@ internal sealed class LinkPoller
                 }
                 try
                 {
-                    receiver.OnDatagram(_batch.Buffer(i)[.._batch.Length(i)], from);
+                    Span<byte> received = _batch.Buffer(i)[.._batch.Length(i)];
+                    int segmentSize = _batch.GroSegmentSize(i);
+                    if (segmentSize <= 0)
+                    {
+                        receiver.OnDatagram(received, from);
+                        continue;
+                    }
+                    for (int offset = 0; offset < received.Length; offset += segmentSize)
+                    {
+                        receiver.OnDatagram(received.Slice(offset, Math.Min(segmentSize, received.Length - offset)), from);
+                    }
                 }
                 catch (Exception e) when (e is ObjectDisposedException or SocketException)
                 {

@@ -7,7 +7,7 @@ namespace NatPunch.Session;
 /// session's sealed path, and the mux hands it the segments that carry its id, on the thread they
 /// arrived on.
 /// </summary>
-internal sealed class MuxedSegmentChannel(IStreamMuxHost host) : ISegmentPushChannel
+internal sealed class MuxedSegmentChannel(IStreamMuxHost host) : ISegmentPushChannel, ISegmentBatchChannel
 {
     private volatile ISegmentReceiver? _receiver;
 
@@ -16,6 +16,8 @@ internal sealed class MuxedSegmentChannel(IStreamMuxHost host) : ISegmentPushCha
         host.SendSegment(segment.Span);
         return ValueTask.CompletedTask;
     }
+
+    public void SendBatch(SegmentBatch batch) => host.SendSegments(batch);
 
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         throw new NotSupportedException("A muxed stream's segments are pushed to it.");

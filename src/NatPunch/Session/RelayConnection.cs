@@ -34,6 +34,9 @@ internal sealed class RelayConnection : IAsyncDisposable
 
     public TurnServerTransport Transport => Attempt.Transport;
 
+    /// <summary>The TURN server as the link's UDP socket addresses it (IPv4-mapped on a dual-stack socket).</summary>
+    public SocketAddress UdpServerAddress => _serverAddress;
+
     /// <summary>The TURN server, normalized (IPv4 as IPv4).</summary>
     public IPEndPoint Server => Attempt.Server;
 

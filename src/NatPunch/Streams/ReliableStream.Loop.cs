@@ -14,6 +14,7 @@ public sealed partial class ReliableStream
 
     private readonly SemaphoreSlim _receiveSlots;   // counts segments queued for the loop, not a lock
     private readonly byte[] _transmitBuffer;
+    private readonly SegmentBatch? _batch;
 
     // Everything below belongs to the loop task.
     private readonly Queue<WriteOperation> _writes = new();
@@ -222,6 +223,11 @@ public sealed partial class ReliableStream
 
     private async Task TransmitAsync()
     {
+        if (_batch is not null)
+        {
+            TransmitBatches((ISegmentBatchChannel)_channel, _batch);
+            return;
+        }
         while (_core.TryPollSegment(_transmitBuffer, Now, out int length))
         {
             try
@@ -239,6 +245,42 @@ public sealed partial class ReliableStream
                 ServiceOperations();
                 return;
             }
+        }
+    }
+
+    /// <summary>Sends what the core has to send, up to a batch at a time.</summary>
+    private void TransmitBatches(ISegmentBatchChannel channel, SegmentBatch batch)
+    {
+        try
+        {
+            while (true)
+            {
+                while (!batch.IsFull && _core.TryPollSegment(batch.NextSlot, Now, out int length))
+                {
+                    batch.Commit(length);
+                }
+                if (batch.Count == 0)
+                {
+                    return;
+                }
+                bool more = batch.IsFull;
+                channel.SendBatch(batch);
+                batch.Clear();
+                if (!more)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            ReliableStreamLog.ChannelFailed(_logger, _core.StreamId, e);
+            ResetLocally((uint)StreamResetCode.TransportFailed, e.Message, e);
+            ServiceOperations();
+        }
+        finally
+        {
+            batch.Release();
         }
     }
 

@@ -53,7 +53,9 @@ public sealed partial class ReliableStream : Stream, ISegmentReceiver
         _logger = logger ?? NullLogger.Instance;
         _startTimestamp = _time.GetTimestamp();
         _receiveSlots = new SemaphoreSlim(MaxQueuedSegments);
-        _transmitBuffer = new byte[_core.Options.MaxSegmentSize];
+        // A batching channel takes a turn's segments at once, in a buffer rented for the turn.
+        _batch = channel is ISegmentBatchChannel ? new SegmentBatch(SegmentBatch.DefaultCapacity, _core.Options.MaxSegmentSize) : null;
+        _transmitBuffer = _batch is null ? new byte[_core.Options.MaxSegmentSize] : [];
         _timer = _time.CreateTimer(static state => ((ReliableStream)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _loop = Task.Run(RunLoopAsync);
         if (channel is ISegmentPushChannel push)

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using NatPunch.Security;
 using NatPunch.Session;
+using NatPunch.Streams;
 
 namespace NatPunch.Tests.Session;
 
@@ -39,6 +40,14 @@ public sealed class MemoryMuxHost : IStreamMuxHost, IAsyncDisposable
     internal void Deliver(StreamMux mux) => _receiver.TrySetResult(mux);
 
     public void SendSegment(ReadOnlySpan<byte> segment) => SendMessage(SessionMessageType.Segment, segment);
+
+    void IStreamMuxHost.SendSegments(SegmentBatch batch)
+    {
+        for (int i = 0; i < batch.Count; i++)
+        {
+            SendSegment(batch[i]);
+        }
+    }
 
     public void SendMessage(SessionMessageType type, ReadOnlySpan<byte> body)
     {

@@ -1,0 +1,123 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace NatPunch.Protocol.Net;
+
+/// <summary>
+/// Linux UDP generic segmentation offload (<c>UDP_SEGMENT</c>, udp(7)): one <c>sendmsg(2)</c> hands
+/// the kernel up to <see cref="MaxSegments"/> datagrams of one size laid end to end, and they travel
+/// the stack (and veths, bridges and NAT) as one packet, cut into datagrams only where a device needs
+/// it. The per-packet cost that dominates a UDP transfer is then paid once per group. A receiver with
+/// <c>UDP_GRO</c> on gets the group back as one buffer (<see cref="LinuxDatagramBatch.GroSegmentSize"/>).
+/// One instance per thread: the buffers are pinned once and reused.
+/// </summary>
+internal sealed class LinuxSegmentedSender
+{
+    /// <summary>Datagrams per call: the kernel's UDP_MAX_SEGMENTS is 64 on older kernels, 128 on newer.</summary>
+    public const int MaxSegments = 64;
+
+    /// <summary>Bytes per call: what one IPv4 UDP datagram can carry, which the group must fit.</summary>
+    public const int MaxBytes = 65507;
+
+    private const int SolUdp = 17;
+    private const int UdpSegment = 103;
+    private const int MsghdrSize = 56;
+    private const int IovecSize = 16;
+    private const int ControlSize = 24;       // CMSG_SPACE(sizeof(uint16_t))
+    private const int ControlLength = 18;     // CMSG_LEN(sizeof(uint16_t))
+
+    private readonly byte[] _data = GC.AllocateUninitializedArray<byte>(MaxBytes, pinned: true);
+    private readonly byte[] _native = GC.AllocateArray<byte>(MsghdrSize + IovecSize + ControlSize + LinuxDatagramBatch.AddressSize, pinned: true);
+    private readonly nint _dataAddress;
+    private readonly nint _nativeAddress;
+
+    public LinuxSegmentedSender()
+    {
+        _dataAddress = Marshal.UnsafeAddrOfPinnedArrayElement(_data, 0);
+        _nativeAddress = Marshal.UnsafeAddrOfPinnedArrayElement(_native, 0);
+    }
+
+    /// <summary>Where the caller lays out the datagrams to send, end to end.</summary>
+    public Span<byte> Data => _data;
+
+    /// <summary>
+    /// Sends <c>Data[offset .. offset + length]</c> to <paramref name="to"/>: as datagrams of
+    /// <paramref name="segmentSize"/> bytes (the last may be shorter), or as one datagram when
+    /// <paramref name="segmentSize"/> is 0 or not less than <paramref name="length"/>.
+    /// </summary>
+    public SocketError Send(SafeHandle socket, SocketAddress to, int offset, int length, int segmentSize)
+    {
+        Span<byte> native = _native;
+        Span<byte> header = native[..MsghdrSize];
+        Span<byte> iovec = native.Slice(MsghdrSize, IovecSize);
+        Span<byte> control = native.Slice(MsghdrSize + IovecSize, ControlSize);
+        Span<byte> address = native.Slice(MsghdrSize + IovecSize + ControlSize, LinuxDatagramBatch.AddressSize);
+        int addressLength = Math.Min(to.Size, address.Length);
+        to.Buffer.Span[..addressLength].CopyTo(address);
+        header.Clear();
+        WriteNative(header, _nativeAddress + MsghdrSize + IovecSize + ControlSize);           // msg_name
+        BinaryPrimitives.WriteInt32LittleEndian(header[8..], addressLength);                 // msg_namelen
+        WriteNative(header[16..], _nativeAddress + MsghdrSize);                               // msg_iov
+        WriteNative(header[24..], 1);                                                         // msg_iovlen
+        WriteNative(iovec, _dataAddress + offset);
+        WriteNative(iovec[8..], length);
+        if (segmentSize > 0 && segmentSize < length)
+        {
+            control.Clear();
+            WriteNative(control, ControlLength);                                              // cmsg_len
+            BinaryPrimitives.WriteInt32LittleEndian(control[8..], SolUdp);                    // cmsg_level
+            BinaryPrimitives.WriteInt32LittleEndian(control[12..], UdpSegment);               // cmsg_type
+            BinaryPrimitives.WriteUInt16LittleEndian(control[16..], (ushort)segmentSize);
+            WriteNative(header[32..], _nativeAddress + MsghdrSize + IovecSize);               // msg_control
+            WriteNative(header[40..], ControlSize);                                           // msg_controllen
+        }
+        bool added = false;
+        try
+        {
+            socket.DangerousAddRef(ref added);
+            long sent = sendmsg((int)socket.DangerousGetHandle(), _nativeAddress, 0);
+            return sent >= 0 ? SocketError.Success : ErrorOf(Marshal.GetLastPInvokeError());
+        }
+        catch (ObjectDisposedException)
+        {
+            return SocketError.OperationAborted;
+        }
+        finally
+        {
+            if (added)
+            {
+                socket.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Errors that say the path cannot segment (no checksum offload on the way out, an old kernel,
+    /// an unsupported option): send datagram by datagram from then on.
+    /// </summary>
+    public static bool MeansUnsupported(SocketError error) =>
+        error is SocketError.OperationNotSupported or SocketError.ProtocolOption or SocketError.InvalidArgument or SocketError.SocketError;
+
+    private static void WriteNative(Span<byte> destination, nint value) => BinaryPrimitives.WriteInt64LittleEndian(destination, value);
+
+    private static SocketError ErrorOf(int errno) => errno switch
+    {
+        11 => SocketError.WouldBlock,            // EAGAIN
+        105 => SocketError.NoBufferSpaceAvailable, // ENOBUFS
+        111 => SocketError.ConnectionRefused,    // ECONNREFUSED: an ICMP error from an earlier send
+        113 => SocketError.HostUnreachable,      // EHOSTUNREACH
+        101 => SocketError.NetworkUnreachable,   // ENETUNREACH
+        90 => SocketError.MessageSize,           // EMSGSIZE
+        9 => SocketError.OperationAborted,       // EBADF: closed
+        22 => SocketError.InvalidArgument,       // EINVAL: the kernel refused the segment size
+        92 => SocketError.ProtocolOption,        // ENOPROTOOPT
+        95 => SocketError.OperationNotSupported, // EOPNOTSUPP
+        5 => SocketError.SocketError,            // EIO: the device cannot checksum the segments
+        _ => SocketError.Fault,
+    };
+
+    [DllImport("libc.so.6", SetLastError = true)]
+    private static extern long sendmsg(int sockfd, nint msg, int flags);
+}
