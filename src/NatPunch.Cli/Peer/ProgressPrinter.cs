@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using NatPunch.Protocol.Net;
+using NatPunch.Streams;
 
 namespace NatPunch.Cli.Peer;
 
@@ -95,9 +96,23 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
             ["peer_key"] = peerKey?.ToString(),
         }, $"connected {(path.Direct ? "directly" : "through the relay")} over {path.Transport.ToUpperInvariant()} to {Format(path.Remote)} in {elapsed.TotalMilliseconds:0} ms ({path.CandidateTypes}){(peerKey is null ? "" : $"; peer key {peerKey}, end-to-end encrypted")}");
 
-    public void Closed(long bytesSent, long bytesReceived) =>
-        Emit(new JsonObject { ["event"] = "closed", ["bytes_sent"] = bytesSent, ["bytes_received"] = bytesReceived },
-            $"closed: sent {bytesSent} bytes, received {bytesReceived} bytes");
+    /// <summary>The pipe ended: bytes each way and, when known, what it took to move them (retransmissions, round trip).</summary>
+    public void Closed(long bytesSent, long bytesReceived, ReliableStreamStatistics? statistics = null)
+    {
+        var json = new JsonObject { ["event"] = "closed", ["bytes_sent"] = bytesSent, ["bytes_received"] = bytesReceived };
+        string text = $"closed: sent {bytesSent} bytes, received {bytesReceived} bytes";
+        if (statistics is { } s)
+        {
+            json["bytes_retransmitted"] = s.BytesRetransmitted;
+            json["congestion_events"] = s.CongestionEvents;
+            json["retransmission_timeouts"] = s.RetransmissionTimeouts;
+            json["srtt_ms"] = s.SmoothedRtt is { } srtt ? Math.Round(srtt.TotalMilliseconds, 3) : null;
+            json["min_rtt_ms"] = s.MinRtt is { } min ? Math.Round(min.TotalMilliseconds, 3) : null;
+            text += $"; retransmitted {s.BytesRetransmitted} bytes, {s.CongestionEvents} congestion events"
+                + (s.SmoothedRtt is { } rtt ? $", smoothed RTT {rtt.TotalMilliseconds:0.###} ms" : "");
+        }
+        Emit(json, text);
+    }
 
     /// <summary>
     /// A forwarded connection ended (expose and forward alike): <paramref name="identity"/> says which,

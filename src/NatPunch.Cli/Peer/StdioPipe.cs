@@ -47,15 +47,28 @@ internal static class StdioPipe
                 failed.Cancel();
             }
             await Task.WhenAll(upload, download);
-            printer.Closed(Interlocked.Read(ref sent), Interlocked.Read(ref received));
+            printer.Closed(Interlocked.Read(ref sent), Interlocked.Read(ref received), await StatisticsOf(stream));
             return 0;
         }
         catch (Exception e) when (e is OperationCanceledException or IOException)
         {
             Exception reason = upload.Exception?.InnerException ?? download.Exception?.InnerException ?? e;
             printer.Error(cancellationToken.IsCancellationRequested ? "interrupted" : $"the session ended early: {reason.Message}");
-            printer.Closed(Interlocked.Read(ref sent), Interlocked.Read(ref received));
+            printer.Closed(Interlocked.Read(ref sent), Interlocked.Read(ref received), await StatisticsOf(stream));
             return 1;
+        }
+    }
+
+    /// <summary>The stream's counters for the closing line, or null if its loop has ended (a reset stream).</summary>
+    private static async Task<NatPunch.Streams.ReliableStreamStatistics?> StatisticsOf(NatPunch.Streams.ReliableStream stream)
+    {
+        try
+        {
+            return await stream.GetStatisticsAsync().WaitAsync(TimeSpan.FromSeconds(1));
+        }
+        catch (Exception e) when (e is ObjectDisposedException or IOException or TimeoutException or OperationCanceledException)
+        {
+            return null;
         }
     }
 }

@@ -6,8 +6,13 @@ namespace NatPunch.Streams;
 // The loop that owns the core, the receive pump that feeds it, and the timer that wakes it.
 public sealed partial class ReliableStream
 {
-    /// <summary>Segments the pump may queue ahead of the loop; beyond that the socket buffer holds (or drops) them.</summary>
-    private const int MaxQueuedSegments = 1024;
+    /// <summary>
+    /// Segments queued ahead of the loop at most: at least a full receive window's worth, so that a
+    /// burst the peer may legitimately send (a GRO read hands over dozens at once) is never dropped here.
+    /// Beyond that the socket buffer holds (or drops) them.
+    /// </summary>
+    private static int MaxQueuedSegments(ReliableStreamOptions options) =>
+        Math.Max(1024, options.ReceiveBufferSize / options.MaxPayloadSize + 64);
 
     /// <summary>Events handled per loop turn before timers and sending get their turn.</summary>
     private const int MaxEventsPerTurn = 256;

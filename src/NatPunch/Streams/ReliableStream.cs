@@ -52,7 +52,7 @@ public sealed partial class ReliableStream : Stream, ISegmentReceiver
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
         _startTimestamp = _time.GetTimestamp();
-        _receiveSlots = new SemaphoreSlim(MaxQueuedSegments);
+        _receiveSlots = new SemaphoreSlim(MaxQueuedSegments(_core.Options));
         // A batching channel takes a turn's segments at once, in a buffer rented for the turn.
         _batch = channel is ISegmentBatchChannel ? new SegmentBatch(SegmentBatch.DefaultCapacity, _core.Options.MaxSegmentSize) : null;
         _transmitBuffer = _batch is null ? new byte[_core.Options.MaxSegmentSize] : [];
