@@ -3,8 +3,8 @@ namespace NatPunch.Streams;
 /// <summary>
 /// Decides the congestion window of one <see cref="ReliableStreamCore"/> (bytes that may be in
 /// flight). The core detects losses (RACK, RTO) and tells the controller; the controller only
-/// keeps the window. NewReno (<see cref="NewRenoCongestionController"/>) is the default; a CUBIC
-/// or BBR-like controller would implement the same calls.
+/// keeps the window. CUBIC (<see cref="CubicCongestionController"/>) is the default, NewReno
+/// (<see cref="NewRenoCongestionController"/>) the other; a BBR-like controller would implement the same calls.
 /// </summary>
 public interface ICongestionController
 {

@@ -71,10 +71,10 @@ public sealed record ReliableStreamOptions
 
     /// <summary>
     /// Creates the congestion controller, given the largest payload per segment (SMSS) and
-    /// <see cref="InitialWindowSegments"/>. Default: <see cref="NewRenoCongestionController"/>.
+    /// <see cref="InitialWindowSegments"/>. Default: <see cref="CubicCongestionController"/>; <see cref="NewRenoCongestionController"/> is the other one built in.
     /// </summary>
     public Func<int, int, ICongestionController> CongestionControllerFactory { get; init; } =
-        static (segmentSize, initialWindow) => new NewRenoCongestionController(segmentSize, initialWindow);
+        static (segmentSize, initialWindow) => new CubicCongestionController(segmentSize, initialWindow);
 
     /// <summary>Largest payload of a data segment: the segment minus the header and the reserved SACK room.</summary>
     public int MaxPayloadSize =>
