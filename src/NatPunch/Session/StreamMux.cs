@@ -24,7 +24,7 @@ internal sealed class StreamMux : ISegmentReceiver, IAsyncDisposable
     public const int DatagramBacklog = 256;
 
     private readonly IStreamMuxHost _host;
-    private readonly ReliableStreamOptions _options;
+    private readonly ReliableStreamOptions _streamOptions;
     private readonly TimeProvider _time;
     private readonly object _gate = new(); // guards _directory, _streams, _limitRaised, _defaultClosed, _ended
     private readonly StreamDirectory _directory;
@@ -43,9 +43,11 @@ internal sealed class StreamMux : ISegmentReceiver, IAsyncDisposable
     public StreamMux(IStreamMuxHost host, bool initiator, uint maxIncomingStreams, ReliableStreamOptions options, TimeProvider time)
     {
         _host = host;
-        _options = options;
         _time = time;
         _directory = new StreamDirectory(initiator, maxIncomingStreams);
+        // One window for the session's streams, which share one path: each stream's controller is a share of it.
+        var congestion = new SharedCongestionController(options.CongestionControllerFactory(options.MaxPayloadSize, options.InitialWindowSegments), time);
+        _streamOptions = options with { CongestionControllerFactory = (_, _) => congestion.Join() };
         _datagrams = Channel.CreateBounded<byte[]>(
             new BoundedChannelOptions(DatagramBacklog) { FullMode = BoundedChannelFullMode.DropOldest },
             _ => Interlocked.Increment(ref _droppedDatagrams));
@@ -298,7 +300,7 @@ internal sealed class StreamMux : ISegmentReceiver, IAsyncDisposable
     private ReliableStream CreateLocked(uint id)
     {
         var channel = new MuxedSegmentChannel(_host);
-        var stream = new ReliableStream(channel, _options with { StreamId = id }, _time);
+        var stream = new ReliableStream(channel, _streamOptions with { StreamId = id }, _time);
         _streams[id] = (channel, stream);
         stream.Completion.ContinueWith(_ => OnStreamDone(id), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return stream;

@@ -32,4 +32,13 @@ public interface ICongestionController
 
     /// <summary>The retransmission timer expired (RFC 5681 §3.1, equation 4 and the loss window).</summary>
     void OnRetransmissionTimeout(TimeSpan now, long bytesInFlight);
+
+    /// <summary>
+    /// The stream went from nothing in flight to something (<paramref name="bytesInFlight"/> &gt; 0), or back
+    /// to nothing. A controller of one stream has no use for it; one shared by a session's streams
+    /// (<see cref="SharedCongestionController"/>) divides its window among the streams that send.
+    /// </summary>
+    void OnFlightChanged(long bytesInFlight)
+    {
+    }
 }

@@ -65,6 +65,7 @@ public sealed partial class ReliableStream
         finally
         {
             ReliableStreamLog.Closed(_logger, _core.StreamId, _core.GetStatistics());
+            (_core.CongestionController as IDisposable)?.Dispose(); // a session's share of the window is freed
             _events.Writer.TryComplete();
             var disposed = new ObjectDisposedException(nameof(ReliableStream));
             Exception error = _terminalError ?? disposed;

@@ -30,6 +30,12 @@ public sealed partial class ReliableStreamCore
     /// <summary>A segment arrived from the layer below.</summary>
     public void HandleSegment(ReadOnlySpan<byte> bytes, TimeSpan now)
     {
+        HandleSegmentCore(bytes, now);
+        ReportFlight();
+    }
+
+    private void HandleSegmentCore(ReadOnlySpan<byte> bytes, TimeSpan now)
+    {
         _segmentsReceived++;
         if (!StreamSegment.TryParse(bytes, out StreamSegment segment, out _))
         {

@@ -27,6 +27,13 @@ public sealed partial class ReliableStreamCore
     /// </summary>
     public bool TryPollSegment(Span<byte> destination, TimeSpan now, out int length)
     {
+        bool polled = TryPollSegmentCore(destination, now, out length);
+        ReportFlight();
+        return polled;
+    }
+
+    private bool TryPollSegmentCore(Span<byte> destination, TimeSpan now, out int length)
+    {
         if (destination.Length < _options.MaxSegmentSize)
         {
             throw new ArgumentException($"Destination must hold MaxSegmentSize ({_options.MaxSegmentSize}) bytes.", nameof(destination));

@@ -34,6 +34,7 @@ public sealed partial class ReliableStreamCore
     private readonly ReliableStreamOptions _options;
     private readonly int _maxPayload;
     private readonly ICongestionController _congestion;
+    private bool _reportedFlying;
     private readonly RttEstimator _rtt;
     private readonly Pacer _pacer;
 
@@ -221,6 +222,23 @@ public sealed partial class ReliableStreamCore
     /// <summary>The clock reached (or passed) <see cref="NextWakeUp"/>.</summary>
     public void HandleTimeout(TimeSpan now)
     {
+        HandleTimeoutCore(now);
+        ReportFlight();
+    }
+
+    /// <summary>Tells the congestion controller whenever this stream starts or stops having bytes in flight (a session's shared controller divides its window among those that have).</summary>
+    private void ReportFlight()
+    {
+        bool flying = _bytesInFlight > 0;
+        if (flying != _reportedFlying)
+        {
+            _reportedFlying = flying;
+            _congestion.OnFlightChanged(_bytesInFlight);
+        }
+    }
+
+    private void HandleTimeoutCore(TimeSpan now)
+    {
         if (_state is ReliableStreamState.Reset or ReliableStreamState.Closed)
         {
             return;
@@ -354,6 +372,7 @@ public sealed partial class ReliableStreamCore
         _waitingSince = null;
         _sent.Clear();
         _bytesInFlight = 0;
+        ReportFlight();
         _lostCount = _sackedCount = 0;
         _outOfOrder.Clear();
     }

@@ -13,13 +13,25 @@ public sealed class SharedLinkSimulation
     private readonly byte[] _segment = new byte[ReliableStreamOptions.Default.MaxSegmentSize];
 
     /// <param name="streams">Pairs; stream i has id i + 1 on both sides, and its sender sends <paramref name="bytesEach"/>.</param>
-    public SharedLinkSimulation(int streams, LinkConditions forward, LinkConditions backward, long bytesEach, int seed = 1)
+    /// <param name="sharedCongestion">Each side's streams share one congestion window, as a session's do (<see cref="SharedCongestionController"/>); false: one controller per stream.</param>
+    public SharedLinkSimulation(int streams, LinkConditions forward, LinkConditions backward, long bytesEach, int seed = 1, bool sharedCongestion = true)
     {
+        ReliableStreamOptions SideOptions()
+        {
+            ReliableStreamOptions options = ReliableStreamOptions.Default;
+            if (!sharedCongestion)
+            {
+                return options;
+            }
+            // The simulation's clock is every stream's: no offsets.
+            var shared = new SharedCongestionController(options.CongestionControllerFactory(options.MaxPayloadSize, options.InitialWindowSegments));
+            return options with { CongestionControllerFactory = (_, _) => shared.Join(TimeSpan.Zero) };
+        }
+        ReliableStreamOptions senders = SideOptions(), receivers = SideOptions();
         for (int i = 0; i < streams; i++)
         {
-            var options = ReliableStreamOptions.Default with { StreamId = (uint)(i + 1) };
-            Senders.Add(new SimulatedEndpoint($"A{i + 1}", new ReliableStreamCore(options), bytesEach, seed * 1000 + i));
-            Receivers.Add(new SimulatedEndpoint($"B{i + 1}", new ReliableStreamCore(options), 0, seed * 2000 + i));
+            Senders.Add(new SimulatedEndpoint($"A{i + 1}", new ReliableStreamCore(senders with { StreamId = (uint)(i + 1) }), bytesEach, seed * 1000 + i));
+            Receivers.Add(new SimulatedEndpoint($"B{i + 1}", new ReliableStreamCore(receivers with { StreamId = (uint)(i + 1) }), 0, seed * 2000 + i));
         }
         Forward = new SimulatedLink(forward, seed * 7 + 3);
         Backward = new SimulatedLink(backward, seed * 7 + 4);
