@@ -35,15 +35,29 @@ public sealed class SessionCrypto : IDisposable
 
     private sealed record ReceiveEpoch(byte Epoch, NoiseTransportCipher Cipher, ReplayWindow Window);
 
-    internal SessionCrypto(byte[] sendKey, byte[] receiveKey, PeerKey remoteKey, TimeSpan now, SessionCryptoOptions? options = null)
+    internal SessionCrypto(byte[] sendKey, byte[] receiveKey, PeerKey remoteKey, TimeSpan now, SessionCryptoOptions? options = null,
+        TransportCipher cipher = TransportCipher.ChaCha20Poly1305)
     {
         _options = options ?? SessionCryptoOptions.Default;
         Signals = new SignalCrypto(sendKey, receiveKey); // before the ciphers below take (and wipe) the keys
-        _send = new NoiseTransportCipher(sendKey);
+        _send = new NoiseTransportCipher(sendKey, cipher);
         _sendEpochStarted = now;
-        _current = new ReceiveEpoch(0, new NoiseTransportCipher(receiveKey), new ReplayWindow());
+        _current = new ReceiveEpoch(0, new NoiseTransportCipher(receiveKey, cipher), new ReplayWindow());
         RemoteKey = remoteKey;
+        Cipher = cipher;
+        _rekeyAfterMessages = Math.Min(_options.RekeyAfterMessages, cipher == TransportCipher.Aes256Gcm ? AesGcmMessagesPerKey : ulong.MaxValue);
     }
+
+    /// <summary>
+    /// AES-GCM's confidentiality limit as QUIC sets it (RFC 9001 §6.6: 2^23 packets per key, for
+    /// packets of any size up to 64 KB); ChaCha20-Poly1305's (2^62) is far beyond the options' default.
+    /// </summary>
+    private const ulong AesGcmMessagesPerKey = 1UL << 23;
+
+    private readonly ulong _rekeyAfterMessages;
+
+    /// <summary>The AEAD the two sides agreed on in the handshake.</summary>
+    public TransportCipher Cipher { get; }
 
     /// <summary>Seals what the peers tell each other through the rendezvous from now on (restarts, candidates).</summary>
     public SignalCrypto Signals { get; }
@@ -74,7 +88,7 @@ public sealed class SessionCrypto : IDisposable
         ulong counter;
         lock (_sendLock)
         {
-            if (_sendCounter >= _options.RekeyAfterMessages || now - _sendEpochStarted >= _options.RekeyAfter)
+            if (_sendCounter >= _rekeyAfterMessages || now - _sendEpochStarted >= _options.RekeyAfter)
             {
                 _sendRetired?.Dispose();
                 _sendRetired = _send;

@@ -42,6 +42,9 @@ public sealed class SessionHandshake : IDisposable
     private TimeSpan? _nextRetransmit;
     private TimeSpan _interval;
     private long _dropped;
+    // What we offer in our encrypted handshake payloads, and whether the peer offered AES-GCM in its own.
+    private readonly byte[] _payload;
+    private bool _peerOffersAesGcm;
 
     /// <param name="initiator">True for the side that connects.</param>
     /// <param name="expected">The responder's key if the initiator knows it (pinned or remembered): IK, and any other key fails.</param>
@@ -58,6 +61,7 @@ public sealed class SessionHandshake : IDisposable
         _options = options ?? SessionHandshakeOptions.Default;
         _started = now;
         _interval = _options.Retransmit;
+        _payload = HandshakePayload.Write(_options.Crypto.OfferAesGcm && NoiseTransportCipher.IsSupported(TransportCipher.Aes256Gcm));
         _ephemeral = NewEphemeral();
         if (initiator)
         {
@@ -161,12 +165,13 @@ public sealed class SessionHandshake : IDisposable
             return;
         }
         Span<byte> payload = stackalloc byte[message.Length];
-        if (!noise.ReadMessage(message, payload, out _))
+        if (!noise.ReadMessage(message, payload, out int payloadLength))
         {
             Drop();
             Rebuild(now);
             return;
         }
+        _peerOffersAesGcm = HandshakePayload.ReadsOfferOfAesGcm(payload[..payloadLength]);
         PeerKey remote = noise.RemoteStatic!;
         // The caller's judgement first (it knows where the expected key came from and says so), then
         // the expected key itself, which this core enforces whatever the caller decides.
@@ -179,8 +184,8 @@ public sealed class SessionHandshake : IDisposable
         }
         if (noise.Pattern == NoisePattern.XX)
         {
-            Span<byte> third = stackalloc byte[NoiseHandshakeState.MaxMessageLength(0)];
-            int length = noise.WriteMessage([], third);
+            Span<byte> third = stackalloc byte[NoiseHandshakeState.MaxMessageLength(_payload.Length)];
+            int length = noise.WriteMessage(_payload, third);
             Send(HandshakeFrame.Build(HandshakeFrameKind.Xx3, third[..length]), now);
         }
         // Until the responder's verdict arrives, our last message is what we repeat.
@@ -210,9 +215,10 @@ public sealed class SessionHandshake : IDisposable
                 }
                 _noise?.Dispose();
                 _noise = new NoiseHandshakeState(NoisePattern.IK, false, _prologue, _identity.Key, ephemeral: _ephemeral);
-                _noise.ReadMessage(message, payload, out _);
-                Span<byte> second = stackalloc byte[NoiseHandshakeState.MaxMessageLength(0)];
-                int length = _noise.WriteMessage([], second);
+                _noise.ReadMessage(message, payload, out int payloadLength);
+                _peerOffersAesGcm = HandshakePayload.ReadsOfferOfAesGcm(payload[..payloadLength]);
+                Span<byte> second = stackalloc byte[NoiseHandshakeState.MaxMessageLength(_payload.Length)];
+                int length = _noise.WriteMessage(_payload, second);
                 _firstReceived = frame.ToArray();
                 _answer = HandshakeFrame.Build(HandshakeFrameKind.Ik2, second[..length]);
                 _frames.Enqueue(_answer);
@@ -242,12 +248,13 @@ public sealed class SessionHandshake : IDisposable
             case HandshakeFrameKind.Xx3 when _noise is { Pattern: NoisePattern.XX, IsOurTurn: false } noise:
             {
                 Span<byte> payload = stackalloc byte[message.Length];
-                if (!noise.ReadMessage(message, payload, out _))
+                if (!noise.ReadMessage(message, payload, out int payloadLength))
                 {
                     Drop();
                     RebuildResponderXx();
                     return;
                 }
+                _peerOffersAesGcm = HandshakePayload.ReadsOfferOfAesGcm(payload[..payloadLength]);
                 _nextRetransmit = null;
                 _lastSent = null;
                 Keys(noise, now);
@@ -264,7 +271,10 @@ public sealed class SessionHandshake : IDisposable
     {
         (byte[] send, byte[] receive) = noise.Split();
         PeerKey remote = noise.RemoteStatic!;
-        Crypto = new SessionCrypto(send, receive, remote, now, _options.Crypto);
+        // Both sides know both offers by now (IK: messages 1 and 2; XX: 2 and 3), so they agree.
+        TransportCipher cipher = _peerOffersAesGcm && HandshakePayload.ReadsOfferOfAesGcm(_payload)
+            ? TransportCipher.Aes256Gcm : TransportCipher.ChaCha20Poly1305;
+        Crypto = new SessionCrypto(send, receive, remote, now, _options.Crypto, cipher);
         if (_initiator)
         {
             return;
@@ -296,8 +306,10 @@ public sealed class SessionHandshake : IDisposable
     {
         _noise?.Dispose();
         _noise = new NoiseHandshakeState(pattern, true, _prologue, _identity.Key, _expected, _ephemeral);
-        Span<byte> first = stackalloc byte[NoiseHandshakeState.MaxMessageLength(0)];
-        int length = _noise.WriteMessage([], first);
+        // XX's first message is the bare ephemeral key, in clear (responders check its length): no payload.
+        ReadOnlySpan<byte> payload = pattern == NoisePattern.IK ? _payload : [];
+        Span<byte> first = stackalloc byte[NoiseHandshakeState.MaxMessageLength(payload.Length)];
+        int length = _noise.WriteMessage(payload, first);
         _interval = _options.Retransmit;
         Send(HandshakeFrame.Build(pattern == NoisePattern.IK ? HandshakeFrameKind.Ik1 : HandshakeFrameKind.Xx1, first[..length]), now);
     }
@@ -321,8 +333,8 @@ public sealed class SessionHandshake : IDisposable
         _noise = new NoiseHandshakeState(NoisePattern.XX, false, _prologue, _identity.Key, ephemeral: _ephemeral);
         Span<byte> scratch = stackalloc byte[64];
         _noise.ReadMessage(_firstReceived.AsSpan(HandshakeFrame.HeaderLength), scratch, out _);
-        Span<byte> second = stackalloc byte[NoiseHandshakeState.MaxMessageLength(0)];
-        int length = _noise.WriteMessage([], second);
+        Span<byte> second = stackalloc byte[NoiseHandshakeState.MaxMessageLength(_payload.Length)];
+        int length = _noise.WriteMessage(_payload, second);
         _answer = HandshakeFrame.Build(HandshakeFrameKind.Xx2, second[..length]);
     }
 

@@ -1,4 +1,6 @@
 using NatPunch.Security;
+using NatPunch.Security.Internal;
+using NSec.Cryptography;
 
 namespace NatPunch.Tests.Security;
 
@@ -17,10 +19,10 @@ public sealed class SessionHandshakeTests
         public int Sent;
 
         public Pair Start(Func<Pair, PeerKey?> expected, Func<PeerKey, string?>? authorizeResponder = null, byte[]? responderPrologue = null,
-            PeerIdentity? responderIdentity = null)
+            PeerIdentity? responderIdentity = null, SessionHandshakeOptions? initiatorOptions = null, SessionHandshakeOptions? responderOptions = null)
         {
-            Initiator = new SessionHandshake(true, InitiatorIdentity, expected(this), Prologue, _ => null, Now);
-            Responder = new SessionHandshake(false, responderIdentity ?? ResponderIdentity, null, responderPrologue ?? Prologue, authorizeResponder ?? (_ => null), Now);
+            Initiator = new SessionHandshake(true, InitiatorIdentity, expected(this), Prologue, _ => null, Now, initiatorOptions);
+            Responder = new SessionHandshake(false, responderIdentity ?? ResponderIdentity, null, responderPrologue ?? Prologue, authorizeResponder ?? (_ => null), Now, responderOptions);
             return this;
         }
 
@@ -102,6 +104,46 @@ public sealed class SessionHandshakeTests
         pair.Run();
         pair.Initiator.Outcome.ShouldBeOfType<HandshakeOutcome.Established>().Pattern.ShouldBe("IK");
         pair.Responder.Outcome.ShouldBeOfType<HandshakeOutcome.Established>().PeerKey.ShouldBe(pair.InitiatorIdentity.PublicKey);
+    }
+
+    private static readonly SessionHandshakeOptions NoAesGcm = SessionHandshakeOptions.Default with
+    {
+        Crypto = SessionCryptoOptions.Default with { OfferAesGcm = false },
+    };
+
+    [Theory]
+    [InlineData(true, true, true)]
+    [InlineData(true, false, false)]
+    [InlineData(false, true, false)]
+    [InlineData(false, false, false)]
+    public void TheTransportIsAesGcmWhenBothOfferItAndChaChaOtherwiseInBothPatterns(bool initiatorOffers, bool responderOffers, bool aes)
+    {
+        foreach (bool ik in new[] { true, false })
+        {
+            using Pair pair = new Pair().Start(p => ik ? p.ResponderIdentity.PublicKey : null,
+                initiatorOptions: initiatorOffers ? null : NoAesGcm, responderOptions: responderOffers ? null : NoAesGcm);
+            pair.Run();
+            pair.Initiator.Outcome.ShouldBeOfType<HandshakeOutcome.Established>().Pattern.ShouldBe(ik ? "IK" : "XX");
+            pair.Responder.Outcome.ShouldBeOfType<HandshakeOutcome.Established>();
+            TransportCipher expected = aes && Aes256Gcm.IsSupported ? TransportCipher.Aes256Gcm : TransportCipher.ChaCha20Poly1305;
+            pair.Initiator.Crypto!.Cipher.ShouldBe(expected);
+            pair.Responder.Crypto!.Cipher.ShouldBe(expected);
+
+            // Each side opens what the other sealed.
+            byte[] sealedFrame = new byte[100 + SealedFrame.Overhead], opened = new byte[sealedFrame.Length];
+            int length = pair.Initiator.Crypto.Seal(SessionMessageType.Segment, new byte[100], sealedFrame, pair.Now);
+            pair.Responder.Crypto.TryOpen(sealedFrame.AsSpan(0, length), opened, out SessionMessageType type, out int bodyLength).ShouldBeTrue();
+            (type, bodyLength).ShouldBe((SessionMessageType.Segment, 100));
+        }
+    }
+
+    [Fact]
+    public void APayloadFromAnOlderPeerOrWithFieldsFromANewerOneIsRead()
+    {
+        HandshakePayload.ReadsOfferOfAesGcm([]).ShouldBeFalse();                // versions before the payload send none
+        HandshakePayload.ReadsOfferOfAesGcm([0x00]).ShouldBeFalse();
+        HandshakePayload.ReadsOfferOfAesGcm(HandshakePayload.Write(offerAesGcm: true)).ShouldBeTrue();
+        HandshakePayload.ReadsOfferOfAesGcm([0x81, 0xff, 0x42]).ShouldBeTrue(); // flags and fields not known here are ignored
     }
 
     [Fact]

@@ -1,25 +1,35 @@
+using System.Buffers.Binary;
 using System.Security.Cryptography;
 using NSec.Cryptography;
 
 namespace NatPunch.Security.Internal;
 
 /// <summary>
-/// One direction's transport key after the handshake: ChaChaPoly with an explicit counter nonce,
-/// as WireGuard sends it, so datagrams can be lost or reordered (Noise §11.4 "out-of-order
-/// transport messages"). Stateless apart from the key, so it is safe from any thread.
+/// One direction's transport key after the handshake: ChaChaPoly or AESGCM (<see cref="TransportCipher"/>)
+/// with an explicit counter nonce, as WireGuard sends it, so datagrams can be lost or reordered
+/// (Noise §11.4 "out-of-order transport messages"). The nonce is Noise's for the cipher (§12.3:
+/// the counter little-endian for ChaChaPoly, §12.4: big-endian for AESGCM, after four zero bytes).
+/// Stateless apart from the key, so it is safe from any thread.
 /// </summary>
 internal sealed class NoiseTransportCipher : IDisposable
 {
     public const int TagLength = NoiseCipherState.TagLength;
-    private static readonly AeadAlgorithm Aead = AeadAlgorithm.ChaCha20Poly1305;
 
+    private readonly AeadAlgorithm _aead;
     private readonly Key _key;
 
-    public NoiseTransportCipher(byte[] key)
+    public NoiseTransportCipher(byte[] key, TransportCipher cipher = TransportCipher.ChaCha20Poly1305)
     {
-        _key = Key.Import(Aead, key, KeyBlobFormat.RawSymmetricKey, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport });
+        Cipher = cipher;
+        _aead = cipher == TransportCipher.Aes256Gcm ? AeadAlgorithm.Aes256Gcm : AeadAlgorithm.ChaCha20Poly1305;
+        _key = Key.Import(_aead, key, KeyBlobFormat.RawSymmetricKey, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport });
         CryptographicOperations.ZeroMemory(key);
     }
+
+    public TransportCipher Cipher { get; }
+
+    /// <summary>Whether this machine can seal with <paramref name="cipher"/> (AES-GCM needs AES-NI and PCLMUL, or ARMv8's crypto extensions).</summary>
+    public static bool IsSupported(TransportCipher cipher) => cipher != TransportCipher.Aes256Gcm || Aes256Gcm.IsSupported;
 
     /// <summary>Writes plaintext + tag into <paramref name="destination"/>; returns the length.</summary>
     public int Seal(ulong counter, ReadOnlySpan<byte> ad, ReadOnlySpan<byte> plaintext, Span<byte> destination)
@@ -29,8 +39,8 @@ internal sealed class NoiseTransportCipher : IDisposable
             throw new CryptographicException("The nonce 2^64-1 is reserved (Noise §5.1).");
         }
         Span<byte> nonce = stackalloc byte[12];
-        NoiseCipherState.WriteNonce(nonce, counter);
-        Aead.Encrypt(_key, nonce, ad, plaintext, destination[..(plaintext.Length + TagLength)]);
+        WriteNonce(nonce, counter);
+        _aead.Encrypt(_key, nonce, ad, plaintext, destination[..(plaintext.Length + TagLength)]);
         return plaintext.Length + TagLength;
     }
 
@@ -42,8 +52,8 @@ internal sealed class NoiseTransportCipher : IDisposable
             return false;
         }
         Span<byte> nonce = stackalloc byte[12];
-        NoiseCipherState.WriteNonce(nonce, counter);
-        if (!Aead.Decrypt(_key, nonce, ad, ciphertext, destination[..(ciphertext.Length - TagLength)]))
+        WriteNonce(nonce, counter);
+        if (!_aead.Decrypt(_key, nonce, ad, ciphertext, destination[..(ciphertext.Length - TagLength)]))
         {
             return false;
         }
@@ -58,12 +68,23 @@ internal sealed class NoiseTransportCipher : IDisposable
     public NoiseTransportCipher Rekey()
     {
         Span<byte> nonce = stackalloc byte[12];
-        NoiseCipherState.WriteNonce(nonce, ulong.MaxValue);
+        WriteNonce(nonce, ulong.MaxValue);
         Span<byte> output = stackalloc byte[32 + TagLength];
-        Aead.Encrypt(_key, nonce, ReadOnlySpan<byte>.Empty, stackalloc byte[32], output);
-        var next = new NoiseTransportCipher(output[..32].ToArray());
+        _aead.Encrypt(_key, nonce, ReadOnlySpan<byte>.Empty, stackalloc byte[32], output);
+        var next = new NoiseTransportCipher(output[..32].ToArray(), Cipher);
         CryptographicOperations.ZeroMemory(output);
         return next;
+    }
+
+    private void WriteNonce(Span<byte> nonce, ulong counter)
+    {
+        if (Cipher == TransportCipher.Aes256Gcm)
+        {
+            nonce[..4].Clear();
+            BinaryPrimitives.WriteUInt64BigEndian(nonce[4..], counter);
+            return;
+        }
+        NoiseCipherState.WriteNonce(nonce, counter);
     }
 
     public void Dispose() => _key.Dispose();
