@@ -211,19 +211,33 @@ public sealed class PeerNode : IAsyncDisposable
         }
     }
 
-    /// <summary>Offers, waits for an introduction, punches it in the background, offers afresh; until the limit or disposal.</summary>
-    private async Task AcceptLoopAsync(PeerAttempt listening, int? acceptLimit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Offers, waits for an introduction, punches it in the background, offers afresh; until the limit
+    /// or disposal. Each offer serves one session, so the next peer's socket and offer are gathered
+    /// while the current one waits: an introduction is followed by the next offer at once, one round
+    /// trip to the server, instead of after a gathering (which held peers that came in a crowd).
+    /// </summary>
+    private async Task AcceptLoopAsync(PeerAttempt first, int? acceptLimit, CancellationToken cancellationToken)
     {
+        // The attempt whose offer the server holds; null while the one introduced is the punch's and the next is not ready.
+        PeerAttempt? listening = first;
         int introduced = 0;
+        Task<(PeerAttempt Attempt, PeerOffer Offer)>? next = null;
         try
         {
             while (true)
             {
-                IntroduceMessage introduction = await RendezvousCall(() => listening.WaitForIntroductionAsync(Rendezvous, cancellationToken)).ConfigureAwait(false);
+                if (acceptLimit is null || introduced + 1 < acceptLimit)
+                {
+                    next ??= PrepareAttemptAsync(cancellationToken);
+                }
+                PeerAttempt waiting = listening!;
+                IntroduceMessage introduction = await RendezvousCall(() => waiting.WaitForIntroductionAsync(Rendezvous, cancellationToken)).ConfigureAwait(false);
                 long started = Options.TimeProvider.GetTimestamp(); // a listener's time limit runs from the introduction on
                 introduced++;
                 bool last = introduced == acceptLimit;
-                Task punch = PunchIntoBacklogAsync(listening, introduction, started, last, cancellationToken);
+                Task punch = PunchIntoBacklogAsync(waiting, introduction, started, last, cancellationToken);
+                listening = null;
                 if (last)
                 {
                     await punch.ConfigureAwait(false);
@@ -234,9 +248,9 @@ public sealed class PeerNode : IAsyncDisposable
                     _punches.RemoveAll(t => t.IsCompleted);
                     _punches.Add(punch);
                 }
-                // The offer served that session: a fresh socket and offer for the next peer.
-                listening = NewAttempt();
-                PeerOffer offer = await listening.PrepareAsync(CurrentGrant, cancellationToken).ConfigureAwait(false);
+                // The offer served that session: the next peer's, gathered meanwhile.
+                (listening, PeerOffer offer) = await next!.ConfigureAwait(false);
+                next = null;
                 await Rendezvous.UpdateOfferAsync(offer, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -246,10 +260,25 @@ public sealed class PeerNode : IAsyncDisposable
         }
         catch (Exception e)
         {
-            await listening.DisposeAsync().ConfigureAwait(false);
+            if (listening is not null)
+            {
+                await listening.DisposeAsync().ConfigureAwait(false);
+            }
             Exception cause = e is ChannelClosedException { InnerException: { } inner } ? inner : e;
             _accepted.Writer.TryComplete(cause as ConnectException ?? new ConnectException(cause is RendezvousException ? cause.Message : $"listening ended: {cause.Message}", cause));
         }
+        finally
+        {
+            // An attempt gathered for a peer that will not come is the node's (disposed with it); a failure of it is observed here.
+            _ = next?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>A fresh socket and its offer (gathered, with its relay) for the next peer.</summary>
+    private async Task<(PeerAttempt Attempt, PeerOffer Offer)> PrepareAttemptAsync(CancellationToken cancellationToken)
+    {
+        PeerAttempt attempt = NewAttempt();
+        return (attempt, await attempt.PrepareAsync(CurrentGrant, cancellationToken).ConfigureAwait(false));
     }
 
     private async Task PunchIntoBacklogAsync(PeerAttempt attempt, IntroduceMessage introduction, long started, bool last, CancellationToken cancellationToken)
