@@ -37,6 +37,7 @@ internal sealed partial class PeerSession
     {
         _agentFactory = agentFactory;
         Agent = agentFactory(now);
+        Flush(now); // the agent's first STUN requests go out now, not with the first timeout's retransmissions
     }
 
     /// <summary>The agent in use: the first, then each restart's.</summary>
