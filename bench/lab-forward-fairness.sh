@@ -6,6 +6,8 @@
 #
 #   one        one curl download of PARALLEL x SIZE_MB through the forward
 #   parallel   PARALLEL curl downloads of SIZE_MB each, started at once, through the same forward
+#   local      the same downloads on port1 itself, straight to the HTTP server (no natpunch): what
+#              python's server and curl alone reach on the same CPUs, the ceiling of the parallel row
 #
 # aggregate goodput = bytes / (last download's end - first download's start); one connection's =
 # its bytes / its time (curl's own timing). fairness = max / min of the parallel downloads' rates
@@ -100,10 +102,10 @@ one_run() { # prints the single connection's Mbit/s
   awk -v s="$start" -v e="$end" -v b=$((PARALLEL * SIZE_MB * 1000000)) 'BEGIN { printf "%.0f\n", b * 8 / (e - s) / 1e6 }'
 }
 
-parallel_run() { # prints "AGGREGATE_MBIT MAX_OVER_MIN SLOWEST_MBIT FASTEST_MBIT"
-  local tag=$1 start end bad=0
+parallel_run() { # [NS PORT]: prints "AGGREGATE_MBIT MAX_OVER_MIN SLOWEST_MBIT FASTEST_MBIT"
+  local tag=$1 ns=${2:-open1} port=${3:-$FORWARD_PORT} start end bad=0
   start=$EPOCHREALTIME
-  nsx open1 bash -c "for i in \$(seq $PARALLEL); do curl -sS --max-time 600 -o $work/out/$tag.\$i -w '$curl_format' http://127.0.0.1:$FORWARD_PORT/small.bin & done; wait" >"$work/$tag.parallel.log"
+  nsx "$ns" bash -c "for i in \$(seq $PARALLEL); do curl -sS --max-time 600 -o $work/out/$tag.\$i -w '$curl_format' http://127.0.0.1:$port/small.bin & done; wait" >"$work/$tag.parallel.log"
   end=$EPOCHREALTIME
   for i in $(seq "$PARALLEL"); do
     [ "$(sha256sum <"$work/out/$tag.$i" | cut -d' ' -f1)" = "$small_hash" ] || bad=$((bad + 1))
@@ -134,15 +136,17 @@ for condition in $CONDITIONS; do
     shaped) shape on ;;
     *) echo "unknown condition $condition" >&2; exit 2 ;;
   esac
-  ones=() aggs=() fairs=()
+  ones=() aggs=() fairs=() locals=()
   for round in $(seq "$ROUNDS"); do
     o=$(one_run "$condition-$round")
     read -r a f lo hi < <(parallel_run "$condition-$round")
-    echo "   $condition round $round: one connection $o Mbit/s; $PARALLEL at once $a Mbit/s together, each $lo..$hi Mbit/s (max/min $f)" >&2
-    ones+=("$o") aggs+=("$a") fairs+=("$f")
+    # The same downloads from the server's own host, no natpunch: what python and curl alone reach on these CPUs.
+    read -r b _ _ _ < <(parallel_run "$condition-$round-local" port1 "$HTTP_PORT")
+    echo "   $condition round $round: one connection $o Mbit/s; $PARALLEL at once $a Mbit/s together, each $lo..$hi Mbit/s (max/min $f); without natpunch $b Mbit/s" >&2
+    ones+=("$o") aggs+=("$a") fairs+=("$f") locals+=("$b")
   done
-  o=$(echo "${ones[*]}" | median); a=$(echo "${aggs[*]}" | median); f=$(echo "${fairs[*]}" | median)
-  results+=("$(printf '| %-7s | %5s | %5s | %5s | %5s |' "$condition" "$o" "$a" "$(awk -v a="$a" -v o="$o" 'BEGIN { if (o + 0 > 0 && a + 0 > 0) printf "%.3f", a / o; else print "-" }')" "$f")")
+  o=$(echo "${ones[*]}" | median); a=$(echo "${aggs[*]}" | median); f=$(echo "${fairs[*]}" | median); b=$(echo "${locals[*]}" | median)
+  results+=("$(printf '| %-7s | %5s | %5s | %5s | %5s | %5s |' "$condition" "$o" "$a" "$(awk -v a="$a" -v o="$o" 'BEGIN { if (o + 0 > 0 && a + 0 > 0) printf "%.3f", a / o; else print "-" }')" "$f" "$b")")
 done
 shape off
 
@@ -151,6 +155,6 @@ echo "$PARALLEL forwarded connections through one session (forward on open1, exp
 echo "$SIZE_MB MB each (one connection: $((PARALLEL * SIZE_MB)) MB), median of $ROUNDS rounds; shaped = tbf $RATE; $(nproc) CPUs, $(uname -r)"
 echo "path: $(grep -o '"path":"[a-z]*"' "$work/forward.log" | head -1)"
 echo
-echo "| condition | one connection Mbit/s | $PARALLEL together Mbit/s | together / one | max/min of the $PARALLEL |"
-echo "|---|---:|---:|---:|---:|"
+echo "| condition | one connection Mbit/s | $PARALLEL together Mbit/s | together / one | max/min of the $PARALLEL | $PARALLEL together without natpunch (curl to http.server on its own host) |"
+echo "|---|---:|---:|---:|---:|---:|"
 printf '%s\n' "${results[@]}"
