@@ -29,30 +29,9 @@ KEEP=${KEEP:-}
 HTTP_PORT=18080
 FORWARD_PORT=18081
 
-[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
-for tool in ip nft tc curl python3 dotnet; do
-  command -v "$tool" >/dev/null || { echo "'$tool' is not installed" >&2; exit 1; }
-done
-
-while :; do
-  prefix=pf$(printf '%04d' $((RANDOM % 10000)))
-  ip netns list | grep -q "^$prefix-" || break
-done
-lab() { bash "$repo/lab/lab.sh" "$@"; }
-nsx() { ip netns exec "$prefix-$1" "${@:2}"; }
-
-work=$(mktemp -d /tmp/lab-forward-fairness.XXXXXX)
-pids=()
-cleanup() {
-  set +e
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  lab down "$prefix" >/dev/null 2>&1
-  if [ -n "$KEEP" ]; then mkdir -p "$KEEP" && cp -r "$work"/*.log "$KEEP"/ 2>/dev/null; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source bench/lab-common.sh
+require_tools ip nft tc curl python3 dotnet
+lab_begin pf lab-forward-fairness
 
 echo "== building Release" >&2
 dotnet build -c Release src/NatPunch.Cli -nologo -v q -clp:ErrorsOnly >&2
@@ -117,17 +96,7 @@ parallel_run() { # [NS PORT]: prints "AGGREGATE_MBIT MAX_OVER_MIN SLOWEST_MBIT F
     END { printf "%.0f %.2f %.1f %.1f\n", b * 8 / (e - s) / 1e6, max / min, min, max }' "$work/$tag.parallel.log"
 }
 
-shape() {
-  if [ "$1" = on ]; then
-    nsx rport tc qdisc replace dev wan root tbf rate "$RATE" burst 128kb latency 20ms
-    nsx inet tc qdisc replace dev rport root tbf rate "$RATE" burst 128kb latency 20ms
-  else
-    nsx rport tc qdisc del dev wan root 2>/dev/null || true
-    nsx inet tc qdisc del dev rport root 2>/dev/null || true
-  fi
-}
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "fail"; else print a[int((NR + 1) / 2)] }'; }
 
 results=()
 for condition in $CONDITIONS; do

@@ -24,28 +24,10 @@ ROUNDS=${ROUNDS:-3}
 RATE=${RATE:-100mbit}
 CONDITIONS=${CONDITIONS:-clean shaped}
 
-[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
-for tool in ip nft tc dotnet /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "'$tool' is not installed" >&2; exit 1; }
-done
-while :; do
-  prefix=pa$(printf '%04d' $((RANDOM % 10000)))
-  ip netns list | grep -q "^$prefix-" || break
-done
-lab() { bash "$repo/lab/lab.sh" "$@"; }
-nsx() { ip netns exec "$prefix-$1" "${@:2}"; }
-
-work=$(mktemp -d /tmp/lab-pipe-before-after.XXXXXX)
-pids=()
-cleanup() {
-  set +e
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  lab down "$prefix" >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+KEEP=
+source bench/lab-common.sh
+require_tools ip nft tc dotnet /usr/bin/time
+lab_begin pa lab-pipe-before-after
 
 echo "== building $BEFORE and the working tree (Release)" >&2
 mkdir -p "$work/before"
@@ -100,16 +82,6 @@ run() {
   awk -v b="$bytes" -v a="$t_conn" -v z="$t_closed" -v c="$cpu" 'BEGIN { printf "%.0f %.1f\n", b * 8 / (z - a) / 1e6, c / (b / 1e9) }'
 }
 
-median() { tr ' ' '\n' | grep -v '^$' | grep -v fail | sort -n | awk '{a[NR]=$1} END { if (NR == 0) print "fail"; else print a[int((NR+1)/2)] }'; }
-shape() {
-  if [ "$1" = on ]; then
-    nsx rport tc qdisc replace dev wan root tbf rate "$RATE" burst 128kb latency 20ms
-    nsx inet tc qdisc replace dev rport root tbf rate "$RATE" burst 128kb latency 20ms
-  else
-    nsx rport tc qdisc del dev wan root 2>/dev/null || true
-    nsx inet tc qdisc del dev rport root 2>/dev/null || true
-  fi
-}
 
 results=()
 for condition in $CONDITIONS; do

@@ -49,32 +49,9 @@ CONDITIONS=${CONDITIONS:-clean loss1 shaped shaped-loss1}
 KEEP=${KEEP:-}
 HYPERDHT=${HYPERDHT:-1}
 
-[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
-for tool in ip nft tc iperf3 dotnet /usr/bin/time $( [ "$HYPERDHT" = 1 ] && echo node npm ); do
-  command -v "$tool" >/dev/null || { echo "'$tool' is not installed" >&2; exit 1; }
-done
-
-# A prefix no lab uses now: pb + 4 digits.
-while :; do
-  prefix=pb$(printf '%04d' $((RANDOM % 10000)))
-  ip netns list | grep -q "^$prefix-" || break
-done
-lab() { bash "$repo/lab/lab.sh" "$@"; }
-nsx() { ip netns exec "$prefix-$1" "${@:2}"; }
-
-work=$(mktemp -d /tmp/lab-pipe-vs-iperf.XXXXXX)
-pids=()
-cleanup() {
-  set +e
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  # down kills anything still running in the lab's namespaces and removes them (and the qdiscs).
-  lab down "$prefix" >/dev/null 2>&1
-  if [ -n "$KEEP" ]; then mkdir -p "$KEEP" && cp -r "$work"/*.log "$KEEP"/ 2>/dev/null; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source bench/lab-common.sh
+require_tools ip nft tc iperf3 dotnet /usr/bin/time $( [ "$HYPERDHT" = 1 ] && echo node npm )
+lab_begin pb lab-pipe-vs-iperf
 
 echo "== building Release" >&2
 dotnet build -c Release src/NatPunch.Cli -nologo -v q -clp:ErrorsOnly >&2
@@ -179,18 +156,6 @@ iperf_run() {
   awk '/receiver/ { v = $(NF-2) } END { if (v == "") print "fail"; else print v }' "$work/$tag.iperf.log"
 }
 
-median() { tr ' ' '\n' | grep -v '^$' | grep -v fail | sort -n | awk '{a[NR]=$1} END { if (NR == 0) print "fail"; else print a[int((NR+1)/2)] }'; }
-
-shape() { # on|off: tbf RATE on the port router's WAN (upload) and its bridge port (download)
-  local dev
-  if [ "$1" = on ]; then
-    nsx rport tc qdisc replace dev wan root tbf rate "$RATE" burst 128kb latency 20ms
-    nsx inet tc qdisc replace dev rport root tbf rate "$RATE" burst 128kb latency 20ms
-  else
-    nsx rport tc qdisc del dev wan root 2>/dev/null || true
-    nsx inet tc qdisc del dev rport root 2>/dev/null || true
-  fi
-}
 
 results=()
 for condition in $CONDITIONS; do
