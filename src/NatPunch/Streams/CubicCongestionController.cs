@@ -9,12 +9,12 @@ namespace NatPunch.Streams;
 /// estimate instead (the Reno-friendly region, §4.3).
 /// </summary>
 /// <remarks>
-/// Slow start is NewReno's (RFC 3465 byte counting; no HyStart++). Fast convergence (§4.7) is on.
-/// One reduction per loss episode, as in <see cref="NewRenoCongestionController"/>. While the sender is
+/// Slow start, one reduction per loss episode and the loss window after a timeout (§4.8) are
+/// <see cref="LossEpisodeCongestionController"/>'s (no HyStart++). Fast convergence (§4.7) is on. While the sender is
 /// application-limited the window does not grow, and the time spent so does not count toward the
 /// cubic curve (§5.8), so an idle stream does not come back with a window it never tested.
 /// </remarks>
-public sealed class CubicCongestionController : ICongestionController
+public sealed class CubicCongestionController : LossEpisodeCongestionController
 {
     /// <summary>β_cubic: the window kept after a congestion event.</summary>
     public const double Beta = 0.7;
@@ -25,9 +25,6 @@ public sealed class CubicCongestionController : ICongestionController
     // §4.3: NewReno's average rate at the same loss rate, for a decrease of β instead of 1/2.
     private const double RenoFriendlyAlpha = 3 * (1 - Beta) / (1 + Beta);
 
-    private readonly int _segmentSize;
-    private readonly long _minimumWindow;
-    private TimeSpan? _recoveryStart;
     private TimeSpan? _epochStart;        // start of the current congestion-avoidance stage (t = 0)
     private TimeSpan _lastAck;
     private double _windowMax;            // W_max in segments
@@ -38,26 +35,14 @@ public sealed class CubicCongestionController : ICongestionController
     /// <param name="segmentSize">SMSS: the largest payload of one segment.</param>
     /// <param name="initialWindowSegments">IW in segments (RFC 6928 suggests 10).</param>
     public CubicCongestionController(int segmentSize, int initialWindowSegments = 10)
+        : base(segmentSize, initialWindowSegments)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(segmentSize, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(initialWindowSegments, 1);
-        _segmentSize = segmentSize;
-        _minimumWindow = 2L * segmentSize;
-        Window = (long)initialWindowSegments * segmentSize;
     }
 
-    public long Window { get; private set; }
-
-    public long SlowStartThreshold { get; private set; } = long.MaxValue;
-
-    public bool InSlowStart => Window < SlowStartThreshold;
-
     /// <summary>W_max in bytes: the window at the last congestion event, after fast convergence (0 before any).</summary>
-    public long WindowMax => (long)(_windowMax * _segmentSize);
+    public long WindowMax => (long)(_windowMax * SegmentSize);
 
-    private bool InRecovery(TimeSpan sentTime) => _recoveryStart is { } start && sentTime <= start;
-
-    public void OnAcked(TimeSpan now, TimeSpan sentTime, long bytes, bool appLimited, RttEstimator rtt)
+    public override void OnAcked(TimeSpan now, TimeSpan sentTime, long bytes, bool appLimited, RttEstimator rtt)
     {
         TimeSpan sinceLastAck = now - _lastAck;
         _lastAck = now;
@@ -76,17 +61,17 @@ public sealed class CubicCongestionController : ICongestionController
         }
         if (InSlowStart)
         {
-            Window = Math.Min(Window + bytes, Math.Max(SlowStartThreshold, Window));
+            GrowInSlowStart(bytes);
             return;
         }
-        double window = (double)Window / _segmentSize;
+        double window = (double)Window / SegmentSize;
         if (_epochStart is null)
         {
             BeginEpoch(now, window);
         }
         double t = (now - _epochStart!.Value).TotalSeconds;
         double roundTrip = (rtt.SmoothedRtt ?? TimeSpan.Zero).TotalSeconds;
-        double segmentsAcked = (double)bytes / _segmentSize;
+        double segmentsAcked = (double)bytes / SegmentSize;
 
         // §4.3: what NewReno (with β's decrease) would have by now.
         double alpha = _renoEstimate >= _windowMax ? 1.0 : RenoFriendlyAlpha;
@@ -104,7 +89,7 @@ public sealed class CubicCongestionController : ICongestionController
             double target = Math.Clamp(CubicWindow(t + roundTrip), window, 1.5 * window);
             grownWindow = window + (target - window) / window * segmentsAcked;
         }
-        _growthCredit += (grownWindow - window) * _segmentSize;
+        _growthCredit += (grownWindow - window) * SegmentSize;
         if (_growthCredit >= 1)
         {
             long grow = (long)_growthCredit;
@@ -113,33 +98,14 @@ public sealed class CubicCongestionController : ICongestionController
         }
     }
 
-    public void OnCongestionEvent(TimeSpan now, TimeSpan latestLostSentTime, long bytesInFlight)
+    /// <summary>§4.6 and §4.7: remember where the loss happened (lower, when the last one was lower still); keep β of the window.</summary>
+    protected override long ReducedThreshold()
     {
-        if (InRecovery(latestLostSentTime))
-        {
-            return; // same loss episode: already reduced
-        }
-        _recoveryStart = now;
-        Reduce();
-        Window = SlowStartThreshold;
-    }
-
-    public void OnRetransmissionTimeout(TimeSpan now, long bytesInFlight)
-    {
-        // §4.8: the reduction of a congestion event, then the loss window; slow start climbs back to ssthresh.
-        _recoveryStart = now;
-        Reduce();
-        Window = _segmentSize;
-    }
-
-    /// <summary>§4.6 and §4.7: remember where the loss happened (lower, when the last one was lower still) and set ssthresh.</summary>
-    private void Reduce()
-    {
-        double window = (double)Window / _segmentSize;
+        double window = (double)Window / SegmentSize;
         _windowMax = window < _windowMax ? window * (1 + Beta) / 2 : window;
-        SlowStartThreshold = Math.Max((long)(Window * Beta), _minimumWindow);
         _epochStart = null;
         _growthCredit = 0;
+        return (long)(Window * Beta);
     }
 
     private void BeginEpoch(TimeSpan now, double window)
