@@ -158,7 +158,7 @@ internal sealed class LinuxDatagramBatch
             PrepareSlot(i, SlotBufferSize, AddressSize, ControlSize);
         }
         int count = recvmmsg((int)socket.DangerousGetHandle(), _headersAddress, (uint)Capacity, MsgWaitForOne, 0);
-        error = count < 0 ? ErrorOf(Marshal.GetLastPInvokeError()) : SocketError.Success;
+        error = count < 0 ? LinuxErrno.ToSocketError(Marshal.GetLastPInvokeError()) : SocketError.Success;
         return count;
     }
 
@@ -173,7 +173,7 @@ internal sealed class LinuxDatagramBatch
             PrepareSlot(i, SlotBufferSize, AddressSize, ControlSize);
         }
         int count = recvmmsg((int)socket.DangerousGetHandle(), _headersAddress, (uint)Capacity, MsgDontWait, 0);
-        error = count < 0 ? ErrorOf(Marshal.GetLastPInvokeError()) : SocketError.Success;
+        error = count < 0 ? LinuxErrno.ToSocketError(Marshal.GetLastPInvokeError()) : SocketError.Success;
         return count;
     }
 
@@ -223,7 +223,7 @@ internal sealed class LinuxDatagramBatch
     public int Send(SafeHandle socket, int first, int count, out SocketError error)
     {
         int sent = sendmmsg((int)socket.DangerousGetHandle(), _headersAddress + first * MmsghdrSize, (uint)count, 0);
-        error = sent < 0 ? ErrorOf(Marshal.GetLastPInvokeError()) : SocketError.Success;
+        error = sent < 0 ? LinuxErrno.ToSocketError(Marshal.GetLastPInvokeError()) : SocketError.Success;
         return sent;
     }
 
@@ -238,16 +238,6 @@ internal sealed class LinuxDatagramBatch
     }
 
     private static void WriteNative(Span<byte> destination, nint value) => BinaryPrimitives.WriteInt64LittleEndian(destination, value);
-
-    private static SocketError ErrorOf(int errno) => errno switch
-    {
-        11 => SocketError.WouldBlock,          // EAGAIN: the receive timeout passed
-        4 => SocketError.Interrupted,          // EINTR
-        111 => SocketError.ConnectionRefused,  // ECONNREFUSED: an ICMP error from an earlier send
-        90 => SocketError.MessageSize,         // EMSGSIZE
-        9 => SocketError.OperationAborted,     // EBADF: closed
-        _ => SocketError.SocketError,
-    };
 
     [DllImport("libc.so.6", SetLastError = true)]
     private static extern int recvmmsg(int sockfd, nint msgvec, uint vlen, int flags, nint timeout);

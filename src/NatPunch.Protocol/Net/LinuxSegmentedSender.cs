@@ -39,6 +39,9 @@ internal sealed class LinuxSegmentedSender
         _nativeAddress = Marshal.UnsafeAddrOfPinnedArrayElement(_native, 0);
     }
 
+    /// <summary>The last <see cref="Send"/> of a run failed because the kernel refused to segment it: send datagram by datagram from then on.</summary>
+    public bool RefusedSegmentation { get; private set; }
+
     /// <summary>Where the caller lays out the datagrams to send, end to end.</summary>
     public Span<byte> Data => _data;
 
@@ -49,6 +52,7 @@ internal sealed class LinuxSegmentedSender
     /// </summary>
     public SocketError Send(SafeHandle socket, SocketAddress to, int offset, int length, int segmentSize)
     {
+        RefusedSegmentation = false;
         Span<byte> native = _native;
         Span<byte> header = native[..MsghdrSize];
         Span<byte> iovec = native.Slice(MsghdrSize, IovecSize);
@@ -78,7 +82,15 @@ internal sealed class LinuxSegmentedSender
         {
             socket.DangerousAddRef(ref added);
             long sent = sendmsg((int)socket.DangerousGetHandle(), _nativeAddress, 0);
-            return sent >= 0 ? SocketError.Success : ErrorOf(Marshal.GetLastPInvokeError());
+            if (sent >= 0)
+            {
+                return SocketError.Success;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            // The path cannot segment: no checksum offload on the way out, an old kernel, an unsupported option.
+            RefusedSegmentation = segmentSize > 0 && segmentSize < length
+                && errno is LinuxErrno.EIO or LinuxErrno.EINVAL or LinuxErrno.ENOPROTOOPT or LinuxErrno.EOPNOTSUPP;
+            return LinuxErrno.ToSocketError(errno);
         }
         catch (ObjectDisposedException)
         {
@@ -93,30 +105,7 @@ internal sealed class LinuxSegmentedSender
         }
     }
 
-    /// <summary>
-    /// Errors that say the path cannot segment (no checksum offload on the way out, an old kernel,
-    /// an unsupported option): send datagram by datagram from then on.
-    /// </summary>
-    public static bool MeansUnsupported(SocketError error) =>
-        error is SocketError.OperationNotSupported or SocketError.ProtocolOption or SocketError.InvalidArgument or SocketError.SocketError;
-
     private static void WriteNative(Span<byte> destination, nint value) => BinaryPrimitives.WriteInt64LittleEndian(destination, value);
-
-    private static SocketError ErrorOf(int errno) => errno switch
-    {
-        11 => SocketError.WouldBlock,            // EAGAIN
-        105 => SocketError.NoBufferSpaceAvailable, // ENOBUFS
-        111 => SocketError.ConnectionRefused,    // ECONNREFUSED: an ICMP error from an earlier send
-        113 => SocketError.HostUnreachable,      // EHOSTUNREACH
-        101 => SocketError.NetworkUnreachable,   // ENETUNREACH
-        90 => SocketError.MessageSize,           // EMSGSIZE
-        9 => SocketError.OperationAborted,       // EBADF: closed
-        22 => SocketError.InvalidArgument,       // EINVAL: the kernel refused the segment size
-        92 => SocketError.ProtocolOption,        // ENOPROTOOPT
-        95 => SocketError.OperationNotSupported, // EOPNOTSUPP
-        5 => SocketError.SocketError,            // EIO: the device cannot checksum the segments
-        _ => SocketError.Fault,
-    };
 
     [DllImport("libc.so.6", SetLastError = true)]
     private static extern long sendmsg(int sockfd, nint msg, int flags);

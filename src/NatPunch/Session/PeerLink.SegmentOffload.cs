@@ -20,6 +20,10 @@ internal sealed partial class PeerLink
     // Cleared for good when the kernel refuses to segment (an old kernel, a device without checksum offload).
     private volatile bool _segmentOffload = LinuxDatagramBatch.IsSupported;
 
+    /// <summary>
+    /// Sends a stream's segments, sealed, on the selected path; dropped (the stream retransmits) while
+    /// there is none, and never sent before the handshake has established the session.
+    /// </summary>
     public void SendSegments(SegmentBatch batch)
     {
         DataTarget? target = _dataTarget;
@@ -93,7 +97,7 @@ internal sealed partial class PeerLink
         {
             return;
         }
-        if (error == SocketError.Success || count == 1 || !LinuxSegmentedSender.MeansUnsupported(error))
+        if (error == SocketError.Success || count == 1 || !sender.RefusedSegmentation)
         {
             return; // a full buffer or an ICMP error on a dying path: the stream retransmits
         }
