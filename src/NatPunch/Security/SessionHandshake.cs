@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using NatPunch.Security.Internal;
 using NSec.Cryptography;
@@ -279,7 +280,7 @@ public sealed class SessionHandshake : IDisposable
         // the handshake's secrets go now, not with the session. That is also two guarded libsodium
         // allocations (8 KiB resident each) less per session.
         noise.Dispose();
-        System.Security.Cryptography.CryptographicOperations.ZeroMemory(_ephemeral);
+        CryptographicOperations.ZeroMemory(_ephemeral);
         if (_initiator)
         {
             return;

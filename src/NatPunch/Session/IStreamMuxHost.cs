@@ -10,9 +10,6 @@ namespace NatPunch.Session;
 /// </summary>
 internal interface IStreamMuxHost
 {
-    /// <summary>Seals and sends one stream segment.</summary>
-    void SendSegment(ReadOnlySpan<byte> segment);
-
     /// <summary>Seals and sends a turn's stream segments, together where the path allows (UDP GSO).</summary>
     void SendSegments(SegmentBatch batch);
 

@@ -11,11 +11,8 @@ internal sealed class MuxedSegmentChannel(IStreamMuxHost host) : ISegmentPushCha
 {
     private volatile ISegmentReceiver? _receiver;
 
-    public ValueTask SendAsync(ReadOnlyMemory<byte> segment, CancellationToken cancellationToken)
-    {
-        host.SendSegment(segment.Span);
-        return ValueTask.CompletedTask;
-    }
+    public ValueTask SendAsync(ReadOnlyMemory<byte> segment, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("A muxed stream's segments go out in batches (SendBatch).");
 
     public void SendBatch(SegmentBatch batch) => host.SendSegments(batch);
 

@@ -130,20 +130,6 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
     public Task RestartAgentAsync(Func<TimeSpan, IceAgent> agentFactory) =>
         InvokeAsync((_, now) => _session.ReplaceAgent(now, agentFactory));
 
-    /// <summary>
-    /// Sends a stream segment, sealed, on the selected path; dropped (the stream retransmits) while
-    /// there is none, and never sent before the handshake has established the session.
-    /// </summary>
-    public void SendSegment(ReadOnlySpan<byte> segment)
-    {
-        DataTarget? target = _dataTarget;
-        if (target is null || !_established)
-        {
-            return;
-        }
-        SendSealed(target, SessionMessageType.Segment, segment, Now);
-    }
-
     /// <summary>Seals and sends a session message (stream limits, datagrams, pings) on the data path; dropped while there is none.</summary>
     public void SendMessage(SessionMessageType type, ReadOnlySpan<byte> body)
     {

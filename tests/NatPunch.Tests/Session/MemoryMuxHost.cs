@@ -39,13 +39,11 @@ public sealed class MemoryMuxHost : IStreamMuxHost, IAsyncDisposable
     /// <summary>Where this host's sends arrive (the other end's mux); until then they wait.</summary>
     internal void Deliver(StreamMux mux) => _receiver.TrySetResult(mux);
 
-    public void SendSegment(ReadOnlySpan<byte> segment) => SendMessage(SessionMessageType.Segment, segment);
-
     void IStreamMuxHost.SendSegments(SegmentBatch batch)
     {
         for (int i = 0; i < batch.Count; i++)
         {
-            SendSegment(batch[i]);
+            SendMessage(SessionMessageType.Segment, batch[i]);
         }
     }
 
