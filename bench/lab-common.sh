@@ -46,5 +46,17 @@ shape() {
   fi
 }
 
+# apply_condition NAME: clean (the lab as built), loss1 (1 % of IPv4 frames dropped on the internet
+# bridge), shaped (tbf RATE, see shape), shaped-loss1 (both). Exits on any other name.
+apply_condition() {
+  case $1 in
+    clean) shape off; lab loss 0 "$prefix" >/dev/null ;;
+    loss1) shape off; lab loss 1 "$prefix" >/dev/null ;;
+    shaped) shape on; lab loss 0 "$prefix" >/dev/null ;;
+    shaped-loss1) shape on; lab loss 1 "$prefix" >/dev/null ;;
+    *) echo "unknown condition $1" >&2; exit 2 ;;
+  esac
+}
+
 # The median of the numbers on standard input (words "fail" left out), or "fail" if none.
 median() { tr ' ' '\n' | grep -v '^$' | grep -v fail | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "fail"; else print a[int((NR + 1) / 2)] }'; }

@@ -96,15 +96,9 @@ parallel_run() { # [NS PORT]: prints "AGGREGATE_MBIT MAX_OVER_MIN SLOWEST_MBIT F
     END { printf "%.0f %.2f %.1f %.1f\n", b * 8 / (e - s) / 1e6, max / min, min, max }' "$work/$tag.parallel.log"
 }
 
-
-
 results=()
 for condition in $CONDITIONS; do
-  case $condition in
-    clean) shape off ;;
-    shaped) shape on ;;
-    *) echo "unknown condition $condition" >&2; exit 2 ;;
-  esac
+  apply_condition "$condition"
   ones=() aggs=() fairs=() locals=()
   for round in $(seq "$ROUNDS"); do
     o=$(one_run "$condition-$round")
@@ -117,7 +111,7 @@ for condition in $CONDITIONS; do
   o=$(echo "${ones[*]}" | median); a=$(echo "${aggs[*]}" | median); f=$(echo "${fairs[*]}" | median); b=$(echo "${locals[*]}" | median)
   results+=("$(printf '| %-7s | %5s | %5s | %5s | %5s | %5s |' "$condition" "$o" "$a" "$(awk -v a="$a" -v o="$o" 'BEGIN { if (o + 0 > 0 && a + 0 > 0) printf "%.3f", a / o; else print "-" }')" "$f" "$b")")
 done
-shape off
+apply_condition clean
 
 echo
 echo "$PARALLEL forwarded connections through one session (forward on open1, expose on port1 behind the port-restricted NAT)"

@@ -82,14 +82,9 @@ run() {
   awk -v b="$bytes" -v a="$t_conn" -v z="$t_closed" -v c="$cpu" 'BEGIN { printf "%.0f %.1f\n", b * 8 / (z - a) / 1e6, c / (b / 1e9) }'
 }
 
-
 results=()
 for condition in $CONDITIONS; do
-  case $condition in
-    clean) shape off ;;
-    shaped) shape on ;;
-    *) echo "unknown condition $condition" >&2; exit 2 ;;
-  esac
+  apply_condition "$condition"
   declare -A goodput=() cpu=()
   for round in $(seq "$ROUNDS"); do
     for build in before after; do
@@ -103,7 +98,7 @@ for condition in $CONDITIONS; do
   ratio=$(awk -v a="$ga" -v b="$gb" 'BEGIN { if (a == "fail" || b == "fail" || b == 0) print "-"; else printf "%.3f", a / b }')
   results+=("$(printf '| %-7s | %6s | %6s | %6s | %6s | %6s |' "$condition" "$gb" "$ga" "$ratio" "$cb" "$ca")")
 done
-shape off
+apply_condition clean
 
 echo
 echo "natpunch pipe, port1 -> open1 direct UDP, $SIZE_MB MB one way, median of $ROUNDS alternating runs; shaped = tbf $RATE; $(nproc) CPUs"

@@ -156,16 +156,9 @@ iperf_run() {
   awk '/receiver/ { v = $(NF-2) } END { if (v == "") print "fail"; else print v }' "$work/$tag.iperf.log"
 }
 
-
 results=()
 for condition in $CONDITIONS; do
-  case $condition in
-    clean) shape off; lab loss 0 "$prefix" >/dev/null ;;
-    loss1) shape off; lab loss 1 "$prefix" >/dev/null ;;
-    shaped) shape on; lab loss 0 "$prefix" >/dev/null ;;
-    shaped-loss1) shape on; lab loss 1 "$prefix" >/dev/null ;;
-    *) echo "unknown condition $condition" >&2; exit 2 ;;
-  esac
+  apply_condition "$condition"
   np=() wall=() npcpu=() hd=() hdcpu=() tcp=() mtu=()
   for round in $(seq "$ROUNDS"); do
     read -r g w gc < <(natpunch_run "$condition-$round")
@@ -182,8 +175,7 @@ for condition in $CONDITIONS; do
   ratio() { awk -v g="$1" -v t="$2" 'BEGIN { if (g == "fail" || t == "fail" || t == "-" || t == 0) print "-"; else printf "%.3f", g / t }'; }
   results+=("$(printf '| %-13s | %6s | %5s | %6s | %6s | %5s | %8s | %8s | %6s | %6s | %6s |' "$condition" "$g" "$gc" "$w" "$h" "$hc" "$t" "$m" "$(ratio "$g" "$h")" "$(ratio "$g" "$t")" "$(ratio "$g" "$m")")")
 done
-shape off
-lab loss 0 "$prefix" >/dev/null
+apply_condition clean
 
 echo
 echo "natpunch pipe (port1 -> open1, direct UDP through the port-restricted NAT) vs hyperdht and kernel TCP (iperf3), same path"
