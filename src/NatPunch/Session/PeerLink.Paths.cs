@@ -29,7 +29,7 @@ internal sealed partial class PeerLink
         SessionSignals signals, ChannelReader<RendezvousMessage> incoming, Func<TimeSpan, SessionHandshake> newHandshake,
         TimeSpan plainCandidateGrace, IPathHost host)
     {
-        _commands.Writer.TryWrite(() =>
+        _loop.TryPost(() =>
         {
             _signals = signals;
             _pathHost = host;
@@ -64,7 +64,7 @@ internal sealed partial class PeerLink
         {
             await foreach (RendezvousMessage received in incoming.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                _commands.Writer.TryWrite(() =>
+                _loop.TryPost(() =>
                 {
                     if (_signals!.Open(received) is { } message)
                     {

@@ -102,13 +102,13 @@ internal sealed partial class PeerLink
         {
             await connection.ConnectAsync(
                 message => FromRelayServer(message, connection),
-                reason => _commands.Writer.TryWrite(() => _session.RelayAttemptFailed(attempt, reason, Now)),
+                reason => _loop.TryPost(() => _session.RelayAttemptFailed(attempt, reason, Now)),
                 _session.Relay.AllocateTimeout, _time).ConfigureAwait(false);
-            _commands.Writer.TryWrite(() => _session.RelayConnected(attempt, Now));
+            _loop.TryPost(() => _session.RelayConnected(attempt, Now));
         }
         catch (System.Net.Sockets.SocketException e)
         {
-            _commands.Writer.TryWrite(() => _session.RelayAttemptFailed(attempt, e.Message, Now));
+            _loop.TryPost(() => _session.RelayAttemptFailed(attempt, e.Message, Now));
         }
     }
 
@@ -157,7 +157,7 @@ internal sealed partial class PeerLink
             }
         }
         byte[] copy = message.ToArray();
-        _commands.Writer.TryWrite(() => _session.HandleFromRelayServer(relay.Attempt, copy, Now));
+        _loop.TryPost(() => _session.HandleFromRelayServer(relay.Attempt, copy, Now));
     }
 
     /// <summary>The peer of a bound channel of the current, pending or previous path through <paramref name="relay"/>.</summary>

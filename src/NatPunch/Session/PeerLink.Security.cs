@@ -84,7 +84,7 @@ internal sealed partial class PeerLink
         if (HandshakeFrame.LooksLikeHandshake(frame))
         {
             byte[] copy = frame.ToArray();
-            _commands.Writer.TryWrite(() => _session.HandleHandshakeFrame(copy, Now));
+            _loop.TryPost(() => _session.HandleHandshakeFrame(copy, Now));
             return;
         }
         SessionCrypto? crypto = _crypto;
@@ -145,7 +145,7 @@ internal sealed partial class PeerLink
                 // Handshake verdicts and path checks: the core's, with the path they came by.
                 byte[] copy = body.ToArray();
                 var path = new SessionPath(from, via?.Attempt);
-                _commands.Writer.TryWrite(() => _session.HandleControl(type, copy, path, Now));
+                _loop.TryPost(() => _session.HandleControl(type, copy, path, Now));
                 break;
             }
         }
@@ -201,7 +201,7 @@ internal sealed partial class PeerLink
         if (target.Channel == 0)
         {
             byte[] copy = frame.ToArray();
-            _commands.Writer.TryWrite(() => _session.SendThroughRelay(target.EndPoint, copy, Now));
+            _loop.TryPost(() => _session.SendThroughRelay(target.EndPoint, copy, Now));
             return;
         }
         // RFC 8656 §12.5: over TCP, ChannelData is padded to a multiple of four bytes.

@@ -27,7 +27,8 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
     private readonly PeerSession _session;
     private readonly TimeProvider _time;
     private readonly long _epoch;
-    private readonly Channel<Action> _commands = Channel.CreateUnbounded<Action>(new UnboundedChannelOptions { SingleReader = true });
+    // Runs the core's work one action at a time, on the thread where it arrives (InlineSerialExecutor).
+    private readonly InlineSerialExecutor _loop;
     private readonly Channel<(byte[] Data, IPEndPoint From)> _received = Channel.CreateBounded<(byte[], IPEndPoint)>(
         new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Channel<IceEvent> _events = Channel.CreateUnbounded<IceEvent>();
@@ -70,12 +71,14 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
             _receiveLoop = DedicatedThread.Start("natpunch link receive", () => ReceiveLoop(_stopping.Token));
         }
         _wakeTimer = _time.CreateTimer(static state => ((PeerLink)state!).OnWakeTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _mainLoop = Task.Run(() => MainLoopAsync(_stopping.Token));
+        _loop = new InlineSerialExecutor(Turn);
+        _mainLoop = CompleteEventsAfterLoopAsync();
+        _loop.TryPost(static () => { }); // the first turn: what the new core queued goes out
     }
 
     private TimeSpan Now => _time.GetElapsedTime(_epoch);
 
-    private void OnWakeTimer() => _commands.Writer.TryWrite(WakeUpFired);
+    private void OnWakeTimer() => _loop.TryPost(WakeUpFired);
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
 
@@ -103,7 +106,7 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
     public Task<T> InvokeAsync<T>(Func<IceAgent, TimeSpan, T> action)
     {
         var result = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_commands.Writer.TryWrite(() =>
+        if (!_loop.TryPost(() =>
             {
                 try
                 {
@@ -239,7 +242,7 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
         else if (IceAgent.IsStun(datagram))
         {
             _received.Writer.TryWrite((datagram.ToArray(), from));
-            _commands.Writer.TryWrite(DrainReceived);
+            _loop.TryPost(DrainReceived);
         }
         else
         {
@@ -255,37 +258,34 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
         }
     }
 
-    private async Task MainLoopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// After each run of the loop's actions: what the core queued goes out, its timeouts that are due
+    /// run, and the timer is set for the next.
+    /// </summary>
+    private void Turn()
+    {
+        while (true)
+        {
+            DrainSession(Now);
+            if (_session.NextWakeUp is not { } due)
+            {
+                return;
+            }
+            if (due > Now)
+            {
+                ArmWakeUp(due);
+                return;
+            }
+            _session.HandleTimeout(Now);
+        }
+    }
+
+    /// <summary>The loop's end (disposal, or a bug that threw in it) also ends the agent's reports.</summary>
+    private async Task CompleteEventsAfterLoopAsync()
     {
         try
         {
-            while (!cancellationToken.IsCancellationRequested)
-            {
-                DrainSession(Now);
-                TimeSpan? wake = _session.NextWakeUp;
-                if (wake is null || wake > Now)
-                {
-                    if (wake is not null)
-                    {
-                        ArmWakeUp(wake.Value);
-                    }
-                    if (!await _commands.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-                    {
-                        break; // disposed
-                    }
-                }
-                while (_commands.Reader.TryRead(out Action? command))
-                {
-                    command();
-                }
-                if (_session.NextWakeUp is { } due && due <= Now)
-                {
-                    _session.HandleTimeout(Now);
-                }
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
-        {
+            await _loop.Completion.ConfigureAwait(false);
         }
         finally
         {
@@ -388,7 +388,7 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
         }
         await CloseRelaysAsync().ConfigureAwait(false);
         _stopping.Cancel();
-        _commands.Writer.TryComplete();
+        _loop.Close();
         _polled?.Dispose();
         _pollerFault?.TrySetResult();
         _socket.Dispose();
