@@ -40,13 +40,16 @@ internal sealed class Epoll : IDisposable
     public int MaxEvents { get; }
 
     /// <summary>Waits for input on <paramref name="socket"/>, reported under <paramref name="id"/>.</summary>
-    public void Add(Socket socket, long id)
+    public void Add(Socket socket, long id) => Add((int)socket.SafeHandle.DangerousGetHandle(), id);
+
+    /// <summary>Waits for input on the descriptor <paramref name="descriptor"/> (an eventfd, say), reported under <paramref name="id"/>.</summary>
+    public void Add(int descriptor, long id)
     {
         Span<byte> epollEvent = stackalloc byte[16];
         epollEvent.Clear();
         BitConverter.TryWriteBytes(epollEvent, EpollIn);
         BitConverter.TryWriteBytes(epollEvent[DataOffset..], id);
-        if (epoll_ctl(_descriptor, EpollCtlAdd, (int)socket.SafeHandle.DangerousGetHandle(), ref MemoryMarshal.GetReference(epollEvent)) < 0)
+        if (epoll_ctl(_descriptor, EpollCtlAdd, descriptor, ref MemoryMarshal.GetReference(epollEvent)) < 0)
         {
             throw new SocketException(Marshal.GetLastPInvokeError());
         }

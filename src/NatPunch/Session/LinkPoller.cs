@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -12,7 +13,10 @@ internal interface ILinkDatagramReceiver
     /// <summary><paramref name="datagram"/> is valid only during the call.</summary>
     void OnDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from);
 
-    /// <summary><see cref="OnDatagram"/> threw (a bug): the poller reads on, the receiver reports it.</summary>
+    /// <summary>The time the receiver set (<see cref="LinkPoller.Registration.WakeAt"/>) has come; on the poller's thread.</summary>
+    void OnWakeUp();
+
+    /// <summary><see cref="OnDatagram"/> or <see cref="OnWakeUp"/> threw (a bug): the poller reads on, the receiver reports it.</summary>
     void OnFault(Exception error);
 }
 
@@ -23,7 +27,11 @@ internal interface ILinkDatagramReceiver
 /// peer's datagrams arrives as one buffer, cut here into the datagrams it was. An idle session then costs no thread
 /// and no buffer of its own (a thread blocked in <c>recvfrom</c> per link did: its stack and a 64 KiB
 /// buffer), and a busy one still has its datagrams opened on the thread that read them, with no
-/// hand-off. Elsewhere <see cref="Shared"/> is null and each link reads on a thread of its own.
+/// hand-off. Each link's one timer is the poller's too (<see cref="Registration.WakeAt"/>: a heap per
+/// thread, its earliest time the <c>epoll_wait</c> timeout), so an idle session's consent check is
+/// one wake-up of a thread that sends it, reads the answer and sleeps again; a timer set from another
+/// thread for earlier than the poller sleeps wakes it through an eventfd.
+/// Elsewhere <see cref="Shared"/> is null and each link reads on a thread of its own.
 /// </summary>
 internal sealed class LinkPoller
 {
@@ -40,10 +48,10 @@ internal sealed class LinkPoller
     public static LinkPoller? Shared => s_shared.Value;
 
     /// <summary>Reads <paramref name="socket"/> for <paramref name="receiver"/> until the registration is disposed (before the socket is closed).</summary>
-    public IDisposable Add(Socket socket, ILinkDatagramReceiver receiver) =>
+    public Registration Add(Socket socket, ILinkDatagramReceiver receiver) =>
         _shards[(int)((uint)Interlocked.Increment(ref _next) % (uint)_shards.Length)].Add(socket, receiver);
 
-    private sealed class Shard
+    internal sealed class Shard
     {
         private readonly Epoll _epoll = new(64);
         private readonly ConcurrentDictionary<long, (Socket Socket, ILinkDatagramReceiver Receiver)> _links = new();
@@ -51,9 +59,24 @@ internal sealed class LinkPoller
         private readonly LinuxDatagramBatch _batch = new(BatchSize, 65536);
         private long _nextId;
 
-        public Shard(int number) => DedicatedThread.Start($"natpunch link poller {number}", Run);
+        // The links' wake-up times (Stopwatch timestamps), earliest first; an entry whose time is no
+        // longer its registration's (moved or cancelled) is skipped when it comes up.
+        private readonly Lock _timerLock = new();
+        private readonly PriorityQueue<(Registration Timer, long Due), long> _timers = new();
+        private readonly List<Registration> _due = [];
+        // Until when the thread sleeps in epoll_wait (under _timerLock): an earlier time set from another thread wakes it.
+        private long _sleepingUntil = long.MaxValue;
+        private readonly LinuxEventFd _wake = new();
+        private const long WakeId = 0;
+        private int _threadId;
 
-        public IDisposable Add(Socket socket, ILinkDatagramReceiver receiver)
+        public Shard(int number)
+        {
+            _epoll.Add(_wake.Descriptor, WakeId);
+            DedicatedThread.Start($"natpunch link poller {number}", Run);
+        }
+
+        public Registration Add(Socket socket, ILinkDatagramReceiver receiver)
         {
             long id = Interlocked.Increment(ref _nextId);
             // Runs of same-size datagrams (a peer's UDP_SEGMENT sends) come as one buffer, cut below.
@@ -68,10 +91,79 @@ internal sealed class LinkPoller
                 _links.TryRemove(id, out _);
                 throw;
             }
-            return new Registration(this, id, socket);
+            return new Registration(this, id, socket, receiver);
         }
 
-        private void Remove(long id, Socket socket)
+        public void WakeAt(Registration timer, long due)
+        {
+            lock (_timerLock)
+            {
+                if (timer.Due == due)
+                {
+                    return;
+                }
+                timer.Due = due;
+                if (due == 0)
+                {
+                    return; // cancelled: its entries are skipped
+                }
+                _timers.Enqueue((timer, due), due);
+                if (due >= _sleepingUntil || Environment.CurrentManagedThreadId == _threadId)
+                {
+                    return; // the thread wakes in time, or is this one and computes its sleep next
+                }
+                _sleepingUntil = due;
+            }
+            _wake.Signal();
+        }
+
+        /// <summary>How long to sleep: until the earliest timer, at most <see cref="WaitMilliseconds"/>.</summary>
+        private int SleepMilliseconds()
+        {
+            long now = Stopwatch.GetTimestamp();
+            long until = now + WaitMilliseconds * Stopwatch.Frequency / 1000;
+            lock (_timerLock)
+            {
+                if (_timers.TryPeek(out _, out long earliest) && earliest < until)
+                {
+                    until = earliest;
+                }
+                _sleepingUntil = until;
+            }
+            // Rounded up: epoll's timeout is in milliseconds, and waking early would only sleep again.
+            return (int)Math.Max(0, (until - now + Stopwatch.Frequency / 1000 - 1) * 1000 / Stopwatch.Frequency);
+        }
+
+        private void FireDueTimers()
+        {
+            long now = Stopwatch.GetTimestamp();
+            lock (_timerLock)
+            {
+                while (_timers.TryPeek(out var entry, out long due) && due <= now)
+                {
+                    _timers.Dequeue();
+                    if (entry.Timer.Due == entry.Due)
+                    {
+                        entry.Timer.Due = 0;
+                        _due.Add(entry.Timer);
+                    }
+                }
+            }
+            foreach (Registration timer in _due)
+            {
+                try
+                {
+                    timer.Receiver.OnWakeUp();
+                }
+                catch (Exception e)
+                {
+                    timer.Receiver.OnFault(e);
+                }
+            }
+            _due.Clear();
+        }
+
+        internal void Remove(long id, Socket socket)
         {
             if (_links.TryRemove(id, out _))
             {
@@ -81,18 +173,24 @@ internal sealed class LinkPoller
 
         private void Run()
         {
+            _threadId = Environment.CurrentManagedThreadId;
             Span<long> ready = stackalloc long[_epoll.MaxEvents];
             while (true)
             {
-                int events = _epoll.Wait(ready, WaitMilliseconds);
+                int events = _epoll.Wait(ready, SleepMilliseconds());
                 for (int i = 0; i < events; i++)
                 {
-                    if (_links.TryGetValue(ready[i], out var link))
+                    if (ready[i] == WakeId)
+                    {
+                        _wake.Drain();
+                    }
+                    else if (_links.TryGetValue(ready[i], out var link))
                     {
                         // One batch per socket and round: level-triggered epoll reports it again if more is queued.
                         Read(link.Socket, link.Receiver);
                     }
                 }
+                FireDueTimers();
             }
         }
 
@@ -139,17 +237,38 @@ internal sealed class LinkPoller
                 }
             }
         }
+    }
 
-        private sealed class Registration(Shard shard, long id, Socket socket) : IDisposable
+    /// <summary>A link's place on the poller: its socket is read, and its one timer kept, until disposed.</summary>
+    internal sealed class Registration : IDisposable
+    {
+        private readonly Shard _shard;
+        private readonly long _id;
+        private readonly Socket _socket;
+        private int _disposed;
+
+        internal Registration(Shard shard, long id, Socket socket, ILinkDatagramReceiver receiver)
         {
-            private int _disposed;
+            _shard = shard;
+            _id = id;
+            _socket = socket;
+            Receiver = receiver;
+        }
 
-            public void Dispose()
+        internal ILinkDatagramReceiver Receiver { get; }
+
+        /// <summary>When the timer is set for (a <see cref="Stopwatch"/> timestamp), 0 for not set; under the shard's timer lock.</summary>
+        internal long Due { get; set; }
+
+        /// <summary>Sets the timer: <see cref="ILinkDatagramReceiver.OnWakeUp"/> once at <paramref name="due"/> (a <see cref="Stopwatch"/> timestamp), replacing any earlier setting.</summary>
+        public void WakeAt(long due) => _shard.WakeAt(this, Math.Max(due, 1));
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                if (Interlocked.Exchange(ref _disposed, 1) == 0)
-                {
-                    shard.Remove(id, socket);
-                }
+                _shard.WakeAt(this, 0);
+                _shard.Remove(_id, _socket);
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
@@ -39,11 +40,12 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
     private readonly Task _receiveLoop;
     // The shared poller's registration of the socket (Linux), or null: _receiveLoop reads it. Then
     // _receiveLoop is _pollerFault's task: it ends at disposal, or fails with a bug in handling a datagram.
-    private readonly IDisposable? _polled;
+    private readonly LinkPoller.Registration? _polled;
     private readonly TaskCompletionSource? _pollerFault;
     private readonly Task _mainLoop;
-    // Wakes the loop when the core is due (ArmWakeUp); _timerDue, loop-owned, is when it is set for.
-    private readonly ITimer _wakeTimer;
+    // Wakes the loop when the core is due (ArmWakeUp): the poller's timer on the system clock where
+    // the poller reads the socket, else a timer of the link's clock. _timerDue, loop-owned, is when it is set for.
+    private readonly ITimer? _wakeTimer;
     private TimeSpan? _timerDue;
     // Written by the loop, read by senders on any thread: where data goes (also pre-serialized,
     // so a send doesn't build a socket address each time).
@@ -70,7 +72,10 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
         {
             _receiveLoop = DedicatedThread.Start("natpunch link receive", () => ReceiveLoop(_stopping.Token));
         }
-        _wakeTimer = _time.CreateTimer(static state => ((PeerLink)state!).OnWakeTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        if (_polled is null || _time != TimeProvider.System)
+        {
+            _wakeTimer = _time.CreateTimer(static state => ((PeerLink)state!).OnWakeUp(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
         _loop = new InlineSerialExecutor(Turn);
         _mainLoop = CompleteEventsAfterLoopAsync();
         _loop.TryPost(static () => { }); // the first turn: what the new core queued goes out
@@ -78,7 +83,8 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
 
     private TimeSpan Now => _time.GetElapsedTime(_epoch);
 
-    private void OnWakeTimer() => _loop.TryPost(WakeUpFired);
+    /// <summary>The link's timer fired (on the poller's thread, or the clock's): the loop runs its due timeouts.</summary>
+    public void OnWakeUp() => _loop.TryPost(WakeUpFired);
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
 
@@ -305,6 +311,12 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
             return;
         }
         _timerDue = due;
+        if (_wakeTimer is null)
+        {
+            // The system clock's timestamps are Stopwatch's; rounded up, as firing early only sets it again.
+            _polled!.WakeAt(_epoch + (long)Math.Ceiling(due.Ticks * (double)Stopwatch.Frequency / TimeSpan.TicksPerSecond));
+            return;
+        }
         TimeSpan delay = due - Now;
         _wakeTimer.Change(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
     }
@@ -393,7 +405,10 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
         _pollerFault?.TrySetResult();
         _socket.Dispose();
         await Task.WhenAll(_receiveLoop, _mainLoop, _signalPumps).ConfigureAwait(false);
-        await _wakeTimer.DisposeAsync().ConfigureAwait(false);
+        if (_wakeTimer is not null)
+        {
+            await _wakeTimer.DisposeAsync().ConfigureAwait(false);
+        }
         foreach (RelayConnection relay in _relayConnections.Values)
         {
             await relay.DisposeAsync().ConfigureAwait(false);
