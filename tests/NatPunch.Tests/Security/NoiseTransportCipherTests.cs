@@ -43,4 +43,22 @@ public sealed class NoiseTransportCipherTests
         using NoiseTransportCipher next = cipher.Rekey();
         next.Cipher.ShouldBe(kind);
     }
+
+    [Theory]
+    [InlineData(TransportCipher.ChaCha20Poly1305)]
+    [InlineData(TransportCipher.Aes256Gcm)]
+    public void ADisposedCipherNeitherSealsUnderItsWipedKeyNorOpens(TransportCipher kind)
+    {
+        byte[] key = Enumerable.Range(1, 32).Select(i => (byte)i).ToArray();
+        var cipher = new NoiseTransportCipher(key, kind);
+        key.ShouldAllBe(b => b == 0, "the caller's copy of the key is wiped");
+        byte[] sealedBytes = new byte[5 + NoiseTransportCipher.TagLength];
+        cipher.Seal(1, [], "hello"u8, sealedBytes);
+
+        cipher.Dispose();
+
+        Should.Throw<ObjectDisposedException>(() => cipher.Seal(2, [], "hello"u8, sealedBytes));
+        Should.Throw<ObjectDisposedException>(() => cipher.Rekey());
+        cipher.TryOpen(1, [], sealedBytes, new byte[5], out _).ShouldBeFalse();
+    }
 }

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using NSec.Cryptography;
 
 namespace NatPunch.Security.Internal;
 
@@ -9,27 +8,36 @@ namespace NatPunch.Security.Internal;
 /// with an explicit counter nonce, as WireGuard sends it, so datagrams can be lost or reordered
 /// (Noise §11.4 "out-of-order transport messages"). The nonce is Noise's for the cipher (§12.3:
 /// the counter little-endian for ChaChaPoly, §12.4: big-endian for AESGCM, after four zero bytes).
-/// Stateless apart from the key, so it is safe from any thread.
+/// Stateless apart from the key, so it is safe from any thread. The key is plain bytes in a pinned
+/// array, zeroed on <see cref="Dispose"/>, sealed with libsodium (<see cref="SodiumAead"/>: NSec's
+/// guarded key memory cost 8 KiB per key, a quarter of what an idle session may use).
 /// </summary>
 internal sealed class NoiseTransportCipher : IDisposable
 {
     public const int TagLength = NoiseCipherState.TagLength;
 
-    private readonly AeadAlgorithm _aead;
-    private readonly Key _key;
+    // Pinned, so that the GC leaves no copy of the key behind when it compacts.
+    private readonly byte[] _key = GC.AllocateUninitializedArray<byte>(SodiumAead.KeyLength, pinned: true);
+    private readonly bool _aesGcm;
+    private volatile bool _disposed;
 
+    /// <summary>Takes <paramref name="key"/> (32 bytes) and wipes the caller's copy.</summary>
     public NoiseTransportCipher(byte[] key, TransportCipher cipher = TransportCipher.ChaCha20Poly1305)
     {
+        if (key.Length != SodiumAead.KeyLength)
+        {
+            throw new ArgumentException("A transport key is 32 bytes.", nameof(key));
+        }
         Cipher = cipher;
-        _aead = cipher == TransportCipher.Aes256Gcm ? AeadAlgorithm.Aes256Gcm : AeadAlgorithm.ChaCha20Poly1305;
-        _key = Key.Import(_aead, key, KeyBlobFormat.RawSymmetricKey, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport });
+        _aesGcm = cipher == TransportCipher.Aes256Gcm;
+        key.CopyTo(_key);
         CryptographicOperations.ZeroMemory(key);
     }
 
     public TransportCipher Cipher { get; }
 
     /// <summary>Whether this machine can seal with <paramref name="cipher"/> (AES-GCM needs AES-NI and PCLMUL, or ARMv8's crypto extensions).</summary>
-    public static bool IsSupported(TransportCipher cipher) => cipher != TransportCipher.Aes256Gcm || Aes256Gcm.IsSupported;
+    public static bool IsSupported(TransportCipher cipher) => cipher != TransportCipher.Aes256Gcm || SodiumAead.Aes256GcmAvailable;
 
     /// <summary>Writes plaintext + tag into <paramref name="destination"/>; returns the length.</summary>
     public int Seal(ulong counter, ReadOnlySpan<byte> ad, ReadOnlySpan<byte> plaintext, Span<byte> destination)
@@ -38,22 +46,24 @@ internal sealed class NoiseTransportCipher : IDisposable
         {
             throw new CryptographicException("The nonce 2^64-1 is reserved (Noise §5.1).");
         }
+        // Never seal under the wiped (all-zero, so public) key.
+        ObjectDisposedException.ThrowIf(_disposed, this);
         Span<byte> nonce = stackalloc byte[12];
         WriteNonce(nonce, counter);
-        _aead.Encrypt(_key, nonce, ad, plaintext, destination[..(plaintext.Length + TagLength)]);
+        SodiumAead.Encrypt(_aesGcm, _key, nonce, ad, plaintext, destination[..(plaintext.Length + TagLength)]);
         return plaintext.Length + TagLength;
     }
 
     public bool TryOpen(ulong counter, ReadOnlySpan<byte> ad, ReadOnlySpan<byte> ciphertext, Span<byte> destination, out int written)
     {
         written = 0;
-        if (ciphertext.Length < TagLength || counter == ulong.MaxValue)
+        if (ciphertext.Length < TagLength || counter == ulong.MaxValue || _disposed)
         {
             return false;
         }
         Span<byte> nonce = stackalloc byte[12];
         WriteNonce(nonce, counter);
-        if (!_aead.Decrypt(_key, nonce, ad, ciphertext, destination[..(ciphertext.Length - TagLength)]))
+        if (!SodiumAead.Decrypt(_aesGcm, _key, nonce, ad, ciphertext, destination[..(ciphertext.Length - TagLength)]))
         {
             return false;
         }
@@ -67,10 +77,11 @@ internal sealed class NoiseTransportCipher : IDisposable
     /// </summary>
     public NoiseTransportCipher Rekey()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         Span<byte> nonce = stackalloc byte[12];
         WriteNonce(nonce, ulong.MaxValue);
         Span<byte> output = stackalloc byte[32 + TagLength];
-        _aead.Encrypt(_key, nonce, ReadOnlySpan<byte>.Empty, stackalloc byte[32], output);
+        SodiumAead.Encrypt(_aesGcm, _key, nonce, ReadOnlySpan<byte>.Empty, stackalloc byte[32], output);
         var next = new NoiseTransportCipher(output[..32].ToArray(), Cipher);
         CryptographicOperations.ZeroMemory(output);
         return next;
@@ -87,5 +98,9 @@ internal sealed class NoiseTransportCipher : IDisposable
         NoiseCipherState.WriteNonce(nonce, counter);
     }
 
-    public void Dispose() => _key.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        CryptographicOperations.ZeroMemory(_key);
+    }
 }
