@@ -41,19 +41,23 @@ public sealed class NatPunchServer : IAsyncDisposable
     private readonly RendezvousLoop _rendezvous;
     private readonly TurnService? _turn;
     private int _tcpConnections;
+    private readonly ConnectionsPerAddress _perAddress;
+    private readonly RefusalReporter _refusals;
     private int _disposed;
 
     public NatPunchServer(NatPunchServerOptions options, ILogger<NatPunchServer>? logger = null, TimeProvider? timeProvider = null)
     {
         _options = options;
         _logger = logger ?? NullLogger<NatPunchServer>.Instance;
+        _perAddress = new ConnectionsPerAddress(options.MaxTcpConnectionsPerAddress);
+        _refusals = new RefusalReporter(Counters, _logger, timeProvider ?? TimeProvider.System, options.RefusalLogInterval);
         if (options.Turn.Enabled)
         {
             // One secret for both sides: the rendezvous mints grants with it, the relay checks them.
             TurnGrants = TurnGrantIssuer.ForRelay(options.Turn, timeProvider);
             _turn = new TurnService(options.Turn, timeProvider, _logger, TurnGrants);
         }
-        _rendezvous = new RendezvousLoop(options.Rendezvous, timeProvider ?? TimeProvider.System, _logger, TurnGrants);
+        _rendezvous = new RendezvousLoop(options.Rendezvous, timeProvider ?? TimeProvider.System, _logger, _refusals, TurnGrants);
     }
 
     /// <summary>The TURN relay, when enabled.</summary>
@@ -274,9 +278,17 @@ public sealed class NatPunchServer : IAsyncDisposable
                 client.Dispose();
                 continue;
             }
+            if (client.RemoteEndPoint is not IPEndPoint remote || !_perAddress.TryAdd(remote.Address, out UInt128 source))
+            {
+                Interlocked.Decrement(ref _tcpConnections);
+                _refusals.Refused(ServerRefusal.TcpConnectionsPerAddress, client.RemoteEndPoint,
+                    $"{_options.MaxTcpConnectionsPerAddress} TCP connections from this source (an IPv4 address or an IPv6 /64) are open already");
+                client.Dispose();
+                continue;
+            }
             Counters.CountTcpConnection();
             client.NoDelay = true;
-            var dispatcher = new TcpConnectionDispatcher(responder, index, _rendezvous, Counters, _logger, _options.TcpIdleTimeout, _turn);
+            var dispatcher = new TcpConnectionDispatcher(responder, index, _rendezvous, Counters, _refusals, _logger, _options, _turn);
             _ = Task.Run(async () =>
             {
                 try
@@ -285,6 +297,7 @@ public sealed class NatPunchServer : IAsyncDisposable
                 }
                 finally
                 {
+                    _perAddress.Remove(source);
                     Interlocked.Decrement(ref _tcpConnections);
                 }
             });

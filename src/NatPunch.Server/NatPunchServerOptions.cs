@@ -26,6 +26,26 @@ public sealed record NatPunchServerOptions
     /// <summary>At most this many TCP connections at once; further ones are closed at once.</summary>
     public int MaxTcpConnections { get; init; } = 10_000;
 
+    /// <summary>
+    /// At most this many TCP connections at once from one source: an IPv4 address, or an IPv6 /64.
+    /// Enough for a household or an office behind one NAT; far from the global cap, so one source
+    /// cannot fill it.
+    /// </summary>
+    public int MaxTcpConnectionsPerAddress { get; init; } = 100;
+
+    /// <summary>A new TCP connection must send its first bytes within this time, or it is closed.</summary>
+    public TimeSpan TcpHandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A message (STUN, TURN, ChannelData or rendezvous frame) that has begun must be complete within
+    /// this time, or the connection is closed: a minimum data rate (about 6.5 KB/s for the largest,
+    /// 64 KiB), against clients that hold a connection open by trickling a byte now and then.
+    /// </summary>
+    public TimeSpan TcpMessageTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A refusal of one kind is logged at most once per this interval (with how many more there were); all are counted.</summary>
+    public TimeSpan RefusalLogInterval { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The rendezvous service: token, liveness timing.</summary>
     public RendezvousOptions Rendezvous { get; init; } = RendezvousOptions.Default;
 

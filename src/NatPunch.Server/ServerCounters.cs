@@ -14,6 +14,7 @@ public sealed class ServerCounters
     private long _sendErrors;
     private long _tcpConnections;
     private long _tcpRejected;
+    private readonly long[] _refusals = new long[Enum.GetValues<ServerRefusal>().Length];
 
     public long Requests => Interlocked.Read(ref _requests);
     public long Responses => Interlocked.Read(ref _responses);
@@ -26,6 +27,9 @@ public sealed class ServerCounters
     public long TcpConnections => Interlocked.Read(ref _tcpConnections);
     public long TcpRejected => Interlocked.Read(ref _tcpRejected);
 
+    /// <summary>How many times the server refused or cut off a client for <paramref name="kind"/>.</summary>
+    public long Refusals(ServerRefusal kind) => Interlocked.Read(ref _refusals[(int)kind]);
+
     internal void CountRequest() => Interlocked.Increment(ref _requests);
     internal void CountResponse() => Interlocked.Increment(ref _responses);
     // Batched loops add once per batch: one contended cache line per batch instead of per datagram.
@@ -34,6 +38,7 @@ public sealed class ServerCounters
     internal void CountSendError() => Interlocked.Increment(ref _sendErrors);
     internal void CountTcpConnection() => Interlocked.Increment(ref _tcpConnections);
     internal void CountTcpRejected() => Interlocked.Increment(ref _tcpRejected);
+    internal void CountRefusal(ServerRefusal kind) => Interlocked.Increment(ref _refusals[(int)kind]);
 
     internal void CountDrop(Stun.StunDropReason reason)
     {
@@ -47,5 +52,6 @@ public sealed class ServerCounters
 
     public override string ToString() =>
         $"requests={Requests} responses={Responses} malformed={Malformed} bad_fingerprint={BadFingerprint} " +
-        $"not_requests={NotRequests} send_errors={SendErrors} tcp_connections={TcpConnections} tcp_rejected={TcpRejected}";
+        $"not_requests={NotRequests} send_errors={SendErrors} tcp_connections={TcpConnections} tcp_rejected={TcpRejected}" +
+        string.Concat(Enum.GetValues<ServerRefusal>().Where(k => Refusals(k) > 0).Select(k => $" refused_{k}={Refusals(k)}"));
 }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
@@ -14,18 +15,23 @@ internal sealed class RendezvousConnection
 {
     private static long s_nextId;
 
+    private const int InitialReadSize = 2048;
+
     private readonly Socket _socket;
     private readonly RendezvousLoop _loop;
+    private readonly TimeSpan _messageTimeout;
     private readonly Channel<byte[]> _outbox = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(256)
     {
         SingleReader = true,
         FullMode = BoundedChannelFullMode.DropWrite,
     });
 
-    public RendezvousConnection(Socket socket, RendezvousLoop loop)
+    /// <param name="messageTimeout">How long a frame that has begun may take to arrive whole (<see cref="NatPunchServerOptions.TcpMessageTimeout"/>).</param>
+    public RendezvousConnection(Socket socket, RendezvousLoop loop, TimeSpan messageTimeout)
     {
         _socket = socket;
         _loop = loop;
+        _messageTimeout = messageTimeout;
         Id = Interlocked.Increment(ref s_nextId);
         Remote = (IPEndPoint)socket.RemoteEndPoint!;
     }
@@ -70,9 +76,12 @@ internal sealed class RendezvousConnection
 
     private async Task<string> ReadLoopAsync(ReadOnlyMemory<byte> initial, CancellationToken cancellationToken)
     {
-        byte[] buffer = new byte[RendezvousFrame.HeaderLength + RendezvousFrame.MaxPayloadLength];
+        // Grows to the frame being read, up to the limit: an idle connection holds 2 KiB.
+        byte[] buffer = new byte[Math.Max(InitialReadSize, initial.Length)];
         initial.CopyTo(buffer);
         int filled = initial.Length;
+        int maxFrame = RendezvousFrame.HeaderLength + _loop.MaxFrameLength;
+        long partialSince = 0;
         while (true)
         {
             int consumed = 0;
@@ -81,8 +90,7 @@ internal sealed class RendezvousConnection
                 RendezvousFrame.Status status = RendezvousFrame.TryRead(buffer.AsSpan(consumed, filled - consumed), out ReadOnlySpan<byte> payload, out int frameLength);
                 if (status == RendezvousFrame.Status.Invalid)
                 {
-                    _loop.Post(new RendezvousLoop.Event.Malformed(Id, "bad frame header"));
-                    return "bad frame header";
+                    return await RefuseAsync("bad frame header").ConfigureAwait(false);
                 }
                 if (status == RendezvousFrame.Status.Incomplete)
                 {
@@ -100,13 +108,65 @@ internal sealed class RendezvousConnection
             }
             buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
             filled -= consumed;
-            int read = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            if (filled >= RendezvousFrame.HeaderLength)
+            {
+                int frame = RendezvousFrame.HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(2));
+                if (frame > maxFrame)
+                {
+                    string tooLarge = $"a frame of {frame - RendezvousFrame.HeaderLength} bytes is over this server's limit of {_loop.MaxFrameLength}";
+                    _loop.Refused(ServerRefusal.RendezvousFrameTooLarge, Remote, tooLarge);
+                    return await RefuseAsync(tooLarge).ConfigureAwait(false);
+                }
+                if (frame > buffer.Length)
+                {
+                    Array.Resize(ref buffer, frame);
+                }
+            }
+            long now = Environment.TickCount64;
+            partialSince = filled == 0 ? 0 : consumed > 0 || partialSince == 0 ? now : partialSince;
+            using CancellationTokenSource? deadline = filled == 0 ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (deadline is not null)
+            {
+                TimeSpan left = _messageTimeout - TimeSpan.FromMilliseconds(now - partialSince);
+                if (left <= TimeSpan.Zero)
+                {
+                    return SlowFrame();
+                }
+                deadline.CancelAfter(left);
+            }
+            int read;
+            try
+            {
+                read = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, deadline?.Token ?? cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return SlowFrame();
+            }
             if (read == 0)
             {
                 return "closed by the client";
             }
             filled += read;
         }
+    }
+
+    /// <summary>
+    /// Stops reading and lets the loop answer with the error and close (the outbox completes), so the
+    /// client learns why; ending the connection at once would lose that answer.
+    /// </summary>
+    private async Task<string> RefuseAsync(string reason)
+    {
+        _loop.Post(new RendezvousLoop.Event.Malformed(Id, reason));
+        await Task.WhenAny(_outbox.Reader.Completion, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
+        return reason;
+    }
+
+    private string SlowFrame()
+    {
+        string reason = $"a frame was not complete within {_messageTimeout.TotalSeconds:0} s";
+        _loop.Refused(ServerRefusal.TcpSlowMessage, Remote, reason);
+        return reason;
     }
 
     private async Task WriteLoopAsync(CancellationToken cancellationToken)

@@ -18,13 +18,16 @@ internal sealed class RendezvousLoop
     private readonly TimeProvider _time;
     private readonly long _epoch;
     private readonly ILogger _logger;
+    private readonly RefusalReporter? _refusals;
     private readonly Channel<Event> _events = Channel.CreateUnbounded<Event>(new UnboundedChannelOptions { SingleReader = true });
     // Touched only by the loop.
     private readonly Dictionary<long, RendezvousConnection> _connections = [];
 
-    public RendezvousLoop(RendezvousOptions options, TimeProvider time, ILogger logger, TurnGrantIssuer? turnGrants = null)
+    public RendezvousLoop(RendezvousOptions options, TimeProvider time, ILogger logger, RefusalReporter? refusals = null, TurnGrantIssuer? turnGrants = null)
     {
         _directory = new RendezvousDirectory(options, turnGrants);
+        _refusals = refusals;
+        MaxFrameLength = options.MaxFrameLength;
         _time = time;
         _epoch = time.GetTimestamp();
         _logger = logger;
@@ -33,6 +36,12 @@ internal sealed class RendezvousLoop
     private TimeSpan Now => _time.GetElapsedTime(_epoch);
 
     public void Post(Event e) => _events.Writer.TryWrite(e);
+
+    /// <summary>The largest frame payload a connection accepts (<see cref="RendezvousOptions.MaxFrameLength"/>).</summary>
+    public int MaxFrameLength { get; }
+
+    /// <summary>Counts and logs a limit a connection ran into.</summary>
+    public void Refused(ServerRefusal kind, EndPoint? remote, string detail) => _refusals?.Refused(kind, remote, detail);
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -107,6 +116,10 @@ internal sealed class RendezvousLoop
             if (!_connections.TryGetValue(output.ConnectionId, out RendezvousConnection? connection))
             {
                 continue;
+            }
+            if (output.Refusal is { } refusal)
+            {
+                Refused(refusal, connection.Remote, (output.Message as ErrorMessage)?.Message ?? refusal.ToString());
             }
             if (output.Message is not null)
             {

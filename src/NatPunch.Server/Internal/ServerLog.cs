@@ -29,4 +29,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(8, LogLevel.Error, "Rendezvous service fault; the loop goes on")]
     public static partial void RendezvousFault(ILogger logger, Exception exception);
+
+    [LoggerMessage(9, LogLevel.Warning, "Refused {Remote} ({Kind}): {Detail}; {More} more of this kind in the last {Seconds} s not logged")]
+    public static partial void Refused(ILogger logger, ServerRefusal kind, EndPoint? remote, string detail, long more, double seconds);
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
@@ -34,7 +35,10 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     // a burst of relayed datagrams (1024 messages of any size could hold 64 MiB; bursts of small
     // ones overflowed a 1024-message queue under load).
     private const int MaxQueuedBytes = 2 * 1024 * 1024;
-    private const int WriteBufferSize = 64 * 1024;
+    // Buffers start small and grow as the client's traffic needs (an idle or Binding-only
+    // connection held 256 KiB when they were allocated at their largest up front).
+    private const int InitialReadSize = 2048;
+    private const int InitialQueueSize = 4096;
     // Sends to the client end on message boundaries, in records of whole messages of at most this
     // size (unless one message is larger): small enough that a client's receive window (64 KiB for
     // a 128 KiB buffer) usually takes a whole one, so that the kernel rarely has to split one.
@@ -44,13 +48,15 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     private readonly int _index;
     private readonly StunBindingResponder _responder;
     private readonly ServerCounters _counters;
+    private readonly RefusalReporter? _refusals;
     private readonly ILogger _logger;
     private readonly TimeSpan _idleTimeout;
+    private readonly TimeSpan _messageTimeout;
     private readonly TurnService? _turn;
     // Guards the send state below; never held across I/O that can block.
     private readonly Lock _sendGate = new();
     // Bytes waiting for the writer.
-    private byte[] _pending = new byte[WriteBufferSize];
+    private byte[] _pending = [];
     private int _pendingLength;
     // Where each queued message ends in _pending, so that sends from the queue end on message boundaries.
     private List<int> _pendingEnds = [];
@@ -67,15 +73,18 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     });
     private TurnClient? _turnClient;
 
-    public TcpStunConnection(Socket socket, int index, StunBindingResponder responder, ServerCounters counters, ILogger logger, TimeSpan idleTimeout,
-        TurnService? turn = null)
+    /// <param name="messageTimeout">How long a message that has begun may take to arrive whole (see <see cref="NatPunchServerOptions.TcpMessageTimeout"/>).</param>
+    public TcpStunConnection(Socket socket, int index, StunBindingResponder responder, ServerCounters counters, RefusalReporter? refusals, ILogger logger,
+        TimeSpan idleTimeout, TimeSpan messageTimeout, TurnService? turn = null)
     {
         _socket = socket;
         _index = index;
         _responder = responder;
         _counters = counters;
+        _refusals = refusals;
         _logger = logger;
         _idleTimeout = idleTimeout;
+        _messageTimeout = messageTimeout;
         _turn = turn;
     }
 
@@ -105,7 +114,7 @@ internal sealed class TcpStunConnection : ITurnClientConnection
             }
             if (_pending.Length - _pendingLength < message.Length)
             {
-                Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + message.Length));
+                Array.Resize(ref _pending, Math.Max(Math.Max(_pending.Length * 2, InitialQueueSize), _pendingLength + message.Length));
             }
             message.CopyTo(_pending.AsSpan(_pendingLength));
             _pendingLength += message.Length;
@@ -128,10 +137,11 @@ internal sealed class TcpStunConnection : ITurnClientConnection
         {
             var client = (IPEndPoint)remote!;
             byte[] clientAddress = IPv4Mapping.Unmap(client.Address).GetAddressBytes();
-            byte[] buffer = new byte[MaxMessage];
-            byte[] response = new byte[StunBindingResponder.MaxResponseLength(MaxMessage)];
+            byte[] buffer = new byte[Math.Max(InitialReadSize, initial.Length)];
             initial.CopyTo(buffer);
             int filled = initial.Length;
+            // When the message now in the buffer began (Environment.TickCount64), 0 when it is empty.
+            long partialSince = 0;
             while (true)
             {
                 int consumed = 0;
@@ -145,17 +155,7 @@ internal sealed class TcpStunConnection : ITurnClientConnection
                         _turn!.HandleFromClient(TurnClientFor(client), frame);
                         continue;
                     }
-                    StunResponse outcome = _responder.Respond(frame, clientAddress, client.Port, _index, overTcp: true, response);
-                    _counters.CountRequest();
-                    if (outcome.HasResponse)
-                    {
-                        TrySend(response.AsSpan(0, outcome.Length));
-                        _counters.CountResponse();
-                    }
-                    else
-                    {
-                        _counters.CountDrop(outcome.Dropped);
-                    }
+                    Answer(frame, clientAddress, client.Port);
                 }
                 if (filled - consumed >= 4 && !TryGetFrame(buffer.AsSpan(consumed, filled - consumed), out _, out _))
                 {
@@ -165,11 +165,26 @@ internal sealed class TcpStunConnection : ITurnClientConnection
                 }
                 buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
                 filled -= consumed;
+                long now = Environment.TickCount64;
+                partialSince = filled == 0 ? 0 : consumed > 0 || partialSince == 0 ? now : partialSince;
+                // Room for the whole of the frame that has begun (its length is known from 4 bytes on).
+                if (filled >= 4 && TryGetFrame(buffer.AsSpan(0, filled), out int next, out _) && next > buffer.Length)
+                {
+                    Array.Resize(ref buffer, next);
+                }
+                TimeSpan messageLeft = filled == 0 ? Timeout.InfiniteTimeSpan : _messageTimeout - TimeSpan.FromMilliseconds(now - partialSince);
+                if (filled > 0 && messageLeft <= TimeSpan.Zero)
+                {
+                    reason = SlowMessage(remote);
+                    return;
+                }
 
                 // A TURN client may only receive for minutes; its allocation's lifetime governs it
-                // instead, and its reads (the relay's hot path) need no idle timer of their own.
-                using CancellationTokenSource? idle = _turnClient is null ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
-                idle?.CancelAfter(_idleTimeout);
+                // instead, and its reads (the relay's hot path) need no idle timer of their own,
+                // only the message deadline while a message is half read.
+                TimeSpan limit = _turnClient is null ? Shorter(_idleTimeout, messageLeft) : messageLeft;
+                using CancellationTokenSource? timer = limit == Timeout.InfiniteTimeSpan ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timer?.CancelAfter(limit);
                 if (_turnClient is not null)
                 {
                     await _turn!.WhenRelayCaughtUpAsync().ConfigureAwait(false);
@@ -177,11 +192,11 @@ internal sealed class TcpStunConnection : ITurnClientConnection
                 int read;
                 try
                 {
-                    read = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, idle?.Token ?? cancellationToken).ConfigureAwait(false);
+                    read = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, timer?.Token ?? cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    reason = "idle timeout";
+                    reason = filled > 0 ? SlowMessage(remote) : "idle timeout";
                     return;
                 }
                 if (read == 0)
@@ -189,6 +204,11 @@ internal sealed class TcpStunConnection : ITurnClientConnection
                     return;
                 }
                 filled += read;
+                if (filled == buffer.Length && buffer.Length < MaxMessage)
+                {
+                    // The client sends more than the buffer holds per read: a bulk TURN sender, say.
+                    Array.Resize(ref buffer, Math.Min(buffer.Length * 2, MaxMessage));
+                }
             }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
@@ -214,6 +234,40 @@ internal sealed class TcpStunConnection : ITurnClientConnection
             await writer.ConfigureAwait(false);
         }
     }
+
+    private void Answer(ReadOnlySpan<byte> request, byte[] clientAddress, int clientPort)
+    {
+        // Rented per request: a connection that only waits holds no response buffer.
+        byte[] response = ArrayPool<byte>.Shared.Rent(StunBindingResponder.MaxResponseLength(request.Length));
+        try
+        {
+            StunResponse outcome = _responder.Respond(request, clientAddress, clientPort, _index, overTcp: true, response);
+            _counters.CountRequest();
+            if (outcome.HasResponse)
+            {
+                TrySend(response.AsSpan(0, outcome.Length));
+                _counters.CountResponse();
+            }
+            else
+            {
+                _counters.CountDrop(outcome.Dropped);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(response);
+        }
+    }
+
+    private string SlowMessage(EndPoint? remote)
+    {
+        string reason = $"a message was not complete within {_messageTimeout.TotalSeconds:0} s";
+        _refusals?.Refused(ServerRefusal.TcpSlowMessage, remote, reason);
+        return reason;
+    }
+
+    private static TimeSpan Shorter(TimeSpan a, TimeSpan b) =>
+        a == Timeout.InfiniteTimeSpan ? b : b == Timeout.InfiniteTimeSpan ? a : a < b ? a : b;
 
     /// <summary>The length of the next frame: a STUN message, or with TURN on, padded ChannelData.</summary>
     private bool TryGetFrame(ReadOnlySpan<byte> data, out int length, out bool isTurn)
@@ -249,7 +303,7 @@ internal sealed class TcpStunConnection : ITurnClientConnection
         {
             // Everything queued goes out, in records of whole messages; the two buffers (and their
             // lists of message ends) change places each round.
-            byte[] sending = new byte[WriteBufferSize];
+            byte[] sending = [];
             List<int> sendingEnds = [];
             while (true)
             {

@@ -63,6 +63,12 @@ public sealed partial class RendezvousDirectory
             return;
         }
         client.LastHeard = now;
+        if (!client.TakeMessageToken(now, _options))
+        {
+            Refuse(client, ServerRefusal.RendezvousMessageRate,
+                $"more than {_options.MessagesPerSecond:0} messages a second (bursts of {_options.MessageBurst}): closing", now);
+            return;
+        }
         switch (message)
         {
             case PingMessage ping:
@@ -129,6 +135,10 @@ public sealed partial class RendezvousDirectory
             TimeSpan? next = null;
             foreach (Client client in _connections.Values)
             {
+                if (client.Name is null)
+                {
+                    next = Earliest(next, client.ConnectedAt + _options.RegisterTimeout);
+                }
                 next = Earliest(next, client.LastPinged + _options.PingInterval);
                 next = Earliest(next, client.LastHeard + _options.DeadAfter);
                 foreach (PendingConnect waiting in client.Waiting.Values)
@@ -151,6 +161,11 @@ public sealed partial class RendezvousDirectory
     {
         foreach (Client client in _connections.Values.ToList())
         {
+            if (client.Name is null && now - client.ConnectedAt >= _options.RegisterTimeout)
+            {
+                Refuse(client, ServerRefusal.RendezvousRegisterTimeout, $"no name registered within {_options.RegisterTimeout.TotalSeconds:0} s: closing", now);
+                continue;
+            }
             if (now - client.LastHeard >= _options.DeadAfter)
             {
                 _outputs.Enqueue(new RendezvousOutput(client.ConnectionId, null, Close: true));
@@ -171,6 +186,13 @@ public sealed partial class RendezvousDirectory
     }
 
     public bool TryPollOutput(out RendezvousOutput output) => _outputs.TryDequeue(out output);
+
+    /// <summary>A limit closes the connection: the client is told why, the driver counts and logs it.</summary>
+    private void Refuse(Client client, ServerRefusal refusal, string why, TimeSpan now)
+    {
+        _outputs.Enqueue(new RendezvousOutput(client.ConnectionId, new ErrorMessage(RendezvousErrorCodes.BadRequest, why), Close: true, refusal));
+        Disconnected(client.ConnectionId, why, now);
+    }
 
     private void Register(Client client, RegisterMessage register, TimeSpan now)
     {
@@ -355,6 +377,7 @@ public sealed partial class RendezvousDirectory
     {
         public long ConnectionId { get; } = connectionId;
         public IPEndPoint Remote { get; } = remote;
+        public TimeSpan ConnectedAt { get; } = now;
         public string? Name { get; set; }
         public string? Instance { get; set; }
         public PeerOffer? Offer { get; set; }
@@ -365,6 +388,23 @@ public sealed partial class RendezvousDirectory
         /// <summary>The connects under way, by the peer asked for.</summary>
         public Dictionary<string, PendingConnect> Waiting { get; } = new(StringComparer.Ordinal);
         public HashSet<string> Sessions { get; } = new(StringComparer.Ordinal);
+
+        // The message rate's token bucket: tokens left, as of _tokensAt.
+        private double _tokens = double.NaN;
+        private TimeSpan _tokensAt;
+
+        public bool TakeMessageToken(TimeSpan now, RendezvousOptions options)
+        {
+            _tokens = double.IsNaN(_tokens) ? options.MessageBurst
+                : Math.Min(options.MessageBurst, _tokens + (now - _tokensAt).TotalSeconds * options.MessagesPerSecond);
+            _tokensAt = now;
+            if (_tokens < 1)
+            {
+                return false;
+            }
+            _tokens--;
+            return true;
+        }
     }
 
     private sealed record PendingConnect(string Peer, PeerOffer Offer, TimeSpan Deadline, TimeSpan WaitedFor);

@@ -25,4 +25,21 @@ public sealed record RendezvousOptions
 
     /// <summary>Names are 1–64 characters of letters, digits and "-_.@".</summary>
     public int MaxNameLength { get; init; } = 64;
+
+    /// <summary>A connection must register a name within this time, or it is closed: no pinging without a name for ever.</summary>
+    public TimeSpan RegisterTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The largest frame payload accepted (JSON bytes); a larger frame closes the connection. An offer with a hundred candidates is about 15 KB.</summary>
+    public int MaxFrameLength { get; init; } = 32 * 1024;
+
+    /// <summary>
+    /// Messages one connection may send per second, on average (a token bucket of
+    /// <see cref="MessageBurst"/>); beyond it the connection is closed. Generous, because one busy
+    /// listener takes all its sessions' signalling through one connection (a node accepting 1,000
+    /// sessions in 6 s sends several hundred a second).
+    /// </summary>
+    public double MessagesPerSecond { get; init; } = 300;
+
+    /// <summary>Messages one connection may send at once before <see cref="MessagesPerSecond"/> applies.</summary>
+    public int MessageBurst { get; init; } = 3000;
 }
