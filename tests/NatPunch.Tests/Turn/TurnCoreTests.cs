@@ -339,6 +339,9 @@ public sealed class TurnCoreTests
     [InlineData("169.254.1.1:9", false, null, StunErrorCode.Forbidden)]
     [InlineData("224.0.0.1:9", false, null, StunErrorCode.Forbidden)]
     [InlineData("203.0.113.1:9", false, null, 0)]
+    [InlineData("192.0.0.170:9", false, null, StunErrorCode.Forbidden)]
+    [InlineData("198.19.1.1:9", false, null, StunErrorCode.Forbidden)]
+    [InlineData("198.19.1.1:9", false, "198.18.0.0/15", 0)]
     public void PeerPolicy(string peer, bool allowLoopback, string? allowed, int expected)
     {
         var options = new TurnOptions
@@ -353,6 +356,22 @@ public sealed class TurnCoreTests
         permission.ErrorCode.ShouldBe(expected);
         TurnTestClient.Response channel = client.Parse(client.Request(StunMethod.ChannelBind, TurnTestClient.Channel(0x4000, IPEndPoint.Parse(peer))));
         channel.ErrorCode.ShouldBe(expected);
+    }
+
+    /// <summary>IPv6 peers that carry an IPv4 address are judged by it (an IPv6 allocation would relay to them).</summary>
+    [Theory]
+    [InlineData("64:ff9b::a01:203", false, false)]   // NAT64 of 10.1.2.3
+    [InlineData("64:ff9b::7f00:1", false, false)]    // NAT64 of 127.0.0.1
+    [InlineData("64:ff9b::7f00:1", true, true)]      // ... with loopback peers allowed
+    [InlineData("64:ff9b::cb00:7101", false, true)]  // NAT64 of 203.0.113.1
+    [InlineData("2002:c0a8:101::1", false, false)]   // 6to4 of 192.168.1.1
+    [InlineData("2002:cb00:7101::1", false, true)]   // 6to4 of 203.0.113.1
+    [InlineData("2001:db8::1", false, true)]
+    public void IPv6PeersCarryingAnIPv4AddressAreJudgedByIt(string peer, bool allowLoopback, bool allowed)
+    {
+        var policy = new PeerAddressPolicy(new TurnOptions { AllowLoopbackPeers = allowLoopback });
+
+        policy.IsAllowed(IPAddress.Parse(peer)).ShouldBe(allowed);
     }
 
     [Fact]

@@ -84,7 +84,9 @@ public sealed class TurnServerNode : ITurnEnvironment
     private DateTimeOffset Now => Epoch + _simulator.Now;
 
     private TurnCore NewCore() =>
-        new(new TurnOptions { Realm = "simulation", Users = new Dictionary<string, string> { [Credentials.Username] = Credentials.Password } }, this,
+        // The simulated internet is RFC 2544's benchmarking range, which a real relay refuses as peers.
+        new(new TurnOptions { Realm = "simulation", Users = new Dictionary<string, string> { [Credentials.Username] = Credentials.Password },
+                AllowedPeers = [IPNetwork.Parse("198.18.0.0/15")] }, this,
             random: new Random(_simulator.Seed));
 
     private void Listen()
