@@ -98,9 +98,11 @@ pids+=($!)
 
 on "$SERVER_CPU" timeout "$budget" "${natpunch[@]}" server --listen "$HOST:$OURS_PORT" --realm "$REALM" \
   --turn-user "$TURN_USER:$TURN_PASSWORD" --allow-loopback-peers --min-port 40000 --max-port 44999 \
+  --max-bps 0 --user-quota 0 --allocations-per-ip 0 \
   >"$KEEP_DIR/ours.log" 2>&1 &
 pids+=($!)
 
+# (Ours without its per-allocation bandwidth and quota defaults: coturn has none by default.)
 # coturn with the same credentials and peer policy; no TLS/DTLS/CLI, quiet, COTURN_THREADS relay threads.
 on "$SERVER_CPU" timeout "$budget" turnserver -n --relay-threads "$COTURN_THREADS" --lt-cred-mech --realm "$REALM" --user "$TURN_USER:$TURN_PASSWORD" \
   --listening-ip "$HOST" --listening-port "$COTURN_PORT" --relay-ip "$HOST" --min-port 45000 --max-port 49999 \

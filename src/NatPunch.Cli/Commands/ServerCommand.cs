@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NatPunch.Server;
 using NatPunch.Server.Hosting;
+using NatPunch.Server.Rendezvous;
 using NatPunch.Server.Turn;
 
 namespace NatPunch.Cli.Commands;
@@ -63,15 +64,68 @@ internal static class ServerCommand
         };
         var userQuota = new Option<int>("--user-quota")
         {
-            Description = "TURN: allocations one user may hold at once (0 = no limit; beyond it 486).",
+            Description = $"TURN: allocations one user (or one registered peer's grant) may hold at once (0 = no limit; beyond it 486). Default {TurnOptions.Default.UserQuota}.",
+            DefaultValueFactory = _ => TurnOptions.Default.UserQuota,
+        };
+        var allocationsPerIp = new Option<int>("--allocations-per-ip")
+        {
+            Description = $"TURN: allocations at once from one source, an IPv4 address or an IPv6 /64 (0 = no limit). Default {TurnOptions.Default.AllocationsPerAddress}.",
+            DefaultValueFactory = _ => TurnOptions.Default.AllocationsPerAddress,
         };
         var totalQuota = new Option<int>("--total-quota")
         {
-            Description = "TURN: allocations in total at once (0 = no limit).",
+            Description = $"TURN: allocations in total at once (0 = no limit). Default {TurnOptions.Default.TotalQuota}.",
+            DefaultValueFactory = _ => TurnOptions.Default.TotalQuota,
+        };
+        var maxPermissions = new Option<int>("--max-permissions")
+        {
+            Description = $"TURN: peer addresses one allocation may have permissions for at once (0 = no limit; beyond it 508). Default {TurnOptions.Default.MaxPermissionsPerAllocation}.",
+            DefaultValueFactory = _ => TurnOptions.Default.MaxPermissionsPerAllocation,
         };
         var maxBps = new Option<long>("--max-bps")
         {
-            Description = "TURN: relayed bytes per second per allocation, both directions together (0 = no limit); the excess is dropped.",
+            Description = $"TURN: relayed bytes per second per allocation, both directions together (0 = no limit); the excess is dropped. Default {TurnOptions.Default.MaxBytesPerSecond} (100 Mbit/s).",
+            DefaultValueFactory = _ => TurnOptions.Default.MaxBytesPerSecond,
+        };
+        var maxConnections = new Option<int>("--max-connections")
+        {
+            Description = $"TCP connections at once, all clients together. Default {NatPunchServerOptions.Default.MaxTcpConnections}.",
+            DefaultValueFactory = _ => NatPunchServerOptions.Default.MaxTcpConnections,
+        };
+        var maxConnectionsPerIp = new Option<int>("--max-connections-per-ip")
+        {
+            Description = $"TCP connections at once from one source, an IPv4 address or an IPv6 /64. Default {NatPunchServerOptions.Default.MaxTcpConnectionsPerAddress}.",
+            DefaultValueFactory = _ => NatPunchServerOptions.Default.MaxTcpConnectionsPerAddress,
+        };
+        var handshakeTimeout = new Option<double>("--handshake-timeout")
+        {
+            Description = $"Seconds a new TCP connection has to send its first bytes. Default {NatPunchServerOptions.Default.TcpHandshakeTimeout.TotalSeconds}.",
+            DefaultValueFactory = _ => NatPunchServerOptions.Default.TcpHandshakeTimeout.TotalSeconds,
+        };
+        var messageTimeout = new Option<double>("--message-timeout")
+        {
+            Description = $"Seconds a message begun on a TCP connection has to arrive whole (a minimum data rate, against slowloris). Default {NatPunchServerOptions.Default.TcpMessageTimeout.TotalSeconds}.",
+            DefaultValueFactory = _ => NatPunchServerOptions.Default.TcpMessageTimeout.TotalSeconds,
+        };
+        var registerTimeout = new Option<double>("--register-timeout")
+        {
+            Description = $"Rendezvous: seconds a connection has to register a name. Default {RendezvousOptions.Default.RegisterTimeout.TotalSeconds}.",
+            DefaultValueFactory = _ => RendezvousOptions.Default.RegisterTimeout.TotalSeconds,
+        };
+        var rendezvousRate = new Option<double>("--rendezvous-rate")
+        {
+            Description = $"Rendezvous: messages per second one connection may send on average (bursts of --rendezvous-burst); beyond it the connection is closed. Default {RendezvousOptions.Default.MessagesPerSecond}.",
+            DefaultValueFactory = _ => RendezvousOptions.Default.MessagesPerSecond,
+        };
+        var rendezvousBurst = new Option<int>("--rendezvous-burst")
+        {
+            Description = $"Rendezvous: messages one connection may send at once. Default {RendezvousOptions.Default.MessageBurst}.",
+            DefaultValueFactory = _ => RendezvousOptions.Default.MessageBurst,
+        };
+        var rendezvousMaxFrame = new Option<int>("--rendezvous-max-frame")
+        {
+            Description = $"Rendezvous: the largest message accepted, in bytes (at most 65535). Default {RendezvousOptions.Default.MaxFrameLength}.",
+            DefaultValueFactory = _ => RendezvousOptions.Default.MaxFrameLength,
         };
         var minPort = new Option<int>("--min-port")
         {
@@ -109,8 +163,9 @@ internal static class ServerCommand
             + "and TCP. Registered peers get short-lived relay credentials from the rendezvous: without --token anyone who can "
             + "register can relay (to public addresses only, unless --allow-peer/--allow-loopback-peers); --no-turn switches the relay off.")
         {
-            listen, altAddress, token, verbose, noTurn, realm, turnUser, turnSecret, turnGrantTtl, turnNoAuth, userQuota, totalQuota, maxBps,
-            minPort, maxPort, relayIp, allowLoopbackPeers, allowPeer, denyPeer,
+            listen, altAddress, token, verbose, noTurn, realm, turnUser, turnSecret, turnGrantTtl, turnNoAuth, userQuota, allocationsPerIp, totalQuota,
+            maxPermissions, maxBps, minPort, maxPort, relayIp, allowLoopbackPeers, allowPeer, denyPeer,
+            maxConnections, maxConnectionsPerIp, handshakeTimeout, messageTimeout, registerTimeout, rendezvousRate, rendezvousBurst, rendezvousMaxFrame,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -182,7 +237,9 @@ internal static class ServerCommand
                 Secret = parse.GetValue(turnSecret),
                 NoAuth = parse.GetValue(turnNoAuth),
                 UserQuota = Math.Max(0, parse.GetValue(userQuota)),
+                AllocationsPerAddress = Math.Max(0, parse.GetValue(allocationsPerIp)),
                 TotalQuota = Math.Max(0, parse.GetValue(totalQuota)),
+                MaxPermissionsPerAllocation = Math.Max(0, parse.GetValue(maxPermissions)),
                 MaxBytesPerSecond = Math.Max(0, parse.GetValue(maxBps)),
                 MinPort = low,
                 MaxPort = high,
@@ -204,12 +261,36 @@ internal static class ServerCommand
             {
                 Console.Error.WriteLine("natpunch server: WARNING: --turn-no-auth: the TURN relay is open to anyone. Use it for tests only.");
             }
+            if (parse.GetValue(maxConnections) < 1 || parse.GetValue(maxConnectionsPerIp) < 1)
+            {
+                return Usage("--max-connections and --max-connections-per-ip must be 1 or more");
+            }
+            if (parse.GetValue(handshakeTimeout) <= 0 || parse.GetValue(messageTimeout) <= 0 || parse.GetValue(registerTimeout) <= 0)
+            {
+                return Usage("--handshake-timeout, --message-timeout and --register-timeout are seconds, more than 0");
+            }
+            if (parse.GetValue(rendezvousRate) <= 0 || parse.GetValue(rendezvousBurst) < 1
+                || parse.GetValue(rendezvousMaxFrame) is < 256 or > NatPunch.Protocol.Rendezvous.RendezvousFrame.MaxPayloadLength)
+            {
+                return Usage("--rendezvous-rate must be more than 0, --rendezvous-burst 1 or more, --rendezvous-max-frame 256-65535");
+            }
             var options = new NatPunchServerOptions
             {
                 Listen = endPoints,
                 AlternateAddress = alternate,
                 Turn = turn,
-                Rendezvous = NatPunch.Server.Rendezvous.RendezvousOptions.Default with { Token = parse.GetValue(token) },
+                MaxTcpConnections = parse.GetValue(maxConnections),
+                MaxTcpConnectionsPerAddress = parse.GetValue(maxConnectionsPerIp),
+                TcpHandshakeTimeout = TimeSpan.FromSeconds(parse.GetValue(handshakeTimeout)),
+                TcpMessageTimeout = TimeSpan.FromSeconds(parse.GetValue(messageTimeout)),
+                Rendezvous = RendezvousOptions.Default with
+                {
+                    Token = parse.GetValue(token),
+                    RegisterTimeout = TimeSpan.FromSeconds(parse.GetValue(registerTimeout)),
+                    MessagesPerSecond = parse.GetValue(rendezvousRate),
+                    MessageBurst = parse.GetValue(rendezvousBurst),
+                    MaxFrameLength = parse.GetValue(rendezvousMaxFrame),
+                },
             };
             return await RunAsync(options, parse.GetValue(verbose), cancellationToken);
         });

@@ -4,6 +4,8 @@ using System.Net.Sockets;
 using NatPunch.Protocol.Stun;
 using NatPunch.Protocol.Turn;
 
+using NatPunch.Server.Internal;
+
 namespace NatPunch.Server.Turn;
 
 public sealed partial class TurnCore
@@ -55,9 +57,12 @@ public sealed partial class TurnCore
             SendError(client, request, StunErrorCode.BadRequest, key, "RESERVATION-TOKEN with EVEN-PORT or REQUESTED-ADDRESS-FAMILY");
             return;
         }
-        if ((_options.UserQuota > 0 && _allocationsPerUser.GetValueOrDefault(username) >= _options.UserQuota)
+        UInt128 source = SourceKey.Of(client.Remote.Address);
+        if ((_options.UserQuota > 0 && _allocationsPerUser[username] >= _options.UserQuota)
+            || (_options.AllocationsPerAddress > 0 && _allocationsPerSource[source] >= _options.AllocationsPerAddress)
             || (_options.TotalQuota > 0 && _allocations.Count >= _options.TotalQuota))
         {
+            Counters.QuotaRefusals++;
             SendError(client, request, StunErrorCode.AllocationQuotaReached, key);
             return;
         }
@@ -120,7 +125,8 @@ public sealed partial class TurnCore
         allocation.StartBucketFull(_options.MaxBytesPerSecond);
         _allocations[client] = allocation;
         _byRelay[relay] = allocation;
-        _allocationsPerUser[username] = _allocationsPerUser.GetValueOrDefault(username) + 1;
+        _allocationsPerUser.Add(username);
+        _allocationsPerSource.Add(source);
         Counters.AllocationsCreated++;
 
         StunMessageBuilder builder = Begin(request, StunClass.SuccessResponse);

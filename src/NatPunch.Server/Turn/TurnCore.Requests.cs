@@ -50,6 +50,10 @@ public sealed partial class TurnCore
             SendError(client, request, StunErrorCode.BadRequest, key, "XOR-PEER-ADDRESS missing");
             return;
         }
+        if (!RoomForPermissions(allocation, peers, client, request, key))
+        {
+            return;
+        }
         foreach (IPAddress peer in peers)
         {
             allocation.InstallPermission(peer, _now + _options.PermissionLifetime);
@@ -96,10 +100,35 @@ public sealed partial class TurnCore
             SendError(client, request, StunErrorCode.BadRequest, key, "Peer bound to another channel");
             return;
         }
+        if (!RoomForPermissions(allocation, [TurnClient.Normalize(peer).Address], client, request, key))
+        {
+            return;
+        }
         allocation.Bind(channel, peer, _now + _options.ChannelLifetime);
         allocation.InstallPermission(peer.Address, _now + _options.PermissionLifetime);
         StunMessageBuilder builder = Begin(request, StunClass.SuccessResponse);
         Finish(ref builder, client, key, request.HasFingerprint);
+    }
+
+    /// <summary>
+    /// Whether the allocation may hold permissions for <paramref name="peers"/> too (RFC 8656 §9.1
+    /// lets a server refuse with 508); expired ones are dropped first. False when the error was sent.
+    /// </summary>
+    private bool RoomForPermissions(TurnAllocation allocation, IEnumerable<IPAddress> peers, TurnClient client, StunMessage request, byte[]? key)
+    {
+        if (_options.MaxPermissionsPerAllocation <= 0)
+        {
+            return true;
+        }
+        allocation.Prune(_now);
+        int added = peers.Distinct().Count(peer => !allocation.HasPermission(peer, _now));
+        if (allocation.PermissionCount + added <= _options.MaxPermissionsPerAllocation)
+        {
+            return true;
+        }
+        Counters.PermissionRefusals++;
+        SendError(client, request, StunErrorCode.InsufficientCapacity, key, $"At most {_options.MaxPermissionsPerAllocation} permissions per allocation");
+        return false;
     }
 
     /// <summary>The peer's family matches the relay's (else 443) and policy allows it (else 403); false when an error was sent.</summary>

@@ -2,6 +2,8 @@ using System.Net;
 using NatPunch.Protocol.Stun;
 using NatPunch.Protocol.Turn;
 
+using NatPunch.Server.Internal;
+
 namespace NatPunch.Server.Turn;
 
 /// <summary>
@@ -24,7 +26,8 @@ public sealed partial class TurnCore
 
     private readonly Dictionary<TurnClient, TurnAllocation> _allocations = [];
     private readonly Dictionary<IRelaySocket, TurnAllocation> _byRelay = new(ReferenceEqualityComparer.Instance);
-    private readonly Dictionary<string, int> _allocationsPerUser = new(StringComparer.Ordinal);
+    private readonly Tally<string> _allocationsPerUser = new(StringComparer.Ordinal);
+    private readonly Tally<UInt128> _allocationsPerSource = new();
     private readonly Dictionary<ulong, Reservation> _reservations = [];
 
     /// <summary>The time of the input being handled.</summary>
@@ -244,17 +247,8 @@ public sealed partial class TurnCore
     {
         _allocations.Remove(allocation.Client);
         _byRelay.Remove(allocation.Relay);
-        if (_allocationsPerUser.TryGetValue(allocation.Username, out int count))
-        {
-            if (count <= 1)
-            {
-                _allocationsPerUser.Remove(allocation.Username);
-            }
-            else
-            {
-                _allocationsPerUser[allocation.Username] = count - 1;
-            }
-        }
+        _allocationsPerUser.Remove(allocation.Username);
+        _allocationsPerSource.Remove(SourceKey.Of(allocation.Client.Remote.Address));
         allocation.Relay.Dispose();
     }
 
@@ -313,7 +307,12 @@ public sealed class TurnCounters
     public long ToClients { get; internal set; }
     /// <summary>Data with no allocation, permission or channel, over the bandwidth cap, or not a request.</summary>
     public long Dropped { get; internal set; }
+    /// <summary>Allocations refused with 486 (per user, per source or in total).</summary>
+    public long QuotaRefusals { get; internal set; }
+    /// <summary>Permissions refused because the allocation holds as many as it may (508).</summary>
+    public long PermissionRefusals { get; internal set; }
 
     public override string ToString() =>
-        $"requests={Requests} errors={Errors} auth-failures={AuthFailures} allocations={AllocationsCreated} to-peers={ToPeers} to-clients={ToClients} dropped={Dropped} malformed={Malformed}";
+        $"requests={Requests} errors={Errors} auth-failures={AuthFailures} allocations={AllocationsCreated} to-peers={ToPeers} to-clients={ToClients} dropped={Dropped} malformed={Malformed}"
+        + $" quota-refusals={QuotaRefusals} permission-refusals={PermissionRefusals}";
 }

@@ -50,14 +50,26 @@ public sealed record TurnOptions
     /// <summary>How long an EVEN-PORT reservation (RESERVATION-TOKEN) is kept (RFC 8656 §7.2: about 30 s).</summary>
     public TimeSpan ReservationLifetime { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Allocations per user at once; 0 = no limit. Beyond it: 486 Allocation Quota Reached.</summary>
-    public int UserQuota { get; init; }
+    /// <summary>
+    /// Allocations per user at once (a static user, or one registered peer's grant); 0 = no limit.
+    /// Beyond it: 486 Allocation Quota Reached. A node needs one per relayed session.
+    /// </summary>
+    public int UserQuota { get; init; } = 128;
+
+    /// <summary>Allocations at once from one source (an IPv4 address or an IPv6 /64), whoever the user; 0 = no limit. Beyond it: 486.</summary>
+    public int AllocationsPerAddress { get; init; } = 256;
 
     /// <summary>Allocations in total at once; 0 = no limit. Beyond it: 486.</summary>
-    public int TotalQuota { get; init; }
+    public int TotalQuota { get; init; } = 16_384;
 
-    /// <summary>Relayed bytes per second per allocation, both directions together; 0 = no limit. Excess is dropped.</summary>
-    public long MaxBytesPerSecond { get; init; }
+    /// <summary>Peer addresses one allocation may hold permissions for at once (a session needs a few); beyond it: 508 Insufficient Capacity. 0 = no limit.</summary>
+    public int MaxPermissionsPerAllocation { get; init; } = 64;
+
+    /// <summary>
+    /// Relayed bytes per second per allocation, both directions together; 0 = no limit. Excess is
+    /// dropped. 12.5 MB/s (100 Mbit/s) by default, so that one allocation cannot take a server's uplink.
+    /// </summary>
+    public long MaxBytesPerSecond { get; init; } = 12_500_000;
 
     /// <summary>Allow loopback peers (127.0.0.0/8, ::1): for tests on one host.</summary>
     public bool AllowLoopbackPeers { get; init; }

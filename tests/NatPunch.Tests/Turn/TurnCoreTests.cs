@@ -375,6 +375,49 @@ public sealed class TurnCoreTests
     }
 
     [Fact]
+    public void OneSourceGetsAtMostItsAllocationsWhateverTheUserAndAnIPv6SourceIsItsSlash64()
+    {
+        var users = new Dictionary<string, string> { ["alice"] = "wonderland", ["bob"] = "builder" };
+        TurnTestClient first = Setup(new TurnOptions { Users = users, AllocationsPerAddress = 2 });
+        first.Allocate().IsSuccess.ShouldBeTrue();
+        NewClient("192.0.2.10:40001", user: "bob", password: "builder").Allocate().IsSuccess.ShouldBeTrue();
+        NewClient("192.0.2.10:40002", user: "bob", password: "builder").Allocate().ErrorCode.ShouldBe(StunErrorCode.AllocationQuotaReached);
+        NewClient("192.0.2.11:40000").Allocate().IsSuccess.ShouldBeTrue("another source has its own share");
+        _core.Counters.QuotaRefusals.ShouldBe(1);
+
+        // Deleting one gives the source its place back.
+        first.Parse(first.Request(StunMethod.Refresh, TurnTestClient.Lifetime(0))).IsSuccess.ShouldBeTrue();
+        NewClient("192.0.2.10:40003").Allocate().IsSuccess.ShouldBeTrue();
+    }
+
+    [Fact]
+    public void AnAllocationHoldsPermissionsForAtMostItsLimitOfPeers()
+    {
+        TurnTestClient client = Setup(new TurnOptions { Users = new Dictionary<string, string> { ["alice"] = "wonderland" }, MaxPermissionsPerAllocation = 2 });
+        client.Allocate().IsSuccess.ShouldBeTrue();
+        client.Parse(client.Request(StunMethod.CreatePermission, TurnTestClient.Peer(IPEndPoint.Parse("203.0.113.1:1")))).IsSuccess.ShouldBeTrue();
+        client.Parse(client.Request(StunMethod.ChannelBind, TurnTestClient.Channel(0x4000, IPEndPoint.Parse("203.0.113.2:1")))).IsSuccess.ShouldBeTrue();
+        // Refreshing a peer it has is fine; a third peer is not.
+        client.Parse(client.Request(StunMethod.CreatePermission, TurnTestClient.Peer(IPEndPoint.Parse("203.0.113.1:2")))).IsSuccess.ShouldBeTrue();
+        client.Parse(client.Request(StunMethod.CreatePermission, TurnTestClient.Peer(IPEndPoint.Parse("203.0.113.3:1"))))
+            .ErrorCode.ShouldBe(StunErrorCode.InsufficientCapacity);
+        client.Parse(client.Request(StunMethod.ChannelBind, TurnTestClient.Channel(0x4001, IPEndPoint.Parse("203.0.113.3:1"))))
+            .ErrorCode.ShouldBe(StunErrorCode.InsufficientCapacity);
+        _core.Counters.PermissionRefusals.ShouldBe(2);
+    }
+
+    [Fact]
+    public void TheDefaultsLimitAllocationsPermissionsAndBandwidth()
+    {
+        TurnOptions defaults = TurnOptions.Default;
+        defaults.UserQuota.ShouldBeGreaterThan(0);
+        defaults.AllocationsPerAddress.ShouldBeGreaterThan(0);
+        defaults.TotalQuota.ShouldBeGreaterThan(0);
+        defaults.MaxPermissionsPerAllocation.ShouldBeGreaterThan(0);
+        defaults.MaxBytesPerSecond.ShouldBeGreaterThan(0);
+    }
+
+    [Fact]
     public void UserQuotaGives486()
     {
         TurnTestClient first = Setup(new TurnOptions { Users = new Dictionary<string, string> { ["alice"] = "wonderland", ["bob"] = "builder" }, UserQuota = 1 });
