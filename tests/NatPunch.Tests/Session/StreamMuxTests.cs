@@ -121,8 +121,10 @@ public class StreamMuxTests
             await stream.WriteAsync(new byte[] { (byte)i }, ct);
             opened.Add(stream);
         }
-        ReliableStream first = await pair.B.AcceptAsync(ct);
-        ReliableStream second = await pair.B.AcceptAsync(ct);
+        // The two streams' first segments may reach B in either order: match them by id.
+        ReliableStream[] accepted = [await pair.B.AcceptAsync(ct), await pair.B.AcceptAsync(ct)];
+        ReliableStream first = accepted.Single(s => s.Options.StreamId == opened[0].Options.StreamId);
+        ReliableStream second = accepted.Single(s => s.Options.StreamId == opened[1].Options.StreamId);
         dropped.ShouldBeGreaterThanOrEqualTo(1);
 
         Task<ReliableStream> third = pair.A.OpenAsync(ct);
