@@ -20,6 +20,7 @@ public sealed partial class RendezvousDirectory
     private readonly Dictionary<string, Client> _byName = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
     private readonly Queue<RendezvousOutput> _outputs = new();
+    private readonly List<EndingGrants> _endingGrants = [];
     private long _nextPingId;
     // Connects one client may have waiting at once: enough for a node reaching many peers, not a table to fill.
     private const int MaxConnectsPerClient = 32;
@@ -49,6 +50,12 @@ public sealed partial class RendezvousDirectory
         if (client.Name is not null && _byName.TryGetValue(client.Name, out Client? registered) && registered == client)
         {
             _byName.Remove(client.Name);
+        }
+        if (client.Grants.Count > 0)
+        {
+            // Its grants end with the registration, unless the same process registers again within
+            // the resume window (a new connection after a network change): then they pass to it.
+            _endingGrants.Add(new EndingGrants(client.Name!, client.Instance, [.. client.Grants], now + _options.ResumeWindow));
         }
         foreach (string sessionId in client.Sessions)
         {
@@ -153,6 +160,10 @@ public sealed partial class RendezvousDirectory
                     next = Earliest(next, resumeBy);
                 }
             }
+            foreach (EndingGrants ending in _endingGrants)
+            {
+                next = Earliest(next, ending.At);
+            }
             return next;
         }
     }
@@ -183,7 +194,41 @@ public sealed partial class RendezvousDirectory
             }
         }
         EndSessionsNotResumed(now);
+        RevokeEndedGrants(now);
     }
+
+    /// <summary>A registration by the same process (same name and instance) takes over grants whose registration is ending.</summary>
+    private void AdoptEndingGrants(Client client)
+    {
+        if (client.Instance is null)
+        {
+            return;
+        }
+        foreach (EndingGrants ending in _endingGrants.Where(e => e.Name == client.Name && e.Instance == client.Instance).ToList())
+        {
+            client.Grants.AddRange(ending.Usernames);
+            _endingGrants.Remove(ending);
+        }
+    }
+
+    private void RevokeEndedGrants(TimeSpan now)
+    {
+        if (_turnGrants is null)
+        {
+            return;
+        }
+        foreach (EndingGrants ending in _endingGrants.Where(e => now >= e.At).ToList())
+        {
+            _endingGrants.Remove(ending);
+            foreach (string username in ending.Usernames)
+            {
+                _turnGrants.Revoked.Revoke(username, _turnGrants.Now);
+            }
+        }
+    }
+
+    /// <summary>Grants of a registration that ended, revoked at <paramref name="At"/> unless the same process registers again before.</summary>
+    private sealed record EndingGrants(string Name, string? Instance, List<string> Usernames, TimeSpan At);
 
     public bool TryPollOutput(out RendezvousOutput output) => _outputs.TryDequeue(out output);
 
@@ -230,7 +275,13 @@ public sealed partial class RendezvousDirectory
         client.Offer = register.Offer;
         _byName[register.Name] = client;
         // Only here, past the token check: a grant is as good as the token for using the relay.
-        Send(client, new RegisteredMessage(register.Name, Format(client.Remote), _turnGrants?.Issue(register.Name)));
+        TurnGrant? grant = _turnGrants?.Issue(register.Name);
+        if (grant is not null)
+        {
+            client.Grants.Add(grant.Username);
+        }
+        AdoptEndingGrants(client);
+        Send(client, new RegisteredMessage(register.Name, Format(client.Remote), grant));
         if (register.Resume is { } resume)
         {
             Resume(client, resume, now);
@@ -388,6 +439,8 @@ public sealed partial class RendezvousDirectory
         /// <summary>The connects under way, by the peer asked for.</summary>
         public Dictionary<string, PendingConnect> Waiting { get; } = new(StringComparer.Ordinal);
         public HashSet<string> Sessions { get; } = new(StringComparer.Ordinal);
+        /// <summary>The usernames of the TURN grants this registration received: they end with it.</summary>
+        public List<string> Grants { get; } = [];
 
         // The message rate's token bucket: tokens left, as of _tokensAt.
         private double _tokens = double.NaN;

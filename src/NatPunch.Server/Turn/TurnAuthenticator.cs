@@ -38,14 +38,23 @@ public sealed class TurnAuthenticator
     private readonly Dictionary<string, byte[]> _keys = new(StringComparer.Ordinal);
     // TURN REST API secrets: the configured one and the one grants are minted with (usually the same).
     private readonly string[] _secrets;
+    private readonly RevokedGrants? _revoked;
+
+    /// <summary>Whether <paramref name="username"/> is a grant whose registration ended.</summary>
+    public bool IsRevoked(string username) => _revoked is not null && _revoked.IsRevoked(username);
+
+    /// <summary>Whether any grant is revoked (the relay's sweep has work).</summary>
+    public bool AnyRevoked => _revoked is not null && _revoked.Any;
 
     /// <param name="grantSecret">
     /// The secret of the <see cref="TurnGrantIssuer"/> whose grants this relay accepts, besides
     /// <see cref="TurnOptions.Users"/> and <see cref="TurnOptions.Secret"/>.
     /// </param>
-    public TurnAuthenticator(TurnOptions options, byte[]? nonceKey = null, string? grantSecret = null)
+    /// <param name="revoked">Grants this relay no longer accepts (their registration ended).</param>
+    public TurnAuthenticator(TurnOptions options, byte[]? nonceKey = null, string? grantSecret = null, RevokedGrants? revoked = null)
     {
         _options = options;
+        _revoked = revoked;
         _nonceKey = nonceKey ?? RandomNumberGenerator.GetBytes(32);
         foreach ((string user, string password) in options.Users)
         {
@@ -101,7 +110,7 @@ public sealed class TurnAuthenticator
         {
             return request.VerifyMessageIntegrity(key);
         }
-        if (_secrets.Length > 0 && TurnRestCredentials.TryGetExpiry(username, out DateTimeOffset expiry) && expiry > now)
+        if (_secrets.Length > 0 && TurnRestCredentials.TryGetExpiry(username, out DateTimeOffset expiry) && expiry > now && !IsRevoked(username))
         {
             foreach (string secret in _secrets)
             {

@@ -102,9 +102,11 @@ public sealed partial class TurnCore
     {
         _now = now;
         List<TurnAllocation>? expired = null;
+        bool anyRevoked = _authenticator.AnyRevoked;
         foreach (TurnAllocation allocation in _allocations.Values)
         {
-            if (now >= allocation.Expiry)
+            // A grant whose registration ended takes its allocations with it.
+            if (now >= allocation.Expiry || (anyRevoked && _authenticator.IsRevoked(allocation.Username)))
             {
                 (expired ??= []).Add(allocation);
             }

@@ -41,6 +41,12 @@ public sealed class TurnGrantIssuer
     /// <summary>How long each grant is valid (whole seconds).</summary>
     public TimeSpan Lifetime { get; }
 
+    /// <summary>Grants whose registration ended: the relay refuses them and deletes their allocations.</summary>
+    public RevokedGrants Revoked { get; } = new();
+
+    /// <summary>The issuer's clock's time.</summary>
+    public DateTimeOffset Now => _time.GetUtcNow();
+
     /// <summary>A grant for the peer registered as <paramref name="name"/>, valid from now.</summary>
     public TurnGrant Issue(string name) => Issue(name, _time.GetUtcNow());
 

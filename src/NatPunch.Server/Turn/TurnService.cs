@@ -59,7 +59,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        _core = new TurnCore(options, this, new TurnAuthenticator(options, grantSecret: grants?.Secret));
+        _core = new TurnCore(options, this, new TurnAuthenticator(options, grantSecret: grants?.Secret, revoked: grants?.Revoked));
         _poller = RelayPoller.IsSupported ? new RelayPoller(this) : null;
         _timer = _time.CreateTimer(_ => Expire(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }

@@ -41,12 +41,12 @@ public sealed class TurnGrantTests : IAsyncLifetime
     }
 
     /// <summary>A server with the options a user gets without TURN flags, plus loopback peers for the test.</summary>
-    private NatPunchServer StartServer(TurnOptions? turn = null)
+    private NatPunchServer StartServer(TurnOptions? turn = null, TimeSpan? resumeWindow = null)
     {
         var server = new NatPunchServer(new NatPunchServerOptions
         {
             Listen = [new IPEndPoint(IPAddress.Loopback, 0)],
-            Rendezvous = RendezvousOptions.Default with { Token = Token },
+            Rendezvous = RendezvousOptions.Default with { Token = Token, ResumeWindow = resumeWindow ?? RendezvousOptions.Default.ResumeWindow },
             Turn = turn ?? new TurnOptions { AllowLoopbackPeers = true },
         });
         server.Start();
@@ -112,6 +112,29 @@ public sealed class TurnGrantTests : IAsyncLifetime
         // Minted with the server's own secret, so only the expiry is wrong.
         TurnGrant stale = server.TurnGrants!.Issue("bob", DateTimeOffset.UtcNow.AddDays(-2));
         await AllocationIsRefusedWith401(server, transport, stale);
+    }
+
+    [Fact]
+    public async Task AGrantEndsWithItsRegistrationAndTakesItsAllocationWithIt()
+    {
+        NatPunchServer server = StartServer(resumeWindow: TimeSpan.FromMilliseconds(500));
+        TurnGrant grant = (await RegisterAsync(server, "leaving")).Turn.ShouldNotBeNull();
+        await using RelayClient client = await ConnectAsync(server, TurnServerTransport.Udp, grant);
+        await client.AllocateAsync(Cancel).WaitAsync(Timeout, Cancel);
+        server.Turn!.Snapshot().Allocations.ShouldBe(1);
+
+        // The peer's rendezvous connection ends and it does not come back within the resume window.
+        await _peers[^1].DisposeAsync();
+        _peers.RemoveAt(_peers.Count - 1);
+        var deadline = DateTime.UtcNow + Timeout;
+        while (server.Turn.Snapshot().Allocations > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100, Cancel);
+        }
+
+        server.Turn.Snapshot().Allocations.ShouldBe(0, "the allocation went with the registration");
+        server.TurnGrants!.Revoked.IsRevoked(grant.Username).ShouldBeTrue();
+        await AllocationIsRefusedWith401(server, TurnServerTransport.Udp, grant);
     }
 
     [Fact]

@@ -103,6 +103,46 @@ public class RendezvousDirectoryTests
     }
 
     [Fact]
+    public void AGrantEndsWithItsRegistrationOnceTheResumeWindowHasPassed()
+    {
+        var issuer = new TurnGrantIssuer("grant-secret", TimeSpan.FromHours(1));
+        var directory = new RendezvousDirectory(RendezvousOptions.Default, issuer);
+        directory.Connected(1, IPEndPoint.Parse("192.0.2.9:1"), _now);
+        directory.Received(1, new RegisterMessage("bob", null, null, "instance-1", null), _now);
+        TurnGrant grant = Single<RegisteredMessage>(Drain(directory), 1).Turn.ShouldNotBeNull();
+
+        directory.Disconnected(1, "gone", _now);
+        directory.HandleTimeout(_now + RendezvousOptions.Default.ResumeWindow - TimeSpan.FromSeconds(1));
+        issuer.Revoked.IsRevoked(grant.Username).ShouldBeFalse("it may still come back");
+        directory.NextWakeUp.ShouldBe(_now + RendezvousOptions.Default.ResumeWindow);
+        directory.HandleTimeout(_now + RendezvousOptions.Default.ResumeWindow);
+        issuer.Revoked.IsRevoked(grant.Username).ShouldBeTrue();
+    }
+
+    [Fact]
+    public void TheSameProcessRegisteringAgainInTimeKeepsItsGrantsUntilItsNewRegistrationEnds()
+    {
+        var issuer = new TurnGrantIssuer("grant-secret", TimeSpan.FromHours(1));
+        var directory = new RendezvousDirectory(RendezvousOptions.Default, issuer);
+        TimeSpan window = RendezvousOptions.Default.ResumeWindow;
+        directory.Connected(1, IPEndPoint.Parse("192.0.2.9:1"), _now);
+        directory.Received(1, new RegisterMessage("bob", null, null, "instance-1", null), _now);
+        TurnGrant first = Single<RegisteredMessage>(Drain(directory), 1).Turn!;
+        directory.Disconnected(1, "network change", _now);
+
+        directory.Connected(2, IPEndPoint.Parse("192.0.2.9:2"), _now + TimeSpan.FromSeconds(5));
+        directory.Received(2, new RegisterMessage("bob", null, null, "instance-1", null), _now + TimeSpan.FromSeconds(5));
+        TurnGrant second = Single<RegisteredMessage>(Drain(directory), 2).Turn!;
+        directory.HandleTimeout(_now + window + window / 2);
+        issuer.Revoked.IsRevoked(first.Username).ShouldBeFalse("the relayed sessions of the process that came back keep their allocations");
+
+        directory.Disconnected(2, "gone", _now + window + window / 2);
+        directory.HandleTimeout(_now + 3 * window);
+        issuer.Revoked.IsRevoked(first.Username).ShouldBeTrue();
+        issuer.Revoked.IsRevoked(second.Username).ShouldBeTrue();
+    }
+
+    [Fact]
     public void WithoutARelayRegisteredCarriesNoGrant()
     {
         Register(1, "bob");

@@ -119,6 +119,23 @@ public sealed class TurnGrantTests
     }
 
     [Fact]
+    public void ARevokedGrantIsRefusedAndItsAllocationsAreDeletedWhileOthersStay()
+    {
+        var issuer = new TurnGrantIssuer("internal", TimeSpan.FromHours(1));
+        TurnCore core = Core(TurnOptions.Default, issuer);
+        TurnGrant bobs = issuer.Issue("bob", Now), carols = issuer.Issue("carol", Now);
+        Client(core, "192.0.2.10:40000", bobs).Allocate().IsSuccess.ShouldBeTrue();
+        Client(core, "192.0.2.11:40000", carols).Allocate().IsSuccess.ShouldBeTrue();
+
+        issuer.Revoked.Revoke(bobs.Username, Now);
+        core.Expire(Now.AddSeconds(1));
+
+        core.AllocationCount.ShouldBe(1, "bob's allocation went with his registration; carol's stays");
+        Client(core, "192.0.2.12:40000", bobs).Allocate().ErrorCode.ShouldBe(StunErrorCode.Unauthorized);
+        Client(core, "192.0.2.13:40000", carols).Allocate().IsSuccess.ShouldBeTrue();
+    }
+
+    [Fact]
     public void WithoutTheGrantSecretTheCoreRefusesGrants()
     {
         var issuer = new TurnGrantIssuer("internal", TimeSpan.FromHours(1));
@@ -139,7 +156,7 @@ public sealed class TurnGrantTests
     private TurnCore Core(TurnOptions options, TurnGrantIssuer? grants)
     {
         options = options with { Realm = TurnTestClient.Realm };
-        return new TurnCore(options, _environment, new TurnAuthenticator(options, grantSecret: grants?.Secret), new Random(7));
+        return new TurnCore(options, _environment, new TurnAuthenticator(options, grantSecret: grants?.Secret, revoked: grants?.Revoked), new Random(7));
     }
 
     private TurnTestClient Client(TurnCore core, string address, TurnGrant grant) =>
