@@ -68,6 +68,12 @@ public sealed class NatPunchServer : IAsyncDisposable
 
     public ServerCounters Counters { get; } = new();
 
+    /// <summary>TCP connections open now.</summary>
+    public int OpenTcpConnections => Volatile.Read(ref _tcpConnections);
+
+    /// <summary>The rendezvous service's connections, names and sessions, as of its loop's last turn.</summary>
+    public (int Connections, int Names, int Sessions) Rendezvous => (_rendezvous.Connections, _rendezvous.RegisteredNames, _rendezvous.Sessions);
+
     /// <summary>The UDP endpoints actually bound (with real ports when port 0 was asked for).</summary>
     public IReadOnlyList<IPEndPoint> UdpEndPoints { get; private set; } = [];
 

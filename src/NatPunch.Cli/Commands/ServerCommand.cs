@@ -87,6 +87,10 @@ internal static class ServerCommand
             Description = $"TURN: relayed bytes per second per allocation, both directions together (0 = no limit); the excess is dropped. Default {TurnOptions.Default.MaxBytesPerSecond} (100 Mbit/s).",
             DefaultValueFactory = _ => TurnOptions.Default.MaxBytesPerSecond,
         };
+        var metricsOption = new Option<string?>("--metrics")
+        {
+            Description = "Serve Prometheus metrics at http://IP:PORT/metrics (docs/metrics.md), e.g. --metrics 127.0.0.1:9464.",
+        };
         var maxConnections = new Option<int>("--max-connections")
         {
             Description = $"TCP connections at once, all clients together. Default {NatPunchServerOptions.Default.MaxTcpConnections}.",
@@ -165,7 +169,7 @@ internal static class ServerCommand
         {
             listen, altAddress, token, verbose, noTurn, realm, turnUser, turnSecret, turnGrantTtl, turnNoAuth, userQuota, allocationsPerIp, totalQuota,
             maxPermissions, maxBps, minPort, maxPort, relayIp, allowLoopbackPeers, allowPeer, denyPeer,
-            maxConnections, maxConnectionsPerIp, handshakeTimeout, messageTimeout, registerTimeout, rendezvousRate, rendezvousBurst, rendezvousMaxFrame,
+            metricsOption, maxConnections, maxConnectionsPerIp, handshakeTimeout, messageTimeout, registerTimeout, rendezvousRate, rendezvousBurst, rendezvousMaxFrame,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -292,12 +296,18 @@ internal static class ServerCommand
                     MaxFrameLength = parse.GetValue(rendezvousMaxFrame),
                 },
             };
-            return await RunAsync(options, parse.GetValue(verbose), cancellationToken);
+            IPEndPoint? metricsEndPoint = null;
+            if (parse.GetValue(metricsOption) is { } metricsText
+                && !EndPointArgument.TryParseIPEndPoint(metricsText, out metricsEndPoint, out string metricsError))
+            {
+                return Usage($"--metrics: {metricsError}");
+            }
+            return await RunAsync(options, parse.GetValue(verbose), metricsEndPoint, cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(NatPunchServerOptions options, bool verbose, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(NatPunchServerOptions options, bool verbose, IPEndPoint? metricsEndPoint, CancellationToken cancellationToken)
     {
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
@@ -319,6 +329,21 @@ internal static class ServerCommand
             Console.Error.WriteLine($"natpunch server: {e.Message}");
             await server.DisposeAsync();
             return 1;
+        }
+        using var metrics = metricsEndPoint is null ? null : new PrometheusMetrics(server);
+        if (metrics is not null)
+        {
+            try
+            {
+                metrics.Serve(metricsEndPoint!);
+            }
+            catch (Exception e) when (e is System.Net.HttpListenerException or System.Net.Sockets.SocketException or InvalidOperationException)
+            {
+                Console.Error.WriteLine($"natpunch server: --metrics {metricsEndPoint}: {e.Message}");
+                await server.DisposeAsync();
+                return 1;
+            }
+            host.Services.GetRequiredService<ILogger<NatPunchServer>>().LogInformation("Serving Prometheus metrics on http://{EndPoint}/metrics", metricsEndPoint);
         }
         await host.RunAsync(cancellationToken);
         return 0;

@@ -37,6 +37,15 @@ internal sealed class RendezvousLoop
 
     public void Post(Event e) => _events.Writer.TryWrite(e);
 
+    /// <summary>Rendezvous connections open, as of the loop's last turn.</summary>
+    public int Connections { get; private set; }
+
+    /// <summary>Names registered, as of the loop's last turn.</summary>
+    public int RegisteredNames { get; private set; }
+
+    /// <summary>Sessions (two ends by name) the directory holds, as of the loop's last turn.</summary>
+    public int Sessions { get; private set; }
+
     /// <summary>The largest frame payload a connection accepts (<see cref="RendezvousOptions.MaxFrameLength"/>).</summary>
     public int MaxFrameLength { get; }
 
@@ -80,6 +89,9 @@ internal sealed class RendezvousLoop
                     ServerLog.RendezvousFault(_logger, e);
                 }
                 Flush();
+                Connections = _connections.Count;
+                RegisteredNames = _directory.RegisteredCount;
+                Sessions = _directory.SessionCount;
             }
         }
         catch (OperationCanceledException)

@@ -34,6 +34,9 @@ public sealed partial class RendezvousDirectory
 
     public int RegisteredCount => _byName.Count;
 
+    /// <summary>Sessions held: introduced pairs, including those waiting for an end to resume.</summary>
+    public int SessionCount => _sessions.Count;
+
     public bool IsRegistered(string name) => _byName.ContainsKey(name);
 
     public void Connected(long connectionId, IPEndPoint remote, TimeSpan now)

@@ -42,6 +42,7 @@ public sealed partial class TurnCore
         }
         allocation.Relay.SendTo(peer, data);
         Counters.ToPeers++;
+        Counters.BytesToPeers += data.Length;
     }
 
     /// <summary>
@@ -75,5 +76,6 @@ public sealed partial class TurnCore
             _environment.SendToClient(allocation.Client, builder.Written);
         }
         Counters.ToClients++;
+        Counters.BytesToClients += data.Length;
     }
 }

@@ -305,8 +305,14 @@ public sealed class TurnCounters
     public long AuthFailures { get; internal set; }
     public long Malformed { get; internal set; }
     public long AllocationsCreated { get; internal set; }
+    /// <summary>Datagrams relayed from clients to peers.</summary>
     public long ToPeers { get; internal set; }
+    /// <summary>Datagrams relayed from peers to clients.</summary>
     public long ToClients { get; internal set; }
+    /// <summary>Payload bytes relayed from clients to peers.</summary>
+    public long BytesToPeers { get; internal set; }
+    /// <summary>Payload bytes relayed from peers to clients.</summary>
+    public long BytesToClients { get; internal set; }
     /// <summary>Data with no allocation, permission or channel, over the bandwidth cap, or not a request.</summary>
     public long Dropped { get; internal set; }
     /// <summary>Allocations refused with 486 (per user, per source or in total).</summary>

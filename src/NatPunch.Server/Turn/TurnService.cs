@@ -75,6 +75,18 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
         }
     }
 
+    /// <summary>The relay's counters and allocations now, taken under the core's lock (for metrics).</summary>
+    public TurnStatistics Statistics()
+    {
+        lock (_gate)
+        {
+            TurnCounters c = _core.Counters;
+            return new TurnStatistics(_core.AllocationCount, c.AllocationsCreated, c.Requests, c.Errors, c.AuthFailures, c.Malformed,
+                c.ToPeers, c.ToClients, c.BytesToPeers, c.BytesToClients, c.Dropped, c.QuotaRefusals, c.PermissionRefusals,
+                Interlocked.Read(ref _tcpQueueDrops), Interlocked.Read(ref _udpSendDrops));
+        }
+    }
+
     private string CountersText() => $"{_core.Counters} tcp-queue-drops={_tcpQueueDrops} udp-send-drops={_udpSendDrops}";
 
     /// <summary>The server socket that answers clients who wrote to <paramref name="socket"/>'s address.</summary>
