@@ -20,6 +20,7 @@ internal sealed class RendezvousConnection
     private readonly Socket _socket;
     private readonly RendezvousLoop _loop;
     private readonly TimeSpan _messageTimeout;
+    private CancellationToken _stopping;
     private readonly Channel<byte[]> _outbox = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(256)
     {
         SingleReader = true,
@@ -54,7 +55,12 @@ internal sealed class RendezvousConnection
     /// <summary>Runs until the connection ends; <paramref name="initial"/> holds bytes already read by the dispatcher.</summary>
     public async Task RunAsync(ReadOnlyMemory<byte> initial, CancellationToken cancellationToken)
     {
-        _loop.Post(new RendezvousLoop.Event.Opened(this));
+        _stopping = cancellationToken;
+        if (!await PostAsync(new RendezvousLoop.Event.Opened(this)).ConfigureAwait(false))
+        {
+            _socket.Dispose();
+            return;
+        }
         Task writer = WriteLoopAsync(cancellationToken);
         string reason = "connection closed";
         try
@@ -67,7 +73,7 @@ internal sealed class RendezvousConnection
         }
         finally
         {
-            _loop.Post(new RendezvousLoop.Event.Closed(Id, reason));
+            await PostAsync(new RendezvousLoop.Event.Closed(Id, reason)).ConfigureAwait(false);
             _outbox.Writer.TryComplete();
             await writer.ConfigureAwait(false);
             _socket.Dispose();
@@ -98,11 +104,12 @@ internal sealed class RendezvousConnection
                 }
                 if (RendezvousCodec.TryDecode(payload, out RendezvousMessage message, out string error))
                 {
-                    _loop.Post(new RendezvousLoop.Event.MessageReceived(Id, message));
+                    // Waits while the loop is behind: the reader stops, and TCP slows the client down.
+                    await PostAsync(new RendezvousLoop.Event.MessageReceived(Id, message)).ConfigureAwait(false);
                 }
                 else
                 {
-                    _loop.Post(new RendezvousLoop.Event.Malformed(Id, error));
+                    await PostAsync(new RendezvousLoop.Event.Malformed(Id, error)).ConfigureAwait(false);
                 }
                 consumed += frameLength;
             }
@@ -157,9 +164,23 @@ internal sealed class RendezvousConnection
     /// </summary>
     private async Task<string> RefuseAsync(string reason)
     {
-        _loop.Post(new RendezvousLoop.Event.Malformed(Id, reason));
+        await PostAsync(new RendezvousLoop.Event.Malformed(Id, reason)).ConfigureAwait(false);
         await Task.WhenAny(_outbox.Reader.Completion, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
         return reason;
+    }
+
+    /// <summary>Hands an event to the loop, waiting while its queue is full; false once the server stops.</summary>
+    private async ValueTask<bool> PostAsync(RendezvousLoop.Event e)
+    {
+        try
+        {
+            await _loop.PostAsync(e, _stopping).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or System.Threading.Channels.ChannelClosedException)
+        {
+            return false;
+        }
     }
 
     private string SlowFrame()

@@ -19,7 +19,15 @@ internal sealed class RendezvousLoop
     private readonly long _epoch;
     private readonly ILogger _logger;
     private readonly RefusalReporter? _refusals;
-    private readonly Channel<Event> _events = Channel.CreateUnbounded<Event>(new UnboundedChannelOptions { SingleReader = true });
+    // Bounded: when the loop falls behind, connections' readers wait (and TCP slows their clients)
+    // instead of the queue growing without end under a flood.
+    private readonly Channel<Event> _events = Channel.CreateBounded<Event>(new BoundedChannelOptions(QueueCapacity)
+    {
+        SingleReader = true,
+        FullMode = BoundedChannelFullMode.Wait,
+    });
+
+    private const int QueueCapacity = 4096;
     // Touched only by the loop.
     private readonly Dictionary<long, RendezvousConnection> _connections = [];
 
@@ -35,7 +43,9 @@ internal sealed class RendezvousLoop
 
     private TimeSpan Now => _time.GetElapsedTime(_epoch);
 
-    public void Post(Event e) => _events.Writer.TryWrite(e);
+    /// <summary>Queues an event for the loop, waiting while the queue is full.</summary>
+    public ValueTask PostAsync(Event e, CancellationToken cancellationToken) =>
+        _events.Writer.TryWrite(e) ? ValueTask.CompletedTask : _events.Writer.WriteAsync(e, cancellationToken);
 
     /// <summary>Rendezvous connections open, as of the loop's last turn.</summary>
     public int Connections { get; private set; }
