@@ -156,7 +156,9 @@ public sealed class TurnAuthenticator
     public static bool TryReadNonceExpiry(string nonce, out DateTimeOffset expiry)
     {
         expiry = default;
-        if (nonce.Length < 10 || !long.TryParse(nonce.AsSpan(0, 10), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out long seconds))
+        // Ten hex digits reach past the year 9999, which DateTimeOffset cannot hold (found by fuzzing).
+        if (nonce.Length < 10 || !long.TryParse(nonce.AsSpan(0, 10), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out long seconds)
+            || seconds > DateTimeOffset.MaxValue.ToUnixTimeSeconds())
         {
             return false;
         }
