@@ -221,6 +221,42 @@ public sealed class ParserFuzzTests(ITestOutputHelper output)
         opens.ShouldBeLessThanOrEqualTo(valid.Count);
     }
 
+    [Fact]
+    public async Task SessionMessagesIntoTheStreamMux()
+    {
+        // A live pair of muxes: what the fuzzed one sends in answer reaches a real peer.
+        var (hostA, hostB) = NatPunch.Tests.Session.MemoryMuxHost.CreatePair(seed: 11);
+        await using var a = new NatPunch.Session.StreamMux(hostA, initiator: true, 16, ReliableStreamOptions.Default, TimeProvider.System);
+        await using var b = new NatPunch.Session.StreamMux(hostB, initiator: false, 16, ReliableStreamOptions.Default, TimeProvider.System);
+        hostA.Deliver(b);
+        hostB.Deliver(a);
+        var random = new Random(1212);
+        List<byte[]> valid = [];
+        for (int i = 0; i < 20; i++)
+        {
+            var header = new StreamSegmentHeader((uint)(i % 4 * 2 + 1), (StreamSegmentFlags)random.Next(4), (uint)random.Next(), 0, 65535, 0, 0);
+            byte[] buffer = new byte[StreamSegment.HeaderSize + 16];
+            valid.Add(buffer[..StreamSegment.Write(buffer, header, [], RandomStunMessages.RandomBytes(random, 16))]);
+        }
+        valid.Add(BitConverter.GetBytes(12UL)); // MaxStreams, StreamsBlocked, Ping bodies
+        var types = Enum.GetValues<SessionMessageType>();
+
+        output.WriteLine(FuzzRunner.Run("session-message", 1212, valid, input =>
+        {
+            SessionMessageType type = types[random.Next(types.Length)];
+            if (type == SessionMessageType.Segment)
+            {
+                a.OnSegment(input);
+            }
+            else
+            {
+                a.OnMessage(type, input);
+            }
+        }, maxRandomLength: 200));
+        await hostA.DisposeAsync();
+        await hostB.DisposeAsync();
+    }
+
     private static byte[] Signed(StunMethod method, StunClass kind, string? nonce, byte[]? key, TurnTestClient.Attributes attributes)
     {
         byte[] buffer = new byte[512];
