@@ -24,4 +24,7 @@ public enum ServerRefusal
 
     /// <summary>A rendezvous client sent messages faster than its rate allows.</summary>
     RendezvousMessageRate,
+
+    /// <summary>A source tried to register more often than its rate allows.</summary>
+    RendezvousRegisterRate,
 }

@@ -126,6 +126,11 @@ internal static class ServerCommand
             Description = $"Rendezvous: messages one connection may send at once. Default {RendezvousOptions.Default.MessageBurst}.",
             DefaultValueFactory = _ => RendezvousOptions.Default.MessageBurst,
         };
+        var registerRate = new Option<int>("--register-rate")
+        {
+            Description = $"Rendezvous: registrations (attempts, wrong tokens included) one source, an IPv4 address or an IPv6 /64, may make per minute. Default {RendezvousOptions.Default.RegistrationsPerMinute}.",
+            DefaultValueFactory = _ => RendezvousOptions.Default.RegistrationsPerMinute,
+        };
         var rendezvousMaxFrame = new Option<int>("--rendezvous-max-frame")
         {
             Description = $"Rendezvous: the largest message accepted, in bytes (at most 65535). Default {RendezvousOptions.Default.MaxFrameLength}.",
@@ -169,7 +174,7 @@ internal static class ServerCommand
         {
             listen, altAddress, token, verbose, noTurn, realm, turnUser, turnSecret, turnGrantTtl, turnNoAuth, userQuota, allocationsPerIp, totalQuota,
             maxPermissions, maxBps, minPort, maxPort, relayIp, allowLoopbackPeers, allowPeer, denyPeer,
-            metricsOption, maxConnections, maxConnectionsPerIp, handshakeTimeout, messageTimeout, registerTimeout, rendezvousRate, rendezvousBurst, rendezvousMaxFrame,
+            metricsOption, maxConnections, maxConnectionsPerIp, handshakeTimeout, messageTimeout, registerTimeout, registerRate, rendezvousRate, rendezvousBurst, rendezvousMaxFrame,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -273,6 +278,10 @@ internal static class ServerCommand
             {
                 return Usage("--handshake-timeout, --message-timeout and --register-timeout are seconds, more than 0");
             }
+            if (parse.GetValue(registerRate) < 1)
+            {
+                return Usage("--register-rate must be 1 or more");
+            }
             if (parse.GetValue(rendezvousRate) <= 0 || parse.GetValue(rendezvousBurst) < 1
                 || parse.GetValue(rendezvousMaxFrame) is < 256 or > NatPunch.Protocol.Rendezvous.RendezvousFrame.MaxPayloadLength)
             {
@@ -291,6 +300,7 @@ internal static class ServerCommand
                 {
                     Token = parse.GetValue(token),
                     RegisterTimeout = TimeSpan.FromSeconds(parse.GetValue(registerTimeout)),
+                    RegistrationsPerMinute = parse.GetValue(registerRate),
                     MessagesPerSecond = parse.GetValue(rendezvousRate),
                     MessageBurst = parse.GetValue(rendezvousBurst),
                     MaxFrameLength = parse.GetValue(rendezvousMaxFrame),

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using NatPunch.Protocol.Net;
 using NatPunch.Protocol.Rendezvous;
+using NatPunch.Server.Internal;
 using NatPunch.Server.Turn;
 
 namespace NatPunch.Server.Rendezvous;
@@ -21,6 +22,8 @@ public sealed partial class RendezvousDirectory
     private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
     private readonly Queue<RendezvousOutput> _outputs = new();
     private readonly List<EndingGrants> _endingGrants = [];
+    // Registrations per source (IPv4 address or IPv6 /64); full buckets are forgotten from time to time.
+    private readonly Dictionary<UInt128, TokenBucket> _registrations = [];
     private long _nextPingId;
     // Connects one client may have waiting at once: enough for a node reaching many peers, not a table to fill.
     private const int MaxConnectsPerClient = 32;
@@ -200,6 +203,24 @@ public sealed partial class RendezvousDirectory
         RevokeEndedGrants(now);
     }
 
+    private bool TakeRegistrationToken(IPEndPoint remote, TimeSpan now)
+    {
+        if (_registrations.Count >= 4096)
+        {
+            foreach (UInt128 idle in _registrations.Where(e => e.Value.IsFull(now)).Select(e => e.Key).ToList())
+            {
+                _registrations.Remove(idle);
+            }
+        }
+        UInt128 source = SourceKey.Of(remote.Address);
+        if (!_registrations.TryGetValue(source, out TokenBucket? bucket))
+        {
+            bucket = new TokenBucket(_options.RegistrationsPerMinute / 60.0, _options.RegistrationsPerMinute, now);
+            _registrations[source] = bucket;
+        }
+        return bucket.TryTake(now);
+    }
+
     /// <summary>A registration by the same process (same name and instance) takes over grants whose registration is ending.</summary>
     private void AdoptEndingGrants(Client client)
     {
@@ -247,6 +268,13 @@ public sealed partial class RendezvousDirectory
         if (client.Name is not null)
         {
             Send(client, new ErrorMessage(RendezvousErrorCodes.BadRequest, $"already registered as '{client.Name}'"));
+            return;
+        }
+        if (!TakeRegistrationToken(client.Remote, now))
+        {
+            // Every attempt counts, a wrong token too: this also bounds guessing the token and minting grants.
+            Refuse(client, ServerRefusal.RendezvousRegisterRate,
+                $"more than {_options.RegistrationsPerMinute} registrations a minute from this address: try again later", now);
             return;
         }
         if (_options.Token is { } token && !FixedTimeEquals(token, register.Token))
@@ -445,22 +473,11 @@ public sealed partial class RendezvousDirectory
         /// <summary>The usernames of the TURN grants this registration received: they end with it.</summary>
         public List<string> Grants { get; } = [];
 
-        // The message rate's token bucket: tokens left, as of _tokensAt.
-        private double _tokens = double.NaN;
-        private TimeSpan _tokensAt;
+        // The message rate (RendezvousOptions.MessagesPerSecond), made on the first message.
+        private TokenBucket? _messages;
 
-        public bool TakeMessageToken(TimeSpan now, RendezvousOptions options)
-        {
-            _tokens = double.IsNaN(_tokens) ? options.MessageBurst
-                : Math.Min(options.MessageBurst, _tokens + (now - _tokensAt).TotalSeconds * options.MessagesPerSecond);
-            _tokensAt = now;
-            if (_tokens < 1)
-            {
-                return false;
-            }
-            _tokens--;
-            return true;
-        }
+        public bool TakeMessageToken(TimeSpan now, RendezvousOptions options) =>
+            (_messages ??= new TokenBucket(options.MessagesPerSecond, options.MessageBurst, now)).TryTake(now);
     }
 
     private sealed record PendingConnect(string Peer, PeerOffer Offer, TimeSpan Deadline, TimeSpan WaitedFor);

@@ -42,4 +42,10 @@ public sealed record RendezvousOptions
 
     /// <summary>Messages one connection may send at once before <see cref="MessagesPerSecond"/> applies.</summary>
     public int MessageBurst { get; init; } = 3000;
+
+    /// <summary>
+    /// Registrations (attempts, a wrong token included) one source, an IPv4 address or an IPv6 /64,
+    /// may make per minute, in bursts of as many: bounds name churn, grant minting and token guessing.
+    /// </summary>
+    public int RegistrationsPerMinute { get; init; } = 60;
 }

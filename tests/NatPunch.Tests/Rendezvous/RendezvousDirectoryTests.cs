@@ -1,6 +1,7 @@
 using System.Net;
 using NatPunch.Protocol.Rendezvous;
 using NatPunch.Protocol.Turn;
+using NatPunch.Server;
 using NatPunch.Server.Rendezvous;
 using NatPunch.Server.Turn;
 
@@ -140,6 +141,33 @@ public class RendezvousDirectoryTests
         directory.HandleTimeout(_now + 3 * window);
         issuer.Revoked.IsRevoked(first.Username).ShouldBeTrue();
         issuer.Revoked.IsRevoked(second.Username).ShouldBeTrue();
+    }
+
+    [Fact]
+    public void OneSourceRegistersAtMostItsRateWrongTokensIncludedAndAnotherSourceIsNotHeld()
+    {
+        var directory = new RendezvousDirectory(RendezvousOptions.Default with { Token = "t", RegistrationsPerMinute = 3 });
+        for (int i = 1; i <= 4; i++)
+        {
+            directory.Connected(i, IPEndPoint.Parse($"192.0.2.9:{i}"), _now);
+            directory.Received(i, new RegisterMessage($"n{i}", i == 1 ? "wrong" : "t", null, null, null), _now);
+        }
+        List<RendezvousOutput> outputs = Drain(directory);
+        Single<ErrorMessage>(outputs, 1).Code.ShouldBe(RendezvousErrorCodes.Unauthorized);
+        Single<RegisteredMessage>(outputs, 2).Name.ShouldBe("n2");
+        Single<RegisteredMessage>(outputs, 3).Name.ShouldBe("n3");
+        RendezvousOutput refused = outputs.Single(o => o.ConnectionId == 4);
+        refused.Refusal.ShouldBe(ServerRefusal.RendezvousRegisterRate);
+        refused.Close.ShouldBeTrue();
+
+        directory.Connected(5, IPEndPoint.Parse("192.0.2.10:1"), _now);
+        directory.Received(5, new RegisterMessage("other", "t", null, null, null), _now);
+        Single<RegisteredMessage>(Drain(directory), 5).Name.ShouldBe("other");
+
+        // A minute later the source may register again.
+        directory.Connected(6, IPEndPoint.Parse("192.0.2.9:6"), _now + TimeSpan.FromSeconds(20));
+        directory.Received(6, new RegisterMessage("n6", "t", null, null, null), _now + TimeSpan.FromSeconds(20));
+        Single<RegisteredMessage>(Drain(directory), 6).Name.ShouldBe("n6");
     }
 
     [Fact]
