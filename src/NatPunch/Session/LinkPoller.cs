@@ -44,6 +44,12 @@ internal sealed class LinkPoller
 
     private LinkPoller(int shards) => _shards = [.. Enumerable.Range(0, shards).Select(i => new Shard(i))];
 
+    /// <summary>
+    /// How late a timer <paramref name="distance"/> (Stopwatch ticks) away may fire so that it can share
+    /// a wake-up: not at all under a second, else 50 ms (a consent check every 5 s does not mind).
+    /// </summary>
+    internal static long Slack(long distance) => distance < Stopwatch.Frequency ? 0 : Stopwatch.Frequency / 20;
+
     /// <summary>The process's poller, or null where it cannot run (not 64-bit Linux).</summary>
     public static LinkPoller? Shared => s_shared.Value;
 
@@ -60,9 +66,13 @@ internal sealed class LinkPoller
         private long _nextId;
 
         // The links' wake-up times (Stopwatch timestamps), earliest first; an entry whose time is no
-        // longer its registration's (moved or cancelled) is skipped when it comes up.
+        // longer its registration's (moved or cancelled) is skipped when it comes up. Times a second
+        // or more away (consent checks, keepalives) may fire a little late, by their slack, so that
+        // those of many idle sessions share one wake-up; nearer ones (retransmissions, the timed
+        // start of a punch) fire on time.
         private readonly Lock _timerLock = new();
         private readonly PriorityQueue<(Registration Timer, long Due), long> _timers = new();
+        private readonly PriorityQueue<(Registration Timer, long Due, long Slack), long> _laxTimers = new();
         private readonly List<Registration> _due = [];
         // Until when the thread sleeps in epoll_wait (under _timerLock): an earlier time set from another thread wakes it.
         private long _sleepingUntil = long.MaxValue;
@@ -107,15 +117,25 @@ internal sealed class LinkPoller
                 {
                     return; // cancelled: its entries are skipped
                 }
-                _timers.Enqueue((timer, due), due);
-                if (due >= _sleepingUntil || Environment.CurrentManagedThreadId == _threadId)
+                long slack = Slack(due - Stopwatch.GetTimestamp());
+                if (slack == 0)
+                {
+                    _timers.Enqueue((timer, due), due);
+                }
+                else
+                {
+                    _laxTimers.Enqueue((timer, due, slack), due);
+                }
+                if (due + slack >= _sleepingUntil || Environment.CurrentManagedThreadId == _threadId)
                 {
                     return; // the thread wakes in time, or is this one and computes its sleep next
                 }
-                _sleepingUntil = due;
+                _sleepingUntil = due + slack;
             }
             _wake.Signal();
         }
+
+
 
         /// <summary>How long to sleep: until the earliest timer, at most <see cref="WaitMilliseconds"/>.</summary>
         private int SleepMilliseconds()
@@ -127,6 +147,10 @@ internal sealed class LinkPoller
                 if (_timers.TryPeek(out _, out long earliest) && earliest < until)
                 {
                     until = earliest;
+                }
+                if (_laxTimers.TryPeek(out var lax, out _) && lax.Due + lax.Slack < until)
+                {
+                    until = lax.Due + lax.Slack; // and every lax timer due by then fires with it
                 }
                 _sleepingUntil = until;
             }
@@ -142,11 +166,12 @@ internal sealed class LinkPoller
                 while (_timers.TryPeek(out var entry, out long due) && due <= now)
                 {
                     _timers.Dequeue();
-                    if (entry.Timer.Due == entry.Due)
-                    {
-                        entry.Timer.Due = 0;
-                        _due.Add(entry.Timer);
-                    }
+                    TakeIfCurrent(entry.Timer, entry.Due);
+                }
+                while (_laxTimers.TryPeek(out var entry, out long due) && due <= now)
+                {
+                    _laxTimers.Dequeue();
+                    TakeIfCurrent(entry.Timer, entry.Due);
                 }
             }
             foreach (Registration timer in _due)
@@ -161,6 +186,16 @@ internal sealed class LinkPoller
                 }
             }
             _due.Clear();
+        }
+
+        /// <summary>Under the timer lock: a popped entry fires if it is still its registration's time.</summary>
+        private void TakeIfCurrent(Registration timer, long due)
+        {
+            if (timer.Due == due)
+            {
+                timer.Due = 0;
+                _due.Add(timer);
+            }
         }
 
         internal void Remove(long id, Socket socket)

@@ -76,7 +76,7 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
         {
             _wakeTimer = _time.CreateTimer(static state => ((PeerLink)state!).OnWakeUp(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
-        _loop = new InlineSerialExecutor(Turn);
+        _loop = new InlineSerialExecutor(FlushAndRearm);
         _mainLoop = CompleteEventsAfterLoopAsync();
         _loop.TryPost(static () => { }); // the first turn: what the new core queued goes out
     }
@@ -268,7 +268,7 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
     /// After each run of the loop's actions: what the core queued goes out, its timeouts that are due
     /// run, and the timer is set for the next.
     /// </summary>
-    private void Turn()
+    private void FlushAndRearm()
     {
         while (true)
         {

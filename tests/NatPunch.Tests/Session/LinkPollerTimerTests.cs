@@ -65,6 +65,16 @@ public sealed class LinkPollerTimerTests
     }
 
     [Fact]
+    public void OnlyTimersASecondOrMoreAwayMayFireLateAndBy50MillisecondsAtMost()
+    {
+        long f = Stopwatch.Frequency;
+        LinkPoller.Slack(0).ShouldBe(0);
+        LinkPoller.Slack(f * 999 / 1000).ShouldBe(0, "retransmissions and the timed start of a punch are on time");
+        LinkPoller.Slack(f).ShouldBe(f / 20);
+        LinkPoller.Slack(f * 30).ShouldBe(f / 20);
+    }
+
+    [Fact]
     public async Task ADisposedRegistrationsTimerNeverFires()
     {
         using var socket = Bound();
