@@ -64,75 +64,90 @@ internal static class ServerCommand
         };
         var userQuota = new Option<int>("--user-quota")
         {
+            HelpName = "N",
             Description = $"TURN: allocations one user (or one registered peer's grant) may hold at once (0 = no limit; beyond it 486). Default {TurnOptions.Default.UserQuota}.",
             DefaultValueFactory = _ => TurnOptions.Default.UserQuota,
         };
         var allocationsPerIp = new Option<int>("--allocations-per-ip")
         {
+            HelpName = "N",
             Description = $"TURN: allocations at once from one source, an IPv4 address or an IPv6 /64 (0 = no limit). Default {TurnOptions.Default.AllocationsPerAddress}.",
             DefaultValueFactory = _ => TurnOptions.Default.AllocationsPerAddress,
         };
         var totalQuota = new Option<int>("--total-quota")
         {
+            HelpName = "N",
             Description = $"TURN: allocations in total at once (0 = no limit). Default {TurnOptions.Default.TotalQuota}.",
             DefaultValueFactory = _ => TurnOptions.Default.TotalQuota,
         };
         var maxPermissions = new Option<int>("--max-permissions")
         {
+            HelpName = "N",
             Description = $"TURN: peer addresses one allocation may have permissions for at once (0 = no limit; beyond it 508). Default {TurnOptions.Default.MaxPermissionsPerAllocation}.",
             DefaultValueFactory = _ => TurnOptions.Default.MaxPermissionsPerAllocation,
         };
         var maxBps = new Option<long>("--max-bps")
         {
+            HelpName = "BYTES",
             Description = $"TURN: relayed bytes per second per allocation, both directions together (0 = no limit); the excess is dropped. Default {TurnOptions.Default.MaxBytesPerSecond} (100 Mbit/s).",
             DefaultValueFactory = _ => TurnOptions.Default.MaxBytesPerSecond,
         };
         var metricsOption = new Option<string?>("--metrics")
         {
+            HelpName = "IP:PORT",
             Description = "Serve Prometheus metrics at http://IP:PORT/metrics (docs/metrics.md), e.g. --metrics 127.0.0.1:9464.",
         };
         var maxConnections = new Option<int>("--max-connections")
         {
+            HelpName = "N",
             Description = $"TCP connections at once, all clients together. Default {NatPunchServerOptions.Default.MaxTcpConnections}.",
             DefaultValueFactory = _ => NatPunchServerOptions.Default.MaxTcpConnections,
         };
         var maxConnectionsPerIp = new Option<int>("--max-connections-per-ip")
         {
+            HelpName = "N",
             Description = $"TCP connections at once from one source, an IPv4 address or an IPv6 /64. Default {NatPunchServerOptions.Default.MaxTcpConnectionsPerAddress}.",
             DefaultValueFactory = _ => NatPunchServerOptions.Default.MaxTcpConnectionsPerAddress,
         };
         var handshakeTimeout = new Option<double>("--handshake-timeout")
         {
+            HelpName = "SECONDS",
             Description = $"Seconds a new TCP connection has to send its first bytes. Default {NatPunchServerOptions.Default.TcpHandshakeTimeout.TotalSeconds}.",
             DefaultValueFactory = _ => NatPunchServerOptions.Default.TcpHandshakeTimeout.TotalSeconds,
         };
         var messageTimeout = new Option<double>("--message-timeout")
         {
+            HelpName = "SECONDS",
             Description = $"Seconds a message begun on a TCP connection has to arrive whole (a minimum data rate, against slowloris). Default {NatPunchServerOptions.Default.TcpMessageTimeout.TotalSeconds}.",
             DefaultValueFactory = _ => NatPunchServerOptions.Default.TcpMessageTimeout.TotalSeconds,
         };
         var registerTimeout = new Option<double>("--register-timeout")
         {
+            HelpName = "SECONDS",
             Description = $"Rendezvous: seconds a connection has to register a name. Default {RendezvousOptions.Default.RegisterTimeout.TotalSeconds}.",
             DefaultValueFactory = _ => RendezvousOptions.Default.RegisterTimeout.TotalSeconds,
         };
         var rendezvousRate = new Option<double>("--rendezvous-rate")
         {
+            HelpName = "N",
             Description = $"Rendezvous: messages per second one connection may send on average (bursts of --rendezvous-burst); beyond it the connection is closed. Default {RendezvousOptions.Default.MessagesPerSecond}.",
             DefaultValueFactory = _ => RendezvousOptions.Default.MessagesPerSecond,
         };
         var rendezvousBurst = new Option<int>("--rendezvous-burst")
         {
+            HelpName = "N",
             Description = $"Rendezvous: messages one connection may send at once. Default {RendezvousOptions.Default.MessageBurst}.",
             DefaultValueFactory = _ => RendezvousOptions.Default.MessageBurst,
         };
         var registerRate = new Option<int>("--register-rate")
         {
+            HelpName = "N",
             Description = $"Rendezvous: registrations (attempts, wrong tokens included) one source, an IPv4 address or an IPv6 /64, may make per minute. Default {RendezvousOptions.Default.RegistrationsPerMinute}.",
             DefaultValueFactory = _ => RendezvousOptions.Default.RegistrationsPerMinute,
         };
         var rendezvousMaxFrame = new Option<int>("--rendezvous-max-frame")
         {
+            HelpName = "BYTES",
             Description = $"Rendezvous: the largest message accepted, in bytes (at most 65535). Default {RendezvousOptions.Default.MaxFrameLength}.",
             DefaultValueFactory = _ => RendezvousOptions.Default.MaxFrameLength,
         };
