@@ -11,6 +11,7 @@ public sealed class ServerCounters
     private long _malformed;
     private long _badFingerprint;
     private long _notRequests;
+    private long _changeNotPossible;
     private long _sendErrors;
     private long _tcpConnections;
     private long _tcpRejected;
@@ -23,6 +24,8 @@ public sealed class ServerCounters
     public long BadFingerprint => Interlocked.Read(ref _badFingerprint);
     /// <summary>Responses and indications sent to the server: nothing to answer.</summary>
     public long NotRequests => Interlocked.Read(ref _notRequests);
+    /// <summary>RFC 3489 CHANGE-REQUESTs this server cannot honour, left unanswered on purpose.</summary>
+    public long ChangeNotPossible => Interlocked.Read(ref _changeNotPossible);
     public long SendErrors => Interlocked.Read(ref _sendErrors);
     public long TcpConnections => Interlocked.Read(ref _tcpConnections);
     public long TcpRejected => Interlocked.Read(ref _tcpRejected);
@@ -47,11 +50,12 @@ public sealed class ServerCounters
             case Stun.StunDropReason.Malformed: Interlocked.Increment(ref _malformed); break;
             case Stun.StunDropReason.BadFingerprint: Interlocked.Increment(ref _badFingerprint); break;
             case Stun.StunDropReason.NotARequest: Interlocked.Increment(ref _notRequests); break;
+            case Stun.StunDropReason.ChangeNotPossible: Interlocked.Increment(ref _changeNotPossible); break;
         }
     }
 
     public override string ToString() =>
         $"requests={Requests} responses={Responses} malformed={Malformed} bad_fingerprint={BadFingerprint} " +
-        $"not_requests={NotRequests} send_errors={SendErrors} tcp_connections={TcpConnections} tcp_rejected={TcpRejected}" +
+        $"not_requests={NotRequests} change_not_possible={ChangeNotPossible} send_errors={SendErrors} tcp_connections={TcpConnections} tcp_rejected={TcpRejected}" +
         string.Concat(Enum.GetValues<ServerRefusal>().Where(k => Refusals(k) > 0).Select(k => $" refused_{k}={Refusals(k)}"));
 }

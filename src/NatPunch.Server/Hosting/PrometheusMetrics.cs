@@ -85,6 +85,7 @@ public sealed class PrometheusMetrics : IDisposable
         _stunDropped.WithLabels("malformed").IncTo(counters.Malformed);
         _stunDropped.WithLabels("bad_fingerprint").IncTo(counters.BadFingerprint);
         _stunDropped.WithLabels("not_a_request").IncTo(counters.NotRequests);
+        _stunDropped.WithLabels("change_not_possible").IncTo(counters.ChangeNotPossible);
         _sendErrors.IncTo(counters.SendErrors);
         _tcpAccepted.IncTo(counters.TcpConnections);
         _tcpRejected.IncTo(counters.TcpRejected);

@@ -131,7 +131,7 @@ public sealed class StunBindingResponder
         if ((changeIP || changePort) && !canChange)
         {
             // An RFC 3489 client reads silence as "filtered", which is the honest answer we can give.
-            return StunResponse.Drop(StunDropReason.None);
+            return StunResponse.Drop(StunDropReason.ChangeNotPossible);
         }
         var builder = new StunMessageBuilder(response, StunMessageType.BindingSuccess.Value, message.ClassicCookie, message.TransactionId);
         builder.AddAddress(StunAttributeType.MappedAddress, clientAddress, clientPort);

@@ -18,4 +18,9 @@ public enum StunDropReason : byte
     BadFingerprint,
     /// <summary>A response or an indication: nothing to answer.</summary>
     NotARequest,
+    /// <summary>
+    /// An RFC 3489 CHANGE-REQUEST this server cannot honour (no alternate address, or over TCP): left
+    /// unanswered on purpose, which such a client reads as "filtered".
+    /// </summary>
+    ChangeNotPossible,
 }

@@ -167,6 +167,18 @@ public class StunBindingResponderTests
     }
 
     [Fact]
+    public void AClassicChangeRequestWithoutAnAlternateAddressIsLeftUnansweredAndSaysWhy()
+    {
+        // RFC 3489 Binding (no magic cookie) with CHANGE-REQUEST "change IP and port".
+        byte[] request = Convert.FromHexString("000100080102030405060708090A0B0C0D0E0F10" + "0003000400000006");
+
+        StunResponse outcome = Respond(Plain, request).Outcome;
+
+        outcome.HasResponse.ShouldBeFalse();
+        outcome.Dropped.ShouldBe(StunDropReason.ChangeNotPossible);
+    }
+
+    [Fact]
     public void ResponsesIndicationsAndGarbageAreDroppedNotAnswered()
     {
         Respond(Plain, Request(type: StunMessageType.BindingSuccess)).Outcome.Dropped.ShouldBe(StunDropReason.NotARequest);
