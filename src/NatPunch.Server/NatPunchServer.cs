@@ -43,6 +43,7 @@ public sealed class NatPunchServer : IAsyncDisposable
     private int _tcpConnections;
     private readonly ConnectionsPerAddress _perAddress;
     private readonly RefusalReporter _refusals;
+    private TlsCertificateSource? _certificates;
     private int _disposed;
 
     public NatPunchServer(NatPunchServerOptions options, ILogger<NatPunchServer>? logger = null, TimeProvider? timeProvider = null)
@@ -77,9 +78,33 @@ public sealed class NatPunchServer : IAsyncDisposable
     /// <summary>The UDP endpoints actually bound (with real ports when port 0 was asked for).</summary>
     public IReadOnlyList<IPEndPoint> UdpEndPoints { get; private set; } = [];
 
-    /// <summary>Binds every socket; throws <see cref="SocketException"/> with a clear message if one can't be bound.</summary>
+    /// <summary>The <see cref="NatPunchServerOptions.TlsListen"/> endpoints actually bound.</summary>
+    public IReadOnlyList<IPEndPoint> TlsEndPoints { get; private set; } = [];
+
+    private TlsCertificateSource? LoadCertificate()
+    {
+        if (_options.TlsCertificateFile is null != _options.TlsKeyFile is null)
+        {
+            throw new InvalidDataException("TLS needs both a certificate file and its key file (--tls-cert and --tls-key).");
+        }
+        if (_options.TlsCertificateFile is null)
+        {
+            if (_options.TlsListen.Count > 0)
+            {
+                throw new InvalidDataException("--tls-listen needs a certificate: --tls-cert FILE --tls-key FILE.");
+            }
+            return null;
+        }
+        return new TlsCertificateSource(_options.TlsCertificateFile, _options.TlsKeyFile!, _logger);
+    }
+
+    /// <summary>
+    /// Binds every socket; throws <see cref="SocketException"/> with a clear message if one can't be bound,
+    /// <see cref="InvalidDataException"/> if the TLS certificate does not load.
+    /// </summary>
     public void Start()
     {
+        _certificates = LoadCertificate();
         var udpEndPoints = new List<IPEndPoint>();
         IReadOnlyList<IPEndPoint> listen = _options.EffectiveListen;
         for (int i = 0; i < listen.Count; i++)
@@ -93,6 +118,16 @@ public sealed class NatPunchServer : IAsyncDisposable
             }
         }
         UdpEndPoints = udpEndPoints;
+        var tlsEndPoints = new List<IPEndPoint>();
+        foreach (IPEndPoint endPoint in _options.TlsListen)
+        {
+            Socket tls = Bind(endPoint, SocketType.Stream, ProtocolType.Tcp);
+            tls.Listen(512);
+            tlsEndPoints.Add((IPEndPoint)tls.LocalEndPoint!);
+            ServerLog.Serving(_logger, "TLS (and TCP)", (IPEndPoint)tls.LocalEndPoint!);
+            _loops.Add(AcceptLoopAsync(tls, 0, new StunBindingResponder(new ServerAddressSet((IPEndPoint)tls.LocalEndPoint!, null))));
+        }
+        TlsEndPoints = tlsEndPoints;
         if (_turn is not null)
         {
             TurnOptions turn = _turn.Options;
@@ -294,7 +329,7 @@ public sealed class NatPunchServer : IAsyncDisposable
             }
             Counters.CountTcpConnection();
             client.NoDelay = true;
-            var dispatcher = new TcpConnectionDispatcher(responder, index, _rendezvous, Counters, _refusals, _logger, _options, _turn);
+            var dispatcher = new TcpConnectionDispatcher(responder, index, _rendezvous, Counters, _refusals, _logger, _options, _turn, _certificates);
             _ = Task.Run(async () =>
             {
                 try

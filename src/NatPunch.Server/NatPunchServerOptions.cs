@@ -20,6 +20,22 @@ public sealed record NatPunchServerOptions
     /// </summary>
     public IPAddress? AlternateAddress { get; init; }
 
+    /// <summary>
+    /// The TLS certificate (PEM; the server's certificate first, then its chain) for STUN, TURN and the
+    /// rendezvous over TLS. With it (and <see cref="TlsKeyFile"/>) every TCP port accepts TLS as well as
+    /// plain TCP, told apart by the first byte. Reloaded when the file changes.
+    /// </summary>
+    public string? TlsCertificateFile { get; init; }
+
+    /// <summary>The private key of <see cref="TlsCertificateFile"/> (PEM, PKCS#8, PKCS#1 or SEC1).</summary>
+    public string? TlsKeyFile { get; init; }
+
+    /// <summary>
+    /// More TCP ports, TCP only, that serve TLS (and plain TCP): 443 for networks that let nothing else
+    /// out, 5349 for <c>turns:</c>. Needs <see cref="TlsCertificateFile"/>.
+    /// </summary>
+    public IReadOnlyList<IPEndPoint> TlsListen { get; init; } = [];
+
     /// <summary>How long a TCP connection may stay silent before it is closed.</summary>
     public TimeSpan TcpIdleTimeout { get; init; } = TimeSpan.FromSeconds(120);
 

@@ -15,6 +15,9 @@ public sealed class ServerCounters
     private long _sendErrors;
     private long _tcpConnections;
     private long _tcpRejected;
+    private long _tlsHandshakes;
+    private long _tlsFailures;
+    private long _tlsNotOffered;
     private readonly long[] _refusals = new long[Enum.GetValues<ServerRefusal>().Length];
 
     public long Requests => Interlocked.Read(ref _requests);
@@ -29,6 +32,12 @@ public sealed class ServerCounters
     public long SendErrors => Interlocked.Read(ref _sendErrors);
     public long TcpConnections => Interlocked.Read(ref _tcpConnections);
     public long TcpRejected => Interlocked.Read(ref _tcpRejected);
+    /// <summary>TLS handshakes completed (STUN, TURN or rendezvous over TLS).</summary>
+    public long TlsHandshakes => Interlocked.Read(ref _tlsHandshakes);
+    /// <summary>TLS handshakes that failed or timed out.</summary>
+    public long TlsHandshakeFailures => Interlocked.Read(ref _tlsFailures);
+    /// <summary>Clients that began a TLS handshake with a server that has no certificate (closed at once).</summary>
+    public long TlsNotOffered => Interlocked.Read(ref _tlsNotOffered);
 
     /// <summary>How many times the server refused or cut off a client for <paramref name="kind"/>.</summary>
     public long Refusals(ServerRefusal kind) => Interlocked.Read(ref _refusals[(int)kind]);
@@ -41,6 +50,8 @@ public sealed class ServerCounters
     internal void CountSendError() => Interlocked.Increment(ref _sendErrors);
     internal void CountTcpConnection() => Interlocked.Increment(ref _tcpConnections);
     internal void CountTcpRejected() => Interlocked.Increment(ref _tcpRejected);
+    internal void CountTlsHandshake(bool succeeded) => Interlocked.Increment(ref succeeded ? ref _tlsHandshakes : ref _tlsFailures);
+    internal void CountTlsNotOffered() => Interlocked.Increment(ref _tlsNotOffered);
     internal void CountRefusal(ServerRefusal kind) => Interlocked.Increment(ref _refusals[(int)kind]);
 
     internal void CountDrop(Stun.StunDropReason reason)
@@ -57,5 +68,6 @@ public sealed class ServerCounters
     public override string ToString() =>
         $"requests={Requests} responses={Responses} malformed={Malformed} bad_fingerprint={BadFingerprint} " +
         $"not_requests={NotRequests} change_not_possible={ChangeNotPossible} send_errors={SendErrors} tcp_connections={TcpConnections} tcp_rejected={TcpRejected}" +
+        $" tls_handshakes={TlsHandshakes} tls_failures={TlsHandshakeFailures} tls_not_offered={TlsNotOffered}" +
         string.Concat(Enum.GetValues<ServerRefusal>().Where(k => Refusals(k) > 0).Select(k => $" refused_{k}={Refusals(k)}"));
 }

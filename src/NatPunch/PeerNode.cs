@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Threading.Channels;
 using NatPunch.Protocol.Rendezvous;
 using NatPunch.Protocol.Stun;
+using NatPunch.Net;
 using NatPunch.Relay;
 using NatPunch.Rendezvous;
 using NatPunch.Security;
@@ -88,10 +89,12 @@ public sealed class PeerNode : IAsyncDisposable
     internal static async Task<PeerNode> StartAsync(PeerOptions options, IProgress<ConnectionProgress>? progress, bool accept, int? acceptLimit,
         CancellationToken cancellationToken)
     {
-        if (!HostAndPort.TryParse(options.Server, StunConstants.DefaultPort, out HostAndPort server, out string parseError))
+        if (!ServerAddress.TryParse(options.Server, out ServerAddress address, out string parseError))
         {
             throw new ConnectException($"server '{options.Server}': {parseError}");
         }
+        // STUN and the UDP relay: the server's UDP port (the TCP one may be TLS's 443).
+        var server = new HostAndPort(address.Host, address.UdpPort);
         IPEndPoint[] serverEndPoints;
         try
         {
@@ -116,6 +119,7 @@ public sealed class PeerNode : IAsyncDisposable
             node.Rendezvous = new RendezvousClient(new RendezvousClientOptions
             {
                 Server = options.Server,
+                Connection = options.ServerConnection,
                 Name = options.Name,
                 Token = options.Token,
                 TimeProvider = options.TimeProvider,
@@ -414,7 +418,12 @@ public sealed class PeerNode : IAsyncDisposable
         try
         {
             IPEndPoint endPoint = await uri.Server.ResolveAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-            return new RelayServer(endPoint, credentials, Udp: uri.Transport == TurnServerTransport.Udp, Tcp: uri.Transport == TurnServerTransport.Tcp);
+            HttpProxy? proxy = options.ServerConnection.Proxy is { } p && !p.Bypasses(uri.Server.Host) ? p : null;
+            return new RelayServer(endPoint, credentials, Udp: uri.Transport == TurnServerTransport.Udp, Tcp: uri.Transport == TurnServerTransport.Tcp)
+            {
+                TcpRoute = uri.Tls || proxy is not null ? new ServerRoute(uri.Server, uri.Tls, proxy) : null,
+                Connection = options.ServerConnection,
+            };
         }
         catch (SocketException e)
         {

@@ -1,3 +1,4 @@
+using NatPunch.Net;
 using NatPunch.Relay;
 using NatPunch.Security;
 using NatPunch.Traversal;
@@ -7,8 +8,16 @@ namespace NatPunch;
 /// <summary>How a peer reaches the NatPunch server and how long it tries.</summary>
 public sealed record PeerOptions
 {
-    /// <summary>"HOST:PORT" of the NatPunch server (STUN and rendezvous on one port; 3478 if left out).</summary>
+    /// <summary>
+    /// The NatPunch server: <c>HOST[:PORT]</c> (STUN and rendezvous on one port, 3478 if left out; the
+    /// rendezvous uses TLS when the server offers it, and TLS on 443 when 3478 cannot be reached),
+    /// <c>tls://HOST[:PORT]</c> (the rendezvous and the relay's TCP over TLS only, port 443; STUN on 3478)
+    /// or <c>tcp://HOST[:PORT]</c> (never TLS). See <see cref="ServerAddress"/>.
+    /// </summary>
     public required string Server { get; init; }
+
+    /// <summary>An HTTP proxy and a certificate pin for the TCP and TLS connections to the server (and to a TURN server over TCP).</summary>
+    public ServerConnectionOptions ServerConnection { get; init; } = ServerConnectionOptions.Default;
 
     /// <summary>Our name in the rendezvous directory.</summary>
     public required string Name { get; init; }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using NatPunch.Net;
 using NatPunch.Relay;
 using NatPunch.Security;
 
@@ -14,7 +15,26 @@ internal sealed class PeerCommandOptions
     /// <summary>How long credentials derived from <c>--turn-secret</c> stay valid (the REST username's expiry).</summary>
     public static readonly TimeSpan TurnSecretValidity = TimeSpan.FromHours(24);
 
-    private readonly Option<string> _server = new("--server") { HelpName = "HOST:PORT", Description = "HOST:PORT of the NatPunch server (port 3478 if left out).", Required = true };
+    private readonly Option<string> _server = new("--server")
+    {
+        HelpName = "HOST[:PORT]",
+        Description = "The NatPunch server. HOST[:PORT] (3478 if left out): the connection to the server uses TLS when the server "
+            + "offers it, and TLS on port 443 when port 3478 cannot be reached. tls://HOST[:PORT]: TLS only (port 443; STUN on 3478). "
+            + "tcp://HOST[:PORT]: never TLS.",
+        Required = true,
+    };
+    private readonly Option<string?> _proxy = new("--proxy")
+    {
+        HelpName = "URL",
+        Description = "Reach the server through this HTTP proxy (CONNECT): http://[USER:PASSWORD@]HOST[:PORT]. "
+            + "Default: HTTPS_PROXY or https_proxy, with NO_PROXY/no_proxy; --proxy '' ignores them. Only TCP goes through the proxy.",
+    };
+    private readonly Option<string?> _serverCert = new("--server-cert-sha256")
+    {
+        HelpName = "HEX",
+        Description = "Accept only this TLS certificate from the server (its SHA-256 fingerprint, as the server logs it or "
+            + "'openssl x509 -noout -fingerprint -sha256' prints it), self-signed or not. Default: the system's trust store.",
+    };
     private readonly Option<string?> _id = new("--id") { HelpName = "NAME", Description = "Our NAME in the server's directory." };
     private readonly Option<string?> _token = new("--token") { HelpName = "SECRET", Description = "The server's shared secret, if it requires one." };
     private readonly Option<string> _relay = new("--relay")
@@ -29,7 +49,8 @@ internal sealed class PeerCommandOptions
     {
         HelpName = "URI",
         Description = "Relay through this TURN server instead of the NatPunch server's own relay: turn:HOST[:PORT][?transport=udp|tcp] "
-            + "(RFC 7065; port 3478 and UDP if left out; IPv6 in brackets; turns: is not supported). Needs --turn-user or --turn-secret.",
+            + "(RFC 7065; port 3478 and UDP if left out; IPv6 in brackets), or turns:HOST[:PORT] for TURN over TLS (port 5349). "
+            + "Needs --turn-user or --turn-secret.",
     };
     private readonly Option<string?> _turnUser = new("--turn-user")
     {
@@ -110,6 +131,8 @@ internal sealed class PeerCommandOptions
     public void AddTo(Command command)
     {
         command.Options.Add(_server);
+        command.Options.Add(_proxy);
+        command.Options.Add(_serverCert);
         command.Options.Add(_id);
         command.Options.Add(_token);
         command.Options.Add(_relay);
@@ -168,6 +191,10 @@ internal sealed class PeerCommandOptions
         {
             return false;
         }
+        if (!TryReadServerConnection(parse, environment, out ServerConnectionOptions serverConnection, out error))
+        {
+            return false;
+        }
         PeerKey? pinned = null;
         if (_connect && parse.GetValue(_peerKey) is { } pinnedText && !PeerKey.TryParse(pinnedText, out pinned, out string keyError))
         {
@@ -200,6 +227,7 @@ internal sealed class PeerCommandOptions
             Ice = defaults.Ice with { ConsentTimeout = TimeSpan.FromSeconds(deadAfter), ConsentInterval = TimeSpan.FromSeconds(Math.Min(5, deadAfter / 3)) },
             StreamPeerTimeout = TimeSpan.FromSeconds(Math.Max(60, deadAfter * 4)),
             Server = parse.GetValue(_server)!,
+            ServerConnection = serverConnection,
             Name = name,
             Token = parse.GetValue(_token),
             Timeout = TimeSpan.FromSeconds(timeout),
@@ -212,6 +240,41 @@ internal sealed class PeerCommandOptions
             KnownPeers = new KnownPeers(parse.GetValue(_knownPeers) ?? KnownPeers.DefaultPath),
         };
         IdentityPath = parse.GetValue(_identity) ?? IdentityFile.DefaultPath;
+        return true;
+    }
+
+    /// <summary>--proxy (or HTTPS_PROXY and NO_PROXY) and --server-cert-sha256; the server's own syntax is checked too.</summary>
+    private bool TryReadServerConnection(ParseResult parse, Func<string, string?> environment, out ServerConnectionOptions connection, out string error)
+    {
+        connection = ServerConnectionOptions.Default;
+        if (!ServerAddress.TryParse(parse.GetValue(_server), out _, out string serverError))
+        {
+            error = $"--server: {serverError}";
+            return false;
+        }
+        HttpProxy? proxy;
+        if (parse.GetResult(_proxy) is not null)
+        {
+            string text = parse.GetValue(_proxy) ?? "";
+            proxy = null;
+            if (text.Length > 0 && !HttpProxy.TryParse(text, HttpProxy.ParseBypass(environment("NO_PROXY") ?? environment("no_proxy")), out proxy!, out string proxyError))
+            {
+                error = $"--proxy: {proxyError}";
+                return false;
+            }
+        }
+        else if (!HttpProxy.TryFromEnvironment(environment, out proxy, out error))
+        {
+            return false;
+        }
+        byte[]? pin = null;
+        if (parse.GetValue(_serverCert) is { } pinText && !ServerConnectionOptions.TryParsePin(pinText, out pin, out string pinError))
+        {
+            error = $"--server-cert-sha256: {pinError}";
+            return false;
+        }
+        connection = new ServerConnectionOptions { Proxy = proxy, PinnedCertificateSha256 = pin };
+        error = "";
         return true;
     }
 

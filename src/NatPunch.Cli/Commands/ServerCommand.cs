@@ -182,6 +182,20 @@ internal static class ServerCommand
             Description = "TURN: a CIDR of peers always denied (checked first); repeatable.",
             AllowMultipleArgumentsPerToken = false,
         };
+        var tlsListen = new Option<string[]>("--tls-listen")
+        {
+            HelpName = "IP:PORT",
+            Description = "Also serve TCP on IP:PORT (repeatable), where TLS clients are welcome as well as plain ones: "
+                + "[::]:443 for networks that let only 443 out, 5349 for turns:. Needs --tls-cert and --tls-key.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var tlsCert = new Option<string?>("--tls-cert")
+        {
+            HelpName = "FILE",
+            Description = "TLS certificate (PEM: the server's certificate, then its chain; Let's Encrypt's fullchain.pem). With it, "
+                + "every TCP port also speaks TLS: the rendezvous, STUN and TURN (turns:). Reloaded when the file changes.",
+        };
+        var tlsKey = new Option<string?>("--tls-key") { HelpName = "FILE", Description = "The private key of --tls-cert (PEM)." };
         var command = new Command("server", "Run the NatPunch server: a standard STUN server (RFC 8489, RFC 5780), the rendezvous service "
             + "that introduces peers, and a TURN relay (RFC 8656) for peers that cannot connect directly, all on one port over UDP "
             + "and TCP. Registered peers get short-lived relay credentials from the rendezvous: without --token anyone who can "
@@ -189,7 +203,7 @@ internal static class ServerCommand
         {
             listen, altAddress, token, verbose, noTurn, realm, turnUser, turnSecret, turnGrantTtl, turnNoAuth, userQuota, allocationsPerIp, totalQuota,
             maxPermissions, maxBps, minPort, maxPort, relayIp, allowLoopbackPeers, allowPeer, denyPeer,
-            metricsOption, maxConnections, maxConnectionsPerIp, handshakeTimeout, messageTimeout, registerTimeout, registerRate, rendezvousRate, rendezvousBurst, rendezvousMaxFrame,
+            tlsListen, tlsCert, tlsKey, metricsOption, maxConnections, maxConnectionsPerIp, handshakeTimeout, messageTimeout, registerTimeout, registerRate, rendezvousRate, rendezvousBurst, rendezvousMaxFrame,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -302,9 +316,25 @@ internal static class ServerCommand
             {
                 return Usage("--rendezvous-rate must be more than 0, --rendezvous-burst 1 or more, --rendezvous-max-frame 256-65535");
             }
+            var tlsEndPoints = new List<IPEndPoint>();
+            foreach (string text in parse.GetValue(tlsListen) ?? [])
+            {
+                if (!EndPointArgument.TryParseIPEndPoint(text, out IPEndPoint endPoint, out string error))
+                {
+                    return Usage($"--tls-listen: {error}");
+                }
+                tlsEndPoints.Add(endPoint);
+            }
+            if (parse.GetValue(tlsCert) is null != parse.GetValue(tlsKey) is null || (tlsEndPoints.Count > 0 && parse.GetValue(tlsCert) is null))
+            {
+                return Usage("TLS needs --tls-cert FILE and --tls-key FILE together (and --tls-listen needs them)");
+            }
             var options = new NatPunchServerOptions
             {
                 Listen = endPoints,
+                TlsListen = tlsEndPoints,
+                TlsCertificateFile = parse.GetValue(tlsCert),
+                TlsKeyFile = parse.GetValue(tlsKey),
                 AlternateAddress = alternate,
                 Turn = turn,
                 MaxTcpConnections = parse.GetValue(maxConnections),
@@ -349,7 +379,7 @@ internal static class ServerCommand
         {
             server.Start();
         }
-        catch (System.Net.Sockets.SocketException e)
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or InvalidDataException)
         {
             Console.Error.WriteLine($"natpunch server: {e.Message}");
             await server.DisposeAsync();

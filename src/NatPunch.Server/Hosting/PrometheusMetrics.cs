@@ -15,7 +15,7 @@ namespace NatPunch.Server.Hosting;
 public sealed class PrometheusMetrics : IDisposable
 {
     private readonly NatPunchServer _server;
-    private readonly Counter _stunRequests, _stunResponses, _stunDropped, _sendErrors, _tcpAccepted, _tcpRejected, _refusals;
+    private readonly Counter _stunRequests, _stunResponses, _stunDropped, _sendErrors, _tcpAccepted, _tcpRejected, _tlsHandshakes, _refusals;
     private readonly Gauge _tcpOpen, _rendezvousConnections, _rendezvousNames, _rendezvousSessions;
     private readonly Counter? _turnRequests, _turnErrors, _turnAuthFailures, _turnMalformed, _turnAllocationsCreated, _turnDatagrams, _turnBytes,
         _turnDropped, _turnQuotaRefusals, _turnPermissionRefusals;
@@ -35,6 +35,7 @@ public sealed class PrometheusMetrics : IDisposable
         _tcpAccepted = metrics.CreateCounter("natpunch_tcp_connections_accepted_total", "TCP connections accepted (STUN, TURN and rendezvous).");
         _tcpRejected = metrics.CreateCounter("natpunch_tcp_connections_rejected_total", "TCP connections closed at once because the global cap was reached.");
         _tcpOpen = metrics.CreateGauge("natpunch_tcp_connections_open", "TCP connections open now.");
+        _tlsHandshakes = metrics.CreateCounter("natpunch_tls_handshakes_total", "TLS handshakes, by result.", "result");
         _refusals = metrics.CreateCounter("natpunch_refusals_total", "Clients refused or cut off by a limit (docs/limits.md), by kind.", "kind");
         _rendezvousConnections = metrics.CreateGauge("natpunch_rendezvous_connections", "Rendezvous connections open now.");
         _rendezvousNames = metrics.CreateGauge("natpunch_rendezvous_names", "Names registered now.");
@@ -90,6 +91,9 @@ public sealed class PrometheusMetrics : IDisposable
         _tcpAccepted.IncTo(counters.TcpConnections);
         _tcpRejected.IncTo(counters.TcpRejected);
         _tcpOpen.Set(_server.OpenTcpConnections);
+        _tlsHandshakes.WithLabels("ok").IncTo(counters.TlsHandshakes);
+        _tlsHandshakes.WithLabels("failed").IncTo(counters.TlsHandshakeFailures);
+        _tlsHandshakes.WithLabels("not_offered").IncTo(counters.TlsNotOffered);
         foreach (ServerRefusal kind in Enum.GetValues<ServerRefusal>())
         {
             _refusals.WithLabels(kind.ToString()).IncTo(counters.Refusals(kind));

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using NatPunch.Protocol.Rendezvous;
@@ -18,6 +19,8 @@ internal sealed class RendezvousConnection
     private const int InitialReadSize = 2048;
 
     private readonly Socket _socket;
+    // The socket's bytes, or TLS over it.
+    private readonly Stream _stream;
     private readonly RendezvousLoop _loop;
     private readonly TimeSpan _messageTimeout;
     private CancellationToken _stopping;
@@ -28,9 +31,11 @@ internal sealed class RendezvousConnection
     });
 
     /// <param name="messageTimeout">How long a frame that has begun may take to arrive whole (<see cref="NatPunchServerOptions.TcpMessageTimeout"/>).</param>
-    public RendezvousConnection(Socket socket, RendezvousLoop loop, TimeSpan messageTimeout)
+    /// <param name="tls">The TLS stream over <paramref name="socket"/>, or null for plain TCP.</param>
+    public RendezvousConnection(Socket socket, Stream? tls, RendezvousLoop loop, TimeSpan messageTimeout)
     {
         _socket = socket;
+        _stream = tls ?? new NetworkStream(socket, ownsSocket: false);
         _loop = loop;
         _messageTimeout = messageTimeout;
         Id = Interlocked.Increment(ref s_nextId);
@@ -67,7 +72,7 @@ internal sealed class RendezvousConnection
         {
             reason = await ReadLoopAsync(initial, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
             reason = e.Message;
         }
@@ -144,7 +149,7 @@ internal sealed class RendezvousConnection
             int read;
             try
             {
-                read = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, deadline?.Token ?? cancellationToken).ConfigureAwait(false);
+                read = await _stream.ReadAsync(buffer.AsMemory(filled), deadline?.Token ?? cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -196,12 +201,16 @@ internal sealed class RendezvousConnection
         {
             await foreach (byte[] frame in _outbox.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                await _socket.SendAsync(frame, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                await _stream.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
             }
             // Outbox completed: the loop wants this connection closed once everything is sent.
+            if (_stream is SslStream tls)
+            {
+                await tls.ShutdownAsync().ConfigureAwait(false); // close_notify: the client sees an orderly end
+            }
             _socket.Shutdown(SocketShutdown.Both);
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
         }
         _socket.Close();

@@ -32,4 +32,13 @@ internal static partial class ServerLog
 
     [LoggerMessage(9, LogLevel.Warning, "Refused {Remote} ({Kind}): {Detail}; {More} more of this kind in the last {Seconds} s not logged")]
     public static partial void Refused(ILogger logger, ServerRefusal kind, EndPoint? remote, string detail, long more, double seconds);
+
+    [LoggerMessage(10, LogLevel.Information, "TLS certificate: {Certificate} (from {Path})")]
+    public static partial void TlsCertificate(ILogger logger, string certificate, string path);
+
+    [LoggerMessage(11, LogLevel.Warning, "TLS certificate {Path} not reloaded, the one in use stays: {Error}")]
+    public static partial void TlsReloadFailed(ILogger logger, string path, string error);
+
+    [LoggerMessage(12, LogLevel.Debug, "TLS handshake with {Remote} failed: {Error}")]
+    public static partial void TlsHandshakeFailed(ILogger logger, EndPoint? remote, string error);
 }

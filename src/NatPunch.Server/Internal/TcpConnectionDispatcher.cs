@@ -1,4 +1,6 @@
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
 using NatPunch.Protocol.Rendezvous;
 using NatPunch.Server.Stun;
@@ -9,7 +11,9 @@ namespace NatPunch.Server.Internal;
 /// <summary>
 /// Tells the protocols on the server's TCP port apart by the first byte a client sends
 /// (RFC 7983 style): 0xE0 is rendezvous, anything else is handed to STUN framing
-/// (which, with TURN on, also carries TURN and ChannelData).
+/// (which, with TURN on, also carries TURN and ChannelData). 0x16 begins a TLS handshake: with a
+/// certificate, the connection is TLS and the same choice is made on the first bytes inside it, so
+/// one port (443, say) serves plain and TLS clients alike.
 /// </summary>
 internal sealed class TcpConnectionDispatcher
 {
@@ -21,10 +25,12 @@ internal sealed class TcpConnectionDispatcher
     private readonly ILogger _logger;
     private readonly NatPunchServerOptions _options;
     private readonly TurnService? _turn;
+    private readonly TlsCertificateSource? _certificates;
 
     public TcpConnectionDispatcher(StunBindingResponder responder, int index, RendezvousLoop rendezvous, ServerCounters counters, RefusalReporter refusals,
-        ILogger logger, NatPunchServerOptions options, TurnService? turn = null)
+        ILogger logger, NatPunchServerOptions options, TurnService? turn = null, TlsCertificateSource? certificates = null)
     {
+        _certificates = certificates;
         _turn = turn;
         _responder = responder;
         _index = index;
@@ -38,8 +44,12 @@ internal sealed class TcpConnectionDispatcher
     /// <summary>Bytes read to tell the protocol: a first read holds little; either protocol's reader grows its buffer as frames need.</summary>
     private const int FirstReadSize = 2048;
 
+    /// <summary>The first byte of a TLS record carrying a handshake (a ClientHello); RFC 7983 keeps 20–63 for (D)TLS.</summary>
+    private const byte TlsHandshakeRecord = 0x16;
+
     public async Task RunAsync(Socket socket, CancellationToken cancellationToken)
     {
+        SslStream? tls = null;
         byte[] first;
         int read;
         try
@@ -49,34 +59,112 @@ internal sealed class TcpConnectionDispatcher
             // A zero-byte read waits for data with no buffer: a connection that sends nothing holds none.
             await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, handshake.Token).ConfigureAwait(false);
             first = new byte[FirstReadSize];
-            read = await socket.ReceiveAsync(first, SocketFlags.None, handshake.Token).ConfigureAwait(false);
+            // A peek: a TLS ClientHello must reach the TLS layer whole.
+            read = await socket.ReceiveAsync(first.AsMemory(0, 1), SocketFlags.Peek, handshake.Token).ConfigureAwait(false);
+            if (read == 1 && first[0] == TlsHandshakeRecord)
+            {
+                tls = await AcceptTlsAsync(socket, handshake.Token).ConfigureAwait(false);
+                if (tls is null)
+                {
+                    socket.Dispose();
+                    return;
+                }
+                read = await tls.ReadAsync(first, handshake.Token).ConfigureAwait(false);
+            }
+            else if (read > 0)
+            {
+                read = await socket.ReceiveAsync(first, SocketFlags.None, handshake.Token).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             _refusals.Refused(ServerRefusal.TcpHandshakeTimeout, socket.RemoteEndPoint, $"nothing received in {_options.TcpHandshakeTimeout.TotalSeconds:0} s");
-            socket.Dispose();
+            await DisposeAsync(tls, socket).ConfigureAwait(false);
             return;
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
             ServerLog.TcpClosed(_logger, socket.RemoteEndPoint, "nothing received");
-            socket.Dispose();
+            await DisposeAsync(tls, socket).ConfigureAwait(false);
             return;
         }
         if (read == 0)
         {
-            socket.Dispose();
+            await DisposeAsync(tls, socket).ConfigureAwait(false);
             return;
         }
         ReadOnlyMemory<byte> initial = first.AsMemory(0, read);
-        if (RendezvousFrame.IsRendezvous(first[0]))
+        try
         {
-            await new RendezvousConnection(socket, _rendezvous, _options.TcpMessageTimeout).RunAsync(initial, cancellationToken).ConfigureAwait(false);
+            if (RendezvousFrame.IsRendezvous(first[0]))
+            {
+                await new RendezvousConnection(socket, tls, _rendezvous, _options.TcpMessageTimeout).RunAsync(initial, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await new TcpStunConnection(socket, tls, _index, _responder, _counters, _refusals, _logger, _options.TcpIdleTimeout, _options.TcpMessageTimeout, _turn)
+                    .RunAsync(initial, cancellationToken).ConfigureAwait(false);
+            }
         }
-        else
+        finally
         {
-            await new TcpStunConnection(socket, _index, _responder, _counters, _refusals, _logger, _options.TcpIdleTimeout, _options.TcpMessageTimeout, _turn)
-                .RunAsync(initial, cancellationToken).ConfigureAwait(false);
+            if (tls is not null)
+            {
+                await tls.DisposeAsync().ConfigureAwait(false);
+            }
         }
+    }
+
+    /// <summary>The TLS handshake; null (counted and logged) when this server has no certificate or the handshake fails.</summary>
+    private async Task<SslStream?> AcceptTlsAsync(Socket socket, CancellationToken handshakeToken)
+    {
+        if (_certificates is null)
+        {
+            // Clients try TLS first and fall back to plain TCP when the server closes at once.
+            _counters.CountTlsNotOffered();
+            ServerLog.TcpClosed(_logger, socket.RemoteEndPoint, "TLS asked for, and this server has no certificate (--tls-cert)");
+            return null;
+        }
+        var tls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        try
+        {
+            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificateContext = _certificates.Current,
+                ClientCertificateRequired = false,
+                ApplicationProtocols = TlsApplicationProtocols,
+            }, handshakeToken).ConfigureAwait(false);
+            _counters.CountTlsHandshake(succeeded: true);
+            return tls;
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException or SocketException)
+        {
+            _counters.CountTlsHandshake(succeeded: false);
+            ServerLog.TlsHandshakeFailed(_logger, socket.RemoteEndPoint, e.Message);
+            await tls.DisposeAsync().ConfigureAwait(false);
+            return null;
+        }
+        catch (OperationCanceledException)
+        {
+            _counters.CountTlsHandshake(succeeded: false);
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// ALPN: STUN/TURN over TLS (RFC 7443's "stun.turn", "stun.nat-discovery") and NatPunch's rendezvous.
+    /// A client that offers none of them, or no ALPN at all, is served all the same.
+    /// </summary>
+    private static readonly List<SslApplicationProtocol> TlsApplicationProtocols =
+        [new("stun.turn"u8.ToArray()), new("stun.nat-discovery"u8.ToArray()), new("natpunch"u8.ToArray())];
+
+    private static async Task DisposeAsync(SslStream? tls, Socket socket)
+    {
+        if (tls is not null)
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+        }
+        socket.Dispose();
     }
 }

@@ -45,6 +45,8 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     private const int MaxRecordSize = 16 * 1024;
 
     private readonly Socket _socket;
+    // TLS over the socket (STUN and TURN over TLS, RFC 8489 §6.2.3, RFC 8656 turns:), or null.
+    private readonly Stream? _tls;
     private readonly int _index;
     private readonly StunBindingResponder _responder;
     private readonly ServerCounters _counters;
@@ -74,10 +76,12 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     private TurnClient? _turnClient;
 
     /// <param name="messageTimeout">How long a message that has begun may take to arrive whole (see <see cref="NatPunchServerOptions.TcpMessageTimeout"/>).</param>
-    public TcpStunConnection(Socket socket, int index, StunBindingResponder responder, ServerCounters counters, RefusalReporter? refusals, ILogger logger,
+    /// <param name="tls">The TLS stream over <paramref name="socket"/>, or null for plain TCP.</param>
+    public TcpStunConnection(Socket socket, Stream? tls, int index, StunBindingResponder responder, ServerCounters counters, RefusalReporter? refusals, ILogger logger,
         TimeSpan idleTimeout, TimeSpan messageTimeout, TurnService? turn = null)
     {
         _socket = socket;
+        _tls = tls;
         _index = index;
         _responder = responder;
         _counters = counters;
@@ -96,7 +100,8 @@ internal sealed class TcpStunConnection : ITurnClientConnection
             {
                 return false;
             }
-            if (_pendingLength == 0 && !_writing)
+            // Over TLS every message goes through the writer: the TLS stream is not safe to write from two threads.
+            if (_pendingLength == 0 && !_writing && _tls is null)
             {
                 bool endOfRecord = _unterminatedBytes + message.Length >= MaxRecordSize;
                 int sent = TcpRecordSender.Send(_socket, message, endOfRecord, out SocketError error);
@@ -192,7 +197,10 @@ internal sealed class TcpStunConnection : ITurnClientConnection
                 int read;
                 try
                 {
-                    read = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, timer?.Token ?? cancellationToken).ConfigureAwait(false);
+                    CancellationToken readToken = timer?.Token ?? cancellationToken;
+                    read = _tls is null
+                        ? await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, readToken).ConfigureAwait(false)
+                        : await _tls.ReadAsync(buffer.AsMemory(filled), readToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
@@ -211,7 +219,7 @@ internal sealed class TcpStunConnection : ITurnClientConnection
                 }
             }
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
             reason = e.Message;
         }
@@ -344,7 +352,7 @@ internal sealed class TcpStunConnection : ITurnClientConnection
                 _wakeWriter.Reader.TryRead(out _);
             }
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
         }
     }
@@ -367,6 +375,11 @@ internal sealed class TcpStunConnection : ITurnClientConnection
 
     private async Task SendRecordAsync(ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
     {
+        if (_tls is not null)
+        {
+            await _tls.WriteAsync(record, cancellationToken).ConfigureAwait(false); // one write, TLS records end with it
+            return;
+        }
         while (!record.IsEmpty)
         {
             int sent = TcpRecordSender.Send(_socket, record.Span, endOfRecord: true, out SocketError error);

@@ -3,13 +3,17 @@ using System.Globalization;
 namespace NatPunch.Relay;
 
 /// <summary>
-/// A TURN server named as in RFC 7065: <c>turn:HOST[:PORT][?transport=udp|tcp]</c>. Port 3478 and
-/// UDP when left out. <c>turns:</c> (TLS) is not supported and is refused with a clear message.
+/// A TURN server named as in RFC 7065: <c>turn:HOST[:PORT][?transport=udp|tcp]</c> (port 3478 and
+/// UDP when left out) or <c>turns:HOST[:PORT]</c>, TURN over TLS over TCP (port 5349). DTLS
+/// (<c>turns:…?transport=udp</c>) is not supported and is refused with a clear message.
 /// </summary>
-public sealed record TurnServerUri(HostAndPort Server, TurnServerTransport Transport)
+public sealed record TurnServerUri(HostAndPort Server, TurnServerTransport Transport, bool Tls = false)
 {
     /// <summary>The default TURN port (RFC 8656 §18).</summary>
     public const int DefaultPort = 3478;
+
+    /// <summary>The default TURN-over-TLS port (RFC 8656 §18).</summary>
+    public const int DefaultTlsPort = 5349;
 
     /// <summary>Parses <paramref name="text"/>; never throws, <paramref name="error"/> says what is wrong.</summary>
     public static bool TryParse(string? text, out TurnServerUri uri, out string error)
@@ -21,22 +25,18 @@ public sealed record TurnServerUri(HostAndPort Server, TurnServerTransport Trans
             error = "empty TURN server; expected turn:HOST:PORT?transport=udp|tcp";
             return false;
         }
-        if (text.StartsWith("turns:", StringComparison.OrdinalIgnoreCase))
+        bool tls = text.StartsWith("turns:", StringComparison.OrdinalIgnoreCase);
+        if (!tls && !text.StartsWith("turn:", StringComparison.OrdinalIgnoreCase))
         {
-            error = $"'{text}': turns: (TURN over TLS) is not supported; use turn:HOST:PORT?transport=udp or tcp";
+            error = $"'{text}': expected turn:HOST:PORT?transport=udp|tcp or turns:HOST:PORT";
             return false;
         }
-        if (!text.StartsWith("turn:", StringComparison.OrdinalIgnoreCase))
-        {
-            error = $"'{text}': expected turn:HOST:PORT?transport=udp|tcp";
-            return false;
-        }
-        string rest = text[5..];
+        string rest = text[(tls ? 6 : 5)..];
         if (rest.StartsWith("//", StringComparison.Ordinal))
         {
             rest = rest[2..]; // tolerate turn://host (not RFC 7065, but common)
         }
-        TurnServerTransport transport = TurnServerTransport.Udp;
+        TurnServerTransport transport = tls ? TurnServerTransport.Tcp : TurnServerTransport.Udp;
         int query = rest.IndexOf('?');
         if (query >= 0)
         {
@@ -54,6 +54,9 @@ public sealed record TurnServerUri(HostAndPort Server, TurnServerTransport Trans
                 }
                 switch (value.ToLowerInvariant())
                 {
+                    case "udp" when tls:
+                        error = $"'{text}': turns: with transport=udp is DTLS, which is not supported; use turns:HOST:PORT (TLS over TCP)";
+                        return false;
                     case "udp":
                         transport = TurnServerTransport.Udp;
                         break;
@@ -66,16 +69,17 @@ public sealed record TurnServerUri(HostAndPort Server, TurnServerTransport Trans
                 }
             }
         }
-        if (!HostAndPort.TryParse(rest, DefaultPort, out HostAndPort server, out string hostError))
+        if (!HostAndPort.TryParse(rest, tls ? DefaultTlsPort : DefaultPort, out HostAndPort server, out string hostError))
         {
             error = $"'{text}': {hostError}";
             return false;
         }
-        uri = new TurnServerUri(server, transport);
+        uri = new TurnServerUri(server, transport, tls);
         error = string.Empty;
         return true;
     }
 
-    public override string ToString() =>
-        string.Create(CultureInfo.InvariantCulture, $"turn:{Server}?transport={(Transport == TurnServerTransport.Tcp ? "tcp" : "udp")}");
+    public override string ToString() => Tls
+        ? string.Create(CultureInfo.InvariantCulture, $"turns:{Server}?transport=tcp")
+        : string.Create(CultureInfo.InvariantCulture, $"turn:{Server}?transport={(Transport == TurnServerTransport.Tcp ? "tcp" : "udp")}");
 }

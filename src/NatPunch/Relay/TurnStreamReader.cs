@@ -14,8 +14,14 @@ internal static class TurnStreamReader
     /// <exception cref="IOException">The server sent bytes that are neither STUN nor ChannelData, or the connection broke.</exception>
     public static async Task ReadMessagesAsync(Socket socket, Action<byte[]> onMessage, CancellationToken cancellationToken)
     {
-        byte[] header = new byte[ChannelData.HeaderLength];
         await using var stream = new NetworkStream(socket, ownsSocket: false);
+        await ReadMessagesAsync(stream, onMessage, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>As above, over any stream: TCP, or TLS (RFC 8656 <c>turns:</c>).</summary>
+    public static async Task ReadMessagesAsync(Stream stream, Action<byte[]> onMessage, CancellationToken cancellationToken)
+    {
+        byte[] header = new byte[ChannelData.HeaderLength];
         while (!cancellationToken.IsCancellationRequested)
         {
             await stream.ReadExactlyAsync(header, cancellationToken).ConfigureAwait(false);

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using NatPunch.Protocol.Rendezvous;
-using NatPunch.Protocol.Stun;
+using NatPunch.Net;
 
 namespace NatPunch.Rendezvous;
 
@@ -31,9 +31,10 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
     private readonly string _instance = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
     private readonly CancellationTokenSource _stopping = new();
     private readonly Channel<IntroduceMessage> _introductions = Channel.CreateUnbounded<IntroduceMessage>();
-    private readonly SemaphoreSlim _sendLock = new(1, 1); // guards writes to _socket
+    private readonly SemaphoreSlim _sendLock = new(1, 1); // guards writes to _connection
     private readonly object _gate = new(); // guards the fields below
-    private Socket? _socket;
+    private ServerStream? _connection;
+    private ServerRoutePicker? _routes;
     private PeerOffer? _offer;
     private readonly Dictionary<string, PendingConnect> _pendingConnects = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SessionInbox> _sessions = new(StringComparer.Ordinal);
@@ -62,6 +63,9 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
 
     /// <summary>The last measured round-trip time to the server.</summary>
     public TimeSpan? RoundTrip => Interlocked.Read(ref _roundTripTicks) is var t and >= 0 ? TimeSpan.FromTicks(t) : null;
+
+    /// <summary>The way the connection to the server took (TLS, port, proxy), once connected: the relay's TCP takes it too.</summary>
+    internal ServerRoute? Route => _routes?.Working;
 
     /// <summary>Our address as the server saw it on the last registration.</summary>
     public string? Observed { get; private set; }
@@ -225,28 +229,28 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
 
     private async Task<bool> SendAsync(RendezvousMessage message, CancellationToken cancellationToken)
     {
-        Socket? socket;
+        ServerStream? connection;
         lock (_gate)
         {
-            socket = _socket;
+            connection = _connection;
         }
-        if (socket is null)
+        if (connection is null)
         {
             return false; // sent again after the reconnect where that matters (register, connect, session messages)
         }
-        return await SendOnAsync(socket, message, cancellationToken).ConfigureAwait(false);
+        return await SendOnAsync(connection, message, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<bool> SendOnAsync(Socket socket, RendezvousMessage message, CancellationToken cancellationToken)
+    private async Task<bool> SendOnAsync(ServerStream connection, RendezvousMessage message, CancellationToken cancellationToken)
     {
         byte[] frame = RendezvousCodec.Encode(message);
         await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await socket.SendAsync(frame, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            await connection.Stream.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
             return true;
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
             return false;
         }
@@ -274,6 +278,13 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
                 Fail(refused);
                 return;
             }
+            catch (ServerConnectionException e) when (!everRegistered && e.Failure is ServerConnectionFailure.CertificateRejected
+                or ServerConnectionFailure.ProxyAuthenticationRequired or ServerConnectionFailure.NoTls)
+            {
+                // Trying again would get the same answer: say it now.
+                Fail(new RendezvousException(RendezvousException.Unreachable, $"cannot reach the rendezvous server {_options.Server}: {e.Message}"));
+                return;
+            }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 return;
@@ -284,7 +295,7 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
             }
             lock (_gate)
             {
-                _socket = null;
+                _connection = null;
             }
             if (!everRegistered && _options.TimeProvider.GetElapsedTime(started) >= _options.ConnectTimeout)
             {
@@ -309,17 +320,15 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
     /// <summary>One connection's life: connect, register, then read until it breaks.</summary>
     private async Task RunConnectionAsync(Action onRegistered, CancellationToken cancellationToken)
     {
-        if (!HostAndPort.TryParse(_options.Server, StunConstants.DefaultPort, out HostAndPort server, out string parseError))
+        if (_routes is null)
         {
-            throw new RendezvousException(RendezvousException.Unreachable, parseError);
+            if (!ServerAddress.TryParse(_options.Server, out ServerAddress server, out string parseError))
+            {
+                throw new RendezvousException(RendezvousException.Unreachable, parseError);
+            }
+            _routes = new ServerRoutePicker(server, _options.Connection, message => StatusChanged?.Invoke(message));
         }
-        IPEndPoint endPoint = await server.ResolveAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-        using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        using (var due = new CancellationTokenSource(_options.ConnectTimeout, _options.TimeProvider))
-        using (var connectLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, due.Token))
-        {
-            await socket.ConnectAsync(endPoint, connectLimit.Token).ConfigureAwait(false);
-        }
+        await using ServerStream connection = await _routes.ConnectAsync(_options.ConnectTimeout, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
         PeerOffer? offer;
         List<ResumeSession> sessions;
         lock (_gate)
@@ -329,21 +338,21 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
         }
         Interlocked.Exchange(ref _lastHeardTicks, _options.TimeProvider.GetTimestamp());
         // Register first, then let others send: a session message ahead of it would be refused (not registered).
-        await SendOnAsync(socket, new RegisterMessage(_options.Name, _options.Token, offer, _instance, "natpunch", sessions.FirstOrDefault()), cancellationToken).ConfigureAwait(false);
+        await SendOnAsync(connection, new RegisterMessage(_options.Name, _options.Token, offer, _instance, "natpunch", sessions.FirstOrDefault()), cancellationToken).ConfigureAwait(false);
         foreach (ResumeSession more in sessions.Skip(1))
         {
-            await SendOnAsync(socket, new ResumeMessage(more.Session, more.Peer, more.Proof), cancellationToken).ConfigureAwait(false);
+            await SendOnAsync(connection, new ResumeMessage(more.Session, more.Peer, more.Proof), cancellationToken).ConfigureAwait(false);
         }
         lock (_gate)
         {
-            _socket = socket;
+            _connection = connection;
         }
 
         using var connectionEnded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task pinger = PingLoopAsync(socket, connectionEnded.Token);
+        Task pinger = PingLoopAsync(connection.Socket, connectionEnded.Token);
         try
         {
-            await ReadLoopAsync(socket, onRegistered, cancellationToken).ConfigureAwait(false);
+            await ReadLoopAsync(connection.Stream, onRegistered, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -352,13 +361,13 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
         }
     }
 
-    private async Task ReadLoopAsync(Socket socket, Action onRegistered, CancellationToken cancellationToken)
+    private async Task ReadLoopAsync(Stream stream, Action onRegistered, CancellationToken cancellationToken)
     {
         byte[] buffer = new byte[RendezvousFrame.HeaderLength + RendezvousFrame.MaxPayloadLength];
         int filled = 0;
         while (true)
         {
-            int read = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            int read = await stream.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
                 return;
@@ -559,12 +568,12 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
             return;
         }
         _stopping.Cancel();
-        Socket? socket;
+        ServerStream? connection;
         lock (_gate)
         {
-            socket = _socket;
+            connection = _connection;
         }
-        socket?.Dispose();
+        connection?.Socket.Dispose();
         if (_loop is not null)
         {
             await _loop.ConfigureAwait(false);

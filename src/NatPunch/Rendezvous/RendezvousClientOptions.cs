@@ -1,10 +1,15 @@
+using NatPunch.Net;
+
 namespace NatPunch.Rendezvous;
 
 /// <summary>Settings of <see cref="RendezvousClient"/>.</summary>
 public sealed record RendezvousClientOptions
 {
-    /// <summary>"HOST:PORT" of the NatPunch server (port 3478 when left out).</summary>
+    /// <summary>The NatPunch server: <c>HOST[:PORT]</c>, <c>tls://HOST[:PORT]</c> or <c>tcp://HOST[:PORT]</c> (<see cref="ServerAddress"/>).</summary>
     public required string Server { get; init; }
+
+    /// <summary>Proxy and certificate pin for the connection to the server.</summary>
+    public ServerConnectionOptions Connection { get; init; } = ServerConnectionOptions.Default;
 
     /// <summary>The name to register under.</summary>
     public required string Name { get; init; }

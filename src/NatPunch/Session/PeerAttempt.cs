@@ -109,6 +109,9 @@ internal sealed partial class PeerAttempt : IAsyncDisposable
         await Link.StartRelayAsync(new RelayServer(_node.ServerEndPoints[0], new TurnCredentials(grant.Username, grant.Password))
         {
             TcpAfter = udpSilent ? TimeSpan.Zero : RelayServer.DefaultTcpAfter,
+            // TURN over TCP goes the rendezvous's way: TLS on 443, through the proxy, when that is how it got through.
+            TcpRoute = _node.Rendezvous?.Route,
+            Connection = _node.Options.ServerConnection,
         }).ConfigureAwait(false);
     }
 

@@ -19,6 +19,7 @@ internal sealed class RelayAttempt
     public RelayAttempt(RelayServer server, TurnServerTransport transport, TimeSpan startedAt)
     {
         Transport = transport;
+        ServerSettings = server;
         Server = Candidate.Normalize(server.EndPoint);
         StartedAt = startedAt;
         Core = new TurnClientCore(Server, server.Credentials, TurnClientOptions.Default with
@@ -32,8 +33,11 @@ internal sealed class RelayAttempt
 
     public TurnServerTransport Transport { get; }
 
-    /// <summary>"UDP" or "TCP", for messages.</summary>
-    public string TransportName => Transport == TurnServerTransport.Tcp ? "TCP" : "UDP";
+    /// <summary>"UDP", "TCP" or "TLS", for messages.</summary>
+    public string TransportName => Transport == TurnServerTransport.Udp ? "UDP" : ServerSettings.TcpRoute?.Tls == true ? "TLS" : "TCP";
+
+    /// <summary>The server as configured: how its TCP is reached.</summary>
+    public RelayServer ServerSettings { get; }
 
     /// <summary>The TURN server, normalized (IPv4 as IPv4).</summary>
     public IPEndPoint Server { get; }

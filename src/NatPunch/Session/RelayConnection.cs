@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using NatPunch.Net;
 using NatPunch.Relay;
 
 namespace NatPunch.Session;
@@ -7,7 +8,8 @@ namespace NatPunch.Session;
 /// <summary>
 /// The way to the TURN server of one <see cref="RelayAttempt"/>. Over UDP it shares the link's socket,
 /// so the allocation belongs to the very address the host candidate has (RFC 8445 §5.1.1.2); over TCP
-/// it has its own connection, with RFC 8489 §6.2.2 framing. <see cref="SendRaw"/> (ChannelData on the
+/// it has its own connection, with RFC 8489 §6.2.2 framing: plain or TLS, direct or through an HTTP
+/// proxy, as <see cref="RelayServer.TcpRoute"/> says. <see cref="SendRaw"/> (ChannelData on the
 /// data path) may be called from any thread.
 /// </summary>
 internal sealed class RelayConnection : IAsyncDisposable
@@ -15,7 +17,7 @@ internal sealed class RelayConnection : IAsyncDisposable
     private readonly Socket _udp;
     private readonly SocketAddress _serverAddress;
     private readonly object _tcpWrite = new();
-    private Socket? _tcp;
+    private ServerStream? _tcp;
     private Task _reader = Task.CompletedTask;
     private readonly CancellationTokenSource _stopping = new();
 
@@ -51,20 +53,23 @@ internal sealed class RelayConnection : IAsyncDisposable
         {
             return;
         }
-        var socket = new Socket(Server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        RelayServer server = Attempt.ServerSettings;
+        ServerRoute route = server.TcpRoute ?? new ServerRoute(new HostAndPort(Server.Address.ToString(), Server.Port), Tls: false, Proxy: null);
+        ServerStream connection;
         try
         {
-            using var due = new CancellationTokenSource(timeout, time);
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, due.Token);
-            await socket.ConnectAsync(Server, limit.Token).ConfigureAwait(false);
+            connection = await ServerStreamConnector.ConnectAsync(route, server.Connection, timeout, time, _stopping.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        catch (ServerConnectionException e)
         {
-            socket.Dispose();
-            throw new SocketException((int)SocketError.TimedOut, $"cannot open TCP to the TURN server {Server}: {(e is SocketException s ? s.Message : "timed out")}");
+            throw new SocketException((int)SocketError.TimedOut, $"cannot open {route.ToString().Replace(" to ", " to the TURN server ", StringComparison.Ordinal)}: {e.Message}");
         }
-        _tcp = socket;
-        _reader = Task.Run(() => ReadTcpAsync(socket, onMessage, onClosed, _stopping.Token));
+        catch (OperationCanceledException)
+        {
+            throw new SocketException((int)SocketError.OperationAborted, "the relay connection was closed");
+        }
+        _tcp = connection;
+        _reader = Task.Run(() => ReadTcpAsync(connection.Stream, onMessage, onClosed, _stopping.Token));
     }
 
     /// <summary>Sends one STUN message or (padded, over TCP) ChannelData to the server. Errors are losses: requests are retransmitted, data by the stream.</summary>
@@ -77,26 +82,26 @@ internal sealed class RelayConnection : IAsyncDisposable
                 _udp.SendTo(message, SocketFlags.None, _serverAddress);
                 return;
             }
-            Socket? tcp = _tcp;
+            ServerStream? tcp = _tcp;
             if (tcp is null)
             {
                 return;
             }
             lock (_tcpWrite)
             {
-                tcp.Send(message);
+                tcp.Stream.Write(message);
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
         }
     }
 
-    private static async Task ReadTcpAsync(Socket socket, Action<byte[]> onMessage, Action<string> onClosed, CancellationToken cancellationToken)
+    private static async Task ReadTcpAsync(Stream stream, Action<byte[]> onMessage, Action<string> onClosed, CancellationToken cancellationToken)
     {
         try
         {
-            await TurnStreamReader.ReadMessagesAsync(socket, onMessage, cancellationToken).ConfigureAwait(false);
+            await TurnStreamReader.ReadMessagesAsync(stream, onMessage, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or EndOfStreamException or ObjectDisposedException)
         {
@@ -113,7 +118,10 @@ internal sealed class RelayConnection : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _stopping.Cancel();
-        _tcp?.Dispose();
+        if (_tcp is { } tcp)
+        {
+            await tcp.DisposeAsync().ConfigureAwait(false);
+        }
         await _reader.ConfigureAwait(false);
         _stopping.Dispose();
     }

@@ -1,4 +1,5 @@
 using System.Net;
+using NatPunch.Net;
 using NatPunch.Relay;
 
 namespace NatPunch.Session;
@@ -11,6 +12,15 @@ namespace NatPunch.Session;
 public sealed record RelayServer(IPEndPoint EndPoint, TurnCredentials Credentials, bool Udp = true, bool Tcp = true)
 {
     public static readonly TimeSpan DefaultTcpAfter = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How the TCP transport reaches the server: the rendezvous's own way (TLS on 443, through the proxy)
+    /// for the NatPunch server's relay, TLS for a <c>turns:</c> server. Null: plain TCP to <see cref="EndPoint"/>.
+    /// </summary>
+    internal ServerRoute? TcpRoute { get; init; }
+
+    /// <summary>The proxy and certificate pin for <see cref="TcpRoute"/>.</summary>
+    internal ServerConnectionOptions Connection { get; init; } = ServerConnectionOptions.Default;
 
     /// <summary>How long UDP gets before TCP is tried as well (zero: both at once).</summary>
     public TimeSpan TcpAfter { get; init; } = DefaultTcpAfter;

@@ -30,7 +30,7 @@ public class TcpStunConnectionTests
         await client.ConnectAsync(listener.LocalEndPoint!, token);
         Socket accepted = await listener.AcceptAsync(token);
         var responder = new StunBindingResponder(new ServerAddressSet((IPEndPoint)accepted.LocalEndPoint!, null));
-        var connection = new TcpStunConnection(accepted, 0, responder, new ServerCounters(), null, NullLogger.Instance, TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(10));
+        var connection = new TcpStunConnection(accepted, null, 0, responder, new ServerCounters(), null, NullLogger.Instance, TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(10));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(token);
         Task run = connection.RunAsync(ReadOnlyMemory<byte>.Empty, stop.Token);
 
