@@ -116,7 +116,7 @@ public sealed class PipeCliTests : IAsyncLifetime
 
     [Theory]
     [InlineData("--relay", "never", "--turn", "turn:127.0.0.1", "--turn-user", "u:hunter2")]
-    [InlineData("--turn", "turns:127.0.0.1", "--turn-user", "u:hunter2")]
+    [InlineData("--turn", "turns:127.0.0.1?transport=udp", "--turn-user", "u:hunter2")]
     [InlineData("--turn", "turn:127.0.0.1", "--turn-user", "u:hunter2", "--turn-secret", "hunter2")]
     [InlineData("--turn-user", "u:hunter2")]
     [InlineData("--turn", "turn:127.0.0.1", "--turn-user", "hunter2")]

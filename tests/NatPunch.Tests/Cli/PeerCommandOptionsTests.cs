@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using NatPunch.Cli.Commands;
+using NatPunch.Net;
 using NatPunch.Relay;
 
 namespace NatPunch.Tests.Cli;
@@ -65,6 +66,27 @@ public sealed class PeerCommandOptionsTests
         options.TurnCredentials.ShouldBe(new TurnCredentials("dave", "cli"));
         TryRead(name => environment.GetValueOrDefault(name), out options, out error).ShouldBeTrue(error);
         options.TurnCredentials.ShouldBeNull();
+    }
+
+    [Fact]
+    public void TheProxyComesFromTheOptionOrTheEnvironmentAndThePinIsHex()
+    {
+        var environment = new Dictionary<string, string> { ["HTTPS_PROXY"] = "http://env-proxy:3128", ["NO_PROXY"] = "127.0.0.1" };
+        TryRead(environment.GetValueOrDefault, out PeerOptions options, out string error).ShouldBeTrue(error);
+        options.ServerConnection.Proxy!.Server.Host.ShouldBe("env-proxy");
+        options.ServerConnection.Proxy.Bypasses("127.0.0.1").ShouldBeTrue();
+
+        TryRead(environment.GetValueOrDefault, out options, out error, "--proxy", "http://u:p@cli-proxy:8080").ShouldBeTrue(error);
+        options.ServerConnection.Proxy!.Server.ShouldBe(new HostAndPort("cli-proxy", 8080));
+        options.ServerConnection.Proxy.Credentials!.UserName.ShouldBe("u");
+
+        TryRead(environment.GetValueOrDefault, out options, out error, "--proxy", "").ShouldBeTrue(error);
+        options.ServerConnection.Proxy.ShouldBeNull();
+
+        string pin = string.Join(':', Enumerable.Range(0, 32).Select(i => i.ToString("X2", CultureInfo.InvariantCulture)));
+        Read("--server-cert-sha256", pin).ServerConnection.PinnedCertificateSha256.ShouldBe(Enumerable.Range(0, 32).Select(i => (byte)i).ToArray());
+        UsageError("--server-cert-sha256", "abcd").ShouldContain("64 hex digits");
+        UsageError("--proxy", "https://p").ShouldStartWith("--proxy: ");
     }
 
     private static PeerOptions Read(params string[] extra)
@@ -135,7 +157,7 @@ public sealed class PeerCommandOptionsTests
         Read("--turn", "turn:example.org", "--turn-user", "u:p").Relay.ShouldBe(RelayMode.Auto);
 
     [Theory]
-    [InlineData("turns:example.org", "not supported")]
+    [InlineData("turns:example.org?transport=udp", "not supported")]
     [InlineData("turn:example.org?foo=1", "unknown parameter 'foo'")]
     [InlineData("turn:[::1", "']'")]
     [InlineData("example.org:3478", "expected turn:")]

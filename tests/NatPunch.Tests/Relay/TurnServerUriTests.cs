@@ -48,11 +48,15 @@ public sealed class TurnServerUriTests
     }
 
     [Fact]
-    public void TurnsIsRefusedWithAClearMessage()
+    public void TurnsIsTlsOverTcpOnPort5349AndDtlsIsRefusedWithAClearMessage()
     {
-        TurnServerUri.TryParse("turns:turn.example.org:5349", out _, out string error).ShouldBeFalse();
+        TurnServerUri.TryParse("turns:turn.example.org", out TurnServerUri uri, out _).ShouldBeTrue();
+        uri.ShouldBe(new TurnServerUri(new HostAndPort("turn.example.org", 5349), TurnServerTransport.Tcp, Tls: true));
+        TurnServerUri.TryParse(uri.ToString(), out TurnServerUri again, out _).ShouldBeTrue();
+        again.ShouldBe(uri);
 
-        error.ShouldContain("turns:");
+        TurnServerUri.TryParse("turns:turn.example.org:443?transport=udp", out _, out string error).ShouldBeFalse();
+        error.ShouldContain("DTLS");
         error.ShouldContain("not supported");
     }
 
@@ -91,7 +95,7 @@ public sealed class TurnServerUriTests
     [InlineData("turn:example.org:port")]
     [InlineData("turn:user@example.org")]
     [InlineData("turn:bad host")]
-    [InlineData("turns:example.org?transport=tcp")]
+    [InlineData("turns:example.org?transport=udp")]
     [InlineData("turn:example.org?transport=udp&foo=bar")]
     public void RejectsBadInputWithoutThrowing(string? text)
     {
