@@ -140,7 +140,7 @@ internal sealed class TcpConnectionDispatcher
         catch (Exception e) when (e is AuthenticationException or IOException or SocketException)
         {
             _counters.CountTlsHandshake(succeeded: false);
-            ServerLog.TlsHandshakeFailed(_logger, socket.RemoteEndPoint, e.Message);
+            ServerLog.TlsHandshakeFailed(_logger, socket.RemoteEndPoint, e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message);
             await tls.DisposeAsync().ConfigureAwait(false);
             return null;
         }

@@ -361,6 +361,17 @@ internal sealed class TcpStunConnection : ITurnClientConnection
     private async Task SendRecordsAsync(byte[] data, List<int> ends, CancellationToken cancellationToken)
     {
         int start = 0;
+        if (_tls is not null)
+        {
+            // One TLS record per message: turnutils_uclient takes each TLS read for one message and
+            // lost the rest of a record that held several (3 % of a client-to-client run).
+            foreach (int end in ends)
+            {
+                await _tls.WriteAsync(data.AsMemory(start, end - start), cancellationToken).ConfigureAwait(false);
+                start = end;
+            }
+            return;
+        }
         for (int next = 0; next < ends.Count;)
         {
             int end = ends[next++];
@@ -375,11 +386,6 @@ internal sealed class TcpStunConnection : ITurnClientConnection
 
     private async Task SendRecordAsync(ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
     {
-        if (_tls is not null)
-        {
-            await _tls.WriteAsync(record, cancellationToken).ConfigureAwait(false); // one write, TLS records end with it
-            return;
-        }
         while (!record.IsEmpty)
         {
             int sent = TcpRecordSender.Send(_socket, record.Span, endOfRecord: true, out SocketError error);

@@ -20,6 +20,8 @@ public sealed partial class TurnInteropTests : IAsyncLifetime
     private static readonly TimeSpan ToolTimeout = TimeSpan.FromSeconds(60);
 
     private NatPunchServer _server = null!;
+    // With a certificate the server's TCP port speaks TLS too (uclient -S: RFC 8656 turns:).
+    private readonly TestCertificate _certificate = TestCertificate.Create("localhost", "127.0.0.1");
     private Process _peer = null!;
     private int _peerPort;
 
@@ -30,6 +32,8 @@ public sealed partial class TurnInteropTests : IAsyncLifetime
         _server = new NatPunchServer(new NatPunchServerOptions
         {
             Listen = [new IPEndPoint(IPAddress.Loopback, 0)],
+            TlsCertificateFile = _certificate.CertificatePath,
+            TlsKeyFile = _certificate.KeyPath,
             Turn = new TurnOptions
             {
                 Realm = "natpunch.test",
@@ -71,6 +75,7 @@ public sealed partial class TurnInteropTests : IAsyncLifetime
         {
             await _server.DisposeAsync();
         }
+        _certificate.Dispose();
     }
 
     public static TheoryData<string, string[]> Modes => new()
@@ -83,6 +88,8 @@ public sealed partial class TurnInteropTests : IAsyncLifetime
         { "udp, REST secret", ["-W", Secret] },
         { "tcp, REST secret, client-to-client", ["-t", "-y", "-W", Secret] },
         { "udp, DONT-FRAGMENT, no RTCP", ["-g", "-c", "-u", User, "-w", Password] },
+        { "tls, long-term", ["-t", "-S", "-u", User, "-w", Password] },
+        { "tls, REST secret, client-to-client", ["-t", "-S", "-y", "-W", Secret] },
     };
 
     [Theory]
@@ -96,6 +103,11 @@ public sealed partial class TurnInteropTests : IAsyncLifetime
         summary.Received.ShouldBe(summary.Sent, $"{mode}\n{result}");
         summary.Lost.ShouldBe(0, $"{mode}\n{result}");
         _server.Turn!.Snapshot().Counters.ShouldContain("allocations=");
+        if (mode.StartsWith("tls", StringComparison.Ordinal))
+        {
+            // uclient also tries TLS 1.0 and 1.1 on some connections, which the server refuses (counted as failures).
+            _server.Counters.TlsHandshakes.ShouldBeGreaterThan(0, mode);
+        }
     }
 
     [Theory]
