@@ -3,9 +3,11 @@ namespace NatPunch.Net;
 /// <summary>
 /// Finds a way to the server's TCP service and keeps using the one that worked. For <c>HOST[:PORT]</c>
 /// (<see cref="ServerScheme.Auto"/>): TLS on that port when the server offers it, else plain TCP; with
-/// no port given and 3478 out of reach (blocked, or refused by the proxy), TLS on 443. A certificate
-/// that does not verify is an error, never a reason to fall back to clear text. <c>tls://</c> and
-/// <c>tcp://</c> try only that. Each fallback is reported once, in words.
+/// no port given and 3478 out of reach (blocked, or refused by the proxy), TLS on 443. There TLS is
+/// opportunistic (RFC 7435): a certificate that does not verify is reported, and the connection is
+/// still encrypted, since the alternative is clear text; unless a certificate is pinned, which is
+/// always enforced. <c>tls://</c> verifies (trust store or pin) and never falls back; <c>tcp://</c> is
+/// plain TCP. Each fallback is reported once, in words.
 /// </summary>
 internal sealed class ServerRoutePicker(ServerAddress server, ServerConnectionOptions options, Action<string>? report)
 {
@@ -32,7 +34,8 @@ internal sealed class ServerRoutePicker(ServerAddress server, ServerConnectionOp
                 // The network may have changed (a different Wi-Fi): look again from the start.
             }
         }
-        var first = new ServerRoute(server.Tcp, server.Scheme != ServerScheme.Tcp, proxy);
+        bool opportunistic = server.Scheme == ServerScheme.Auto;
+        var first = new ServerRoute(server.Tcp, server.Scheme != ServerScheme.Tcp, proxy, opportunistic);
         bool mayFallBackTo443 = server.Scheme == ServerScheme.Auto && !server.PortGiven && server.Port != ServerAddress.DefaultTlsPort;
         ServerStream stream;
         try
@@ -41,11 +44,16 @@ internal sealed class ServerRoutePicker(ServerAddress server, ServerConnectionOp
         }
         catch (ServerConnectionException e) when (mayFallBackTo443 && e.Failure is ServerConnectionFailure.Unreachable or ServerConnectionFailure.ProxyRefused)
         {
-            var tls443 = new ServerRoute(new HostAndPort(server.Host, ServerAddress.DefaultTlsPort), Tls: true, proxy);
+            var tls443 = new ServerRoute(new HostAndPort(server.Host, ServerAddress.DefaultTlsPort), Tls: true, proxy, opportunistic);
             Report($"port {server.Port} of {server.Host} cannot be reached ({e.Message}); trying TLS on port {ServerAddress.DefaultTlsPort}");
             stream = await ServerStreamConnector.ConnectAsync(tls443, options, timeout, time, cancellationToken).ConfigureAwait(false);
         }
         _working = stream.Route;
+        if (stream.Unverified is { } why)
+        {
+            Report($"{why}: the connection is encrypted but the server is not authenticated "
+                + $"(pin its certificate, or use tls://{server.Host} to require one that verifies)");
+        }
         return stream;
     }
 

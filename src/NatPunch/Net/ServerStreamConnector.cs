@@ -48,11 +48,12 @@ internal static class ServerStreamConnector
                 await HttpConnectTunnel.OpenAsync(socket, route.Target, proxy, limit.Token).ConfigureAwait(false);
             }
             stream = new NetworkStream(socket, ownsSocket: false);
+            string? unverified = null;
             if (route.Tls)
             {
-                stream = await AuthenticateAsync(stream, route, options, limit.Token).ConfigureAwait(false);
+                (stream, unverified) = await AuthenticateAsync(stream, route, options, limit.Token).ConfigureAwait(false);
             }
-            return new ServerStream(socket, stream, route);
+            return new ServerStream(socket, stream, route, unverified);
         }
         catch (OperationCanceledException) when (due.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -71,13 +72,16 @@ internal static class ServerStreamConnector
         }
     }
 
-    private static async Task<SslStream> AuthenticateAsync(Stream inner, ServerRoute route, ServerConnectionOptions options, CancellationToken cancellationToken)
+    /// <summary>TLS over <paramref name="inner"/>; also, over an opportunistic route, why the certificate did not verify.</summary>
+    private static async Task<(SslStream, string?)> AuthenticateAsync(Stream inner, ServerRoute route, ServerConnectionOptions options, CancellationToken cancellationToken)
     {
         string? rejection = null;
+        // A pin is an explicit wish: it is never waived.
+        bool opportunistic = route.Opportunistic && options.PinnedCertificateSha256 is null;
         var tls = new SslStream(inner, leaveInnerStreamOpen: false, (_, certificate, chain, errors) =>
         {
             rejection = Verify(certificate, chain, errors, route.Target.Host, options.PinnedCertificateSha256);
-            return rejection is null;
+            return rejection is null || opportunistic;
         });
         try
         {
@@ -87,14 +91,15 @@ internal static class ServerStreamConnector
                 TargetHost = route.Target.Host,
                 EnabledSslProtocols = SslProtocols.None, // the system's choice: TLS 1.2 and 1.3
             }, cancellationToken).ConfigureAwait(false);
-            return tls;
+            return (tls, rejection);
         }
         catch (Exception e) when (e is AuthenticationException or IOException)
         {
             await tls.DisposeAsync().ConfigureAwait(false);
-            if (rejection is not null)
+            if (rejection is not null && !opportunistic)
             {
-                throw new ServerConnectionException(ServerConnectionFailure.CertificateRejected, rejection, e);
+                string advice = options.PinnedCertificateSha256 is null ? ". If you trust this server, pin that fingerprint (--server-cert-sha256)" : "";
+                throw new ServerConnectionException(ServerConnectionFailure.CertificateRejected, rejection + advice, e);
             }
             throw new ServerConnectionException(ServerConnectionFailure.NoTls,
                 $"{route.Target} does not speak TLS on port {route.Target.Port} (the TLS handshake failed: {e.Message})", e);
@@ -133,8 +138,7 @@ internal static class ServerStreamConnector
         {
             why.Add("none was sent");
         }
-        return $"the TLS certificate of {host} ({certificate.Subject}, SHA-256 {fingerprint}) does not verify: {string.Join("; ", why)}. "
-            + "If you trust this server, pin that fingerprint (--server-cert-sha256).";
+        return $"the TLS certificate of {host} ({certificate.Subject}, SHA-256 {fingerprint}) does not verify: {string.Join("; ", why)}";
     }
 
     private static async Task DisposeAsync(Stream? stream, Socket? socket)

@@ -133,18 +133,40 @@ public sealed class TlsServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ACertificateThatDoesNotVerifyIsRefusedWithItsFingerprintAndNeverFallsBackToClearText()
+    public async Task WithTlsRequiredACertificateThatDoesNotVerifyIsRefusedWithItsFingerprint()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
         NatPunchServer server = StartServer(tls: true);
-        var untrusted = await Should.ThrowAsync<RendezvousException>(() => Client(server.UdpEndPoints[0].ToString(), "a", pin: null).StartAsync(null, ct));
+        var untrusted = await Should.ThrowAsync<RendezvousException>(() => Client($"tls://{server.UdpEndPoints[0]}", "a", pin: null).StartAsync(null, ct));
         untrusted.Message.ShouldContain("does not verify");
         untrusted.Message.ShouldContain(_certificate.Sha256Hex);
+        untrusted.Message.ShouldContain("--server-cert-sha256");
         server.Rendezvous.Names.ShouldBe(0);
 
+        // A pin is enforced in either mode: never waived, never a reason to fall back to clear text.
         byte[] wrongPin = new byte[32];
-        var pinned = await Should.ThrowAsync<RendezvousException>(() => Client($"tls://{server.UdpEndPoints[0]}", "b", wrongPin).StartAsync(null, ct));
-        pinned.Message.ShouldContain("is not the pinned one");
+        foreach (string address in new[] { $"tls://{server.UdpEndPoints[0]}", server.UdpEndPoints[0].ToString() })
+        {
+            var pinned = await Should.ThrowAsync<RendezvousException>(() => Client(address, "b", wrongPin).StartAsync(null, ct));
+            pinned.Message.ShouldContain("is not the pinned one");
+        }
+        server.Rendezvous.Names.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task GivenOnlyTheHostAnUnverifiedCertificateStillEncryptsAndTheClientSaysItIsNotAuthenticated()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        NatPunchServer server = StartServer(tls: true);
+        var status = new List<string>();
+        RendezvousClient client = Client(server.UdpEndPoints[0].ToString(), "opportunistic", pin: null, status);
+        await client.StartAsync(null, ct);
+        client.Route!.Tls.ShouldBeTrue();
+        server.Counters.TlsHandshakes.ShouldBe(1);
+        lock (status)
+        {
+            status.ShouldContain(s => s.Contains("does not verify") && s.Contains("encrypted but the server is not authenticated"));
+        }
     }
 
     [Fact]
