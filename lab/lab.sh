@@ -8,6 +8,7 @@
 #   lab/lab.sh exec NS -- CMD...           run CMD in namespace NS (np-port1 or just port1)
 #   lab/lab.sh loss PERCENT [PREFIX]       random loss of IPv4 frames on the internet bridge
 #   lab/lab.sh block-udp KIND on|off [PREFIX]   drop all UDP at KIND's router
+#   lab/lab.sh lockdown KIND 443|proxy|off [PREFIX]   let out only TCP 443, or nothing (a proxy on the router)
 #   lab/lab.sh info [PREFIX]               print addresses as key=value lines
 #
 # Everything lives inside namespaces named PREFIX-*: veths are created directly in their
@@ -347,6 +348,40 @@ EOF
     echo "block-udp $k $state"
 }
 
+# An office network: from the LAN, only TCP to port 443 goes out (443), or nothing at all (proxy:
+# the router itself, where the test runs an HTTP proxy, is the only way out). Its own table before
+# the NAT table's forward chain, as block-udp; off deletes it.
+cmd_lockdown() {
+    local k=$1 mode=$2 r
+    [[ " ${KINDS[*]} " == *" $k "* && $k != open ]] || die "lockdown needs a kind with a router (${KINDS[*]}), not '$k'"
+    [[ $mode == 443 || $mode == proxy || $mode == off ]] || die "lockdown KIND 443|proxy|off"
+    require_up
+    r=$(ns "r$k")
+    nsx "$r" nft delete table inet lockdown 2>/dev/null || true
+    case $mode in
+        443) nsx "$r" nft -f - <<'EOF'
+table inet lockdown {
+    chain forward {
+        type filter hook forward priority filter - 10; policy accept;
+        iifname "lan" oifname "wan" tcp dport 443 accept
+        iifname "lan" oifname "wan" drop
+    }
+}
+EOF
+            ;;
+        proxy) nsx "$r" nft -f - <<'EOF'
+table inet lockdown {
+    chain forward {
+        type filter hook forward priority filter - 10; policy accept;
+        iifname "lan" oifname "wan" drop
+    }
+}
+EOF
+            ;;
+    esac
+    echo "lockdown $k $mode"
+}
+
 cmd_info() {
     echo "prefix=$PREFIX"
     echo "kinds=${KINDS[*]}"
@@ -396,7 +431,7 @@ cmd_exec() {
 }
 
 usage() {
-    sed -n '5,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '5,12p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -411,6 +446,7 @@ main() {
         exec) cmd_exec "$@" ;;
         loss) [[ $# -ge 1 ]] || usage; set_prefix "${2:-}"; cmd_loss "$1" ;;
         block-udp) [[ $# -ge 2 ]] || usage; set_prefix "${3:-}"; cmd_block_udp "$1" "$2" ;;
+        lockdown) [[ $# -ge 2 ]] || usage; set_prefix "${3:-}"; cmd_lockdown "$1" "$2" ;;
         *) usage ;;
     esac
 }

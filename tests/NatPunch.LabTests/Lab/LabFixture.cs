@@ -32,6 +32,9 @@ public sealed class LabFixture : IAsyncLifetime
     /// <summary>Our server: STUN on this port and the next, on both addresses.</summary>
     public const int OurPort = 3478;
 
+    /// <summary>Our server also serves TLS (and plain TCP) here, with a self-signed certificate: the port locked-down networks let out.</summary>
+    public const int OurTlsPort = 443;
+
     /// <summary>coturn's turnserver: this port and the next (--alt-listening-port), on both addresses.</summary>
     public const int CoturnPort = 3480;
 
@@ -50,6 +53,9 @@ public sealed class LabFixture : IAsyncLifetime
     private FileStream? _slot;
     private string? _prefix;
     private DirectoryInfo? _temp;
+
+    /// <summary>The server's self-signed TLS certificate: every TCP port of our server speaks TLS too.</summary>
+    public TestCertificate? Certificate { get; private set; }
     private Exception? _failure;
     private Exception? _coturnFailure;
     private Dictionary<string, string> _info = [];
@@ -201,10 +207,14 @@ public sealed class LabFixture : IAsyncLifetime
         }
 
         File.Exists(NatpunchDll).ShouldBeTrue($"{NatpunchDll} is missing; the test project references the CLI project");
+        Certificate = TestCertificate.Create(ServerIp1);
         Server = StartBackground(ServerNamespace, "natpunch server",
-            [DotnetHost, NatpunchDll, "server", "--listen", $"{ServerIp1}:{OurPort}", "--alt-address", ServerIp2, "--verbose"]);
-        await WaitListeningAsync(Server, [$"u {ServerIp1}:{OurPort}", $"u {ServerIp1}:{OurPort + 1}", $"u {ServerIp2}:{OurPort}", $"u {ServerIp2}:{OurPort + 1}", $"t {ServerIp1}:{OurPort}"]);
-        Note($"natpunch server (pid {Server.Id}) in {ServerNamespace} on {ServerIp1} and {ServerIp2}, ports {OurPort} and {OurPort + 1}");
+            [DotnetHost, NatpunchDll, "server", "--listen", $"{ServerIp1}:{OurPort}", "--alt-address", ServerIp2, "--verbose",
+             "--tls-cert", Certificate.CertificatePath, "--tls-key", Certificate.KeyPath, "--tls-listen", $"{ServerIp1}:{OurTlsPort}"]);
+        await WaitListeningAsync(Server, [$"u {ServerIp1}:{OurPort}", $"u {ServerIp1}:{OurPort + 1}", $"u {ServerIp2}:{OurPort}", $"u {ServerIp2}:{OurPort + 1}",
+            $"t {ServerIp1}:{OurPort}", $"t {ServerIp1}:{OurTlsPort}"]);
+        Note($"natpunch server (pid {Server.Id}) in {ServerNamespace} on {ServerIp1} and {ServerIp2}, ports {OurPort} and {OurPort + 1}, "
+            + $"TLS on every TCP port and on {ServerIp1}:{OurTlsPort} (self-signed, SHA-256 {Certificate.Sha256Hex})");
 
         if (Requires.FindOnPath("turnserver") is { } turnserver)
         {
@@ -319,6 +329,8 @@ public sealed class LabFixture : IAsyncLifetime
         {
         }
         _temp = null;
+        Certificate?.Dispose();
+        Certificate = null;
     }
 
     /// <summary>

@@ -87,6 +87,26 @@ public sealed class LabKnob : IAsyncDisposable
     }
 
     /// <summary>
+    /// <c>lab.sh lockdown KIND MODE</c>: from <paramref name="kind"/>'s LAN only TCP to port 443 goes out
+    /// (<c>443</c>), or nothing (<c>proxy</c>: only a proxy on the router reaches out); undone on dispose.
+    /// </summary>
+    public static async Task<LabKnob> LockdownAsync(LabFixture lab, string kind, string mode)
+    {
+        var knob = new LabKnob($"lockdown {kind} {mode}", async () =>
+        {
+            ExternalProcess.Result off = await lab.LabAsync(KnobTimeout, "lockdown", kind, "off", lab.Prefix);
+            off.ExitCode.ShouldBe(0, off.ToString());
+        });
+        ExternalProcess.Result on = await lab.LabAsync(KnobTimeout, "lockdown", kind, mode, lab.Prefix);
+        if (on.ExitCode != 0)
+        {
+            await knob.DisposeAsync();
+            on.ExitCode.ShouldBe(0, on.ToString());
+        }
+        return knob;
+    }
+
+    /// <summary>
     /// Makes the carrier NAT in front of the <c>cgnat</c> site symmetric: its masquerade becomes
     /// <c>masquerade fully-random</c> (the lab's <c>sym</c> recipe, docs/lab.md), so the cgnat hosts
     /// are behind a symmetric NAT (EIM home router + APDM carrier NAT = APDM). The lab has one

@@ -38,6 +38,12 @@ public sealed record PipeRunOptions
 
     /// <summary>--relay of both ends (auto, never, only); null gives no relay option at all (the default, auto).</summary>
     public string? Relay { get; init; }
+
+    /// <summary>The connector's --server instead of the lab server's IP:3478 (the bare host, say, to let it find port 443).</summary>
+    public string? ConnectorServer { get; init; }
+
+    /// <summary>More options for the connector (--proxy, say).</summary>
+    public IReadOnlyList<string> ConnectorArguments { get; init; } = [];
 }
 
 /// <summary>
@@ -78,7 +84,7 @@ public sealed class PipeRun : IAsyncDisposable
         string tag = $"{listener}-{connector}-{Interlocked.Increment(ref s_runs).ToString(CultureInfo.InvariantCulture)}-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}";
         var run = new PipeRun(lab, listener, connector, tag);
         string server = $"{LabFixture.ServerIp1}:{LabFixture.OurPort.ToString(CultureInfo.InvariantCulture)}";
-        List<string> common = ["--server", server, "--json", "--timeout", options.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)];
+        List<string> common = ["--json", "--timeout", options.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)];
         if (options.DeadAfterSeconds is { } deadAfter)
         {
             common.AddRange(["--dead-after", deadAfter.ToString(CultureInfo.InvariantCulture)]);
@@ -89,7 +95,7 @@ public sealed class PipeRun : IAsyncDisposable
         }
         string listenerName = $"l-{tag}", connectorName = $"c-{tag}";
         run.Listener = PeerProcess.Start(lab, lab.HostNamespace(listener.Kind, listener.Host),
-            ["listen", "--id", listenerName, .. common], options.ListenerInput, options.BytesPerSecond,
+            ["listen", "--server", server, "--id", listenerName, .. common], options.ListenerInput, options.BytesPerSecond,
             Path.Combine(options.WorkDirectory, $"{tag}.listener.out"), run.Clock);
         // dotnet start-up, JIT, gathering and registration: seconds on a loaded 2-core CI machine.
         if (await run.Listener.WaitForEventAsync("registered", TimeSpan.FromSeconds(60)) is null)
@@ -99,7 +105,8 @@ public sealed class PipeRun : IAsyncDisposable
             throw new InvalidOperationException($"the listener did not register within 60 s\n{why}");
         }
         run.Connector = PeerProcess.Start(lab, lab.HostNamespace(connector.Kind, connector.Host),
-            ["connect", "--id", connectorName, "--peer", listenerName, .. common], options.ConnectorInput, options.BytesPerSecond,
+            ["connect", "--server", options.ConnectorServer ?? server, "--id", connectorName, "--peer", listenerName, .. common, .. options.ConnectorArguments],
+            options.ConnectorInput, options.BytesPerSecond,
             Path.Combine(options.WorkDirectory, $"{tag}.connector.out"), run.Clock);
         return run;
     }
