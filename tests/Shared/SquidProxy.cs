@@ -49,6 +49,7 @@ public sealed class SquidProxy : IAsyncDisposable
         };
         if (user is { } basic)
         {
+            Requires.Tool("openssl");
             ExternalProcess.Result hash = await ExternalProcess.RunAsync("openssl", ["passwd", "-1", basic.Password], TimeSpan.FromSeconds(10));
             hash.ExitCode.ShouldBe(0, hash.ToString());
             string passwords = Path.Combine(directory, "passwd");

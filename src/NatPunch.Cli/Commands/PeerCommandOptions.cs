@@ -247,9 +247,14 @@ internal sealed class PeerCommandOptions
     private bool TryReadServerConnection(ParseResult parse, Func<string, string?> environment, out ServerConnectionOptions connection, out string error)
     {
         connection = ServerConnectionOptions.Default;
-        if (!ServerAddress.TryParse(parse.GetValue(_server), out _, out string serverError))
+        if (!ServerAddress.TryParse(parse.GetValue(_server), out ServerAddress server, out string serverError))
         {
             error = $"--server: {serverError}";
+            return false;
+        }
+        if (server.Scheme == ServerScheme.Tcp && parse.GetValue(_serverCert) is not null)
+        {
+            error = "--server-cert-sha256 pins a TLS certificate, and tcp:// never uses TLS";
             return false;
         }
         HttpProxy? proxy;
