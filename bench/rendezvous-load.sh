@@ -25,7 +25,7 @@ dotnet build -c Release src/NatPunch.Cli -v q -nologo >/dev/null
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 natpunch() { XDG_CONFIG_HOME=$work dotnet src/NatPunch.Cli/bin/Release/net10.0/natpunch.dll "$@"; }
 # Room for the idle clients, the flood's silent connections and the pairs under the global cap.
-natpunch server --listen 127.0.0.1:$port --metrics 127.0.0.1:$metrics --max-connections $((CONNECTIONS + 1000)) >"$work/server.log" 2>&1 &
+XDG_CONFIG_HOME=$work dotnet src/NatPunch.Cli/bin/Release/net10.0/natpunch.dll server --listen 127.0.0.1:$port --metrics 127.0.0.1:$metrics --max-connections $((CONNECTIONS + 1000)) >"$work/server.log" 2>&1 &
 server=$!
 pids=($server)
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -91,6 +91,23 @@ echo "server RSS before: $before KiB; with $CONNECTIONS idle rendezvous clients:
 awk -v a=$before -v b=$after -v n=$CONNECTIONS 'BEGIN { printf "per connection: %.1f KiB\n", (b - a) / n }'
 awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "server CPU while they idle (pinged every 3 s): %.1f %% of a core\n", 100 * t / hz / 10 }'
 
+# One pair meets through the server: listener first, connector 1 s later, 1 MB carried and compared.
+pair() { # LABEL
+  local label=$1 t listener
+  head -c 1000000 /dev/urandom >"$work/in.$label"
+  t=$(date +%s.%N)
+  natpunch listen --server 127.0.0.1:$port --id "bob-$label" --allow-loopback --timeout 30 >"$work/out.$label" 2>"$work/listen.$label.log" &
+  listener=$!
+  sleep 1
+  if natpunch connect --server 127.0.0.1:$port --id "alice-$label" --peer "bob-$label" --allow-loopback --timeout 30 <"$work/in.$label" 2>"$work/connect.$label.log" \
+     && wait $listener && cmp -s "$work/in.$label" "$work/out.$label"; then
+    awk -v s="$t" -v e="$(date +%s.%N)" -v l="$label" 'BEGIN { printf "pair %s: connected and carried 1 MB in %.1f s (listener started 1 s before the connector)\n", l, e - s }'
+  else
+    echo "pair $label FAILED"; tail -3 "$work/connect.$label.log" "$work/listen.$label.log"
+  fi
+}
+pair "before-the-flood"
+
 # ---- 2. flood, with pairs meeting meanwhile ----------------------------------------------------
 for kind in garbage silent udp; do
   for a in 1 2 3 4; do
@@ -132,17 +149,7 @@ PY
 done
 sleep 2
 for i in $(seq 1 "$PAIRS"); do
-  head -c 1000000 /dev/urandom >"$work/in.$i"
-  t=$(date +%s.%N)
-  natpunch listen --server 127.0.0.1:$port --id "bob-$i" --allow-loopback --timeout 30 >"$work/out.$i" 2>"$work/listen.$i.log" &
-  listener=$!
-  sleep 1
-  if natpunch connect --server 127.0.0.1:$port --id "alice-$i" --peer "bob-$i" --allow-loopback --timeout 30 <"$work/in.$i" 2>"$work/connect.$i.log" \
-     && wait $listener && cmp -s "$work/in.$i" "$work/out.$i"; then
-    awk -v s="$t" -v e="$(date +%s.%N)" -v i="$i" 'BEGIN { printf "pair %d: connected and carried 1 MB in %.1f s (listener started 1 s before the connector)\n", i, e - s }'
-  else
-    echo "pair $i FAILED"; tail -3 "$work/connect.$i.log" "$work/listen.$i.log"
-  fi
+  pair "$i-during-the-flood"
 done
 wait "${pids[@]:2}" 2>/dev/null || true
 echo "after the flood: $(cat "$work/idle.count") idle clients had registered; still open: $(ss -tn state established "( dport = :$port )" | tail -n +2 | wc -l) connections"
