@@ -8,7 +8,13 @@
 #
 # Settings (environment variables):
 #   ROUNDS=5 SECONDS_PER_RUN=10 WARMUP=2 CLIENTS=4 WINDOW=16
-#   OURS_PORT=34780 COTURN_PORT=34790
+#   OURS_PORT=34780 COTURN_PORT=34790 MIN_PORT=34800
+#
+# Then the same servers against two plain generators in C (bench/c/stun-closed-loop.c: one
+# thread, one system call per request and per answer, no batching): a busy client (4 sockets x 64
+# outstanding) and many clients (400 sockets with one request each), also against a minimal
+# recvmmsg/sendmmsg responder in C (bench/c/stun-min-responder.c), the yardstick of what the
+# machine allows. Needs gcc.
 #   COTURN_THREADS=   coturn's -m (relay/UDP threads); empty = coturn's default, one per CPU
 #   JSON_DIR=         keep every run's JSON result in this directory
 set -euo pipefail
@@ -23,6 +29,7 @@ CLIENTS=${CLIENTS:-4}
 WINDOW=${WINDOW:-16}
 OURS_PORT=${OURS_PORT:-34780}
 COTURN_PORT=${COTURN_PORT:-34790}
+MIN_PORT=${MIN_PORT:-34800}
 COTURN_THREADS=${COTURN_THREADS:-}
 HOST=127.0.0.1
 
@@ -49,7 +56,7 @@ dotnet build -c Release src/NatPunch.Cli -nologo -v q -clp:ErrorsOnly >&2
 natpunch=(dotnet src/NatPunch.Cli/bin/Release/net10.0/natpunch.dll)
 
 # Upper bound on the whole measurement: the servers stop by themselves after it.
-budget=$(( ROUNDS * 2 * (WARMUP + SECONDS_PER_RUN + 5) + 60 ))
+budget=$(( ROUNDS * 2 * (WARMUP + SECONDS_PER_RUN + 5) + ROUNDS * 6 * (SECONDS_PER_RUN + 3) + 60 ))
 
 echo "== starting our server on $HOST:$OURS_PORT and coturn on $HOST:$COTURN_PORT (each stops after ${budget}s at most)" >&2
 timeout "$budget" "${natpunch[@]}" server --listen "$HOST:$OURS_PORT" >"$work/ours.log" 2>&1 &
@@ -143,3 +150,35 @@ summary ours
 summary coturn
 # shellcheck disable=SC2154 # set by summary through eval
 awk -v o="$ours_rate" -v c="$coturn_rate" 'BEGIN { printf "ratio ours/coturn: %.3f\n", (c > 0 ? o / c : 0) }'
+
+# ---- plain generators --------------------------------------------------------------------------
+command -v gcc >/dev/null || { echo "gcc is not installed: no plain-generator comparison" >&2; exit 0; }
+gcc -O2 -o "$work/closed-loop" bench/c/stun-closed-loop.c
+gcc -O2 -o "$work/min-responder" bench/c/stun-min-responder.c
+timeout "$budget" "$work/min-responder" "$HOST" "$MIN_PORT" &
+server_pids+=($!)
+sleep 0.5
+plain() { # NAME PORT SOCKETS WINDOW ROUND
+  "$work/closed-loop" "$HOST" "$2" "$3" "$4" "$SECONDS_PER_RUN" | field /dev/stdin answers_per_second >"$JSON_DIR/plain-$1-$3x$4-$5.rate"
+  printf '   %-6s %3d x %-2d round %d: %10.0f answers/s\n' "$1" "$3" "$4" "$5" "$(cat "$JSON_DIR/plain-$1-$3x$4-$5.rate")" >&2
+}
+echo >&2
+echo "== plain closed-loop generators: a busy client (4 sockets x 64) and many clients (400 x 1), $ROUNDS rounds" >&2
+for shape in "4 64" "400 1"; do
+  set -- $shape
+  for round in $(seq "$ROUNDS"); do
+    for name in ours coturn min; do
+      port_var="${name^^}_PORT"
+      plain "$name" "${!port_var}" "$1" "$2" "$round"
+    done
+  done
+done
+echo
+echo "plain generators, median of $ROUNDS runs (answers/s)"
+printf '%-10s %12s %12s %12s %14s %12s\n' shape ours coturn minimal ours/coturn ours/minimal
+for shape in 4x64 400x1; do
+  o=$(cat "$JSON_DIR"/plain-ours-$shape-*.rate | median)
+  c=$(cat "$JSON_DIR"/plain-coturn-$shape-*.rate | median)
+  m=$(cat "$JSON_DIR"/plain-min-$shape-*.rate | median)
+  awk -v s=$shape -v o="$o" -v c="$c" -v m="$m" 'BEGIN { printf "%-10s %12.0f %12.0f %12.0f %14.2f %12.2f\n", s, o, c, m, o / c, o / m }'
+done

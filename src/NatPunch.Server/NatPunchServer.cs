@@ -26,12 +26,15 @@ public sealed class NatPunchServer : IAsyncDisposable
     private static readonly int UdpSocketsPerAddress = OperatingSystem.IsLinux() ? Math.Clamp(Environment.ProcessorCount, 1, 4) : 1;
 
     /// <summary>
-    /// Receive loops per UDP socket, each on its own thread. Two, so that when the hash sends most
-    /// clients to one socket (a handful of clients, say) a second core still answers them; on a
+    /// Receive loops per UDP socket, each on its own thread: as many as there are cores per socket
+    /// (one on up to 4 cores). A second loop on the same socket only competes with the first and
+    /// with the clients for the cores: on 2 cores, 2 sockets with 2 loops each answered a plain
+    /// closed-loop generator at 91k/s, with one loop each at 167–195k/s (docs/benchmarks.md). On a
     /// single-socket system, one per core (up to 4).
     /// </summary>
-    private static readonly int UdpThreadsPerSocket = Environment.ProcessorCount == 1 ? 1
-        : UdpSocketsPerAddress > 1 ? 2 : Math.Clamp(Environment.ProcessorCount, 1, 4);
+    private static readonly int UdpThreadsPerSocket = UdpSocketsPerAddress > 1
+        ? Math.Max(1, Environment.ProcessorCount / UdpSocketsPerAddress)
+        : Math.Clamp(Environment.ProcessorCount, 1, 4);
 
     private readonly NatPunchServerOptions _options;
     private readonly ILogger _logger;
