@@ -132,7 +132,9 @@ internal sealed class TcpConnectionDispatcher
             {
                 ServerCertificateContext = _certificates.Current,
                 ClientCertificateRequired = false,
-                ApplicationProtocols = TlsApplicationProtocols,
+                // No ALPN: .NET refuses a client whose offer shares no protocol with the server's list
+                // ("no application protocol", seen with openssl s_client -alpn h2), and a middlebox or
+                // a generic TLS client may offer anything. RFC 7443's "stun.turn" is optional.
             }, handshakeToken).ConfigureAwait(false);
             _counters.CountTlsHandshake(succeeded: true);
             return tls;
@@ -151,13 +153,6 @@ internal sealed class TcpConnectionDispatcher
             throw;
         }
     }
-
-    /// <summary>
-    /// ALPN: STUN/TURN over TLS (RFC 7443's "stun.turn", "stun.nat-discovery") and NatPunch's rendezvous.
-    /// A client that offers none of them, or no ALPN at all, is served all the same.
-    /// </summary>
-    private static readonly List<SslApplicationProtocol> TlsApplicationProtocols =
-        [new("stun.turn"u8.ToArray()), new("stun.nat-discovery"u8.ToArray()), new("natpunch"u8.ToArray())];
 
     private static async Task DisposeAsync(SslStream? tls, Socket socket)
     {
