@@ -126,7 +126,8 @@ public sealed class PeerNode : IAsyncDisposable
                 ConnectTimeout = accept ? TimeSpan.FromSeconds(10) : options.Timeout,
             });
             node.Rendezvous.StatusChanged += message => progress?.Report(new ConnectionProgress.Status(message));
-            node.Rendezvous.RegisteredAgain += node.UseFreshGrant;
+            node.Rendezvous.RegisteredAgain += registered => node.UseFreshGrant(registered.Turn);
+            node.Rendezvous.GrantRenewed += node.UseFreshGrant;
             RegisteredMessage registered = await RendezvousCall(() => node.Rendezvous.StartAsync(offer, cancellationToken)).ConfigureAwait(false);
             lock (node._gate)
             {
@@ -390,17 +391,17 @@ public sealed class PeerNode : IAsyncDisposable
     }
 
     /// <summary>Registered again: every relay of this node allocates with the fresh grant from now on.</summary>
-    private void UseFreshGrant(RegisteredMessage registered)
+    private void UseFreshGrant(TurnGrant? grant)
     {
         List<PeerAttempt> attempts;
         lock (_gate)
         {
-            _grant = registered.Turn;
+            _grant = grant;
             attempts = [.. _attempts];
         }
         foreach (PeerAttempt attempt in attempts)
         {
-            attempt.UseFreshGrant(registered.Turn);
+            attempt.UseFreshGrant(grant);
         }
     }
 

@@ -53,9 +53,9 @@ internal static class ServerCommand
         var turnGrantTtl = new Option<int>("--turn-grant-ttl")
         {
             HelpName = "SECONDS",
-            Description = "TURN: seconds the credentials given to a registered peer stay valid. Default 86400 (a day). "
-                + "A peer gets fresh ones each time it registers (or reconnects); a relayed session that lasts longer than this "
-                + "loses its relay at the next allocation refresh.",
+            Description = "TURN: seconds the credentials given to a registered peer may be used to make allocations. Default 3600 "
+                + "(an hour). A peer gets fresh ones when it registers and half way through their life; an allocation made with them "
+                + "lives on after they expire, until the peer's registration ends.",
             DefaultValueFactory = _ => (int)TurnOptions.Default.GrantLifetime.TotalSeconds,
         };
         var turnNoAuth = new Option<bool>("--turn-no-auth")

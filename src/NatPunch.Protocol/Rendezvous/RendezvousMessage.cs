@@ -9,6 +9,7 @@ namespace NatPunch.Protocol.Rendezvous;
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "type", UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FailSerialization)]
 [JsonDerivedType(typeof(RegisterMessage), "register")]
 [JsonDerivedType(typeof(RegisteredMessage), "registered")]
+[JsonDerivedType(typeof(GrantMessage), "grant")]
 [JsonDerivedType(typeof(UpdateOfferMessage), "update")]
 [JsonDerivedType(typeof(ConnectMessage), "connect")]
 [JsonDerivedType(typeof(IntroduceMessage), "introduce")]
@@ -64,6 +65,13 @@ public sealed record RegisteredMessage(string Name, string Observed, TurnGrant? 
 /// username is <c>EXPIRY:NAME</c>, valid for <paramref name="TtlS"/> seconds from the grant.
 /// </summary>
 public sealed record TurnGrant(string Username, string Password, int TtlS);
+
+/// <summary>
+/// Server → client: a fresh relay credential before the one of <c>registered</c> (or the last
+/// <c>grant</c>) expires, sent when half its lifetime has passed. Allocations made with an older one
+/// keep working; new ones need this. Older clients ignore it (an unknown type).
+/// </summary>
+public sealed record GrantMessage(TurnGrant Turn) : RendezvousMessage;
 
 /// <summary>Client → server: replace the registered offer (new candidates, or fresh credentials after a session).</summary>
 public sealed record UpdateOfferMessage(PeerOffer Offer) : RendezvousMessage;

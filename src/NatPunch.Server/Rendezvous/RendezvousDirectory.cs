@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using NatPunch.Protocol.Net;
 using NatPunch.Protocol.Rendezvous;
+using NatPunch.Protocol.Turn;
 using NatPunch.Server.Internal;
 using NatPunch.Server.Turn;
 
@@ -310,6 +311,7 @@ public sealed partial class RendezvousDirectory
         if (grant is not null)
         {
             client.Grants.Add(grant.Username);
+            client.GrantRenewAt = now + _turnGrants!.Lifetime / 2;
         }
         AdoptEndingGrants(client);
         Send(client, new RegisteredMessage(register.Name, Format(client.Remote), grant));
@@ -428,6 +430,7 @@ public sealed partial class RendezvousDirectory
 
     private void Ping(Client client, TimeSpan now)
     {
+        RenewGrant(client, now);
         long id = ++_nextPingId;
         client.PingSentAt[id] = now;
         client.LastPinged = now;
@@ -437,6 +440,24 @@ public sealed partial class RendezvousDirectory
             client.PingSentAt.Remove(client.PingSentAt.Keys.Min());
         }
         Send(client, new PingMessage(id));
+    }
+
+    /// <summary>
+    /// Half way through a registration's grant, a fresh one (<see cref="GrantMessage"/>): grants are
+    /// short, and a peer whose relay must be allocated again later needs one that is still valid.
+    /// The expired ones are kept: allocations made with them live on until the registration ends,
+    /// and then they are revoked with it (two usernames per grant lifetime of the registration).
+    /// </summary>
+    private void RenewGrant(Client client, TimeSpan now)
+    {
+        if (_turnGrants is null || client.Name is null || client.Grants.Count == 0 || now < client.GrantRenewAt)
+        {
+            return;
+        }
+        TurnGrant grant = _turnGrants.Issue(client.Name);
+        client.Grants.Add(grant.Username);
+        client.GrantRenewAt = now + _turnGrants.Lifetime / 2;
+        Send(client, new GrantMessage(grant));
     }
 
     private void Send(Client client, RendezvousMessage message) =>
@@ -472,6 +493,9 @@ public sealed partial class RendezvousDirectory
         public HashSet<string> Sessions { get; } = new(StringComparer.Ordinal);
         /// <summary>The usernames of the TURN grants this registration received: they end with it.</summary>
         public List<string> Grants { get; } = [];
+
+        /// <summary>When the next fresh grant is due (half the lifetime of the last one).</summary>
+        public TimeSpan GrantRenewAt { get; set; }
 
         // The message rate (RendezvousOptions.MessagesPerSecond), made on the first message.
         private TokenBucket? _messages;

@@ -4,16 +4,21 @@ namespace NatPunch.Server.Turn;
 
 /// <summary>
 /// Grants whose registration has ended: the relay refuses them (401) and deletes their allocations
-/// (<see cref="TurnCore.Expire"/>), although their signature and expiry would still pass. A grant is
-/// kept here only until its own expiry, after which the relay refuses it anyway. Thread-safe: the
-/// rendezvous loop revokes, the relay checks under its lock.
+/// (<see cref="TurnCore.Expire"/>), although their signature (and, for an allocation's own requests,
+/// an expiry that has passed) would still pass. A grant is kept here until its own expiry, and at
+/// least <see cref="Retention"/>: long enough for the relay's sweep (every second) to delete what was
+/// allocated with it, after which an expired grant can make nothing new. Thread-safe: the rendezvous
+/// loop revokes, the relay checks under its lock.
 /// </summary>
 public sealed class RevokedGrants
 {
+    /// <summary>How long an expired grant stays revoked: many sweeps of the relay.</summary>
+    public static readonly TimeSpan Retention = TimeSpan.FromMinutes(1);
+
     private readonly Lock _gate = new();
     private readonly Dictionary<string, DateTimeOffset> _revoked = new(StringComparer.Ordinal);
 
-    /// <summary>Grants revoked and not yet expired (pruned as grants are revoked).</summary>
+    /// <summary>Grants revoked and still kept (pruned as grants are revoked).</summary>
     public int Count
     {
         get
@@ -27,13 +32,13 @@ public sealed class RevokedGrants
 
     public void Revoke(string username, DateTimeOffset now)
     {
-        if (!TurnRestCredentials.TryGetExpiry(username, out DateTimeOffset expiry) || expiry <= now)
+        if (!TurnRestCredentials.TryGetExpiry(username, out DateTimeOffset expiry))
         {
-            return; // not a grant, or expired already
+            return; // not a grant
         }
         lock (_gate)
         {
-            _revoked[username] = expiry;
+            _revoked[username] = expiry > now + Retention ? expiry : now + Retention;
             if (_revoked.Count % 1024 == 0)
             {
                 foreach (string expired in _revoked.Where(e => e.Value <= now).Select(e => e.Key).ToList())

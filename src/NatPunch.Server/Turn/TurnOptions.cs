@@ -24,10 +24,12 @@ public sealed record TurnOptions
     public string? Secret { get; init; }
 
     /// <summary>
-    /// How long a grant handed out with <c>registered</c> stays valid. Refreshes are authenticated
-    /// with the same username, so a relayed session that outlives its grant loses the allocation.
+    /// How long a grant handed out with <c>registered</c> (and renewed with <c>grant</c> half way
+    /// through) may be used to make allocations. An allocation made with it lives on after it expires
+    /// (its refreshes use the same username), until the registration that got the grant ends. An
+    /// hour: a grant that leaks is of little use for long.
     /// </summary>
-    public TimeSpan GrantLifetime { get; init; } = TimeSpan.FromDays(1);
+    public TimeSpan GrantLifetime { get; init; } = TimeSpan.FromHours(1);
 
     /// <summary>Insecure, for tests: TURN requests need no credentials at all.</summary>
     public bool NoAuth { get; init; }

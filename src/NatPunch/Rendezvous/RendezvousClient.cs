@@ -80,6 +80,12 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
     /// </summary>
     public event Action<RegisteredMessage>? RegisteredAgain;
 
+    /// <summary>
+    /// Raised, on the read loop, when the server sends a fresh relay credential (<see cref="GrantMessage"/>,
+    /// half way through the last one's life): new allocations need it.
+    /// </summary>
+    public event Action<TurnGrant>? GrantRenewed;
+
     /// <summary>The last measured round-trip time to the server.</summary>
     public TimeSpan? RoundTrip => Interlocked.Read(ref _roundTripTicks) is var t and >= 0 ? TimeSpan.FromTicks(t) : null;
 
@@ -455,6 +461,9 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
                 {
                     await SendConnectAsync(connect, cancellationToken).ConfigureAwait(false);
                 }
+                break;
+            case GrantMessage fresh:
+                GrantRenewed?.Invoke(fresh.Turn);
                 break;
             case PingMessage ping:
                 await SendAsync(new PongMessage(ping.Id), cancellationToken).ConfigureAwait(false);

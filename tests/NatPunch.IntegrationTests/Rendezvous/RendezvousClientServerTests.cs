@@ -120,6 +120,28 @@ public sealed class RendezvousClientServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AFreshRelayGrantArrivesHalfWayThroughTheLastOnesLife()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using var server = new NatPunchServer(new NatPunchServerOptions
+        {
+            Listen = [new IPEndPoint(IPAddress.Loopback, 0)],
+            Rendezvous = FastLiveness,
+            Turn = NatPunch.Server.Turn.TurnOptions.Default with { GrantLifetime = TimeSpan.FromSeconds(4) },
+        });
+        server.Start();
+        var client = new RendezvousClient(new RendezvousClientOptions { Server = server.UdpEndPoints[0].ToString(), Name = "renewed" });
+        _clients.Add(client);
+        var renewed = new TaskCompletionSource<TurnGrant>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.GrantRenewed += grant => renewed.TrySetResult(grant);
+        TurnGrant first = (await client.StartAsync(null, ct)).Turn.ShouldNotBeNull();
+        TurnGrant fresh = await renewed.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        fresh.Username.ShouldNotBe(first.Username);
+        fresh.Username.ShouldEndWith(":renewed");
+        fresh.TtlS.ShouldBe(4);
+    }
+
+    [Fact]
     public async Task UnreachableServerFailsWithinTheConnectTimeout()
     {
         var client = new RendezvousClient(new RendezvousClientOptions { Server = "127.0.0.1:1", Name = "z", ConnectTimeout = TimeSpan.FromSeconds(1) });

@@ -81,7 +81,7 @@ public sealed class TurnGrantTests : IAsyncLifetime
         RegisteredMessage registered = await RegisterAsync(server, $"bob-{transport}");
         TurnGrant grant = registered.Turn.ShouldNotBeNull();
         grant.Username.ShouldEndWith($":bob-{transport}");
-        grant.TtlS.ShouldBe(86400);
+        grant.TtlS.ShouldBe(3600);
 
         await using RelayClient client = await ConnectAsync(server, transport, grant);
         RelayAllocation allocation = await client.AllocateAsync(Cancel).WaitAsync(Timeout, Cancel);
@@ -199,7 +199,7 @@ public sealed class TurnGrantTests : IAsyncLifetime
         grant.Password.ShouldBe(TurnRestCredentials.Password(secret, grant.Username));
         grant.Username.ShouldEndWith(":carol");
         TurnRestCredentials.TryGetExpiry(grant.Username, out DateTimeOffset expiry).ShouldBeTrue();
-        expiry.ShouldBeInRange(before.AddSeconds(86399), DateTimeOffset.UtcNow.AddSeconds(86400));
+        expiry.ShouldBeInRange(before.AddSeconds(3599), DateTimeOffset.UtcNow.AddSeconds(3600));
 
         await using RelayClient client = await ConnectAsync(server, TurnServerTransport.Udp, grant);
         await client.AllocateAsync(Cancel).WaitAsync(Timeout, Cancel);

@@ -1,3 +1,4 @@
+using NatPunch.Testing;
 using System.Net;
 using NatPunch.Protocol.Rendezvous;
 using NatPunch.Protocol.Turn;
@@ -101,6 +102,40 @@ public class RendezvousDirectoryTests
         grant.TtlS.ShouldBe(3600);
         TurnRestCredentials.TryGetExpiry(grant.Username, out DateTimeOffset expiry).ShouldBeTrue();
         expiry.ShouldBeInRange(before.AddSeconds(3599), DateTimeOffset.UtcNow.AddSeconds(3600));
+    }
+
+    [Fact]
+    public void AFreshGrantComesHalfWayThroughTheLastOnesLifeAndAllEndWithTheRegistration()
+    {
+        var clock = new ManualTimeProvider();
+        var issuer = new TurnGrantIssuer("grant-secret", TimeSpan.FromSeconds(60), clock);
+        // A client that never answers pings stays: only the grant's schedule is under test.
+        var directory = new RendezvousDirectory(RendezvousOptions.Default with { DeadAfter = TimeSpan.FromHours(1) }, issuer);
+        directory.Connected(1, IPEndPoint.Parse("192.0.2.9:1"), _now);
+        directory.Received(1, new RegisterMessage("bob", null, null, "instance-1", null), _now);
+        TurnGrant first = Single<RegisteredMessage>(Drain(directory), 1).Turn.ShouldNotBeNull();
+
+        var grants = new List<(TimeSpan At, TurnGrant Grant)>();
+        for (TimeSpan t = TimeSpan.Zero; t <= TimeSpan.FromSeconds(100); t += TimeSpan.FromSeconds(1))
+        {
+            clock.Advance(TimeSpan.FromSeconds(1));
+            directory.HandleTimeout(_now + t + TimeSpan.FromSeconds(1));
+            grants.AddRange(Drain(directory).Select(o => o.Message).OfType<GrantMessage>().Select(g => (t + TimeSpan.FromSeconds(1), g.Turn)));
+        }
+        // Renewed every half lifetime (at the first ping from 30 s on), each valid for the full lifetime from then.
+        grants.Count.ShouldBe(3, string.Join(", ", grants));
+        grants[0].At.ShouldBeInRange(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(33));
+        grants[0].Grant.Username.ShouldNotBe(first.Username);
+        TurnRestCredentials.TryGetExpiry(grants[0].Grant.Username, out DateTimeOffset expiry).ShouldBeTrue();
+        expiry.ShouldBe(clock.GetUtcNow() - TimeSpan.FromSeconds(101) + grants[0].At + TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1));
+        grants[0].Grant.Password.ShouldBe(TurnRestCredentials.Password("grant-secret", grants[0].Grant.Username));
+
+        // When the registration ends, every grant it got is revoked: allocations made with an expired
+        // one live on until then, and end with it.
+        directory.Disconnected(1, "gone", _now + TimeSpan.FromSeconds(101));
+        directory.HandleTimeout(_now + TimeSpan.FromSeconds(101) + RendezvousOptions.Default.ResumeWindow);
+        issuer.Revoked.IsRevoked(grants[^1].Grant.Username).ShouldBeTrue();
+        issuer.Revoked.IsRevoked(first.Username).ShouldBeTrue();
     }
 
     [Fact]

@@ -57,11 +57,11 @@ public sealed class TurnGrantTests
     }
 
     [Fact]
-    public void DefaultOptionsRunTheRelayWithADayLongGrant()
+    public void DefaultOptionsRunTheRelayWithAnHourLongGrant()
     {
         TurnOptions.Default.Enabled.ShouldBeTrue();
-        TurnOptions.Default.GrantLifetime.ShouldBe(TimeSpan.FromDays(1));
-        TurnGrantIssuer.ForRelay(TurnOptions.Default).Issue("x", Now).TtlS.ShouldBe(86400);
+        TurnOptions.Default.GrantLifetime.ShouldBe(TimeSpan.FromHours(1));
+        TurnGrantIssuer.ForRelay(TurnOptions.Default).Issue("x", Now).TtlS.ShouldBe(3600);
     }
 
     [Fact]
@@ -95,9 +95,17 @@ public sealed class TurnGrantTests
         late.Now = Now.AddSeconds(60);
         late.Allocate().ErrorCode.ShouldBe(StunErrorCode.Unauthorized);
 
-        // The allocation made in time can't be refreshed with the expired grant either.
+        // The allocation made in time lives on: the grant bounds when allocations are made, not how
+        // long they last (the registration's end revokes them). Its refreshes still prove the password.
         early.Now = Now.AddSeconds(61);
-        early.Parse(early.Request(StunMethod.Refresh)).ErrorCode.ShouldBe(StunErrorCode.Unauthorized);
+        TurnTestClient.Response refreshed = early.Parse(early.Request(StunMethod.Refresh));
+        refreshed.IsSuccess.ShouldBeTrue(refreshed.ToString());
+        refreshed.IntegrityValid.ShouldBeTrue();
+        TurnTestClient forged = Client(core, "192.0.2.10:40000", grant with { Password = Tamper(grant.Password) });
+        forged.Now = Now.AddSeconds(62);
+        forged.Parse(forged.Request(StunMethod.Refresh)).ErrorCode.ShouldBe(StunErrorCode.Unauthorized);
+        // Another client (5-tuple) with the expired grant gets nothing, even for a request other than Allocate.
+        late.Parse(late.Request(StunMethod.Refresh)).ErrorCode.ShouldBe(StunErrorCode.Unauthorized);
     }
 
     [Fact]
@@ -133,6 +141,25 @@ public sealed class TurnGrantTests
         core.AllocationCount.ShouldBe(1, "bob's allocation went with his registration; carol's stays");
         Client(core, "192.0.2.12:40000", bobs).Allocate().ErrorCode.ShouldBe(StunErrorCode.Unauthorized);
         Client(core, "192.0.2.13:40000", carols).Allocate().IsSuccess.ShouldBeTrue();
+    }
+
+    [Fact]
+    public void AnAllocationThatOutlivedItsGrantStillEndsWhenTheGrantIsRevoked()
+    {
+        var issuer = new TurnGrantIssuer("internal", TimeSpan.FromSeconds(60));
+        TurnCore core = Core(TurnOptions.Default, issuer);
+        TurnGrant grant = issuer.Issue("bob", Now);
+        TurnTestClient bob = Client(core, "192.0.2.10:40000", grant);
+        bob.Allocate().IsSuccess.ShouldBeTrue();
+
+        bob.Now = Now.AddSeconds(120); // the grant expired a minute ago; the allocation lives on
+        bob.Parse(bob.Request(StunMethod.Refresh)).IsSuccess.ShouldBeTrue();
+        issuer.Revoked.Revoke(grant.Username, Now.AddSeconds(120)); // its registration ended
+        core.Expire(Now.AddSeconds(121));
+
+        core.AllocationCount.ShouldBe(0);
+        bob.Now = Now.AddSeconds(122);
+        bob.Parse(bob.Request(StunMethod.Refresh)).ErrorCode.ShouldBe(StunErrorCode.Unauthorized);
     }
 
     [Fact]
