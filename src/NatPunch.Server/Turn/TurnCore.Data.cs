@@ -35,7 +35,8 @@ public sealed partial class TurnCore
 
     private void RelayToPeer(TurnAllocation allocation, IPEndPoint peer, ReadOnlySpan<byte> data)
     {
-        if (!allocation.HasPermission(peer.Address, _now) || !allocation.TryConsume(data.Length, _options.MaxBytesPerSecond, _now))
+        if (!allocation.HasPermission(peer.Address, _now) || IsServiceEndPoint(allocation, peer)
+            || !allocation.TryConsume(data.Length, _options.MaxBytesPerSecond, _now))
         {
             Counters.Dropped++;
             return;

@@ -90,6 +90,11 @@ public sealed partial class TurnCore
             return;
         }
         IPEndPoint peer = TurnClient.Normalize(rawPeer);
+        if (IsServiceEndPoint(allocation, peer))
+        {
+            SendError(client, request, StunErrorCode.Forbidden, key, "Peer is this server's own STUN/TURN port");
+            return;
+        }
         if (allocation.FindChannel(channel) is { } byNumber && !byNumber.Peer.Equals(peer))
         {
             SendError(client, request, StunErrorCode.BadRequest, key, "Channel bound to another peer");

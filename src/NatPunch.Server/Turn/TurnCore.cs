@@ -21,6 +21,9 @@ public sealed partial class TurnCore
     private readonly ITurnEnvironment _environment;
     private readonly TurnAuthenticator _authenticator;
     private readonly PeerAddressPolicy _peerPolicy;
+    // The server's own UDP service ports (STUN/TURN) and listen addresses: no relaying into them.
+    private readonly HashSet<int> _servicePorts = [];
+    private readonly HashSet<IPAddress> _serviceAddresses = [];
     private readonly Random _random;
     private readonly byte[] _output = new byte[OutputBufferSize];
 
@@ -140,6 +143,30 @@ public sealed partial class TurnCore
         }
         _reservations.Clear();
     }
+
+    /// <summary>
+    /// The server's own UDP endpoints (its STUN/TURN ports): relaying to them is refused (ChannelBind
+    /// 403) or dropped (Send, ChannelData), on the relay's own address as on these. A peer there would
+    /// be the server itself: requests that look as if they came from the server (past every
+    /// per-source limit), or a loop through its own relay. Other allocations' relayed addresses on the
+    /// same host stay reachable (two relayed peers talk through them). Call before traffic flows.
+    /// </summary>
+    public void ProtectServiceEndPoints(IEnumerable<IPEndPoint> endPoints)
+    {
+        foreach (IPEndPoint endPoint in endPoints)
+        {
+            IPEndPoint normal = TurnClient.Normalize(endPoint);
+            _servicePorts.Add(normal.Port);
+            if (!normal.Address.Equals(IPAddress.Any) && !normal.Address.Equals(IPAddress.IPv6Any))
+            {
+                _serviceAddresses.Add(normal.Address);
+            }
+        }
+    }
+
+    private bool IsServiceEndPoint(TurnAllocation allocation, IPEndPoint peer) =>
+        _servicePorts.Count > 0 && _servicePorts.Contains(peer.Port)
+        && (peer.Address.Equals(allocation.RelayedAddress.Address) || _serviceAddresses.Contains(peer.Address));
 
     private void HandleRequest(TurnClient client, StunMessage request)
     {

@@ -90,8 +90,15 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     private string CountersText() => $"{_core.Counters} tcp-queue-drops={_tcpQueueDrops} udp-send-drops={_udpSendDrops}";
 
     /// <summary>The server socket that answers clients who wrote to <paramref name="socket"/>'s address.</summary>
-    internal void RegisterUdpSocket(Socket socket) =>
-        _udpSockets.TryAdd(TurnClient.Normalize((IPEndPoint)socket.LocalEndPoint!), socket);
+    internal void RegisterUdpSocket(Socket socket)
+    {
+        IPEndPoint local = TurnClient.Normalize((IPEndPoint)socket.LocalEndPoint!);
+        _udpSockets.TryAdd(local, socket);
+        lock (_gate)
+        {
+            _core.ProtectServiceEndPoints([local]);
+        }
+    }
 
     /// <summary>
     /// A new TCP connection from <paramref name="remote"/> to <paramref name="local"/>: its client,

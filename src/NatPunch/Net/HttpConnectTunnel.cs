@@ -31,7 +31,7 @@ internal static class HttpConnectTunnel
         byte[] buffer = new byte[MaxResponseHeader];
         int filled = 0;
         int end;
-        while ((end = buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8)) < 0)
+        while ((end = HttpConnectAnswer.HeadEnd(buffer.AsSpan(0, filled))) < 0)
         {
             if (filled == buffer.Length)
             {
@@ -44,11 +44,9 @@ internal static class HttpConnectTunnel
             }
             filled += read;
         }
-        string statusLine = Encoding.ASCII.GetString(buffer, 0, buffer.AsSpan(0, end).IndexOf("\r\n"u8) is var eol and >= 0 ? eol : end);
-        string[] parts = statusLine.Split(' ', 3);
-        if (parts.Length < 2 || !parts[0].StartsWith("HTTP/", StringComparison.Ordinal) || !int.TryParse(parts[1], out int status))
+        if (!HttpConnectAnswer.TryParse(buffer.AsSpan(0, end), out int status, out string reasonPhrase, out string statusLine))
         {
-            throw new ServerConnectionException(ServerConnectionFailure.ProxyRefused, $"{proxy} is not an HTTP proxy (it answered '{Printable(statusLine)}')");
+            throw new ServerConnectionException(ServerConnectionFailure.ProxyRefused, $"{proxy} is not an HTTP proxy (it answered '{statusLine}')");
         }
         if (status is >= 200 and < 300)
         {
@@ -58,7 +56,7 @@ internal static class HttpConnectTunnel
             }
             return;
         }
-        string reason = parts.Length > 2 ? $"{status} {Printable(parts[2])}" : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string reason = reasonPhrase.Length > 0 ? $"{status} {reasonPhrase}" : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (status == (int)HttpStatusCode.ProxyAuthenticationRequired)
         {
             throw new ServerConnectionException(ServerConnectionFailure.ProxyAuthenticationRequired, proxy.Credentials is null
@@ -67,7 +65,4 @@ internal static class HttpConnectTunnel
         }
         throw new ServerConnectionException(ServerConnectionFailure.ProxyRefused, $"the proxy {proxy} refused CONNECT to {authority}: {reason}");
     }
-
-    private static string Printable(string text) =>
-        new(text.Take(120).Select(c => char.IsControl(c) ? '?' : c).ToArray());
 }

@@ -17,7 +17,7 @@ namespace NatPunch.Tests.Fuzz;
 /// <summary>
 /// Every parser of bytes or text that come from the network, fuzzed (<see cref="FuzzRunner"/>): the
 /// rendezvous framing and JSON, the TURN relay's request handling, TURN REST usernames and nonces,
-/// candidates from the peer's offer, stream segments, sealed session frames. None may throw; where
+/// candidates from the peer's offer, stream segments, sealed session frames, an HTTP proxy's answer to CONNECT. None may throw; where
 /// a parser accepts, what it accepted must hold together (re-encodes the same, opens only as sent).
 /// </summary>
 public sealed class ParserFuzzTests(ITestOutputHelper output)
@@ -26,12 +26,45 @@ public sealed class ParserFuzzTests(ITestOutputHelper output)
         new CandidateInfo("srflx", "[2001:db8::1]:6000", 1694498815, "2", "10.0.0.2:6000")]);
 
     [Fact]
+    public void HttpProxyAnswersToConnect()
+    {
+        List<byte[]> valid =
+        [
+            "HTTP/1.1 200 Connection established\r\n\r\n"u8.ToArray(),
+            "HTTP/1.0 200 OK\r\nVia: 1.1 proxy\r\n\r\n"u8.ToArray(),
+            "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"office\"\r\nContent-Length: 0\r\n\r\n"u8.ToArray(),
+            "HTTP/1.1 403 Forbidden\r\nServer: squid/5.7\r\nContent-Type: text/html\r\n\r\n<html></html>"u8.ToArray(),
+            "HTTP/1.1 503 Service Unavailable\r\n\r\n"u8.ToArray(),
+        ];
+        output.WriteLine(FuzzRunner.Run("http-connect-answer", 9110, valid, input =>
+        {
+            int end = NatPunch.Net.HttpConnectAnswer.HeadEnd(input);
+            ReadOnlySpan<byte> head = end >= 0 ? input.AsSpan(0, end) : input;
+            if (NatPunch.Net.HttpConnectAnswer.TryParse(head, out int status, out string reason, out string statusLine))
+            {
+                status.ShouldBeInRange(100, 999);
+                statusLine.ShouldStartWith("HTTP/");
+                reason.Length.ShouldBeLessThanOrEqualTo(120);
+            }
+            statusLine.Length.ShouldBeLessThanOrEqualTo(120);
+            foreach (char c in statusLine)
+            {
+                if (c is < ' ' or >= (char)0x7F)
+                {
+                    Assert.Fail($"unprintable character {(int)c} in '{statusLine}'"); // it goes into error messages as is
+                }
+            }
+        }));
+    }
+
+    [Fact]
     public void RendezvousFramesAndMessages()
     {
         RendezvousMessage[] messages =
         [
             new RegisterMessage("alice", "token", Offer, "instance", "natpunch/1", new ResumeSession("s", "bob", "proof")),
             new RegisteredMessage("alice", "198.51.100.1:4000", new TurnGrant("1700000000:alice", "pw", 3600)),
+            new GrantMessage(new TurnGrant("1700001800:alice", "pw2", 3600)),
             new UpdateOfferMessage(Offer), new ConnectMessage("bob", 1000, Offer),
             new IntroduceMessage("s", "bob", IceRole.Controlling, Offer, "198.51.100.2:5000", 150),
             new CandidateMessage("s", Offer.Candidates[1]), new RestartMessage("s", Offer, 2), new SealedSignalMessage("s", "Ym94"),

@@ -45,6 +45,32 @@ public sealed class TurnCoreTests
     }
 
     [Fact]
+    public void TheServersOwnServicePortIsNoPeerWhileOtherPortsOfItsAddressAre()
+    {
+        TurnTestClient client = Setup();
+        _core.ProtectServiceEndPoints([IPEndPoint.Parse("0.0.0.0:3478"), IPEndPoint.Parse("0.0.0.0:3479")]);
+        client.Allocate().IsSuccess.ShouldBeTrue();
+        var own = new IPEndPoint(_environment.RelayIPv4, 3478);
+        var anotherRelay = new IPEndPoint(_environment.RelayIPv4, 50000); // another allocation on this server: a relayed peer
+        client.Parse(client.Request(StunMethod.CreatePermission, TurnTestClient.Peer(own))).IsSuccess.ShouldBeTrue();
+
+        TurnTestClient.Response bind = client.Parse(client.Request(StunMethod.ChannelBind, TurnTestClient.Channel(0x4000, own)));
+        bind.ErrorCode.ShouldBe(StunErrorCode.Forbidden);
+        client.Indication(StunMethod.Send, (ref StunMessageBuilder b) =>
+        {
+            b.AddXorAddress(StunAttributeType.XorPeerAddress, own);
+            b.AddBytes(StunAttributeType.Data, "loop"u8);
+        });
+        client.Indication(StunMethod.Send, (ref StunMessageBuilder b) =>
+        {
+            b.AddXorAddress(StunAttributeType.XorPeerAddress, anotherRelay);
+            b.AddBytes(StunAttributeType.Data, "fine"u8);
+        });
+        _environment.Relays.ShouldHaveSingleItem().Sent.ShouldHaveSingleItem().Peer.ShouldBe(anotherRelay);
+        client.Parse(client.Request(StunMethod.ChannelBind, TurnTestClient.Channel(0x4000, anotherRelay))).IsSuccess.ShouldBeTrue();
+    }
+
+    [Fact]
     public void WrongPasswordIsUnauthorizedWithAFreshChallenge()
     {
         TurnTestClient client = Setup();
