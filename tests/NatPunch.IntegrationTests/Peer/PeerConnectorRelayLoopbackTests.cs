@@ -1,3 +1,4 @@
+using NatPunch.Testing;
 using System.Net;
 using System.Security.Cryptography;
 using NatPunch.Relay;
@@ -13,12 +14,16 @@ namespace NatPunch.IntegrationTests.Peer;
 public sealed class PeerConnectorRelayLoopbackTests : IAsyncLifetime
 {
     private NatPunchServer _server = null!;
+    // Its TCP port speaks TLS too: turns: to it is TURN over TLS.
+    private readonly TestCertificate _certificate = TestCertificate.Create("localhost", "127.0.0.1");
 
     public ValueTask InitializeAsync()
     {
         _server = new NatPunchServer(new NatPunchServerOptions
         {
             Listen = [new IPEndPoint(IPAddress.Loopback, 0)],
+            TlsCertificateFile = _certificate.CertificatePath,
+            TlsKeyFile = _certificate.KeyPath,
             Turn = new TurnOptions
             {
                 Realm = "natpunch.test",
@@ -30,7 +35,11 @@ public sealed class PeerConnectorRelayLoopbackTests : IAsyncLifetime
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask DisposeAsync() => _server.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        _certificate.Dispose();
+    }
 
     private PeerOptions Options(string name, RelayMode relay, string transport = "udp", string password = "relay-pass") => new()
     {
@@ -72,6 +81,35 @@ public sealed class PeerConnectorRelayLoopbackTests : IAsyncLifetime
         {
             progress.OfType<ConnectionProgress.RelayReady>().ShouldHaveSingleItem().Transport.ShouldBe(transport);
         }
+    }
+
+    [Fact]
+    public async Task RelayOnlyOverTurnsCarriesTheStreamIntact()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        TurnServerUri.TryParse($"turns:{_server.UdpEndPoints[0]}", out TurnServerUri turns, out string error).ShouldBeTrue(error);
+        PeerOptions Turns(string name) => Options(name, RelayMode.Only) with
+        {
+            TurnServer = turns,
+            ServerConnection = new NatPunch.Net.ServerConnectionOptions { PinnedCertificateSha256 = _certificate.Sha256 },
+        };
+        long handshakesBefore = _server.Counters.TlsHandshakes;
+        Task<PeerConnection> listening = PeerConnector.ListenAsync(Turns("bob-tls"), null, ct);
+        await Task.Delay(300, ct);
+        await using PeerConnection alice = await PeerConnector.ConnectAsync(Turns("alice-tls"), "bob-tls", null, ct);
+        await using PeerConnection bob = await listening.WaitAsync(TimeSpan.FromSeconds(15), ct);
+
+        alice.Path.Direct.ShouldBeFalse();
+        alice.Path.Transport.ShouldBe("tcp");
+        bob.Path.Transport.ShouldBe("tcp");
+        byte[] toBob = RandomNumberGenerator.GetBytes(1_000_000);
+        Task<byte[]> bobReads = ReadAllAsync(bob, ct);
+        Task<byte[]> aliceReads = ReadAllAsync(alice, ct);
+        await Task.WhenAll(WriteAllAsync(alice, toBob, ct), WriteAllAsync(bob, [], ct)).WaitAsync(TimeSpan.FromSeconds(60), ct);
+        SHA256.HashData(await bobReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBe(SHA256.HashData(toBob));
+        (await aliceReads.WaitAsync(TimeSpan.FromSeconds(30), ct)).ShouldBeEmpty();
+        // Two rendezvous connections and two TURN connections, all over TLS.
+        (_server.Counters.TlsHandshakes - handshakesBefore).ShouldBeGreaterThanOrEqualTo(4);
     }
 
     /// <summary>
