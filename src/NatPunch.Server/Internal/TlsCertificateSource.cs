@@ -32,7 +32,15 @@ internal sealed class TlsCertificateSource
         _keyPath = keyPath;
         _logger = logger;
         _time = time ?? TimeProvider.System;
-        _loadedVersion = Version();
+        try
+        {
+            // Read before loading: a change made meanwhile is then seen, and loaded, at the next check.
+            _loadedVersion = Version();
+        }
+        catch (IOException e)
+        {
+            throw new InvalidDataException($"cannot load the TLS certificate {certificatePath} with the key {keyPath}: {e.Message}", e);
+        }
         _current = Load(certificatePath, keyPath);
         _checkedAt = _time.GetTimestamp();
         ServerLog.TlsCertificate(_logger, Describe(_current.TargetCertificate), certificatePath);

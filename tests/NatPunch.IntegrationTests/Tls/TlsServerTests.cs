@@ -187,6 +187,23 @@ public sealed class TlsServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AMissingOrUnreadableCertificateIsAClearErrorAtStart()
+    {
+        string missing = Path.Combine(_certificate.Directory, "missing.pem");
+        foreach ((string certificate, string key) in new[] { (missing, _certificate.KeyPath), (_certificate.CertificatePath, missing), (_certificate.KeyPath, _certificate.KeyPath) })
+        {
+            await using var server = new NatPunchServer(new NatPunchServerOptions
+            {
+                Listen = [new IPEndPoint(IPAddress.Loopback, 0)],
+                TlsCertificateFile = certificate,
+                TlsKeyFile = key,
+            });
+            var error = Should.Throw<InvalidDataException>(server.Start);
+            error.Message.ShouldStartWith($"cannot load the TLS certificate {certificate} with the key {key}");
+        }
+    }
+
+    [Fact]
     public async Task StunBindingOverTlsIsAnsweredWhateverAlpnTheClientOffers()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
