@@ -124,11 +124,8 @@ public sealed class NatPunchServer : IAsyncDisposable
         var tlsEndPoints = new List<IPEndPoint>();
         foreach (IPEndPoint endPoint in _options.TlsListen)
         {
-            Socket tls = Bind(endPoint, SocketType.Stream, ProtocolType.Tcp);
-            tls.Listen(512);
-            tlsEndPoints.Add((IPEndPoint)tls.LocalEndPoint!);
-            ServerLog.Serving(_logger, "TLS (and TCP)", (IPEndPoint)tls.LocalEndPoint!);
-            _loops.Add(AcceptLoopAsync(tls, 0, new StunBindingResponder(new ServerAddressSet((IPEndPoint)tls.LocalEndPoint!, null))));
+            // A responder of its own: STUN over TLS answers from this address.
+            tlsEndPoints.Add(ListenTcp(endPoint, "TLS (and TCP)", 0, bound => new StunBindingResponder(new ServerAddressSet(bound, null))));
         }
         TlsEndPoints = tlsEndPoints;
         if (_turn is not null)
@@ -188,10 +185,7 @@ public sealed class NatPunchServer : IAsyncDisposable
         }
         for (int i = 0; i < addresses.Count; i++)
         {
-            Socket tcp = Bind(addresses[i], SocketType.Stream, ProtocolType.Tcp);
-            tcp.Listen(512);
-            ServerLog.Serving(_logger, "TCP", (IPEndPoint)tcp.LocalEndPoint!);
-            _loops.Add(AcceptLoopAsync(tcp, i, responder));
+            ListenTcp(addresses[i], "TCP", i, _ => responder);
         }
         CancellationToken stopping = _stopping.Token;
         for (int i = 0; i < addresses.Count; i++)
@@ -208,6 +202,19 @@ public sealed class NatPunchServer : IAsyncDisposable
             }
         }
         return addresses;
+    }
+
+    /// <summary>Binds, listens and accepts on <paramref name="endPoint"/>; returns the endpoint bound.</summary>
+    /// <param name="index">The endpoint's index in the responder's address set.</param>
+    /// <param name="responderFor">The STUN responder, given the endpoint bound (its port, when 0 was asked for).</param>
+    private IPEndPoint ListenTcp(IPEndPoint endPoint, string transport, int index, Func<IPEndPoint, StunBindingResponder> responderFor)
+    {
+        Socket listener = Bind(endPoint, SocketType.Stream, ProtocolType.Tcp);
+        listener.Listen(512);
+        var bound = (IPEndPoint)listener.LocalEndPoint!;
+        ServerLog.Serving(_logger, transport, bound);
+        _loops.Add(AcceptLoopAsync(listener, index, responderFor(bound)));
+        return bound;
     }
 
     /// <summary>

@@ -419,7 +419,7 @@ public sealed class PeerNode : IAsyncDisposable
         try
         {
             IPEndPoint endPoint = await uri.Server.ResolveAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-            HttpProxy? proxy = options.ServerConnection.Proxy is { } p && !p.Bypasses(uri.Server.Host) ? p : null;
+            HttpProxy? proxy = options.ServerConnection.ProxyFor(uri.Server.Host);
             return new RelayServer(endPoint, credentials, Udp: uri.Transport == TurnServerTransport.Udp, Tcp: uri.Transport == TurnServerTransport.Tcp)
             {
                 TcpRoute = uri.Tls || proxy is not null ? new ServerRoute(uri.Server, uri.Tls, proxy) : null,

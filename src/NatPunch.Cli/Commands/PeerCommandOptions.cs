@@ -262,7 +262,7 @@ internal sealed class PeerCommandOptions
         {
             string text = parse.GetValue(_proxy) ?? "";
             proxy = null;
-            if (text.Length > 0 && !HttpProxy.TryParse(text, HttpProxy.ParseBypass(environment("NO_PROXY") ?? environment("no_proxy")), out proxy!, out string proxyError))
+            if (text.Length > 0 && !HttpProxy.TryParse(text, HttpProxy.BypassFromEnvironment(environment), out proxy!, out string proxyError))
             {
                 error = $"--proxy: {proxyError}";
                 return false;

@@ -207,14 +207,9 @@ internal static class ServerCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var endPoints = new List<IPEndPoint>();
-            foreach (string text in parse.GetValue(listen) ?? [])
+            if (!TryParseEndPoints(parse.GetValue(listen), "--listen", out List<IPEndPoint> endPoints, out string? listenError))
             {
-                if (!EndPointArgument.TryParseIPEndPoint(text, out IPEndPoint endPoint, out string error))
-                {
-                    return Usage($"--listen: {error}");
-                }
-                endPoints.Add(endPoint);
+                return Usage(listenError!);
             }
             IPAddress? alternate = null;
             if (parse.GetValue(altAddress) is { } altText)
@@ -316,14 +311,9 @@ internal static class ServerCommand
             {
                 return Usage("--rendezvous-rate must be more than 0, --rendezvous-burst 1 or more, --rendezvous-max-frame 256-65535");
             }
-            var tlsEndPoints = new List<IPEndPoint>();
-            foreach (string text in parse.GetValue(tlsListen) ?? [])
+            if (!TryParseEndPoints(parse.GetValue(tlsListen), "--tls-listen", out List<IPEndPoint> tlsEndPoints, out string? tlsListenError))
             {
-                if (!EndPointArgument.TryParseIPEndPoint(text, out IPEndPoint endPoint, out string error))
-                {
-                    return Usage($"--tls-listen: {error}");
-                }
-                tlsEndPoints.Add(endPoint);
+                return Usage(tlsListenError!);
             }
             if (parse.GetValue(tlsCert) is null != parse.GetValue(tlsKey) is null || (tlsEndPoints.Count > 0 && parse.GetValue(tlsCert) is null))
             {
@@ -402,6 +392,22 @@ internal static class ServerCommand
         }
         await host.RunAsync(cancellationToken);
         return 0;
+    }
+
+    private static bool TryParseEndPoints(string[]? texts, string option, out List<IPEndPoint> endPoints, out string? error)
+    {
+        endPoints = [];
+        error = null;
+        foreach (string text in texts ?? [])
+        {
+            if (!EndPointArgument.TryParseIPEndPoint(text, out IPEndPoint endPoint, out string why))
+            {
+                error = $"{option}: {why}";
+                return false;
+            }
+            endPoints.Add(endPoint);
+        }
+        return true;
     }
 
     private static bool TryParseNetworks(string[]? texts, string option, out List<IPNetwork> networks, out string? error)

@@ -104,14 +104,14 @@ public sealed class TurnAuthenticator
     /// <paramref name="request"/>: a static user's, else one derived from a REST secret while the
     /// username's expiry lies ahead. False for an unknown or expired user or a wrong password.
     /// </summary>
-    private bool TryVerify(StunMessage request, string username, DateTimeOffset now, Func<string, bool>? expiredAllowed, [NotNullWhen(true)] out byte[]? key)
+    private bool TryVerify(StunMessage request, string username, DateTimeOffset now, string? usableAfterExpiry, [NotNullWhen(true)] out byte[]? key)
     {
         if (_keys.TryGetValue(username, out key))
         {
             return request.VerifyMessageIntegrity(key);
         }
         if (_secrets.Length > 0 && TurnRestCredentials.TryGetExpiry(username, out DateTimeOffset expiry)
-            && (expiry > now || expiredAllowed?.Invoke(username) == true) && !IsRevoked(username))
+            && (expiry > now || username == usableAfterExpiry) && !IsRevoked(username))
         {
             foreach (string secret in _secrets)
             {
@@ -134,12 +134,12 @@ public sealed class TurnAuthenticator
     public TurnAuthResult Check(StunMessage request, IPAddress client, DateTimeOffset now, out string username, out byte[]? key) =>
         Check(request, client, now, null, out username, out key);
 
-    /// <param name="expiredAllowed">
-    /// A REST username whose expiry has passed is still good for this request when this says so: the
-    /// grant bounds when an allocation may be made, not how long it lives (its registration's end
-    /// revokes it). Null: never.
+    /// <param name="usableAfterExpiry">
+    /// A REST username still good for this request after its expiry (the client's allocation's own):
+    /// the grant bounds when an allocation may be made, not how long it lives (its registration's end
+    /// revokes it). Null: none.
     /// </param>
-    public TurnAuthResult Check(StunMessage request, IPAddress client, DateTimeOffset now, Func<string, bool>? expiredAllowed, out string username, out byte[]? key)
+    public TurnAuthResult Check(StunMessage request, IPAddress client, DateTimeOffset now, string? usableAfterExpiry, out string username, out byte[]? key)
     {
         username = string.Empty;
         key = null;
@@ -153,7 +153,7 @@ public sealed class TurnAuthenticator
         {
             return TurnAuthResult.BadRequest;
         }
-        if (realm != _options.Realm || !TryVerify(request, username, now, expiredAllowed, out byte[]? userKey))
+        if (realm != _options.Realm || !TryVerify(request, username, now, usableAfterExpiry, out byte[]? userKey))
         {
             return TurnAuthResult.Unauthorized;
         }

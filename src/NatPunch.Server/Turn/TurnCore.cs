@@ -178,11 +178,14 @@ public sealed partial class TurnCore
             SendError(client, request, StunErrorCode.BadRequest, null, "Unsupported method");
             return;
         }
+        TurnAllocation? allocation = null;
+        if (method != StunMethod.Allocate)
+        {
+            _allocations.TryGetValue(client, out allocation);
+        }
         // The allocation's own (REST) username stays good for its requests after its expiry: a grant
         // bounds when allocations may be made, and a session on the relay outlives it.
-        Func<string, bool>? expiredAllowed = method == StunMethod.Allocate ? null
-            : name => _allocations.TryGetValue(client, out TurnAllocation? own) && own.Username == name;
-        if (!Authenticate(client, request, expiredAllowed, out string username, out byte[]? key))
+        if (!Authenticate(client, request, allocation?.Username, out string username, out byte[]? key))
         {
             return;
         }
@@ -198,7 +201,7 @@ public sealed partial class TurnCore
             HandleAllocate(client, request, username, key);
             return;
         }
-        if (_allocations.TryGetValue(client, out TurnAllocation? allocation) && _now >= allocation.Expiry)
+        if (allocation is not null && _now >= allocation.Expiry)
         {
             // Expired, and the housekeeping tick has not come round yet.
             Delete(allocation);
@@ -229,7 +232,7 @@ public sealed partial class TurnCore
     }
 
     /// <summary>Long-term credentials (RFC 8489 §9.2.4); false when an error has been sent.</summary>
-    private bool Authenticate(TurnClient client, StunMessage request, Func<string, bool>? expiredAllowed, out string username, out byte[]? key)
+    private bool Authenticate(TurnClient client, StunMessage request, string? usableAfterExpiry, out string username, out byte[]? key)
     {
         username = string.Empty;
         key = null;
@@ -237,7 +240,7 @@ public sealed partial class TurnCore
         {
             return true;
         }
-        switch (_authenticator.Check(request, client.Remote.Address, _now, expiredAllowed, out username, out key))
+        switch (_authenticator.Check(request, client.Remote.Address, _now, usableAfterExpiry, out username, out key))
         {
             case TurnAuthResult.Ok:
                 return true;

@@ -57,7 +57,7 @@ public sealed record HttpProxy(HostAndPort Server, NetworkCredential? Credential
         {
             return true;
         }
-        if (!TryParse(text, ParseBypass(environment("NO_PROXY") ?? environment("no_proxy")), out HttpProxy parsed, out error))
+        if (!TryParse(text, BypassFromEnvironment(environment), out HttpProxy parsed, out error))
         {
             error = "HTTPS_PROXY: " + error;
             return false;
@@ -65,6 +65,10 @@ public sealed record HttpProxy(HostAndPort Server, NetworkCredential? Credential
         proxy = parsed;
         return true;
     }
+
+    /// <summary>The <c>NO_PROXY</c> (else <c>no_proxy</c>) entries of <paramref name="environment"/>.</summary>
+    public static IReadOnlyList<string> BypassFromEnvironment(Func<string, string?> environment) =>
+        ParseBypass(environment("NO_PROXY") ?? environment("no_proxy"));
 
     /// <summary>The entries of a NO_PROXY value: host names, domain suffixes (.example.com or example.com), IP addresses, CIDRs, or *.</summary>
     public static IReadOnlyList<string> ParseBypass(string? text) =>

@@ -14,6 +14,9 @@ public sealed record ServerConnectionOptions
     /// </summary>
     public byte[]? PinnedCertificateSha256 { get; init; }
 
+    /// <summary>The proxy to reach <paramref name="host"/> through: <see cref="Proxy"/>, unless its NO_PROXY list names the host.</summary>
+    public HttpProxy? ProxyFor(string host) => Proxy is { } proxy && !proxy.Bypasses(host) ? proxy : null;
+
     /// <summary>Parses a pin given as hex, with or without colons; never throws.</summary>
     public static bool TryParsePin(string text, out byte[] pin, out string error)
     {

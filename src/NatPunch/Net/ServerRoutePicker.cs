@@ -22,7 +22,7 @@ internal sealed class ServerRoutePicker(ServerAddress server, ServerConnectionOp
 
     public async Task<ServerStream> ConnectAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
-        HttpProxy? proxy = options.Proxy is { } p && !p.Bypasses(server.Host) ? p : null;
+        HttpProxy? proxy = options.ProxyFor(server.Host);
         if (_working is { } known)
         {
             try

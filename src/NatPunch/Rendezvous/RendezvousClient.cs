@@ -31,11 +31,10 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
     private readonly string _instance = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
     private readonly CancellationTokenSource _stopping = new();
     // Bounded, as everything the server can fill: introductions nobody takes (an owner that stopped
-    // accepting) and session messages nobody reads are dropped beyond these, and counted.
+    // accepting) and session messages nobody reads are dropped beyond these.
     private const int MaxWaitingIntroductions = 256;
     private const int MaxWaitingSessionMessages = 1024;
     private readonly Channel<IntroduceMessage> _introductions;
-    private long _dropped;
     private readonly SemaphoreSlim _sendLock = new(1, 1); // guards writes to _connection
     private readonly object _gate = new(); // guards the fields below
     private ServerStream? _connection;
@@ -61,15 +60,8 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
         _introductions = Channel.CreateBounded<IntroduceMessage>(new BoundedChannelOptions(MaxWaitingIntroductions)
         {
             FullMode = BoundedChannelFullMode.DropWrite,
-        }, introduction =>
-        {
-            Interlocked.Increment(ref _dropped);
-            EndSession(introduction.Session); // its peer's attempt times out: there is nobody to meet it
-        });
+        }, introduction => EndSession(introduction.Session)); // its peer's attempt times out: there is nobody to meet it
     }
-
-    /// <summary>Introductions and session messages dropped because nobody read them (over the bounds).</summary>
-    internal long DroppedMessages => Interlocked.Read(ref _dropped);
 
     /// <summary>Progress in words ("connected to …", "connection lost: …; reconnecting") for the CLI.</summary>
     public event Action<string>? StatusChanged;
@@ -476,7 +468,7 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
                 lock (_gate)
                 {
                     // The session's queue exists before anyone hears of it, so no trickled candidate is missed.
-                    _sessions.TryAdd(introduce.Session, new SessionInbox(introduce.Peer, () => Interlocked.Increment(ref _dropped)));
+                    _sessions.TryAdd(introduce.Session, new SessionInbox(introduce.Peer));
                     _pendingConnects.TryGetValue(introduce.Peer, out waiting);
                 }
                 if (waiting is null || !waiting.Result.TrySetResult(introduce))
@@ -611,10 +603,10 @@ public sealed class RendezvousClient : IAsyncDisposable, ISignalingChannel
     }
 
     /// <summary>One session's messages, in order, for its owner; <paramref name="Peer"/> and the resume chain are for resuming it.</summary>
-    private sealed record SessionInbox(string Peer, Action OnDropped)
+    private sealed record SessionInbox(string Peer)
     {
         public Channel<RendezvousMessage> Messages { get; } = Channel.CreateBounded<RendezvousMessage>(
-            new BoundedChannelOptions(MaxWaitingSessionMessages) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite }, _ => OnDropped());
+            new BoundedChannelOptions(MaxWaitingSessionMessages) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
 
         /// <summary>The seed of our <see cref="ResumeChain"/> once the session has keys; guarded by the client's gate.</summary>
         public byte[]? ResumeSeed { get; set; }

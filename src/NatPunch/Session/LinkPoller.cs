@@ -135,8 +135,6 @@ internal sealed class LinkPoller
             _wake.Signal();
         }
 
-
-
         /// <summary>How long to sleep: until the earliest timer, at most <see cref="WaitMilliseconds"/>.</summary>
         private int SleepMilliseconds()
         {

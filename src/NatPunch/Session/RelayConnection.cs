@@ -62,7 +62,7 @@ internal sealed class RelayConnection : IAsyncDisposable
         }
         catch (ServerConnectionException e)
         {
-            throw new SocketException((int)SocketError.TimedOut, $"cannot open {route.ToString().Replace(" to ", " to the TURN server ", StringComparison.Ordinal)}: {e.Message}");
+            throw new SocketException((int)SocketError.TimedOut, $"the TURN server over {route}: {e.Message}");
         }
         catch (OperationCanceledException)
         {
