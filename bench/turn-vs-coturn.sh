@@ -29,6 +29,14 @@
 #   NO_BUILD=1       use the existing Release build
 #   NATPUNCH_DLL=    run this natpunch.dll instead (e.g. another commit's build); implies NO_BUILD
 #   KEEP_DIR=        keep every uclient output, and our server's log (its counters when it stops), in this directory
+#   SAME_SCHEDULE=1  both servers' runs of round N get the same uclient start schedule (seed N, through the
+#                    LD_PRELOAD shim bench/c/fixed-seed.c; needs gcc), so that their wall times compare;
+#                    0: uclient's own clock-seeded schedule, different every run
+#
+# Wall time: uclient starts each client at a random moment 1-6 s after setup, and a run lasts until
+# the last client is done (10 s more when a message was lost). Only with SAME_SCHEDULE=1 do the two
+# servers' wall times measure the servers; the issue's load, `CLIENTS=10 MESSAGES=5000 CPU_QUOTA=0`,
+# is decided by it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +55,7 @@ COTURN_PORT=${COTURN_PORT:-34890}
 PEER_PORT=${PEER_PORT:-34900}
 RUN_TIMEOUT=${RUN_TIMEOUT:-90}
 UCLIENT_EXTRA=${UCLIENT_EXTRA:-}
+SAME_SCHEDULE=${SAME_SCHEDULE:-1}
 HOST=127.0.0.1
 REALM=natpunch-bench
 TURN_USER=alice
@@ -83,6 +92,13 @@ if [ -z "${NO_BUILD:-}" ] && [ -z "$NATPUNCH_DLL" ]; then
 fi
 natpunch=(dotnet "${NATPUNCH_DLL:-src/NatPunch.Cli/bin/Release/net10.0/natpunch.dll}")
 
+preload=()
+if [ "$SAME_SCHEDULE" = 1 ]; then
+  command -v gcc >/dev/null || { echo "SAME_SCHEDULE=1 needs gcc (or set SAME_SCHEDULE=0)" >&2; exit 1; }
+  gcc -O2 -shared -fPIC -o "$work/fixed-seed.so" bench/c/fixed-seed.c -ldl
+  preload=(env LD_PRELOAD="$work/fixed-seed.so")
+fi
+
 n_transports=$(wc -w <<<"$TRANSPORTS")
 # Upper bound on the whole measurement: everything stops by itself after it.
 budget=$(( ROUNDS * n_transports * 2 * (RUN_TIMEOUT + 2) + 60 ))
@@ -98,7 +114,7 @@ pids+=($!)
 
 on "$SERVER_CPU" timeout "$budget" "${natpunch[@]}" server --listen "$HOST:$OURS_PORT" --realm "$REALM" \
   --turn-user "$TURN_USER:$TURN_PASSWORD" --allow-loopback-peers --min-port 40000 --max-port 44999 \
-  --max-bps 0 --user-quota 0 --allocations-per-ip 0 \
+  --max-bps 0 --max-bps-per-user 0 --max-bps-per-ip 0 --user-quota 0 --allocations-per-ip 0 \
   >"$KEEP_DIR/ours.log" 2>&1 &
 pids+=($!)
 
@@ -113,7 +129,7 @@ pids+=($!)
 uclient() { # port, transport flag(s)..., extra args
   local port=$1; shift
   # shellcheck disable=SC2086 # UCLIENT_EXTRA is a list of flags
-  ( on "$LOAD_CPU" timeout "$RUN_TIMEOUT" turnutils_uclient "$@" $UCLIENT_EXTRA -c -z "$INTERVAL_MS" -m "$CLIENTS" -n "$MESSAGES" -l "$LENGTH" \
+  ( on "$LOAD_CPU" "${preload[@]}" timeout "$RUN_TIMEOUT" turnutils_uclient "$@" $UCLIENT_EXTRA -c -z "$INTERVAL_MS" -m "$CLIENTS" -n "$MESSAGES" -l "$LENGTH" \
     -u "$TURN_USER" -w "$TURN_PASSWORD" -e "$HOST" -r "$PEER_PORT" -p "$port" "$HOST" )
 }
 
@@ -180,7 +196,7 @@ run() {
   [ "$transport" = tcp ] && flags=(-t)
   before=$(cpu_ticks "$pid")
   t0=$(now)
-  uclient "$port" "${flags[@]}" >"$out.log" 2>&1 || true
+  FIXED_SEED=$round uclient "$port" "${flags[@]}" >"$out.log" 2>&1 || true
   t1=$(now)
   after=$(cpu_ticks "$pid")
   # The summary line: "start_mclient: tot_send_msgs=N, tot_recv_msgs=M" (the last one printed).
@@ -222,7 +238,7 @@ col() { # name transport awk-expression over $1=sent $2=recv $3=lost $4=secs $5=
 }
 echo
 echo "median of $ROUNDS runs: turnutils_uclient -c -z $INTERVAL_MS -m $CLIENTS -n $MESSAGES -l $LENGTH $UCLIENT_EXTRA [-t]; servers on CPU ${SERVER_CPU:-any} with ${CPU_QUOTA}% of a core (0: unlimited), load on CPU ${LOAD_CPU:-any}"
-printf '%-4s %-7s %10s %8s %8s %10s %11s\n' tr server msgs/s lost loss% cpu_s cpu_us/msg
+printf '%-4s %-7s %10s %8s %8s %10s %11s %8s %10s\n' tr server msgs/s lost loss% cpu_s cpu_us/msg wall_s lossy_runs
 for transport in $TRANSPORTS; do
   for name in ours coturn; do
     rate=$(col "$name" "$transport" '$6')
@@ -230,10 +246,23 @@ for transport in $TRANSPORTS; do
     loss=$(col "$name" "$transport" '($1 > 0 ? 100 * $3 / $1 : 0)')
     cpu=$(col "$name" "$transport" '$5')
     per=$(col "$name" "$transport" '($2 > 0 ? $5 * 1e6 / $2 : 0)')
-    printf '%-4s %-7s %10.0f %8s %8.3f %10.2f %11.2f\n' "$transport" "$name" "$rate" "$lost" "$loss" "$cpu" "$per"
-    eval "${name}_rate=$rate ${name}_per=$per ${name}_loss=$loss"
+    wall=$(col "$name" "$transport" '$4')
+    lossy=$(cat "$KEEP_DIR/$name-$transport"-*.res | awk '$3 > 0 { n++ } END { print n + 0 }')
+    printf '%-4s %-7s %10.0f %8s %8.3f %10.2f %11.2f %8.3f %10s\n' "$transport" "$name" "$rate" "$lost" "$loss" "$cpu" "$per" "$wall" "$lossy/$ROUNDS"
+    eval "${name}_rate=$rate ${name}_per=$per ${name}_loss=$loss ${name}_wall=$wall"
   done
   # shellcheck disable=SC2154 # set through eval above
   awk -v t="$transport" -v o="$ours_rate" -v c="$coturn_rate" -v op="$ours_per" -v cp="$coturn_per" -v ol="$ours_loss" -v cl="$coturn_loss" \
-    'BEGIN { printf "%-4s ratio ours/coturn: msgs/s %.2f, CPU per message %.2f; loss %.3f%% vs %.3f%%\n", t, (c > 0 ? o / c : 0), (cp > 0 ? op / cp : 0), ol, cl }'
+    -v ow="$ours_wall" -v cw="$coturn_wall" \
+    'BEGIN { printf "%-4s ratio ours/coturn: msgs/s %.2f, CPU per message %.2f, wall time %.3f; loss %.3f%% vs %.3f%%\n", t, (c > 0 ? o / c : 0), (cp > 0 ? op / cp : 0), (cw > 0 ? ow / cw : 0), ol, cl }'
+  if [ "$SAME_SCHEDULE" = 1 ]; then
+    # Round by round (same schedule), over the rounds where neither lost a message (a loss adds uclient's 10 s wait).
+    paired=$(for round in $(seq "$ROUNDS"); do
+        read -r _ _ ol os _ _ <"$KEEP_DIR/ours-$transport-$round.res"
+        read -r _ _ cl cs _ _ <"$KEEP_DIR/coturn-$transport-$round.res"
+        [ "$ol" = 0 ] && [ "$cl" = 0 ] && awk -v o="$os" -v c="$cs" 'BEGIN { printf "%.4f\n", o / c }'
+      done || true)
+    n=$(grep -c . <<<"$paired" || true)
+    echo "$transport wall time ours/coturn, same schedule, median over the $n rounds where neither lost: $(median <<<"$paired") (each: $(paste -sd' ' <<<"$paired"))"
+  fi
 done

@@ -92,6 +92,18 @@ internal static class ServerCommand
             Description = $"TURN: relayed bytes per second per allocation, both directions together (0 = no limit); the excess is dropped. Default {TurnOptions.Default.MaxBytesPerSecond} (100 Mbit/s).",
             DefaultValueFactory = _ => TurnOptions.Default.MaxBytesPerSecond,
         };
+        var maxBpsPerUser = new Option<long>("--max-bps-per-user")
+        {
+            HelpName = "BYTES",
+            Description = $"TURN: relayed bytes per second of all of one user's allocations together (a --turn-user, or one registered peer's grant; 0 = no limit). Default {TurnOptions.Default.MaxBytesPerSecondPerUser} (200 Mbit/s).",
+            DefaultValueFactory = _ => TurnOptions.Default.MaxBytesPerSecondPerUser,
+        };
+        var maxBpsPerIp = new Option<long>("--max-bps-per-ip")
+        {
+            HelpName = "BYTES",
+            Description = $"TURN: relayed bytes per second of all allocations from one IPv4 address or IPv6 /64 together (0 = no limit). Default {TurnOptions.Default.MaxBytesPerSecondPerAddress} (400 Mbit/s).",
+            DefaultValueFactory = _ => TurnOptions.Default.MaxBytesPerSecondPerAddress,
+        };
         var metricsOption = new Option<string?>("--metrics")
         {
             HelpName = "IP:PORT",
@@ -138,6 +150,12 @@ internal static class ServerCommand
             HelpName = "N",
             Description = $"Rendezvous: messages one connection may send at once. Default {RendezvousOptions.Default.MessageBurst}.",
             DefaultValueFactory = _ => RendezvousOptions.Default.MessageBurst,
+        };
+        var rendezvousRatePerIp = new Option<double>("--rendezvous-rate-per-ip")
+        {
+            HelpName = "N",
+            Description = $"Rendezvous: messages per second all connections from one IPv4 address or IPv6 /64 may send together on average (bursts of ten seconds' worth); beyond it the sending connection is closed. Default {RendezvousOptions.Default.MessagesPerSecondPerAddress}.",
+            DefaultValueFactory = _ => RendezvousOptions.Default.MessagesPerSecondPerAddress,
         };
         var registerRate = new Option<int>("--register-rate")
         {
@@ -202,8 +220,8 @@ internal static class ServerCommand
             + "register can relay (to public addresses only, unless --allow-peer/--allow-loopback-peers); --no-turn switches the relay off.")
         {
             listen, altAddress, token, verbose, noTurn, realm, turnUser, turnSecret, turnGrantTtl, turnNoAuth, userQuota, allocationsPerIp, totalQuota,
-            maxPermissions, maxBps, minPort, maxPort, relayIp, allowLoopbackPeers, allowPeer, denyPeer,
-            tlsListen, tlsCert, tlsKey, metricsOption, maxConnections, maxConnectionsPerIp, handshakeTimeout, messageTimeout, registerTimeout, registerRate, rendezvousRate, rendezvousBurst, rendezvousMaxFrame,
+            maxPermissions, maxBps, maxBpsPerUser, maxBpsPerIp, minPort, maxPort, relayIp, allowLoopbackPeers, allowPeer, denyPeer,
+            tlsListen, tlsCert, tlsKey, metricsOption, maxConnections, maxConnectionsPerIp, handshakeTimeout, messageTimeout, registerTimeout, registerRate, rendezvousRate, rendezvousBurst, rendezvousRatePerIp, rendezvousMaxFrame,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -274,6 +292,8 @@ internal static class ServerCommand
                 TotalQuota = Math.Max(0, parse.GetValue(totalQuota)),
                 MaxPermissionsPerAllocation = Math.Max(0, parse.GetValue(maxPermissions)),
                 MaxBytesPerSecond = Math.Max(0, parse.GetValue(maxBps)),
+                MaxBytesPerSecondPerUser = Math.Max(0, parse.GetValue(maxBpsPerUser)),
+                MaxBytesPerSecondPerAddress = Math.Max(0, parse.GetValue(maxBpsPerIp)),
                 MinPort = low,
                 MaxPort = high,
                 RelayAddresses = relayAddresses,
@@ -306,10 +326,10 @@ internal static class ServerCommand
             {
                 return Usage("--register-rate must be 1 or more");
             }
-            if (parse.GetValue(rendezvousRate) <= 0 || parse.GetValue(rendezvousBurst) < 1
+            if (parse.GetValue(rendezvousRate) <= 0 || parse.GetValue(rendezvousBurst) < 1 || parse.GetValue(rendezvousRatePerIp) < 0.1
                 || parse.GetValue(rendezvousMaxFrame) is < 256 or > NatPunch.Protocol.Rendezvous.RendezvousFrame.MaxPayloadLength)
             {
-                return Usage("--rendezvous-rate must be more than 0, --rendezvous-burst 1 or more, --rendezvous-max-frame 256-65535");
+                return Usage("--rendezvous-rate must be more than 0, --rendezvous-burst 1 or more, --rendezvous-rate-per-ip 0.1 or more, --rendezvous-max-frame 256-65535");
             }
             if (!TryParseEndPoints(parse.GetValue(tlsListen), "--tls-listen", out List<IPEndPoint> tlsEndPoints, out string? tlsListenError))
             {
@@ -338,6 +358,7 @@ internal static class ServerCommand
                     RegistrationsPerMinute = parse.GetValue(registerRate),
                     MessagesPerSecond = parse.GetValue(rendezvousRate),
                     MessageBurst = parse.GetValue(rendezvousBurst),
+                    MessagesPerSecondPerAddress = parse.GetValue(rendezvousRatePerIp),
                     MaxFrameLength = parse.GetValue(rendezvousMaxFrame),
                 },
             };

@@ -51,7 +51,7 @@ public sealed class PrometheusMetrics : IDisposable
             _turnDatagrams = metrics.CreateCounter("natpunch_turn_relayed_datagrams_total", "Datagrams relayed, by direction.", "direction");
             _turnBytes = metrics.CreateCounter("natpunch_turn_relayed_bytes_total", "Payload bytes relayed, by direction.", "direction");
             _turnDropped = metrics.CreateCounter("natpunch_turn_dropped_total",
-                "Relay datagrams dropped: no allocation, permission or channel, over the bandwidth cap, or a full send buffer or TCP queue.");
+                "Relay datagrams dropped, by reason: no allocation, permission or channel (unroutable), over a bandwidth limit, a full send buffer, a full TCP queue.", "reason");
             _turnQuotaRefusals = metrics.CreateCounter("natpunch_turn_quota_refusals_total", "Allocations refused with 486 (per user, per source or in total).");
             _turnPermissionRefusals = metrics.CreateCounter("natpunch_turn_permission_refusals_total", "Permissions refused with 508 (per allocation).");
             _turnRevokedGrants = metrics.CreateGauge("natpunch_turn_revoked_grants", "Grants whose registration ended and that have not expired yet.");
@@ -115,7 +115,10 @@ public sealed class PrometheusMetrics : IDisposable
             _turnDatagrams.WithLabels("to_client").IncTo(relay.DatagramsToClients);
             _turnBytes!.WithLabels("to_peer").IncTo(relay.BytesToPeers);
             _turnBytes.WithLabels("to_client").IncTo(relay.BytesToClients);
-            _turnDropped!.IncTo(relay.Dropped + relay.TcpQueueDrops + relay.UdpSendDrops);
+            _turnDropped!.WithLabels("unroutable").IncTo(relay.Dropped);
+            _turnDropped.WithLabels("bandwidth").IncTo(relay.BandwidthDrops);
+            _turnDropped.WithLabels("send_buffer").IncTo(relay.UdpSendDrops);
+            _turnDropped.WithLabels("tcp_queue").IncTo(relay.TcpQueueDrops);
             _turnQuotaRefusals!.IncTo(relay.QuotaRefusals);
             _turnPermissionRefusals!.IncTo(relay.PermissionRefusals);
             _turnRevokedGrants!.Set(_server.TurnGrants?.Revoked.Count ?? 0);

@@ -24,7 +24,8 @@ public sealed partial class RendezvousDirectory
     private readonly Queue<RendezvousOutput> _outputs = new();
     private readonly List<EndingGrants> _endingGrants = [];
     // Registrations per source (IPv4 address or IPv6 /64); full buckets are forgotten from time to time.
-    private readonly Dictionary<UInt128, TokenBucket> _registrations = [];
+    private readonly RateLimitPerSource _registrations;
+    private readonly RateLimitPerSource _messagesPerSource;
     private long _nextPingId;
     // Connects one client may have waiting at once: enough for a node reaching many peers, not a table to fill.
     private const int MaxConnectsPerClient = 32;
@@ -34,6 +35,8 @@ public sealed partial class RendezvousDirectory
     {
         _options = options;
         _turnGrants = turnGrants;
+        _registrations = new RateLimitPerSource(options.RegistrationsPerMinute / 60.0, options.RegistrationsPerMinute);
+        _messagesPerSource = new RateLimitPerSource(options.MessagesPerSecondPerAddress, (int)Math.Min(int.MaxValue, options.MessagesPerSecondPerAddress * 10));
     }
 
     public int RegisteredCount => _byName.Count;
@@ -81,6 +84,12 @@ public sealed partial class RendezvousDirectory
         {
             Refuse(client, ServerRefusal.RendezvousMessageRate,
                 $"more than {_options.MessagesPerSecond:0} messages a second (bursts of {_options.MessageBurst}): closing", now);
+            return;
+        }
+        if (!_messagesPerSource.TryTake(client.Remote.Address, now))
+        {
+            Refuse(client, ServerRefusal.RendezvousMessageRate,
+                $"its address sends more than {_options.MessagesPerSecondPerAddress:0} messages a second over all its connections: closing", now);
             return;
         }
         switch (message)
@@ -204,24 +213,6 @@ public sealed partial class RendezvousDirectory
         RevokeEndedGrants(now);
     }
 
-    private bool TakeRegistrationToken(IPEndPoint remote, TimeSpan now)
-    {
-        if (_registrations.Count >= 4096)
-        {
-            foreach (UInt128 idle in _registrations.Where(e => e.Value.IsFull(now)).Select(e => e.Key).ToList())
-            {
-                _registrations.Remove(idle);
-            }
-        }
-        UInt128 source = SourceKey.Of(remote.Address);
-        if (!_registrations.TryGetValue(source, out TokenBucket? bucket))
-        {
-            bucket = new TokenBucket(_options.RegistrationsPerMinute / 60.0, _options.RegistrationsPerMinute, now);
-            _registrations[source] = bucket;
-        }
-        return bucket.TryTake(now);
-    }
-
     /// <summary>A registration by the same process (same name and instance) takes over grants whose registration is ending.</summary>
     private void AdoptEndingGrants(Client client)
     {
@@ -271,7 +262,7 @@ public sealed partial class RendezvousDirectory
             Send(client, new ErrorMessage(RendezvousErrorCodes.BadRequest, $"already registered as '{client.Name}'"));
             return;
         }
-        if (!TakeRegistrationToken(client.Remote, now))
+        if (!_registrations.TryTake(client.Remote.Address, now))
         {
             // Every attempt counts, a wrong token too: this also bounds guessing the token and minting grants.
             Refuse(client, ServerRefusal.RendezvousRegisterRate,

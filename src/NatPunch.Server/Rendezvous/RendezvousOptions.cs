@@ -44,6 +44,13 @@ public sealed record RendezvousOptions
     public int MessageBurst { get; init; } = 3000;
 
     /// <summary>
+    /// Messages all connections from one source (an IPv4 address or an IPv6 /64) may send per second
+    /// together, on average, in bursts of ten seconds' worth; beyond it the connection that sent the
+    /// message is closed. Several nodes behind one NAT share it, so it is a few connections' worth.
+    /// </summary>
+    public double MessagesPerSecondPerAddress { get; init; } = 1000;
+
+    /// <summary>
     /// Registrations (attempts, a wrong token included) one source, an IPv4 address or an IPv6 /64,
     /// may make per minute, in bursts of as many: bounds name churn, grant minting and token guessing.
     /// </summary>

@@ -15,12 +15,14 @@ public sealed class TurnAllocation
     private readonly Dictionary<IPAddress, DateTimeOffset> _permissions = [];
     private readonly Dictionary<ushort, ChannelBinding> _channelsByNumber = [];
     private readonly Dictionary<IPEndPoint, ChannelBinding> _channelsByPeer = [];
-    private double _tokens;
-    private DateTimeOffset _tokensAt;
+    private readonly ByteBucket? _ownBandwidth;
+    private readonly ByteBucket? _userBandwidth;
+    private readonly ByteBucket? _sourceBandwidth;
 
     internal TurnAllocation(TurnClient client, IRelaySocket relay, string username, byte[]? key, DateTimeOffset expiry,
-        TransactionId allocateTransaction, DateTimeOffset now)
+        TransactionId allocateTransaction, RelayBandwidth bandwidth)
     {
+        (_ownBandwidth, _userBandwidth, _sourceBandwidth) = bandwidth;
         Client = client;
         Relay = relay;
         RelayedAddress = relay.LocalEndPoint;
@@ -28,7 +30,6 @@ public sealed class TurnAllocation
         Key = key;
         Expiry = expiry;
         AllocateTransaction = allocateTransaction;
-        _tokensAt = now;
     }
 
     public TurnClient Client { get; }
@@ -101,25 +102,24 @@ public sealed class TurnAllocation
         old?.ForEach(b => { _channelsByNumber.Remove(b.Channel); _channelsByPeer.Remove(b.Peer); });
     }
 
-    /// <summary>Token bucket of <paramref name="bytesPerSecond"/> with one second of burst; false = over the cap, drop.</summary>
-    internal bool TryConsume(int bytes, long bytesPerSecond, DateTimeOffset now)
+    /// <summary>
+    /// Whether <paramref name="bytes"/> may be relayed now under the allocation's own bandwidth
+    /// limit, its user's and its source's (each a token bucket with one second of burst); they are
+    /// spent only when all three have room. False: over a limit, drop.
+    /// </summary>
+    internal bool TryConsume(int bytes, DateTimeOffset now)
     {
-        if (bytesPerSecond <= 0)
-        {
-            return true;
-        }
-        double elapsed = Math.Max(0, (now - _tokensAt).TotalSeconds);
-        _tokensAt = now;
-        _tokens = Math.Min(bytesPerSecond, _tokens + elapsed * bytesPerSecond);
-        if (_tokens < bytes)
+        if (!HasRoom(_ownBandwidth, bytes, now) || !HasRoom(_userBandwidth, bytes, now) || !HasRoom(_sourceBandwidth, bytes, now))
         {
             return false;
         }
-        _tokens -= bytes;
+        _ownBandwidth?.Take(bytes);
+        _userBandwidth?.Take(bytes);
+        _sourceBandwidth?.Take(bytes);
         return true;
     }
 
-    internal void StartBucketFull(long bytesPerSecond) => _tokens = bytesPerSecond;
+    private static bool HasRoom(ByteBucket? bucket, int bytes, DateTimeOffset now) => bucket is null || bucket.HasRoomFor(bytes, now);
 
     internal sealed class ChannelBinding(ushort channel, IPEndPoint peer)
     {

@@ -121,8 +121,11 @@ public sealed partial class TurnCore
         }
 
         TimeSpan lifetime = GrantedLifetime(request, zeroDeletes: false);
-        var allocation = new TurnAllocation(client, relay, username, key, _now + lifetime, request.TransactionId, _now);
-        allocation.StartBucketFull(_options.MaxBytesPerSecond);
+        var bandwidth = new RelayBandwidth(
+            _options.MaxBytesPerSecond > 0 ? new ByteBucket(_options.MaxBytesPerSecond, _now) : null,
+            _bandwidthPerUser.Acquire(username, _now),
+            _bandwidthPerSource.Acquire(source, _now));
+        var allocation = new TurnAllocation(client, relay, username, key, _now + lifetime, request.TransactionId, bandwidth);
         _allocations[client] = allocation;
         _byRelay[relay] = allocation;
         _allocationsPerUser.Add(username);

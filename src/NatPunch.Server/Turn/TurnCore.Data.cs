@@ -35,10 +35,14 @@ public sealed partial class TurnCore
 
     private void RelayToPeer(TurnAllocation allocation, IPEndPoint peer, ReadOnlySpan<byte> data)
     {
-        if (!allocation.HasPermission(peer.Address, _now) || IsServiceEndPoint(allocation, peer)
-            || !allocation.TryConsume(data.Length, _options.MaxBytesPerSecond, _now))
+        if (!allocation.HasPermission(peer.Address, _now) || IsServiceEndPoint(allocation, peer))
         {
             Counters.Dropped++;
+            return;
+        }
+        if (!allocation.TryConsume(data.Length, _now))
+        {
+            Counters.BandwidthDrops++;
             return;
         }
         allocation.Relay.SendTo(peer, data);
@@ -57,10 +61,14 @@ public sealed partial class TurnCore
         if (!_byRelay.TryGetValue(relay, out TurnAllocation? allocation)
             || now >= allocation.Expiry
             || !allocation.HasPermission(peer.Address, now)
-            || data.Length > 65535 - 64
-            || !allocation.TryConsume(data.Length, _options.MaxBytesPerSecond, now))
+            || data.Length > 65535 - 64)
         {
             Counters.Dropped++;
+            return;
+        }
+        if (!allocation.TryConsume(data.Length, now))
+        {
+            Counters.BandwidthDrops++;
             return;
         }
         ushort channel = allocation.ActiveChannelFor(peer, now);

@@ -31,6 +31,8 @@ public sealed partial class TurnCore
     private readonly Dictionary<IRelaySocket, TurnAllocation> _byRelay = new(ReferenceEqualityComparer.Instance);
     private readonly Tally<string> _allocationsPerUser = new(StringComparer.Ordinal);
     private readonly Tally<UInt128> _allocationsPerSource = new();
+    private readonly SharedByteBuckets<string> _bandwidthPerUser;
+    private readonly SharedByteBuckets<UInt128> _bandwidthPerSource;
     private readonly Dictionary<ulong, Reservation> _reservations = [];
 
     /// <summary>The time of the input being handled.</summary>
@@ -47,6 +49,8 @@ public sealed partial class TurnCore
         _authenticator = authenticator ?? new TurnAuthenticator(options);
         _peerPolicy = new PeerAddressPolicy(options);
         _random = random ?? Random.Shared;
+        _bandwidthPerUser = new SharedByteBuckets<string>(options.MaxBytesPerSecondPerUser, StringComparer.Ordinal);
+        _bandwidthPerSource = new SharedByteBuckets<UInt128>(options.MaxBytesPerSecondPerAddress);
     }
 
     public int AllocationCount => _allocations.Count;
@@ -285,6 +289,8 @@ public sealed partial class TurnCore
         _byRelay.Remove(allocation.Relay);
         _allocationsPerUser.Remove(allocation.Username);
         _allocationsPerSource.Remove(SourceKey.Of(allocation.Client.Remote.Address));
+        _bandwidthPerUser.Release(allocation.Username);
+        _bandwidthPerSource.Release(SourceKey.Of(allocation.Client.Remote.Address));
         allocation.Relay.Dispose();
     }
 
@@ -347,14 +353,16 @@ public sealed class TurnCounters
     public long BytesToPeers { get; internal set; }
     /// <summary>Payload bytes relayed from peers to clients.</summary>
     public long BytesToClients { get; internal set; }
-    /// <summary>Data with no allocation, permission or channel, over the bandwidth cap, or not a request.</summary>
+    /// <summary>Data with no allocation, permission or channel, or not a request.</summary>
     public long Dropped { get; internal set; }
+    /// <summary>Relayed datagrams dropped over a bandwidth limit (per allocation, per user or per source).</summary>
+    public long BandwidthDrops { get; internal set; }
     /// <summary>Allocations refused with 486 (per user, per source or in total).</summary>
     public long QuotaRefusals { get; internal set; }
     /// <summary>Permissions refused because the allocation holds as many as it may (508).</summary>
     public long PermissionRefusals { get; internal set; }
 
     public override string ToString() =>
-        $"requests={Requests} errors={Errors} auth-failures={AuthFailures} allocations={AllocationsCreated} to-peers={ToPeers} to-clients={ToClients} dropped={Dropped} malformed={Malformed}"
+        $"requests={Requests} errors={Errors} auth-failures={AuthFailures} allocations={AllocationsCreated} to-peers={ToPeers} to-clients={ToClients} dropped={Dropped} bandwidth-drops={BandwidthDrops} malformed={Malformed}"
         + $" quota-refusals={QuotaRefusals} permission-refusals={PermissionRefusals}";
 }

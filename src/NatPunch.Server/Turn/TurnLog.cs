@@ -17,6 +17,9 @@ internal static partial class TurnLog
     [LoggerMessage(101, LogLevel.Error, "TURN housekeeping fault")]
     public static partial void Fault(ILogger logger, Exception exception);
 
+    [LoggerMessage(105, LogLevel.Warning, "TURN relay refused: {Summary}")]
+    public static partial void Refusals(ILogger logger, string summary);
+
     [LoggerMessage(102, LogLevel.Information, "TURN relay stopped: {Counters}")]
     public static partial void Stopped(ILogger logger, string counters);
 }

@@ -73,6 +73,20 @@ public sealed record TurnOptions
     /// </summary>
     public long MaxBytesPerSecond { get; init; } = 12_500_000;
 
+    /// <summary>
+    /// Relayed bytes per second of all of one user's allocations together (a static user, or one
+    /// registered peer's grant); 0 = no limit. Excess is dropped. 25 MB/s (200 Mbit/s) by default:
+    /// a node relaying several sessions at once, but not a server's whole uplink.
+    /// </summary>
+    public long MaxBytesPerSecondPerUser { get; init; } = 25_000_000;
+
+    /// <summary>
+    /// Relayed bytes per second of all allocations from one source (an IPv4 address or an IPv6 /64)
+    /// together, whoever the user; 0 = no limit. Excess is dropped. 50 MB/s (400 Mbit/s) by default:
+    /// more than one user's, as a carrier NAT puts many users behind one address.
+    /// </summary>
+    public long MaxBytesPerSecondPerAddress { get; init; } = 50_000_000;
+
     /// <summary>Allow loopback peers (127.0.0.0/8, ::1): for tests on one host.</summary>
     public bool AllowLoopbackPeers { get; init; }
 

@@ -30,6 +30,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     private readonly TurnCore _core;
     private readonly TurnOptions _options;
     private readonly TimeProvider _time;
+    private readonly TurnRefusalSummary _refusals = new(TimeSpan.FromSeconds(10));
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<IPEndPoint, Socket> _udpSockets = new();
     private readonly ConcurrentDictionary<TurnClient, ITurnClientConnection> _tcpClients = new();
@@ -82,7 +83,7 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
         {
             TurnCounters c = _core.Counters;
             return new TurnStatistics(_core.AllocationCount, c.AllocationsCreated, c.Requests, c.Errors, c.AuthFailures, c.Malformed,
-                c.ToPeers, c.ToClients, c.BytesToPeers, c.BytesToClients, c.Dropped, c.QuotaRefusals, c.PermissionRefusals,
+                c.ToPeers, c.ToClients, c.BytesToPeers, c.BytesToClients, c.Dropped, c.BandwidthDrops, c.QuotaRefusals, c.PermissionRefusals,
                 Interlocked.Read(ref _tcpQueueDrops), Interlocked.Read(ref _udpSendDrops));
         }
     }
@@ -242,16 +243,23 @@ public sealed class TurnService : ITurnEnvironment, IAsyncDisposable
     {
         try
         {
+            string? refusals;
             lock (_gate)
             {
+                DateTimeOffset now = _time.GetUtcNow();
                 try
                 {
-                    _core.Expire(_time.GetUtcNow());
+                    _core.Expire(now);
                 }
                 finally
                 {
                     FlushOutbox();
                 }
+                refusals = _refusals.Due(_core.Counters, now);
+            }
+            if (refusals is not null)
+            {
+                TurnLog.Refusals(_logger, refusals);
             }
         }
         catch (Exception e)

@@ -13,6 +13,7 @@ public readonly record struct TurnStatistics(
     long BytesToPeers,
     long BytesToClients,
     long Dropped,
+    long BandwidthDrops,
     long QuotaRefusals,
     long PermissionRefusals,
     long TcpQueueDrops,

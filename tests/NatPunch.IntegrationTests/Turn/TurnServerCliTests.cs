@@ -40,7 +40,7 @@ public sealed class TurnServerCliTests
     {
         NatpunchProcess.Result run = await NatpunchProcess.RunAsync(TimeSpan.FromSeconds(30), Cancel, "server", "--help");
         run.ExitCode.ShouldBe(0);
-        foreach (string flag in new[] { "--realm", "--turn-user", "--turn-secret", "--turn-no-auth", "--user-quota", "--max-bps",
+        foreach (string flag in new[] { "--realm", "--turn-user", "--turn-secret", "--turn-no-auth", "--user-quota", "--max-bps", "--max-bps-per-user", "--max-bps-per-ip",
                      "--min-port", "--max-port", "--allow-loopback-peers", "--allow-peer", "--relay-ip", "--no-turn", "--turn-grant-ttl" })
         {
             run.Output.ShouldContain(flag);

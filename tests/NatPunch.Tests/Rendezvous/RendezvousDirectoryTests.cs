@@ -206,6 +206,30 @@ public class RendezvousDirectoryTests
     }
 
     [Fact]
+    public void AllConnectionsOfOneSourceShareAMessageBudgetAndOtherSourcesAreNotHeld()
+    {
+        // Per connection 100 at once, per source 2 a second (20 at once): the source's budget runs out first.
+        var directory = new RendezvousDirectory(RendezvousOptions.Default with { MessageBurst = 100, MessagesPerSecondPerAddress = 2 });
+        directory.Connected(1, IPEndPoint.Parse("192.0.2.9:1"), _now);
+        directory.Connected(2, IPEndPoint.Parse("192.0.2.9:2"), _now);
+        directory.Connected(3, IPEndPoint.Parse("192.0.2.10:1"), _now);
+        for (int i = 0; i < 10; i++)
+        {
+            directory.Received(1, new PingMessage(i), _now);
+            directory.Received(2, new PingMessage(i), _now);
+        }
+        Drain(directory).ShouldAllBe(o => o.Refusal == null && !o.Close);
+
+        directory.Received(2, new PingMessage(10), _now);
+        RendezvousOutput refused = Drain(directory).Single(o => o.Close);
+        refused.ConnectionId.ShouldBe(2);
+        refused.Refusal.ShouldBe(ServerRefusal.RendezvousMessageRate);
+
+        directory.Received(3, new PingMessage(1), _now);
+        Single<PongMessage>(Drain(directory), 3).Id.ShouldBe(1);
+    }
+
+    [Fact]
     public void WithoutARelayRegisteredCarriesNoGrant()
     {
         Register(1, "bob");

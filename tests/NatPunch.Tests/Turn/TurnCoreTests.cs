@@ -441,6 +441,8 @@ public sealed class TurnCoreTests
         defaults.TotalQuota.ShouldBeGreaterThan(0);
         defaults.MaxPermissionsPerAllocation.ShouldBeGreaterThan(0);
         defaults.MaxBytesPerSecond.ShouldBeGreaterThan(0);
+        defaults.MaxBytesPerSecondPerUser.ShouldBeGreaterThan(defaults.MaxBytesPerSecond);
+        defaults.MaxBytesPerSecondPerAddress.ShouldBeGreaterThan(defaults.MaxBytesPerSecondPerUser);
     }
 
     [Fact]
@@ -521,6 +523,74 @@ public sealed class TurnCoreTests
         client.Now += TimeSpan.FromSeconds(1);
         client.ChannelData(0x4000, new byte[600]);
         relay.Sent.Count.ShouldBe(2);
+    }
+
+    [Fact]
+    public void UserBandwidthIsSharedByAllOfTheUsersAllocations()
+    {
+        var users = new Dictionary<string, string> { ["alice"] = "wonderland", ["bob"] = "builder" };
+        TurnTestClient first = Setup(new TurnOptions { Users = users, MaxBytesPerSecond = 0, MaxBytesPerSecondPerUser = 1000, MaxBytesPerSecondPerAddress = 0 });
+        TurnTestClient second = NewClient("192.0.2.41:1");
+        TurnTestClient bob = NewClient("192.0.2.42:1", user: "bob", password: "builder");
+        foreach (TurnTestClient client in new[] { first, second, bob })
+        {
+            BindChannel(client);
+        }
+
+        first.ChannelData(0x4000, new byte[600]);
+        second.ChannelData(0x4000, new byte[600]);
+        bob.ChannelData(0x4000, new byte[600]);
+        _environment.Relays.Select(r => r.Sent.Count).ShouldBe([1, 0, 1]);
+        _core.Counters.BandwidthDrops.ShouldBe(1);
+        _core.Counters.Dropped.ShouldBe(0);
+
+        second.Now += TimeSpan.FromSeconds(1);
+        second.ChannelData(0x4000, new byte[600]);
+        _environment.Relays[1].Sent.Count.ShouldBe(1);
+    }
+
+    [Fact]
+    public void SourceBandwidthIsSharedByEveryUserAtThatAddress()
+    {
+        var users = new Dictionary<string, string> { ["alice"] = "wonderland", ["bob"] = "builder" };
+        TurnTestClient alice = Setup(new TurnOptions { Users = users, MaxBytesPerSecond = 0, MaxBytesPerSecondPerUser = 0, MaxBytesPerSecondPerAddress = 1000 },
+            clientAddress: "192.0.2.60:1");
+        TurnTestClient bob = NewClient("192.0.2.60:2", user: "bob", password: "builder");
+        TurnTestClient elsewhere = NewClient("192.0.2.61:1", user: "bob", password: "builder");
+        foreach (TurnTestClient client in new[] { alice, bob, elsewhere })
+        {
+            BindChannel(client);
+        }
+
+        alice.ChannelData(0x4000, new byte[600]);
+        bob.ChannelData(0x4000, new byte[600]);
+        elsewhere.ChannelData(0x4000, new byte[600]);
+        _environment.Relays.Select(r => r.Sent.Count).ShouldBe([1, 0, 1]);
+        _core.Counters.BandwidthDrops.ShouldBe(1);
+    }
+
+    [Fact]
+    public void DataFromThePeerCountsAgainstTheSameLimits()
+    {
+        TurnTestClient client = Setup(new TurnOptions
+        {
+            Users = new Dictionary<string, string> { ["alice"] = "wonderland" }, MaxBytesPerSecond = 0, MaxBytesPerSecondPerUser = 1000,
+        });
+        BindChannel(client);
+        client.ChannelData(0x4000, new byte[600]);
+        FakeTurnEnvironment.FakeRelay relay = _environment.Relays[0];
+        int before = _environment.ToClients.Count;
+        _core.HandleFromPeer(relay, PublicPeer, new byte[600], client.Now);
+        _environment.ToClients.Count.ShouldBe(before);
+        _core.Counters.BandwidthDrops.ShouldBe(1);
+        _core.HandleFromPeer(relay, PublicPeer, new byte[300], client.Now);
+        _environment.ToClients.Count.ShouldBe(before + 1);
+    }
+
+    private static void BindChannel(TurnTestClient client)
+    {
+        client.Allocate().IsSuccess.ShouldBeTrue();
+        client.Parse(client.Request(StunMethod.ChannelBind, TurnTestClient.Channel(0x4000, PublicPeer))).IsSuccess.ShouldBeTrue();
     }
 
     [Fact]
