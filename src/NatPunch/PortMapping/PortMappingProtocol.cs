@@ -1,0 +1,23 @@
+namespace NatPunch.PortMapping;
+
+/// <summary>The ways to ask a gateway for an inbound port, in the order they are tried.</summary>
+public enum PortMappingProtocol
+{
+    /// <summary>Port Control Protocol (RFC 6887), UDP port 5351.</summary>
+    Pcp,
+    /// <summary>NAT Port Mapping Protocol (RFC 6886), UDP port 5351; PCP's predecessor (Apple).</summary>
+    NatPmp,
+    /// <summary>UPnP Internet Gateway Device: SSDP discovery, then SOAP over HTTP to WANIPConnection.</summary>
+    Upnp,
+}
+
+public static class PortMappingProtocolNames
+{
+    /// <summary>The names in netcheck's output and the JSON events: "pcp", "nat-pmp", "upnp".</summary>
+    public static string ToWire(this PortMappingProtocol protocol) => protocol switch
+    {
+        PortMappingProtocol.Pcp => "pcp",
+        PortMappingProtocol.NatPmp => "nat-pmp",
+        _ => "upnp",
+    };
+}
