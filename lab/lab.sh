@@ -9,6 +9,7 @@
 #   lab/lab.sh loss PERCENT [PREFIX]       random loss of IPv4 frames on the internet bridge
 #   lab/lab.sh block-udp KIND on|off [PREFIX]   drop all UDP at KIND's router
 #   lab/lab.sh lockdown KIND 443|proxy|off [PREFIX]   let out only TCP 443, or nothing (a proxy on the router)
+#   lab/lab.sh upnp on|off [PREFIX]        start (once the lab's STUN server runs) or stop miniupnpd on the upnp router
 #   lab/lab.sh info [PREFIX]               print addresses as key=value lines
 #
 # Everything lives inside namespaces named PREFIX-*: veths are created directly in their
@@ -18,7 +19,7 @@
 set -euo pipefail
 
 PREFIX=np
-KINDS=(open full addr port sym udpblock cgnat)
+KINDS=(open full addr port sym udpblock cgnat upnp)
 SRV_IP1=203.0.113.10
 SRV_IP2=203.0.113.11
 # How long a cone mapping accepts unsolicited inbound packets after the last outbound
@@ -42,7 +43,7 @@ nsx() { local n=$1; shift; ip netns exec "$n" "$@"; }
 kind_index() {
     case $1 in
         full) echo 1 ;; addr) echo 2 ;; port) echo 3 ;; sym) echo 4 ;;
-        udpblock) echo 5 ;; cgnat) echo 6 ;; *) return 1 ;;
+        udpblock) echo 5 ;; cgnat) echo 6 ;; upnp) echo 7 ;; *) return 1 ;;
     esac
 }
 # WAN address of KIND's router on the internet (for cgnat: the carrier NAT's).
@@ -109,7 +110,8 @@ set_port_range() { # NS J
 #    before conntrack confirms them. Otherwise an unsolicited probe from peer P to wan:X
 #    would leave a conntrack entry P->wan:X behind, and the host's later outbound packet to
 #    P would clash with it and be given another port (breaking EIM during hole punching).
-# $1: masquerade statement, $2: extra forward rules, $3: extra chains/maps, $4: prerouting.
+# $1: masquerade statement, $2: extra forward rules, $3: extra chains/maps, $4: prerouting,
+# $5: extra input rules (before the drop).
 nft_router() {
     cat <<EOF
 table ip natlab {
@@ -125,6 +127,7 @@ $4
     chain input {
         type filter hook input priority filter; policy accept;
         iifname "wan" ct state established,related accept
+${5:-}
         iifname "wan" drop
     }
     chain forward {
@@ -145,6 +148,40 @@ rules_port() { nft_router "masquerade" "" "" "" | load_nft "$1"; }
 
 # symmetric: every new 5-tuple gets a random outside port (APDM), filtering as above.
 rules_sym() { nft_router "masquerade fully-random" "" "" "" | load_nft "$1"; }
+
+# symmetric, with a UPnP-IGD / NAT-PMP / PCP gateway (miniupnpd, started by `lab.sh upnp on`): the
+# NAT as sym, plus what miniupnpd needs. Its port mappings are DNAT rules in its own table (inet
+# filter, the chains it expects); what they DNAT may pass the forward chain. Only LAN traffic is
+# masqueraded: the router's own STUN requests (miniupnpd learns its external address and that
+# nothing filters it with RFC 5780 tests, ext_perform_stun) keep their ports, and the server's
+# answers from its other address and port may come in.
+rules_upnp() {
+    nft_router "ip saddr $(lan_ip upnp 0)/24 masquerade fully-random" \
+        '        iifname "wan" oifname "lan" ct status dnat accept' "" "" \
+        "        iifname \"wan\" ip saddr { $SRV_IP1, $SRV_IP2 } udp sport { 3478, 3479 } accept" | load_nft "$1"
+    load_nft "$1" <<'EOF'
+table inet filter {
+    chain forward {
+        type filter hook forward priority filter; policy accept;
+        jump miniupnpd
+    }
+    chain miniupnpd {
+    }
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        jump prerouting_miniupnpd
+    }
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        jump postrouting_miniupnpd
+    }
+    chain prerouting_miniupnpd {
+    }
+    chain postrouting_miniupnpd {
+    }
+}
+EOF
+}
 
 # UDP-blocking firewall: UDP from the LAN never leaves; TCP as port-restricted.
 rules_udpblock() {
@@ -382,6 +419,60 @@ EOF
     echo "lockdown $k $mode"
 }
 
+# miniupnpd on the upnp router: UPnP-IGD (SSDP, then SOAP on port 5000), NAT-PMP and PCP (UDP
+# 5351) to its LAN. It learns its external address with STUN against the lab server (203.0.113.10:3478,
+# which must be running, with its other address) and checks that nothing filters the router itself;
+# without that it refuses to map (TEST-NET-3 is a "reserved" range to it). Runs in the foreground of
+# a background job, logging to LOGDIR/miniupnpd.log; `off` (or `down`) stops it.
+cmd_upnp() {
+    local state=$1 r dir pid
+    [[ $state == on || $state == off ]] || die "upnp on|off"
+    require_up
+    r=$(ns rupnp)
+    dir=/run/natpunch-lab-$PREFIX
+    mkdir -p "$dir"
+    if [[ -f $dir/miniupnpd.pid ]]; then
+        pid=$(cat "$dir/miniupnpd.pid")
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        rm -f "$dir/miniupnpd.pid"
+    fi
+    nsx "$r" nft flush chain inet filter miniupnpd
+    nsx "$r" nft flush chain inet filter prerouting_miniupnpd
+    nsx "$r" nft flush chain inet filter postrouting_miniupnpd
+    [[ $state == on ]] || { echo "upnp off"; return; }
+    command -v miniupnpd >/dev/null || die "miniupnpd is not installed (Debian: miniupnpd-nftables)"
+    cat >"$dir/miniupnpd.conf" <<EOF
+ext_ifname=wan
+listening_ip=lan
+http_port=5000
+enable_upnp=yes
+enable_natpmp=yes
+secure_mode=yes
+system_uptime=yes
+ext_perform_stun=yes
+ext_stun_host=$SRV_IP1
+ext_stun_port=3478
+min_lifetime=60
+max_lifetime=86400
+uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b
+allow 1024-65535 $(lan_ip upnp 0)/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF
+    nsx "$r" setsid miniupnpd -d -f "$dir/miniupnpd.conf" -P "$dir/miniupnpd.own.pid" >"$dir/miniupnpd.log" 2>&1 &
+    echo $! >"$dir/miniupnpd.pid"
+    # Ready when it listens for SOAP and has done its STUN tests.
+    for _ in $(seq 50); do
+        if nsx "$r" ss -ltn | grep -q ':5000 ' && grep -q "Port forwarding is now enabled" "$dir/miniupnpd.log"; then
+            echo "upnp on (log: $dir/miniupnpd.log)"
+            return
+        fi
+        sleep 0.2
+    done
+    cat "$dir/miniupnpd.log" >&2
+    die "miniupnpd did not start with port forwarding enabled (is the lab server running on $SRV_IP1:3478 with --alt-address $SRV_IP2?)"
+}
+
 cmd_info() {
     echo "prefix=$PREFIX"
     echo "kinds=${KINDS[*]}"
@@ -431,7 +522,7 @@ cmd_exec() {
 }
 
 usage() {
-    sed -n '5,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '5,13p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -447,6 +538,7 @@ main() {
         loss) [[ $# -ge 1 ]] || usage; set_prefix "${2:-}"; cmd_loss "$1" ;;
         block-udp) [[ $# -ge 2 ]] || usage; set_prefix "${3:-}"; cmd_block_udp "$1" "$2" ;;
         lockdown) [[ $# -ge 2 ]] || usage; set_prefix "${3:-}"; cmd_lockdown "$1" "$2" ;;
+        upnp) [[ $# -ge 1 ]] || usage; set_prefix "${2:-}"; cmd_upnp "$1" ;;
         *) usage ;;
     esac
 }

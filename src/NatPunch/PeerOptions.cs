@@ -37,6 +37,14 @@ public sealed record PeerOptions
     public int LocalPort { get; init; }
 
     /// <summary>
+    /// Ask the default gateway to open the session's UDP port (PCP, NAT-PMP, UPnP-IGD) and offer the
+    /// external address as a candidate: a peer behind a NAT that changes ports per destination can
+    /// then be reached. On by default; never tried when the rendezvous server is on this host
+    /// (loopback), since the peers then are too.
+    /// </summary>
+    public bool PortMapping { get; init; } = true;
+
+    /// <summary>
     /// How long gathering may hold up the registration. The STUN server normally answers within one
     /// round trip; when UDP is blocked it never does, and the relay (over TCP) is what matters then.
     /// </summary>

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using NatPunch.Discovery;
+using NatPunch.PortMapping;
 
 namespace NatPunch.Cli.Commands;
 
@@ -15,7 +16,7 @@ internal static partial class NetcheckCommand
     /// <summary>Readable output: only what JSON requires is escaped (the output is not embedded in HTML).</summary>
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    internal static string FormatJson(HostAndPort server, NatReport report, string? failure)
+    internal static string FormatJson(HostAndPort server, NatReport report, string? failure, PortMappingReport? portMapping = null)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream, WriterOptions))
@@ -72,6 +73,7 @@ internal static partial class NetcheckCommand
             {
                 json.WriteNull("mapping_lifetime");
             }
+            WritePortMapping(json, portMapping);
             json.WriteStartArray("advice");
             foreach (string advice in NatAdvice.For(report))
             {
@@ -103,6 +105,27 @@ internal static partial class NetcheckCommand
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>"port_mapping": the gateway, and per protocol whether it answered (and why not); null when not probed.</summary>
+    private static void WritePortMapping(Utf8JsonWriter json, PortMappingReport? report)
+    {
+        if (report is null)
+        {
+            json.WriteNull("port_mapping");
+            return;
+        }
+        json.WriteStartObject("port_mapping");
+        WriteString(json, "gateway", report.Gateway?.ToString());
+        foreach (PortMappingProtocol protocol in Enum.GetValues<PortMappingProtocol>())
+        {
+            GatewayProbe probe = report.For(protocol);
+            string key = protocol.ToWire().Replace('-', '_');
+            json.WriteBoolean(key, probe.Speaks);
+            WriteString(json, key + "_reason", probe.Reason);
+        }
+        WriteString(json, "external_address", report.ExternalAddress?.ToString());
+        json.WriteEndObject();
     }
 
     private static void WriteEndPoint(Utf8JsonWriter json, string name, IPEndPoint? endPoint) => WriteString(json, name, endPoint?.ToString());

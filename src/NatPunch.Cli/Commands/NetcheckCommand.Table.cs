@@ -2,13 +2,14 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using NatPunch.Discovery;
+using NatPunch.PortMapping;
 
 namespace NatPunch.Cli.Commands;
 
 internal static partial class NetcheckCommand
 {
     /// <summary>The human-readable report: one row per finding, then what it means in plain words.</summary>
-    internal static string FormatTable(HostAndPort server, NatReport report)
+    internal static string FormatTable(HostAndPort server, NatReport report, PortMappingReport? portMapping = null)
     {
         var rows = new List<(string Name, string Value)>
         {
@@ -45,6 +46,10 @@ internal static partial class NetcheckCommand
         {
             rows.Add(("Server error", serverError));
         }
+        if (portMapping is not null)
+        {
+            rows.Add(("Port mapping", DescribePortMapping(portMapping)));
+        }
         rows.Add(("NAT type", report.NatType.DisplayName()));
 
         int width = rows.Max(r => r.Name.Length) + 2;
@@ -68,6 +73,22 @@ internal static partial class NetcheckCommand
         (null, { } high) => $"less than {Seconds(high)} s",
         _ => "unknown",
     };
+
+    /// <summary>"PCP, NAT-PMP, UPnP (gateway 10.7.0.1, external address 203.0.113.37)", or "none (gateway …: why, per protocol)".</summary>
+    private static string DescribePortMapping(PortMappingReport report)
+    {
+        if (report.Gateway is null)
+        {
+            return "none (no IPv4 default gateway)";
+        }
+        string[] spoken = [.. report.Probes.Where(p => p.Speaks).Select(p => p.Protocol.DisplayName())];
+        if (spoken.Length == 0)
+        {
+            return $"none (gateway {report.Gateway}: {string.Join("; ", report.Probes.Select(p => $"{p.Protocol.DisplayName()}: {p.Reason}"))})";
+        }
+        return $"{string.Join(", ", spoken)} (gateway {report.Gateway}"
+            + (report.ExternalAddress is { } external ? $", external address {external}" : "") + ")";
+    }
 
     private static string WithReason(string value, string? reason) => reason is null ? value : $"{value} ({reason})";
 

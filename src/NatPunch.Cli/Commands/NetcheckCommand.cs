@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using System.Net.Sockets;
 using NatPunch.Discovery;
+using NatPunch.PortMapping;
 using NatPunch.Protocol.Stun;
 
 namespace NatPunch.Cli.Commands;
@@ -50,22 +51,27 @@ internal static partial class NetcheckCommand
             }
         });
 
-        var command = new Command("netcheck", "Check the network path to a STUN server: public address, NAT mapping and filtering (RFC 5780), hairpinning, UDP and TCP reachability, round-trip time.")
+        var noPortMapping = new Option<bool>("--no-port-mapping")
         {
-            server, json, lifetime, timeout,
+            Description = "Do not ask the default gateway which port-mapping protocols it speaks (PCP, NAT-PMP, UPnP). Not asked either when the server is on this host (loopback).",
+        };
+        var command = new Command("netcheck", "Check the network path to a STUN server: public address, NAT mapping and filtering (RFC 5780), hairpinning, UDP and TCP reachability, round-trip time; and which port-mapping protocols the gateway speaks (PCP, NAT-PMP, UPnP).")
+        {
+            server, json, lifetime, timeout, noPortMapping,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(
             parse.GetValue(server)!,
             parse.GetValue(json),
             parse.GetValue(lifetime),
             TimeSpan.FromSeconds(parse.GetValue(timeout)),
+            parse.GetValue(noPortMapping),
             parse.InvocationConfiguration.Output,
             parse.InvocationConfiguration.Error,
             cancellationToken));
         return command;
     }
 
-    internal static async Task<int> RunAsync(string server, bool json, bool lifetime, TimeSpan timeout,
+    internal static async Task<int> RunAsync(string server, bool json, bool lifetime, TimeSpan timeout, bool noPortMapping,
         TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (!HostAndPort.TryParse(server, StunConstants.DefaultPort, out HostAndPort hostAndPort, out string parseError))
@@ -111,12 +117,18 @@ internal static partial class NetcheckCommand
             progress.Report($"The mapping lifetime search will take up to {options.MappingLifetime!.Budget.TotalMinutes:0} minutes");
         }
 
+        // The gateway is asked about port mapping (PCP, NAT-PMP, UPnP) while the STUN tests run; not
+        // for a server on this host, whose peers are on this host too (and tests stay off the real LAN).
+        Task<PortMappingReport>? portMapping = noPortMapping || IPAddress.IsLoopback(endPoint.Address)
+            ? null
+            : PortMappingReport.ProbeAsync(cancellationToken);
         NatReport report = await new NatDiscovery(options).RunAsync(endPoint, progress, cancellationToken).ConfigureAwait(false);
+        PortMappingReport? mappingReport = portMapping is null ? null : await portMapping.ConfigureAwait(false);
 
         string? failure = report.ServerReachable
             ? null
             : $"cannot reach the STUN server {hostAndPort} ({endPoint}): UDP: {report.UdpReason ?? "no answer"}; TCP: {report.TcpReason ?? "no answer"}";
-        await output.WriteAsync(json ? FormatJson(hostAndPort, report, failure) + Environment.NewLine : FormatTable(hostAndPort, report)).ConfigureAwait(false);
+        await output.WriteAsync(json ? FormatJson(hostAndPort, report, failure, mappingReport) + Environment.NewLine : FormatTable(hostAndPort, report, mappingReport)).ConfigureAwait(false);
         await output.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (failure is not null)
         {

@@ -122,6 +122,11 @@ internal sealed class PeerCommandOptions
     }
 
     private readonly Option<bool> _json = new("--json") { Description = "Progress on stderr as one JSON object per line." };
+    private readonly Option<bool> _noPortMapping = new("--no-port-mapping")
+    {
+        Description = "Do not ask the gateway to open a port (PCP, NAT-PMP, UPnP-IGD). By default the session's UDP port is mapped when the "
+            + "gateway allows it, and removed at exit: a peer behind a NAT that changes ports per destination can then be reached directly.",
+    };
     private readonly Option<bool> _loopback = new("--allow-loopback")
     {
         Description = "Also offer loopback addresses (two peers on one machine).",
@@ -149,6 +154,7 @@ internal sealed class PeerCommandOptions
             command.Options.Add(_allowAny);
         }
         command.Options.Add(_json);
+        command.Options.Add(_noPortMapping);
         command.Options.Add(_loopback);
     }
 
@@ -232,6 +238,7 @@ internal sealed class PeerCommandOptions
             Token = parse.GetValue(_token),
             Timeout = TimeSpan.FromSeconds(timeout),
             IncludeLoopbackCandidates = parse.GetValue(_loopback),
+            PortMapping = !parse.GetValue(_noPortMapping),
             Relay = relay,
             TurnServer = turnServer,
             TurnCredentials = turnCredentials,

@@ -20,4 +20,12 @@ public static class PortMappingProtocolNames
         PortMappingProtocol.NatPmp => "nat-pmp",
         _ => "upnp",
     };
+
+    /// <summary>The names people know them by: "PCP", "NAT-PMP", "UPnP".</summary>
+    public static string DisplayName(this PortMappingProtocol protocol) => protocol switch
+    {
+        PortMappingProtocol.Pcp => "PCP",
+        PortMappingProtocol.NatPmp => "NAT-PMP",
+        _ => "UPnP",
+    };
 }

@@ -399,6 +399,7 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
             return;
         }
         await CloseRelaysAsync().ConfigureAwait(false);
+        await StopPortMappingAsync().ConfigureAwait(false);
         _stopping.Cancel();
         _loop.Close();
         _polled?.Dispose();

@@ -25,6 +25,8 @@ namespace NatPunch.Session;
 internal sealed partial class PeerSession
 {
     private readonly Func<TimeSpan, IceAgent> _agentFactory;
+    // The external address a gateway mapped to the socket's port (PeerLink.PortMapping), offered by every agent.
+    private IPEndPoint? _mappedAddress;
     private readonly Queue<SessionTransmit> _transmits = new();
     private readonly Queue<SessionEvent> _events = new();
     private readonly Queue<IceEvent> _eventsForPaths = new();
@@ -251,6 +253,14 @@ internal sealed partial class PeerSession
         }
     }
 
+    /// <summary>The external address a gateway mapped to the socket's port: a candidate for this agent and the ones after an ICE restart.</summary>
+    public void AddMappedCandidate(IPEndPoint external, TimeSpan now)
+    {
+        _mappedAddress = external;
+        Agent.AddMappedCandidate(external);
+        Flush(now);
+    }
+
     /// <summary>
     /// Replaces the agent (an ICE restart): the new one, built by <paramref name="agentFactory"/> (by
     /// default the session's), gathers and checks afresh on the same socket.
@@ -264,6 +274,10 @@ internal sealed partial class PeerSession
     private void SwapAgent(TimeSpan now, Func<TimeSpan, IceAgent> agentFactory)
     {
         Agent = agentFactory(now);
+        if (_mappedAddress is { } mapped)
+        {
+            Agent.AddMappedCandidate(mapped);
+        }
         // The allocation outlives agents, but a quiet one may be gone (a restarted server): the
         // new agent gets it at once only if it was heard lately, else once it answers a refresh.
         if (!Relay.ConfirmIfQuiet(now) && Relay.UsableAllocation is { } allocation)

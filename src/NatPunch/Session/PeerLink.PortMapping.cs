@@ -1,0 +1,41 @@
+using NatPunch.PortMapping;
+
+namespace NatPunch.Session;
+
+internal sealed partial class PeerLink
+{
+    private PortMapper? _portMapper;
+
+    /// <summary>
+    /// Asks the default gateway to map this link's UDP port (PCP, then NAT-PMP, then UPnP-IGD) and
+    /// offers the external address as a candidate once it is mapped, and again when a renewal moves
+    /// it. The mapping is kept for the life of the link and removed when it is disposed. A gateway
+    /// that maps nothing costs a few datagrams to it and an SSDP search, in the background.
+    /// </summary>
+    public void StartPortMapping()
+    {
+        var mapper = new PortMapper(time: _time == TimeProvider.System ? null : _time);
+        if (mapper.Route is null || Interlocked.CompareExchange(ref _portMapper, mapper, null) is not null)
+        {
+            _ = mapper.DisposeAsync().AsTask();
+            return;
+        }
+        mapper.Changed += lease =>
+        {
+            if (lease is not null)
+            {
+                _loop.TryPost(() => _session.AddMappedCandidate(lease.External, Now));
+            }
+        };
+        _ = mapper.MapUdpAsync(LocalEndPoint.Port, _stopping.Token).ContinueWith(
+            static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+    }
+
+    private async Task StopPortMappingAsync()
+    {
+        if (Interlocked.Exchange(ref _portMapper, null) is { } mapper)
+        {
+            await mapper.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
