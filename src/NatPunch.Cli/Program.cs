@@ -35,6 +35,7 @@ public static class Program
         root.Subcommands.Add(ForwardCommand.Create());
         root.Subcommands.Add(PingCommand.Create());
         root.Subcommands.Add(NetcheckCommand.Create());
+        root.Subcommands.Add(PortmapCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;
     }

@@ -15,6 +15,14 @@ public abstract record ConnectionProgress
     /// <summary>No relay can be used: why.</summary>
     public sealed record RelayUnavailable(string Reason) : ConnectionProgress;
 
+    /// <summary>The gateway opened <paramref name="External"/> for the session's port with <paramref name="Protocol"/> ("pcp", "nat-pmp", "upnp"); offered as a candidate.</summary>
+    /// <param name="Lifetime">The lease the gateway granted; zero: permanent until removed (at exit).</param>
+    /// <param name="BehindAnotherNat">The external address is not public: the gateway itself sits behind another NAT.</param>
+    public sealed record PortMapped(string Protocol, IPEndPoint External, TimeSpan Lifetime, bool BehindAnotherNat) : ConnectionProgress;
+
+    /// <summary>The gateway mapped nothing: why, per protocol.</summary>
+    public sealed record PortMappingUnavailable(string Reason) : ConnectionProgress;
+
     public sealed record WaitingForPeer(string? Peer) : ConnectionProgress;
 
     public sealed record Introduced(string Peer, string Session, int RemoteCandidates, TimeSpan StartIn) : ConnectionProgress;

@@ -52,6 +52,21 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
             case ConnectionProgress.RelayUnavailable unavailable:
                 Emit(new JsonObject { ["event"] = "relay_unavailable", ["reason"] = unavailable.Reason }, $"no relay: {unavailable.Reason}");
                 break;
+            case ConnectionProgress.PortMapped mapped:
+                Emit(new JsonObject
+                {
+                    ["event"] = "port_mapped",
+                    ["protocol"] = mapped.Protocol,
+                    ["external"] = Format(mapped.External),
+                    ["lifetime_s"] = (long)mapped.Lifetime.TotalSeconds,
+                    ["behind_another_nat"] = mapped.BehindAnotherNat,
+                }, $"the gateway opened {Format(mapped.External)} for us ({mapped.Protocol}, "
+                   + (mapped.Lifetime == TimeSpan.Zero ? "until we exit" : $"renewed every {mapped.Lifetime.TotalSeconds / 2:0} s") + ")"
+                   + (mapped.BehindAnotherNat ? "; that address is not public: the gateway is behind another NAT" : ""));
+                break;
+            case ConnectionProgress.PortMappingUnavailable none:
+                Emit(new JsonObject { ["event"] = "port_mapping_unavailable", ["reason"] = none.Reason }, $"no port mapping: {none.Reason}");
+                break;
             case ConnectionProgress.WaitingForPeer w:
                 Emit(new JsonObject { ["event"] = "waiting", ["peer"] = w.Peer },
                     w.Peer is null ? "waiting for a peer to connect" : $"asking the server for '{w.Peer}'");

@@ -21,15 +21,24 @@ public sealed class PortMapper : IAsyncDisposable
     private IPortMappingClient? _holder;
     private PortMappingLease? _current;
     private Task? _keeper;
+    private int _disposed;
 
     /// <param name="route">The gateway to ask; null: <see cref="GatewayRoute.Find"/> (no gateway, no mapping).</param>
-    public PortMapper(GatewayRoute? route = null, TimeSpan? lifetime = null, TimeProvider? time = null)
+    /// <param name="protocols">Which protocols, in the order to try; null: all, PCP first.</param>
+    public PortMapper(GatewayRoute? route = null, TimeSpan? lifetime = null, TimeProvider? time = null, IReadOnlyList<PortMappingProtocol>? protocols = null)
     {
         _time = time ?? TimeProvider.System;
         _lifetime = lifetime ?? DefaultLifetime;
         Route = route ?? GatewayRoute.Find();
-        _clients = Route is { } r ? [new PcpClient(r, _time), new NatPmpClient(r, _time), new UpnpClient(r, _time)] : [];
+        _clients = Route is { } r ? [.. (protocols ?? Enum.GetValues<PortMappingProtocol>()).Distinct().Select(p => NewClient(p, r, _time))] : [];
     }
+
+    private static IPortMappingClient NewClient(PortMappingProtocol protocol, GatewayRoute route, TimeProvider time) => protocol switch
+    {
+        PortMappingProtocol.Pcp => new PcpClient(route, time),
+        PortMappingProtocol.NatPmp => new NatPmpClient(route, time),
+        _ => new UpnpClient(route, time),
+    };
 
     public GatewayRoute? Route { get; }
 
@@ -67,8 +76,13 @@ public sealed class PortMapper : IAsyncDisposable
         return lease;
     }
 
+    /// <summary>Stops renewing and asks the gateway to remove the mapping (best effort, 2 s at most).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_keeper is not null)
         {

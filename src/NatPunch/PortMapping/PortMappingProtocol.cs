@@ -21,6 +21,20 @@ public static class PortMappingProtocolNames
         _ => "upnp",
     };
 
+    public static bool TryParse(string text, out PortMappingProtocol protocol)
+    {
+        foreach (PortMappingProtocol candidate in Enum.GetValues<PortMappingProtocol>())
+        {
+            if (string.Equals(text, candidate.ToWire(), StringComparison.OrdinalIgnoreCase))
+            {
+                protocol = candidate;
+                return true;
+            }
+        }
+        protocol = default;
+        return false;
+    }
+
     /// <summary>The names people know them by: "PCP", "NAT-PMP", "UPnP".</summary>
     public static string DisplayName(this PortMappingProtocol protocol) => protocol switch
     {

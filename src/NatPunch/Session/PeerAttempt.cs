@@ -41,7 +41,7 @@ internal sealed partial class PeerAttempt : IAsyncDisposable
         Link = new PeerLink(socket, NewAgent, options.TimeProvider);
         if (options.PortMapping && !relayOnly && node.ServerEndPoints.Any(e => !IPAddress.IsLoopback(e.Address)))
         {
-            Link.StartPortMapping();
+            Link.StartPortMapping(node.Progress);
         }
         // With relay only, a relay that cannot be had ends the attempt: this task then fails with why.
         RelayOnlyFailed = relayOnly ? FailWithAsync(_relayFailed.Task) : new TaskCompletionSource().Task;

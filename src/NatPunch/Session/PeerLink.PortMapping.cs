@@ -12,7 +12,7 @@ internal sealed partial class PeerLink
     /// it. The mapping is kept for the life of the link and removed when it is disposed. A gateway
     /// that maps nothing costs a few datagrams to it and an SSDP search, in the background.
     /// </summary>
-    public void StartPortMapping()
+    public void StartPortMapping(IProgress<ConnectionProgress>? progress)
     {
         var mapper = new PortMapper(time: _time == TimeProvider.System ? null : _time);
         if (mapper.Route is null || Interlocked.CompareExchange(ref _portMapper, mapper, null) is not null)
@@ -24,11 +24,26 @@ internal sealed partial class PeerLink
         {
             if (lease is not null)
             {
+                progress?.Report(new ConnectionProgress.PortMapped(lease.Protocol.ToWire(), lease.External, lease.Lifetime, lease.BehindAnotherNat));
                 _loop.TryPost(() => _session.AddMappedCandidate(lease.External, Now));
             }
         };
-        _ = mapper.MapUdpAsync(LocalEndPoint.Port, _stopping.Token).ContinueWith(
-            static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        _ = MapAsync(mapper, progress);
+    }
+
+    private async Task MapAsync(PortMapper mapper, IProgress<ConnectionProgress>? progress)
+    {
+        try
+        {
+            if (await mapper.MapUdpAsync(LocalEndPoint.Port, _stopping.Token).ConfigureAwait(false) is null)
+            {
+                progress?.Report(new ConnectionProgress.PortMappingUnavailable(string.Join("; ", mapper.Failures)));
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            // The link closed first.
+        }
     }
 
     private async Task StopPortMappingAsync()
