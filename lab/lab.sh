@@ -324,6 +324,7 @@ cmd_down() {
     for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E "^$PREFIX-" || true); do
         ip link delete "$l" 2>/dev/null || true
     done
+    rm -rf "/run/natpunch-lab-$PREFIX"
     echo "lab '$PREFIX' is down"
 }
 

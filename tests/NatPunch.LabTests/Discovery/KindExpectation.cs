@@ -8,7 +8,8 @@ namespace NatPunch.LabTests.Discovery;
 /// <param name="NatType">netcheck's <c>nat_type</c>.</param>
 /// <param name="Hairpinning">netcheck's <c>hairpinning</c>: no kind of the lab hairpins; without a NAT
 /// the two sockets reach each other directly; with UDP blocked it is not tested.</param>
-public sealed record KindExpectation(string Kind, string Mapping, string Filtering, string NatType, bool Udp, bool? Hairpinning)
+/// <param name="PortMapping">netcheck's <c>port_mapping</c>: the upnp kind's gateway (miniupnpd) speaks PCP, NAT-PMP and UPnP, no other does.</param>
+public sealed record KindExpectation(string Kind, string Mapping, string Filtering, string NatType, bool Udp, bool? Hairpinning, bool PortMapping = false)
 {
     public string Verdict => $"{Mapping}/{Filtering}";
 
@@ -21,6 +22,7 @@ public sealed record KindExpectation(string Kind, string Mapping, string Filteri
         "sym" => new(kind, "APDM", "APDF", "symmetric", true, false),
         "udpblock" => new(kind, "blocked", "blocked", "udp_blocked", false, null),
         "cgnat" => new(kind, "EIM", "APDF", "port_restricted_cone", true, false),
+        "upnp" => new(kind, "APDM", "APDF", "symmetric", true, false, PortMapping: true),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a kind of the lab"),
     };
 }

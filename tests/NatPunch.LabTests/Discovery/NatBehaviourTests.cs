@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using NatPunch.LabTests.Lab;
 using NatPunch.Testing;
 
@@ -93,6 +94,20 @@ public sealed class NatBehaviourTests(LabFixture lab)
             if (run.Bool("hairpinning") != expected.Hairpinning)
             {
                 problems.Add($"hairpinning is {run.Bool("hairpinning")?.ToString() ?? "null"} ({run.String("hairpinning_reason")}), want {expected.Hairpinning?.ToString() ?? "null"}");
+            }
+            if (run.Report?.GetProperty("port_mapping") is { ValueKind: JsonValueKind.Object } mapping)
+            {
+                foreach (string protocol in new[] { "pcp", "nat_pmp", "upnp" })
+                {
+                    if (mapping.GetProperty(protocol).GetBoolean() != expected.PortMapping)
+                    {
+                        problems.Add($"port_mapping.{protocol} is {mapping.GetProperty(protocol).GetBoolean()} ({mapping.GetProperty(protocol + "_reason")}), want {expected.PortMapping}");
+                    }
+                }
+            }
+            else
+            {
+                problems.Add("port_mapping is missing: netcheck did not ask the gateway");
             }
             string otherAddress = $"{LabFixture.ServerIp2}:{(port + 1).ToString(CultureInfo.InvariantCulture)}";
             if (expected.Udp && run.String("other_address") != otherAddress)

@@ -38,7 +38,7 @@ public sealed class LabFixture : IAsyncLifetime
     /// <summary>coturn's turnserver: this port and the next (--alt-listening-port), on both addresses.</summary>
     public const int CoturnPort = 3480;
 
-    public static readonly string[] Kinds = ["open", "full", "addr", "port", "sym", "udpblock", "cgnat"];
+    public static readonly string[] Kinds = ["open", "full", "addr", "port", "sym", "udpblock", "cgnat", "upnp"];
 
     private static readonly TimeSpan UpTimeout = TimeSpan.FromSeconds(180);
     private static readonly TimeSpan DownTimeout = TimeSpan.FromSeconds(60);
@@ -58,6 +58,7 @@ public sealed class LabFixture : IAsyncLifetime
     public TestCertificate? Certificate { get; private set; }
     private Exception? _failure;
     private Exception? _coturnFailure;
+    private Exception? _miniupnpdFailure;
     private Dictionary<string, string> _info = [];
 
     public string RepositoryRoot { get; } = FindRepositoryRoot();
@@ -120,6 +121,17 @@ public sealed class LabFixture : IAsyncLifetime
         if (_failure is not null)
         {
             throw new InvalidOperationException($"The lab could not be set up: {_failure.Message}\n--- setup log\n{SetupLog}", _failure);
+        }
+    }
+
+    /// <summary><see cref="Require"/>, and miniupnpd (UPnP-IGD, NAT-PMP, PCP) running on the upnp router.</summary>
+    public void RequireMiniupnpd()
+    {
+        Require();
+        Requires.Tool("miniupnpd");
+        if (_miniupnpdFailure is not null)
+        {
+            throw new InvalidOperationException($"miniupnpd did not start in the lab: {_miniupnpdFailure.Message}", _miniupnpdFailure);
         }
     }
 
@@ -215,6 +227,17 @@ public sealed class LabFixture : IAsyncLifetime
             $"t {ServerIp1}:{OurPort}", $"t {ServerIp1}:{OurTlsPort}"]);
         Note($"natpunch server (pid {Server.Id}) in {ServerNamespace} on {ServerIp1} and {ServerIp2}, ports {OurPort} and {OurPort + 1}, "
             + $"TLS on every TCP port and on {ServerIp1}:{OurTlsPort} (self-signed, SHA-256 {Certificate.Sha256Hex})");
+
+        // The upnp router's gateway: it learns its external address from our server with STUN, so after it.
+        if (Requires.FindOnPath("miniupnpd") is not null)
+        {
+            ExternalProcess.Result upnp = await LabAsync(TimeSpan.FromSeconds(30), "upnp", "on", _prefix);
+            Note($"lab.sh upnp on {_prefix}: {upnp.Output.Trim()}");
+            if (upnp.ExitCode != 0)
+            {
+                _miniupnpdFailure = new InvalidOperationException($"lab.sh upnp on failed: {upnp}");
+            }
+        }
 
         if (Requires.FindOnPath("turnserver") is { } turnserver)
         {
