@@ -59,7 +59,7 @@ internal static class PortmapCommand
             }
         });
         var echo = new Option<bool>("--echo") { Description = "Bind the port and send every datagram back to its sender (to try the mapping from outside)." };
-        var json = new Option<bool>("--json") { Description = "Events on stdout as one JSON object per line: mapped, unavailable, removed." };
+        var json = new Option<bool>("--json") { Description = "Events on stdout as one JSON object per line: mapped, renewed, unavailable, removed." };
         var command = new Command("portmap", "Ask the gateway to open a UDP port (PCP, NAT-PMP or UPnP-IGD), print the external address, "
             + "and keep it open until interrupted (Ctrl-C); the mapping is removed at exit.")
         {
@@ -96,6 +96,8 @@ internal static class PortmapCommand
                 Report(output, error, json, Event("mapped", lease, mapper.Route.Local), Describe(lease, mapper.Route.Local));
             }
         };
+        mapper.Renewed += lease => Report(output, error, json, Event("renewed", lease, mapper.Route.Local),
+            $"natpunch: renewed {lease.External} ({lease.Protocol.DisplayName()}, lease {lease.Lifetime.TotalSeconds:0} s)");
         if (await mapper.MapUdpAsync(localPort, cancellationToken).ConfigureAwait(false) is not { } first)
         {
             string reason = string.Join("; ", mapper.Failures);

@@ -7,6 +7,9 @@ namespace NatPunch.PortMapping;
 /// <summary>The IPv4 default gateway, and this host's address on the way to it (what the gateway sees as the client).</summary>
 public sealed record GatewayRoute(IPAddress Gateway, IPAddress Local)
 {
+    /// <summary>Where the gateway's services are: the standard ports, or a test's stand-in gateway on loopback.</summary>
+    internal GatewayPorts Ports { get; init; } = GatewayPorts.Standard;
+
     /// <summary>The first IPv4 default gateway of an interface that is up, or null (no gateway: nothing to ask).</summary>
     public static GatewayRoute? Find()
     {

@@ -6,7 +6,7 @@ namespace NatPunch.PortMapping;
 /// <summary>NAT-PMP (RFC 6886) to the default gateway: the external address, then a UDP mapping, renewed by asking again.</summary>
 internal sealed class NatPmpClient(GatewayRoute route, TimeProvider time) : IPortMappingClient
 {
-    private readonly IPEndPoint _server = new(route.Gateway, NatPmpMessage.ServerPort);
+    private readonly IPEndPoint _server = new(route.Gateway, route.Ports.PortControl);
 
     public PortMappingProtocol Protocol => PortMappingProtocol.NatPmp;
 

@@ -7,7 +7,7 @@ namespace NatPunch.PortMapping;
 /// <summary>PCP (RFC 6887) to the default gateway: ANNOUNCE to probe, MAP to open, renew (same nonce) and delete (lifetime 0).</summary>
 internal sealed class PcpClient(GatewayRoute route, TimeProvider time) : IPortMappingClient
 {
-    private readonly IPEndPoint _server = new(route.Gateway, PcpMessage.ServerPort);
+    private readonly IPEndPoint _server = new(route.Gateway, route.Ports.PortControl);
 
     public PortMappingProtocol Protocol => PortMappingProtocol.Pcp;
 

@@ -54,6 +54,9 @@ public sealed class PortMapper : IAsyncDisposable
     /// <summary>The mapping appeared, moved, or went (null). Raised on a pool thread.</summary>
     public event Action<PortMappingLease?>? Changed;
 
+    /// <summary>The gateway renewed the mapping (whether or not it moved). Raised on a pool thread.</summary>
+    public event Action<PortMappingLease>? Renewed;
+
     /// <summary>Which of the three protocols the gateway speaks, asked at once (about 1.75 s at most without answers).</summary>
     public async Task<IReadOnlyList<GatewayProbe>> ProbeAsync(CancellationToken cancellationToken)
     {
@@ -150,7 +153,9 @@ public sealed class PortMapper : IAsyncDisposable
                 {
                     try
                     {
-                        Publish(holder, await holder.MapAsync(internalPort, _lifetime, lease, cancellationToken).ConfigureAwait(false));
+                        PortMappingLease renewed = await holder.MapAsync(internalPort, _lifetime, lease, cancellationToken).ConfigureAwait(false);
+                        Publish(holder, renewed);
+                        Renewed?.Invoke(renewed);
                         continue;
                     }
                     catch (PortMappingException)

@@ -187,9 +187,12 @@ internal sealed class UpnpClient(GatewayRoute route, TimeProvider time) : IPortM
         socket.Bind(new IPEndPoint(route.Local, 0));
         socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastTimeToLive, 2);
         byte[] search = SsdpMessage.SearchRequest();
-        await socket.SendToAsync(search, SocketFlags.None, new IPEndPoint(route.Gateway, SsdpMessage.Port), cancellationToken).ConfigureAwait(false);
-        await socket.SendToAsync(search, SocketFlags.None, new IPEndPoint(IPAddress.Parse(SsdpMessage.MulticastAddress), SsdpMessage.Port), cancellationToken)
-            .ConfigureAwait(false);
+        await socket.SendToAsync(search, SocketFlags.None, new IPEndPoint(route.Gateway, route.Ports.Ssdp), cancellationToken).ConfigureAwait(false);
+        if (route.Ports.SearchMulticast)
+        {
+            await socket.SendToAsync(search, SocketFlags.None, new IPEndPoint(IPAddress.Parse(SsdpMessage.MulticastAddress), SsdpMessage.Port), cancellationToken)
+                .ConfigureAwait(false);
+        }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(SearchWait);
         var buffer = new byte[8192];

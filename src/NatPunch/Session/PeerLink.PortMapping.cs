@@ -9,7 +9,7 @@ internal sealed partial class PeerLink
     /// <summary>
     /// Asks the default gateway to map this link's UDP port (PCP, then NAT-PMP, then UPnP-IGD) and
     /// offers the external address as a candidate once it is mapped, and again when a renewal moves
-    /// it. The mapping is kept for the life of the link and removed when it is disposed. A gateway
+    /// it, unless that address is not public (a gateway behind another NAT). The mapping is kept for the life of the link and removed when it is disposed. A gateway
     /// that maps nothing costs a few datagrams to it and an SSDP search, in the background.
     /// </summary>
     public void StartPortMapping(IProgress<ConnectionProgress>? progress)
@@ -22,9 +22,14 @@ internal sealed partial class PeerLink
         }
         mapper.Changed += lease =>
         {
-            if (lease is not null)
+            if (lease is null)
             {
-                progress?.Report(new ConnectionProgress.PortMapped(lease.Protocol.ToWire(), lease.External, lease.Lifetime, lease.BehindAnotherNat));
+                return;
+            }
+            progress?.Report(new ConnectionProgress.PortMapped(lease.Protocol.ToWire(), lease.External, lease.Lifetime, lease.BehindAnotherNat));
+            // A private or zero "external" address (the gateway is behind another NAT) is no use to a peer on the internet.
+            if (!lease.BehindAnotherNat)
+            {
                 _loop.TryPost(() => _session.AddMappedCandidate(lease.External, Now));
             }
         };
