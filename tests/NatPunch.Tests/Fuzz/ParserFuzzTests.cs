@@ -26,6 +26,59 @@ public sealed class ParserFuzzTests(ITestOutputHelper output)
         new CandidateInfo("srflx", "[2001:db8::1]:6000", 1694498815, "2", "10.0.0.2:6000")]);
 
     [Fact]
+    public void GatewayAnswersToPortMappingRequests()
+    {
+        // What a gateway on the LAN (or anything answering from port 5351 or 1900) may send back.
+        List<byte[]> valid =
+        [
+            Hex.Parse("00 80 0000 0000 0e10 cb007122"),
+            Hex.Parse("00 81 0000 0000 0005 1388 d431 00001c20"),
+            Hex.Parse("00 81 0002 0000 0005"),
+            Hex.Parse("02 81 00 00 00001c20 0000002a 000000000000000000000000 0102030405060708090a0b0c 11 000000 1388 d431 00000000000000000000ffffcb007122"),
+            Hex.Parse("02 80 00 00 00000000 0000002a 000000000000000000000000"),
+            Hex.Parse("00 80 0001 00000e10"),
+            "HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\nLOCATION: http://10.7.0.1:5000/rootDesc.xml\r\n\r\n"u8.ToArray(),
+            """<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><URLBase>http://10.7.0.1:5000/</URLBase><device><serviceList><service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType><controlURL>/ctl/IPConn</controlURL></service></serviceList></device></root>"""u8.ToArray(),
+            """<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><u:AddAnyPortMappingResponse xmlns:u="urn:schemas-upnp-org:service:WANIPConnection:2"><NewReservedPort>40001</NewReservedPort></u:AddAnyPortMappingResponse></s:Body></s:Envelope>"""u8.ToArray(),
+            """<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><detail><UPnPError><errorCode>718</errorCode><errorDescription>ConflictInMappingEntry</errorDescription></UPnPError></detail></s:Fault></s:Body></s:Envelope>"""u8.ToArray(),
+        ];
+        var description = new Uri("http://10.7.0.1:5000/rootDesc.xml");
+        output.WriteLine(FuzzRunner.Run("port-mapping", 9120, valid, input =>
+        {
+            foreach (byte opcode in new byte[] { 0, 1, 2 })
+            {
+                if (NatPunch.Protocol.PortMapping.NatPmpMessage.TryParseResponse(input, opcode, out var natPmp)
+                    && natPmp.Result == NatPunch.Protocol.PortMapping.NatPmpResult.Success && opcode == 0)
+                {
+                    natPmp.ExternalAddress.ShouldNotBeNull();
+                }
+            }
+            foreach (byte opcode in new byte[] { 0, 1 })
+            {
+                if (NatPunch.Protocol.PortMapping.PcpMessage.TryParseResponse(input, opcode, out var pcp) && opcode == 1
+                    && pcp.Version == 2 && pcp.Result == NatPunch.Protocol.PortMapping.PcpResult.Success)
+                {
+                    pcp.Nonce!.Length.ShouldBe(12);
+                    pcp.ExternalAddress.ShouldNotBeNull();
+                }
+            }
+            if (NatPunch.Protocol.PortMapping.SsdpMessage.TryParseResponse(input, out Uri location, out _))
+            {
+                location.Scheme.ShouldBe(Uri.UriSchemeHttp);
+            }
+            string text = System.Text.Encoding.UTF8.GetString(input);
+            if (NatPunch.Protocol.PortMapping.UpnpDeviceDescription.TryFindPortMappingService(text, description, out var service))
+            {
+                service.ControlUrl.Scheme.ShouldBe(Uri.UriSchemeHttp);
+            }
+            foreach (string action in new[] { "AddAnyPortMapping", "AddPortMapping" })
+            {
+                NatPunch.Protocol.PortMapping.UpnpSoap.TryParseResponse(text, action, out _, out _);
+            }
+        }));
+    }
+
+    [Fact]
     public void HttpProxyAnswersToConnect()
     {
         List<byte[]> valid =
