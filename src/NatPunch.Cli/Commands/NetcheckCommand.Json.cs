@@ -75,7 +75,7 @@ internal static partial class NetcheckCommand
             }
             WritePortMapping(json, portMapping);
             json.WriteStartArray("advice");
-            foreach (string advice in NatAdvice.For(report))
+            foreach (string advice in NatAdvice.For(report, portMapping))
             {
                 json.WriteStringValue(advice);
             }

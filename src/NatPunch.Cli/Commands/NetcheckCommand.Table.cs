@@ -59,7 +59,7 @@ internal static partial class NetcheckCommand
             text.Append("  ").Append(name.PadRight(width)).Append(value).Append('\n');
         }
         text.Append('\n');
-        foreach (string advice in NatAdvice.For(report))
+        foreach (string advice in NatAdvice.For(report, portMapping))
         {
             text.Append(advice).Append('\n');
         }

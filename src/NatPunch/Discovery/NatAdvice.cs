@@ -1,8 +1,24 @@
+using NatPunch.PortMapping;
+
 namespace NatPunch.Discovery;
 
 /// <summary>Plain-language consequences of a <see cref="NatReport"/> that a user can act on.</summary>
 public static class NatAdvice
 {
+    /// <summary>The advice on the NAT, then what the gateway's port mapping changes.</summary>
+    public static IReadOnlyList<string> For(NatReport report, PortMappingReport? portMapping)
+    {
+        var advice = new List<string>(For(report));
+        if (portMapping?.Probes.FirstOrDefault(p => p.Speaks) is { } spoken && report.UdpWorks)
+        {
+            bool notPublic = portMapping.ExternalAddress is { } external && !PublicAddress.IsPublic(external);
+            advice.Add(notPublic
+                ? $"The gateway opens ports on request ({spoken.Protocol.DisplayName()}), but its external address {portMapping.ExternalAddress} is not public: another NAT is in front of it, and the mapping will not help."
+                : $"The gateway opens ports on request ({spoken.Protocol.DisplayName()}): peers reach this host directly through the mapping, whatever the NAT type; natpunch asks for one (--no-port-mapping to not).");
+        }
+        return advice;
+    }
+
     /// <summary>One sentence per finding that matters, most important first.</summary>
     public static IReadOnlyList<string> For(NatReport report)
     {

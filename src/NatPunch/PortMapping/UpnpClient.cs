@@ -20,6 +20,8 @@ internal sealed class UpnpClient(GatewayRoute route, TimeProvider time) : IPortM
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) })
     {
         Timeout = TimeSpan.FromSeconds(3),
+        // Whatever answered on the LAN may send more than a description: a real one is a few KB.
+        MaxResponseContentBufferSize = 256 * 1024,
     };
     private UpnpService? _service;
 

@@ -126,8 +126,9 @@ internal sealed partial class PeerSession
         _newHandshake = newHandshake;
         _plainCandidateGrace = plainCandidateGrace;
         _paths = new PathManager(session, peer, timeLimit, startedAt);
-        // Relayed candidates come after the offer (the grant arrives with the registration): trickled from the start.
-        _paths.Start(theirs, startIn, Agent.RelayedCandidates.ToList(), now);
+        // What came after our offer (relayed candidates: the grant arrives with the registration; a
+        // gateway's mapping; a late STUN answer) had no one to go to until now: trickled from the start.
+        _paths.Start(theirs, startIn, Agent.CandidatesNotOffered, now);
         Flush(now);
     }
 

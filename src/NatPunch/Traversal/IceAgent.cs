@@ -36,6 +36,8 @@ public sealed partial class IceAgent : IDatagramCore
     private readonly ulong _tieBreaker;
     private readonly List<Candidate> _localCandidates = [];
     private readonly Dictionary<AddressFamily, Candidate> _bases = [];
+    // How many of _localCandidates (in order) the last offer carried.
+    private int _offeredCount;
     private readonly List<CandidatePair> _pairs = [];
     private readonly List<Candidate> _remoteCandidates = [];
     private readonly List<Candidate> _relayedCandidates = [];
@@ -104,7 +106,18 @@ public sealed partial class IceAgent : IDatagramCore
     public CandidatePair? SelectedPair { get; private set; }
 
     /// <summary>Every local candidate gathered so far, in the rendezvous protocol's form.</summary>
-    public PeerOffer CreateOffer() => new(Local.Ufrag, Local.Pwd, _localCandidates.Select(c => c.ToInfo()).ToList());
+    public PeerOffer CreateOffer()
+    {
+        _offeredCount = _localCandidates.Count;
+        return new(Local.Ufrag, Local.Pwd, _localCandidates.Select(c => c.ToInfo()).ToList());
+    }
+
+    /// <summary>
+    /// Candidates gathered since the last <see cref="CreateOffer"/> (all of them if none was made):
+    /// a late STUN answer, a gateway's port mapping, a relayed address. The driver trickles them
+    /// once the peer's offer is in, since until then no one listens for them.
+    /// </summary>
+    public IReadOnlyList<Candidate> CandidatesNotOffered => _localCandidates.Skip(_offeredCount).ToList();
 
     /// <summary>
     /// The peer's offer (its credentials and the candidates that parse), with checks from

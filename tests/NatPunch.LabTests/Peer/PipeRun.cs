@@ -44,6 +44,9 @@ public sealed record PipeRunOptions
 
     /// <summary>More options for the connector (--proxy, say).</summary>
     public IReadOnlyList<string> ConnectorArguments { get; init; } = [];
+
+    /// <summary>More options for the listener.</summary>
+    public IReadOnlyList<string> ListenerArguments { get; init; } = [];
 }
 
 /// <summary>
@@ -95,7 +98,7 @@ public sealed class PipeRun : IAsyncDisposable
         }
         string listenerName = $"l-{tag}", connectorName = $"c-{tag}";
         run.Listener = PeerProcess.Start(lab, lab.HostNamespace(listener.Kind, listener.Host),
-            ["listen", "--server", server, "--id", listenerName, .. common], options.ListenerInput, options.BytesPerSecond,
+            ["listen", "--server", server, "--id", listenerName, .. common, .. options.ListenerArguments], options.ListenerInput, options.BytesPerSecond,
             Path.Combine(options.WorkDirectory, $"{tag}.listener.out"), run.Clock);
         // dotnet start-up, JIT, gathering and registration: seconds on a loaded 2-core CI machine.
         if (await run.Listener.WaitForEventAsync("registered", TimeSpan.FromSeconds(60)) is null)
