@@ -58,6 +58,33 @@ public sealed class PeerNode : IAsyncDisposable
 
     internal IPEndPoint[] ServerEndPoints { get; }
 
+    // Until when sessions do not ask the gateway for a port mapping: it mapped nothing lately.
+    private DateTimeOffset _portMappingQuietUntil = DateTimeOffset.MinValue;
+
+    /// <summary>How long a gateway that mapped nothing is left alone: a node making many sessions asks once, not once per session.</summary>
+    internal static readonly TimeSpan PortMappingQuietTime = TimeSpan.FromMinutes(5);
+
+    /// <summary>Whether a new session should ask the gateway for a port mapping.</summary>
+    internal bool ShouldTryPortMapping
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return Options.PortMapping && Options.TimeProvider.GetUtcNow() >= _portMappingQuietUntil;
+            }
+        }
+    }
+
+    /// <summary>The gateway mapped nothing for a session: the next sessions do not ask for a while.</summary>
+    internal void PortMappingUnavailable()
+    {
+        lock (_gate)
+        {
+            _portMappingQuietUntil = Options.TimeProvider.GetUtcNow() + PortMappingQuietTime;
+        }
+    }
+
     /// <summary>The TURN server named in the options; null: the NatPunch server's own, with the grant of our registration.</summary>
     internal RelayServer? ConfiguredTurn { get; }
 

@@ -38,6 +38,16 @@ public sealed class TestCertificate : IDisposable
         return certificate.Rewrite(names);
     }
 
+    /// <summary>A certificate made elsewhere (<see cref="TestAuthority.Issue"/>), written to <paramref name="directory"/>.</summary>
+    internal static TestCertificate FromFiles(string directory, string keyPem, string certificatePem, byte[] sha256)
+    {
+        System.IO.Directory.CreateDirectory(directory);
+        var certificate = new TestCertificate(directory, Path.Combine(directory, "cert.pem"), Path.Combine(directory, "key.pem"), sha256);
+        File.WriteAllText(certificate.KeyPath, keyPem);
+        File.WriteAllText(certificate.CertificatePath, certificatePem);
+        return certificate;
+    }
+
     /// <summary>Writes a new certificate over the files (a renewal); returns it.</summary>
     public TestCertificate Rewrite(params string[] names)
     {

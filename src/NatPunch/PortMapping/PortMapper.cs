@@ -11,7 +11,8 @@ public sealed class PortMapper : IAsyncDisposable
 {
     /// <summary>Two hours: RFC 6886 §3.3's recommendation; renewed at half of what the gateway grants.</summary>
     public static readonly TimeSpan DefaultLifetime = TimeSpan.FromHours(2);
-    private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan LongestRetry = TimeSpan.FromMinutes(30);
 
     private readonly IReadOnlyList<IPortMappingClient> _clients;
     private readonly TimeProvider _time;
@@ -137,13 +138,21 @@ public sealed class PortMapper : IAsyncDisposable
         return null;
     }
 
-    /// <summary>Renews half way through each lease; after a failure, or with nothing mapped, tries every protocol again a minute later.</summary>
+    /// <summary>
+    /// Renews half way through each lease; after a failure, or with nothing mapped, tries every
+    /// protocol again a minute later, then after 2, 4 … up to 30 minutes while nothing maps.
+    /// </summary>
     private async Task KeepAsync(int internalPort, CancellationToken cancellationToken)
     {
+        TimeSpan retry = FirstRetry;
         while (!cancellationToken.IsCancellationRequested)
         {
             (IPortMappingClient? holder, PortMappingLease? lease) = Peek();
-            TimeSpan wait = lease is null ? RetryAfterFailure
+            if (lease is not null)
+            {
+                retry = FirstRetry;
+            }
+            TimeSpan wait = lease is null ? retry
                 : lease.Lifetime == TimeSpan.Zero ? Timeout.InfiniteTimeSpan // permanent: nothing to renew
                 : lease.Lifetime / 2;
             try
@@ -162,6 +171,10 @@ public sealed class PortMapper : IAsyncDisposable
                     {
                         // Renewal refused (the gateway rebooted, the port went to someone else): map afresh.
                     }
+                }
+                if (lease is null)
+                {
+                    retry = retry * 2 < LongestRetry ? retry * 2 : LongestRetry;
                 }
                 await MapWithAnyAsync(internalPort, cancellationToken).ConfigureAwait(false);
             }

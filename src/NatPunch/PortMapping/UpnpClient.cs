@@ -37,7 +37,7 @@ internal sealed class UpnpClient(GatewayRoute route, TimeProvider time) : IPortM
         }
         catch (PortMappingException e)
         {
-            return GatewayProbe.No(Protocol, e.Message[(Protocol.ToWire().Length + 2)..]);
+            return GatewayProbe.No(Protocol, e.Reason);
         }
     }
 

@@ -39,9 +39,9 @@ internal sealed partial class PeerAttempt : IAsyncDisposable
             .Select(a => new IPEndPoint(a, port)).ToArray();
         _stunServers = relayOnly ? [] : node.ServerEndPoints.Where(e => dualStack || e.AddressFamily == AddressFamily.InterNetwork).Take(2).ToArray();
         Link = new PeerLink(socket, NewAgent, options.TimeProvider);
-        if (options.PortMapping && !relayOnly && node.ServerEndPoints.Any(e => !IPAddress.IsLoopback(e.Address)))
+        if (!relayOnly && node.ShouldTryPortMapping && node.ServerEndPoints.Any(e => !IPAddress.IsLoopback(e.Address)))
         {
-            Link.StartPortMapping(node.Progress);
+            Link.StartPortMapping(node.Progress, node.PortMappingUnavailable);
         }
         // With relay only, a relay that cannot be had ends the attempt: this task then fails with why.
         RelayOnlyFailed = relayOnly ? FailWithAsync(_relayFailed.Task) : new TaskCompletionSource().Task;

@@ -12,7 +12,8 @@ internal sealed partial class PeerLink
     /// it, unless that address is not public (a gateway behind another NAT). The mapping is kept for the life of the link and removed when it is disposed. A gateway
     /// that maps nothing costs a few datagrams to it and an SSDP search, in the background.
     /// </summary>
-    public void StartPortMapping(IProgress<ConnectionProgress>? progress)
+    /// <param name="unavailable">Called when no protocol mapped the port.</param>
+    public void StartPortMapping(IProgress<ConnectionProgress>? progress, Action? unavailable = null)
     {
         var mapper = new PortMapper(time: _time == TimeProvider.System ? null : _time);
         if (mapper.Route is null || Interlocked.CompareExchange(ref _portMapper, mapper, null) is not null)
@@ -33,16 +34,17 @@ internal sealed partial class PeerLink
                 _loop.TryPost(() => _session.AddMappedCandidate(lease.External, Now));
             }
         };
-        _ = MapAsync(mapper, progress);
+        _ = MapAsync(mapper, progress, unavailable);
     }
 
-    private async Task MapAsync(PortMapper mapper, IProgress<ConnectionProgress>? progress)
+    private async Task MapAsync(PortMapper mapper, IProgress<ConnectionProgress>? progress, Action? unavailable)
     {
         try
         {
             if (await mapper.MapUdpAsync(LocalEndPoint.Port, _stopping.Token).ConfigureAwait(false) is null)
             {
                 progress?.Report(new ConnectionProgress.PortMappingUnavailable(string.Join("; ", mapper.Failures)));
+                unavailable?.Invoke();
             }
         }
         catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
