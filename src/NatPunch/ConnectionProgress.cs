@@ -30,7 +30,8 @@ public abstract record ConnectionProgress
     public sealed record Punching(int Pairs) : ConnectionProgress;
 
     /// <summary>Data flows on <paramref name="Path"/>, sealed end to end with the keys of the peer that proved <paramref name="PeerKey"/>.</summary>
-    public sealed record Connected(PeerPath Path, TimeSpan Elapsed, Security.PeerKey? PeerKey = null) : ConnectionProgress;
+    /// <param name="RelayReason">Through the relay: why no direct path could be made, when that is known (symmetric NATs).</param>
+    public sealed record Connected(PeerPath Path, TimeSpan Elapsed, Security.PeerKey? PeerKey = null, string? RelayReason = null) : ConnectionProgress;
 
     public sealed record PathLost(string Reason) : ConnectionProgress;
 

@@ -88,7 +88,7 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
                     : $"punching: checking {p.Pairs} candidate pairs");
                 break;
             case ConnectionProgress.Connected c:
-                Connected(c.Path, c.Elapsed, c.PeerKey);
+                Connected(c.Path, c.Elapsed, c.PeerKey, c.RelayReason);
                 break;
             case ConnectionProgress.PathLost l:
                 Emit(new JsonObject { ["event"] = "path_lost", ["reason"] = l.Reason }, $"path lost: {l.Reason}");
@@ -99,8 +99,9 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
         }
     }
 
-    public void Connected(PeerPath path, TimeSpan elapsed, Security.PeerKey? peerKey = null) =>
-        Emit(new JsonObject
+    public void Connected(PeerPath path, TimeSpan elapsed, Security.PeerKey? peerKey = null, string? relayReason = null)
+    {
+        var json = new JsonObject
         {
             ["event"] = "connected",
             ["path"] = path.Kind,
@@ -109,7 +110,15 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
             ["remote"] = Format(path.Remote),
             ["elapsed_ms"] = (long)elapsed.TotalMilliseconds,
             ["peer_key"] = peerKey?.ToString(),
-        }, $"connected {(path.Direct ? "directly" : "through the relay")} over {path.Transport.ToUpperInvariant()} to {Format(path.Remote)} in {elapsed.TotalMilliseconds:0} ms ({path.CandidateTypes}){(peerKey is null ? "" : $"; peer key {peerKey}, end-to-end encrypted")}");
+        };
+        if (relayReason is not null)
+        {
+            json["relay_reason"] = relayReason;
+        }
+        Emit(json, $"connected {(path.Direct ? "directly" : "through the relay")} over {path.Transport.ToUpperInvariant()} to {Format(path.Remote)} in {elapsed.TotalMilliseconds:0} ms ({path.CandidateTypes})"
+            + (relayReason is null ? "" : $": {relayReason}")
+            + (peerKey is null ? "" : $"; peer key {peerKey}, end-to-end encrypted"));
+    }
 
     /// <summary>The pipe ended: bytes each way and, when known, what it took to move them (retransmissions, round trip).</summary>
     public void Closed(long bytesSent, long bytesReceived, ReliableStreamStatistics? statistics = null)

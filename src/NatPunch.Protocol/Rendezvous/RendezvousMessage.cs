@@ -133,7 +133,32 @@ public enum IceRole
 }
 
 /// <summary>What a peer tells the other to reach it: ICE short-term credentials and candidates (RFC 8445 §5.3).</summary>
-public sealed record PeerOffer(string Ufrag, string Pwd, IReadOnlyList<CandidateInfo> Candidates);
+/// <param name="Mapping">
+/// What the peer's STUN tests found of its NAT's mapping: "fixed" (one public address for every
+/// destination), "varies" (another per destination: a symmetric NAT), or absent when unknown.
+/// </param>
+public sealed record PeerOffer(string Ufrag, string Pwd, IReadOnlyList<CandidateInfo> Candidates, string? Mapping = null)
+{
+    public const string MappingFixed = "fixed";
+    public const string MappingVariesName = "varies";
+
+    /// <summary>The wire value for "does the mapping vary": "varies", "fixed", or null when unknown.</summary>
+    public static string? MappingName(bool? varies) => varies switch
+    {
+        true => MappingVariesName,
+        false => MappingFixed,
+        null => null,
+    };
+
+    /// <summary><see cref="Mapping"/> read back; anything else than the two values is unknown.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool? MappingVaries => Mapping switch
+    {
+        MappingVariesName => true,
+        MappingFixed => false,
+        _ => null,
+    };
+}
 
 /// <summary>One transport address a peer may be reached at (RFC 8445 §5.1).</summary>
 /// <param name="Type">"host", "srflx", "prflx" or "relay".</param>

@@ -97,7 +97,7 @@ internal sealed partial class PeerAttempt : IPathHost
                     _ = _signaling.ProtectResumeAsync(_session, keys.Signals.ResumeSeed, CancellationToken.None);
                 }
                 PeerPath path = PeerPath.FromSelection(first.Selection.Local, first.Selection.Remote, Link.RelayTransport);
-                progress?.Report(new ConnectionProgress.Connected(path, first.Took, first.PeerKey));
+                progress?.Report(new ConnectionProgress.Connected(path, first.Took, first.PeerKey, path.Direct ? null : Link.AgentOnLoop.WhyNoDirectPath));
                 _handedOver = true;
                 _connection = new PeerConnection(this, _node, path, _peer, first.PeerKey!, _session, first.Took);
                 _connected.TrySetResult(_connection);
@@ -114,16 +114,23 @@ internal sealed partial class PeerAttempt : IPathHost
                 _connection?.AbortStreams(ended.Reason);
                 break;
             case PathEvent.Failed failed:
-                _connected.TrySetException(Explain(failed, pairsTried));
+                _connected.TrySetException(Explain(failed, pairsTried, Link.AgentOnLoop.WhyNoDirectPath));
                 break;
         }
     }
 
-    /// <summary>A first attempt's failure, in words, with what the relay could or could not do where that explains it.</summary>
-    private ConnectException Explain(PathEvent.Failed failed, int pairsTried) => failed.Failure switch
+    /// <summary>
+    /// A first attempt's failure, in words: why no direct path, when the mapping tests say (symmetric
+    /// NATs), and what the relay could or could not do.
+    /// </summary>
+    private ConnectException Explain(PathEvent.Failed failed, int pairsTried, string? whyNoDirectPath)
     {
-        PathFailure.Timeout => new ConnectException($"{failed.Reason} after trying {pairsTried} candidate pairs{WhyNoRelay()}", failure: ConnectFailure.NoPath),
-        PathFailure.NoPath => new ConnectException($"no path to '{_peer}': {failed.Reason}{WhyNoRelay()}", failure: ConnectFailure.NoPath),
-        _ => new ConnectException(failed.Reason),
-    };
+        string direct = whyNoDirectPath is null ? "" : $"; {whyNoDirectPath}";
+        return failed.Failure switch
+        {
+            PathFailure.Timeout => new ConnectException($"{failed.Reason} after trying {pairsTried} candidate pairs{direct}{WhyNoRelay()}", failure: ConnectFailure.NoPath),
+            PathFailure.NoPath => new ConnectException($"no path to '{_peer}': {failed.Reason}{direct}{WhyNoRelay()}", failure: ConnectFailure.NoPath),
+            _ => new ConnectException(failed.Reason),
+        };
+    }
 }

@@ -108,6 +108,9 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
     /// <summary>Datagrams that were neither STUN nor a frame of this session from the selected peer.</summary>
     public long StrayDatagrams => Interlocked.Read(ref _strayDatagrams);
 
+    /// <summary>The session's agent now; read it only on the link's loop (path events run there).</summary>
+    internal IceAgent AgentOnLoop => _session.Agent;
+
     /// <summary>Runs <paramref name="action"/> on the loop with the agent and returns its result.</summary>
     public Task<T> InvokeAsync<T>(Func<IceAgent, TimeSpan, T> action)
     {

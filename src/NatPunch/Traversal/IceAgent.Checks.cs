@@ -240,8 +240,8 @@ public sealed partial class IceAgent
     {
         switch (transaction.Kind)
         {
-            case IceTransactionKind.Gather:
-                HandleGatherResponse(response, transaction);
+            case IceTransactionKind.Gather or IceTransactionKind.MappingTest:
+                HandleGatherResponse(response, transaction, now);
                 return;
             case IceTransactionKind.Consent:
                 HandleConsentResponse(response, from, now);

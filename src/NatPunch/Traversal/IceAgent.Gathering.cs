@@ -7,6 +7,33 @@ namespace NatPunch.Traversal;
 public sealed partial class IceAgent
 {
     private int _gatheringOutstanding;
+    // The mapping test (RFC 5780 §4.3, in brief): our public address toward the STUN server's primary
+    // address, then toward its other address (OTHER-ADDRESS: another IP and port), from this socket.
+    private IPEndPoint? _mappedTowardPrimary;
+    private bool _mappingTestSent;
+
+    /// <summary>
+    /// Whether our NAT gives this socket another public address (port) per destination, as a
+    /// symmetric NAT does (RFC 4787 address- or address-and-port-dependent mapping): learnt from the
+    /// STUN server's answers to its primary and its other address. Null when unknown: the server
+    /// gives no OTHER-ADDRESS (it runs without an alternate address), or one of them did not answer.
+    /// </summary>
+    public bool? MappingVaries { get; private set; }
+
+    /// <summary>What the peer's offer says of its mapping (<see cref="MappingVaries"/>); null if it did not say.</summary>
+    public bool? PeerMappingVaries { get; private set; }
+
+    /// <summary>
+    /// Why hole punching cannot make a direct path, when the two sides' mapping tests say so (one or
+    /// both NATs symmetric); null when they do not. Said when a session ends up on the relay.
+    /// </summary>
+    public string? WhyNoDirectPath => (MappingVaries, PeerMappingVaries) switch
+    {
+        (true, true) => "both NATs change their public port per destination (symmetric NATs): neither side's punched port can be found by the other",
+        (true, _) => "our NAT changes its public port per destination (a symmetric NAT): the peer cannot find the port we punch from",
+        (_, true) => "the peer's NAT changes its public port per destination (a symmetric NAT): we cannot find the port it punches from",
+        _ => null,
+    };
 
     /// <summary>Sends a Binding request to each STUN server from the data socket (RFC 8445 §5.1.1.2).</summary>
     private void StartGathering(IReadOnlyList<IPEndPoint> stunServers, TimeSpan now)
@@ -44,12 +71,22 @@ public sealed partial class IceAgent
     /// <summary>A STUN server answered over UDP at least once (false suggests a network that blocks UDP).</summary>
     public bool StunServerAnswered { get; private set; }
 
-    private void HandleGatherResponse(StunMessage response, IceTransaction transaction)
+    private void HandleGatherResponse(StunMessage response, IceTransaction transaction, TimeSpan now)
     {
         StunServerAnswered = true;
+        if (transaction.Kind == IceTransactionKind.MappingTest)
+        {
+            if (response.Type.Class == StunClass.SuccessResponse && response.TryGetMappedAddress(out IPEndPoint other) && _mappedTowardPrimary is { } primary)
+            {
+                MappingVaries = !Candidate.Normalize(other).Equals(primary);
+            }
+            GatherFinished();
+            return;
+        }
         if (response.Type.Class == StunClass.SuccessResponse && response.TryGetMappedAddress(out IPEndPoint mapped))
         {
             mapped = Candidate.Normalize(mapped);
+            StartMappingTest(response, transaction.Destination, mapped, now);
             bool known = _localCandidates.Exists(c => c.EndPoint.Equals(mapped));
             if (!known && _bases.TryGetValue(mapped.AddressFamily, out Candidate? baseCandidate))
             {
@@ -60,6 +97,34 @@ public sealed partial class IceAgent
             }
         }
         GatherFinished();
+    }
+
+    /// <summary>Once per agent: a Binding to the server's other address, whose answer tells whether our mapping changed with the destination.</summary>
+    private void StartMappingTest(StunMessage response, IPEndPoint primary, IPEndPoint mapped, TimeSpan now)
+    {
+        if (_mappingTestSent || !response.TryGetAddress(StunAttributeType.OtherAddress, out IPEndPoint other))
+        {
+            return;
+        }
+        other = Candidate.Normalize(other);
+        if (other.Address.Equals(primary.Address) || other.AddressFamily != primary.AddressFamily)
+        {
+            return; // not another address: it would not tell an address-dependent mapping apart
+        }
+        _mappingTestSent = true;
+        _mappedTowardPrimary = mapped;
+        var id = TransactionId.NewRandom();
+        var buffer = new byte[64];
+        var builder = new StunMessageBuilder(buffer, StunMessageType.BindingRequest, id);
+        builder.AddFingerprint();
+        StartTransaction(new IceTransaction
+        {
+            Id = id,
+            Kind = IceTransactionKind.MappingTest,
+            Destination = other,
+            Schedule = IceTransaction.Scheduled(builder.Written.ToArray(), _options.GatherRetransmit, _options.GatherTimeout, now + _options.GatherTimeout),
+        }, now);
+        _gatheringOutstanding++;
     }
 
     private void GatherFinished()

@@ -109,7 +109,7 @@ public sealed partial class IceAgent : IDatagramCore
     public PeerOffer CreateOffer()
     {
         _offeredCount = _localCandidates.Count;
-        return new(Local.Ufrag, Local.Pwd, _localCandidates.Select(c => c.ToInfo()).ToList());
+        return new(Local.Ufrag, Local.Pwd, _localCandidates.Select(c => c.ToInfo()).ToList(), PeerOffer.MappingName(MappingVaries));
     }
 
     /// <summary>
@@ -126,6 +126,7 @@ public sealed partial class IceAgent : IDatagramCore
     public void ApplyRemoteOffer(PeerOffer offer, TimeSpan checksAt, TimeSpan now)
     {
         SetRemoteCredentials(new IceCredentials(offer.Ufrag, offer.Pwd));
+        PeerMappingVaries = offer.MappingVaries;
         AddRemoteCandidates(offer.Candidates.Select(c => Candidate.TryFromInfo(c, out Candidate parsed) ? parsed : null).OfType<Candidate>(), now);
         StartChecks(checksAt > now ? checksAt : now);
     }
@@ -292,7 +293,7 @@ public sealed partial class IceAgent : IDatagramCore
     {
         switch (transaction.Kind)
         {
-            case IceTransactionKind.Gather:
+            case IceTransactionKind.Gather or IceTransactionKind.MappingTest:
                 GatherFinished();
                 break;
             case IceTransactionKind.Check when transaction.Pair is { } pair:

@@ -44,6 +44,8 @@ internal enum IceTransactionKind
 {
     /// <summary>Binding to a STUN server for a server-reflexive candidate.</summary>
     Gather,
+    /// <summary>Binding to the STUN server's other address: does our mapping change with the destination?</summary>
+    MappingTest,
     /// <summary>Connectivity check on a pair (RFC 8445 §7.2.4).</summary>
     Check,
     /// <summary>Consent freshness check on the selected pair (RFC 7675).</summary>

@@ -14,7 +14,7 @@ public class NetcheckProcessTests(Rfc5780CoturnFixture coturn) : IClassFixture<R
         "server", "server_address", "local_address", "public_address", "public_addresses", "udp", "udp_reason",
         "tcp", "tcp_reason", "nat_detected", "nat_type", "nat_type_name", "mapping", "mapping_reason", "filtering",
         "filtering_reason", "hairpinning", "hairpinning_reason", "rfc5780", "other_address", "server_software",
-        "server_error", "rtt_ms", "rtt_samples", "mapping_lifetime", "advice", "elapsed_ms", "malformed_datagrams", "error",
+        "server_error", "rtt_ms", "rtt_samples", "mapping_lifetime", "port_mapping", "advice", "elapsed_ms", "malformed_datagrams", "error",
     ];
 
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
@@ -46,6 +46,8 @@ public class NetcheckProcessTests(Rfc5780CoturnFixture coturn) : IClassFixture<R
         root.GetProperty("public_address").GetString().ShouldBe(local.ToString());
         root.GetProperty("rtt_ms").GetDouble().ShouldBeGreaterThanOrEqualTo(0);
         root.GetProperty("mapping_lifetime").ValueKind.ShouldBe(JsonValueKind.Null);
+        // A server on loopback: its peers are on this host, no gateway is asked (nor the test machine's real one).
+        root.GetProperty("port_mapping").ValueKind.ShouldBe(JsonValueKind.Null);
         root.GetProperty("error").ValueKind.ShouldBe(JsonValueKind.Null);
         root.GetProperty("advice").GetArrayLength().ShouldBeGreaterThan(0);
         run.Error.ShouldContain("Binding request to");

@@ -58,14 +58,17 @@ public sealed class PortMappingPairsTests(LabFixture lab, TransferFiles files) :
         PairResult result = await RunPairAsync(Site.Parse(listener), Site.Parse(connector), ["--no-port-mapping"], attempts: 1);
         result.Direct.ShouldBe(0, string.Join("; ", result.Paths));
         result.Paths.ShouldAllBe(p => p.StartsWith("relay", StringComparison.Ordinal));
+        result.RelayReasons.ShouldAllBe(r => r.Contains("public port per destination"), string.Join("; ", result.RelayReasons));
         LabReport.Write("port-mapping-pairs", $"{listener} <- {connector} with --no-port-mapping on both: {string.Join("; ", result.Paths)}");
     }
 
-    private sealed record PairResult(int Attempts, int Direct, List<long> ConnectorMs, List<long> ListenerMs, List<string> Protocols, List<string> Paths);
+    /// <param name="RelayReasons">The connected events' <c>relay_reason</c>, both ends, of the relayed attempts.</param>
+    private sealed record PairResult(int Attempts, int Direct, List<long> ConnectorMs, List<long> ListenerMs, List<string> Protocols, List<string> Paths,
+        List<string> RelayReasons);
 
     private async Task<PairResult> RunPairAsync(Site listener, Site connector, string[] arguments, int? attempts = null)
     {
-        var result = new PairResult(attempts ?? Attempts, 0, [], [], [], []);
+        var result = new PairResult(attempts ?? Attempts, 0, [], [], [], [], []);
         int direct = 0;
         for (int i = 0; i < result.Attempts; i++)
         {
@@ -88,6 +91,11 @@ public sealed class PortMappingPairsTests(LabFixture lab, TransferFiles files) :
             if (path == "direct" && fromListener.String("path") == "direct")
             {
                 direct++;
+            }
+            if (path == "relay")
+            {
+                result.RelayReasons.Add(fromConnector.String("relay_reason") ?? "(none)");
+                result.RelayReasons.Add(fromListener.String("relay_reason") ?? "(none)");
             }
             result.ConnectorMs.Add(fromConnector.Long("elapsed_ms")!.Value);
             result.ListenerMs.Add(fromListener.Long("elapsed_ms")!.Value);
