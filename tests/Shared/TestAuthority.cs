@@ -1,4 +1,3 @@
-using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -36,19 +35,7 @@ public sealed class TestAuthority : IDisposable
     {
         using ECDsa key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={names[0]}", key, HashAlgorithmName.SHA256);
-        var alternative = new SubjectAlternativeNameBuilder();
-        foreach (string name in names)
-        {
-            if (IPAddress.TryParse(name, out IPAddress? address))
-            {
-                alternative.AddIpAddress(address);
-            }
-            else
-            {
-                alternative.AddDnsName(name);
-            }
-        }
-        request.CertificateExtensions.Add(alternative.Build());
+        request.CertificateExtensions.Add(TestCertificate.AlternativeNames(names));
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false)); // serverAuth
         byte[] serial = RandomNumberGenerator.GetBytes(12);

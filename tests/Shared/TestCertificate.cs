@@ -38,6 +38,24 @@ public sealed class TestCertificate : IDisposable
         return certificate.Rewrite(names);
     }
 
+    /// <summary>The subject alternative names: DNS names, and IP addresses for what parses as one.</summary>
+    internal static X509Extension AlternativeNames(IEnumerable<string> names)
+    {
+        var alternative = new SubjectAlternativeNameBuilder();
+        foreach (string name in names)
+        {
+            if (IPAddress.TryParse(name, out IPAddress? address))
+            {
+                alternative.AddIpAddress(address);
+            }
+            else
+            {
+                alternative.AddDnsName(name);
+            }
+        }
+        return alternative.Build();
+    }
+
     /// <summary>A certificate made elsewhere (<see cref="TestAuthority.Issue"/>), written to <paramref name="directory"/>.</summary>
     internal static TestCertificate FromFiles(string directory, string keyPem, string certificatePem, byte[] sha256)
     {
@@ -53,19 +71,7 @@ public sealed class TestCertificate : IDisposable
     {
         using ECDsa key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={(names.Length > 0 ? names[0] : "natpunch-test")}", key, HashAlgorithmName.SHA256);
-        var alternative = new SubjectAlternativeNameBuilder();
-        foreach (string name in names)
-        {
-            if (IPAddress.TryParse(name, out IPAddress? address))
-            {
-                alternative.AddIpAddress(address);
-            }
-            else
-            {
-                alternative.AddDnsName(name);
-            }
-        }
-        request.CertificateExtensions.Add(alternative.Build());
+        request.CertificateExtensions.Add(AlternativeNames(names));
         using X509Certificate2 created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
         // The key first and the certificate last: a reader that sees the new certificate sees its key too.
         File.WriteAllText(KeyPath, key.ExportPkcs8PrivateKeyPem());

@@ -1,4 +1,3 @@
-using System.Xml;
 using System.Xml.Linq;
 
 namespace NatPunch.Protocol.PortMapping;
@@ -20,14 +19,7 @@ public static class UpnpDeviceDescription
     public static bool TryFindPortMappingService(string xml, Uri descriptionUrl, out UpnpService service)
     {
         service = default;
-        XDocument document;
-        try
-        {
-            // No DTDs, no external entities: the description comes from whatever answered on the LAN.
-            using var reader = XmlReader.Create(new StringReader(xml), new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null });
-            document = XDocument.Load(reader);
-        }
-        catch (XmlException)
+        if (!UntrustedXml.TryLoad(xml, out XDocument document))
         {
             return false;
         }

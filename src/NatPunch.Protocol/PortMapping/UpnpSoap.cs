@@ -1,6 +1,5 @@
 using System.Security;
 using System.Text;
-using System.Xml;
 using System.Xml.Linq;
 
 namespace NatPunch.Protocol.PortMapping;
@@ -36,13 +35,7 @@ public static class UpnpSoap
     {
         arguments = new Dictionary<string, string>();
         error = null;
-        XDocument document;
-        try
-        {
-            using var reader = XmlReader.Create(new StringReader(xml), new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null });
-            document = XDocument.Load(reader);
-        }
-        catch (XmlException)
+        if (!UntrustedXml.TryLoad(xml, out XDocument document))
         {
             return false;
         }

@@ -45,18 +45,7 @@ public sealed partial class IceAgent
             {
                 continue; // no local address of that family
             }
-            var id = TransactionId.NewRandom();
-            var buffer = new byte[64];
-            var builder = new StunMessageBuilder(buffer, StunMessageType.BindingRequest, id);
-            builder.AddFingerprint();
-            StartTransaction(new IceTransaction
-            {
-                Id = id,
-                Kind = IceTransactionKind.Gather,
-                Destination = destination,
-                Schedule = IceTransaction.Scheduled(builder.Written.ToArray(), _options.GatherRetransmit, _options.GatherTimeout, now + _options.GatherTimeout),
-            }, now);
-            _gatheringOutstanding++;
+            StartServerBinding(IceTransactionKind.Gather, destination, now);
         }
         if (_gatheringOutstanding == 0)
         {
@@ -113,6 +102,12 @@ public sealed partial class IceAgent
         }
         _mappingTestSent = true;
         _mappedTowardPrimary = mapped;
+        StartServerBinding(IceTransactionKind.MappingTest, other, now);
+    }
+
+    /// <summary>A plain Binding request to a STUN server, retransmitted until it answers or the gathering timeout; gathering waits for it.</summary>
+    private void StartServerBinding(IceTransactionKind kind, IPEndPoint destination, TimeSpan now)
+    {
         var id = TransactionId.NewRandom();
         var buffer = new byte[64];
         var builder = new StunMessageBuilder(buffer, StunMessageType.BindingRequest, id);
@@ -120,8 +115,8 @@ public sealed partial class IceAgent
         StartTransaction(new IceTransaction
         {
             Id = id,
-            Kind = IceTransactionKind.MappingTest,
-            Destination = other,
+            Kind = kind,
+            Destination = destination,
             Schedule = IceTransaction.Scheduled(builder.Written.ToArray(), _options.GatherRetransmit, _options.GatherTimeout, now + _options.GatherTimeout),
         }, now);
         _gatheringOutstanding++;
