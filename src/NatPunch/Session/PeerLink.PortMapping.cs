@@ -9,8 +9,9 @@ internal sealed partial class PeerLink
     /// <summary>
     /// Asks the default gateway to map this link's UDP port (PCP, then NAT-PMP, then UPnP-IGD) and
     /// offers the external address as a candidate once it is mapped, and again when a renewal moves
-    /// it, unless that address is not public (a gateway behind another NAT). The mapping is kept for the life of the link and removed when it is disposed. A gateway
-    /// that maps nothing costs a few datagrams to it and an SSDP search, in the background.
+    /// it, unless that address is not public (a gateway behind another NAT). The mapping is kept for
+    /// the life of the link and removed when it is disposed. A gateway that maps nothing costs a few
+    /// datagrams to it and an SSDP search, in the background.
     /// </summary>
     /// <param name="unavailable">Called when no protocol mapped the port.</param>
     public void StartPortMapping(IProgress<ConnectionProgress>? progress, Action? unavailable = null)

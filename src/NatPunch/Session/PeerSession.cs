@@ -25,11 +25,11 @@ namespace NatPunch.Session;
 internal sealed partial class PeerSession
 {
     private readonly Func<TimeSpan, IceAgent> _agentFactory;
-    // The external address a gateway mapped to the socket's port (PeerLink.PortMapping), offered by every agent.
-    private IPEndPoint? _mappedAddress;
     private readonly Queue<SessionTransmit> _transmits = new();
     private readonly Queue<SessionEvent> _events = new();
     private readonly Queue<IceEvent> _eventsForPaths = new();
+    // The external address a gateway mapped to the socket's port (PeerLink.PortMapping), offered by every agent.
+    private IPEndPoint? _mappedAddress;
     private PathManager? _paths;
     private TimeSpan _plainCandidateGrace;
     private TimeSpan? _establishedAt;
