@@ -1,7 +1,9 @@
+using NatPunch.Server.Internal;
+
 namespace NatPunch.Server.Turn;
 
 /// <summary>
-/// One <see cref="ByteBucket"/> per key (a user, a source address), shared by every allocation of
+/// One bandwidth <see cref="TokenBucket"/> per key (a user, a source address), shared by every allocation of
 /// that key: made with the key's first allocation, forgotten with its last. No buckets when the
 /// limit is 0. Not thread-safe.
 /// </summary>
@@ -13,7 +15,7 @@ internal sealed class SharedByteBuckets<TKey>(long bytesPerSecond, IEqualityComp
     public int Count => _entries.Count;
 
     /// <summary>The key's bucket, for one more allocation; null when there is no limit.</summary>
-    public ByteBucket? Acquire(TKey key, DateTimeOffset now)
+    public TokenBucket? Acquire(TKey key, DateTimeOffset now)
     {
         if (bytesPerSecond <= 0)
         {
@@ -21,7 +23,7 @@ internal sealed class SharedByteBuckets<TKey>(long bytesPerSecond, IEqualityComp
         }
         if (!_entries.TryGetValue(key, out Entry? entry))
         {
-            entry = new Entry(new ByteBucket(bytesPerSecond, now));
+            entry = new Entry(RelayBandwidth.Limit(bytesPerSecond, now)!);
             _entries[key] = entry;
         }
         entry.Allocations++;
@@ -37,9 +39,9 @@ internal sealed class SharedByteBuckets<TKey>(long bytesPerSecond, IEqualityComp
         }
     }
 
-    private sealed class Entry(ByteBucket bucket)
+    private sealed class Entry(TokenBucket bucket)
     {
-        public ByteBucket Bucket { get; } = bucket;
+        public TokenBucket Bucket { get; } = bucket;
         public int Allocations { get; set; }
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using NatPunch.Protocol.Stun;
+using NatPunch.Server.Internal;
 
 namespace NatPunch.Server.Turn;
 
@@ -15,9 +16,9 @@ public sealed class TurnAllocation
     private readonly Dictionary<IPAddress, DateTimeOffset> _permissions = [];
     private readonly Dictionary<ushort, ChannelBinding> _channelsByNumber = [];
     private readonly Dictionary<IPEndPoint, ChannelBinding> _channelsByPeer = [];
-    private readonly ByteBucket? _ownBandwidth;
-    private readonly ByteBucket? _userBandwidth;
-    private readonly ByteBucket? _sourceBandwidth;
+    private readonly TokenBucket? _ownBandwidth;
+    private readonly TokenBucket? _userBandwidth;
+    private readonly TokenBucket? _sourceBandwidth;
 
     internal TurnAllocation(TurnClient client, IRelaySocket relay, string username, byte[]? key, DateTimeOffset expiry,
         TransactionId allocateTransaction, RelayBandwidth bandwidth)
@@ -109,7 +110,8 @@ public sealed class TurnAllocation
     /// </summary>
     internal bool TryConsume(int bytes, DateTimeOffset now)
     {
-        if (!HasRoom(_ownBandwidth, bytes, now) || !HasRoom(_userBandwidth, bytes, now) || !HasRoom(_sourceBandwidth, bytes, now))
+        TimeSpan at = RelayBandwidth.Clock(now);
+        if (!HasRoom(_ownBandwidth, bytes, at) || !HasRoom(_userBandwidth, bytes, at) || !HasRoom(_sourceBandwidth, bytes, at))
         {
             return false;
         }
@@ -119,7 +121,7 @@ public sealed class TurnAllocation
         return true;
     }
 
-    private static bool HasRoom(ByteBucket? bucket, int bytes, DateTimeOffset now) => bucket is null || bucket.HasRoomFor(bytes, now);
+    private static bool HasRoom(TokenBucket? bucket, int bytes, TimeSpan now) => bucket is null || bucket.HasRoomFor(bytes, now);
 
     internal sealed class ChannelBinding(ushort channel, IPEndPoint peer)
     {

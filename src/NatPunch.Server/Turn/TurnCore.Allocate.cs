@@ -122,7 +122,7 @@ public sealed partial class TurnCore
 
         TimeSpan lifetime = GrantedLifetime(request, zeroDeletes: false);
         var bandwidth = new RelayBandwidth(
-            _options.MaxBytesPerSecond > 0 ? new ByteBucket(_options.MaxBytesPerSecond, _now) : null,
+            RelayBandwidth.Limit(_options.MaxBytesPerSecond, _now),
             _bandwidthPerUser.Acquire(username, _now),
             _bandwidthPerSource.Acquire(source, _now));
         var allocation = new TurnAllocation(client, relay, username, key, _now + lifetime, request.TransactionId, bandwidth);

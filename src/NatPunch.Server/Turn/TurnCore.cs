@@ -287,10 +287,11 @@ public sealed partial class TurnCore
     {
         _allocations.Remove(allocation.Client);
         _byRelay.Remove(allocation.Relay);
+        UInt128 source = SourceKey.Of(allocation.Client.Remote.Address);
         _allocationsPerUser.Remove(allocation.Username);
-        _allocationsPerSource.Remove(SourceKey.Of(allocation.Client.Remote.Address));
+        _allocationsPerSource.Remove(source);
         _bandwidthPerUser.Release(allocation.Username);
-        _bandwidthPerSource.Release(SourceKey.Of(allocation.Client.Remote.Address));
+        _bandwidthPerSource.Release(source);
         allocation.Relay.Dispose();
     }
 

@@ -96,26 +96,26 @@ internal sealed class UpnpClient(GatewayRoute route, TimeProvider time) : IPortM
     private async Task<UpnpError?> AddPortMappingAsync(UpnpService service, int externalPort, int internalPort, int leaseSeconds, CancellationToken cancellationToken)
     {
         (IReadOnlyDictionary<string, string> _, UpnpError? error) = await CallAsync(service, "AddPortMapping",
-        [
-            ("NewRemoteHost", ""), ("NewExternalPort", Text(externalPort)), ("NewProtocol", "UDP"), ("NewInternalPort", Text(internalPort)),
-            ("NewInternalClient", route.Local.ToString()), ("NewEnabled", "1"), ("NewPortMappingDescription", Description),
-            ("NewLeaseDuration", Text(leaseSeconds)),
-        ], cancellationToken).ConfigureAwait(false);
+            MappingArguments(externalPort, internalPort, leaseSeconds), cancellationToken).ConfigureAwait(false);
         return error;
     }
 
     private async Task<int?> AddAnyPortMappingAsync(UpnpService service, int externalPort, int internalPort, int leaseSeconds, CancellationToken cancellationToken)
     {
         (IReadOnlyDictionary<string, string> result, UpnpError? error) = await CallAsync(service, "AddAnyPortMapping",
-        [
-            ("NewRemoteHost", ""), ("NewExternalPort", Text(externalPort)), ("NewProtocol", "UDP"), ("NewInternalPort", Text(internalPort)),
-            ("NewInternalClient", route.Local.ToString()), ("NewEnabled", "1"), ("NewPortMappingDescription", Description),
-            ("NewLeaseDuration", Text(leaseSeconds)),
-        ], cancellationToken).ConfigureAwait(false);
+            MappingArguments(externalPort, internalPort, leaseSeconds), cancellationToken).ConfigureAwait(false);
         return error is null && result.TryGetValue("NewReservedPort", out string? port) && int.TryParse(port, out int reserved) && reserved is > 0 and < 65536
             ? reserved
             : null;
     }
+
+    /// <summary>The in-arguments AddPortMapping and AddAnyPortMapping share: a UDP mapping from any remote host to us.</summary>
+    private (string, string)[] MappingArguments(int externalPort, int internalPort, int leaseSeconds) =>
+    [
+        ("NewRemoteHost", ""), ("NewExternalPort", Text(externalPort)), ("NewProtocol", "UDP"), ("NewInternalPort", Text(internalPort)),
+        ("NewInternalClient", route.Local.ToString()), ("NewEnabled", "1"), ("NewPortMappingDescription", Description),
+        ("NewLeaseDuration", Text(leaseSeconds)),
+    ];
 
     private async Task<IPAddress?> ExternalAddressAsync(UpnpService service, CancellationToken cancellationToken)
     {

@@ -1,3 +1,4 @@
+using NatPunch.Server.Internal;
 using NatPunch.Server.Turn;
 using Shouldly;
 using Xunit;
@@ -12,7 +13,7 @@ public sealed class SharedByteBucketsTests
     public void OneBucketPerKeyLivesAsLongAsItsAllocations()
     {
         var buckets = new SharedByteBuckets<string>(1000);
-        ByteBucket first = buckets.Acquire("alice", Start)!;
+        TokenBucket first = buckets.Acquire("alice", Start)!;
         buckets.Acquire("alice", Start).ShouldBeSameAs(first);
         buckets.Acquire("bob", Start).ShouldNotBeSameAs(first);
         buckets.Count.ShouldBe(2);
@@ -35,15 +36,17 @@ public sealed class SharedByteBucketsTests
     }
 
     [Fact]
-    public void ABucketHoldsOneSecondAndRefillsWithTime()
+    public void ABandwidthBucketHoldsOneSecondAndRefillsWithTime()
     {
-        var bucket = new ByteBucket(1000, Start);
-        bucket.HasRoomFor(1000, Start).ShouldBeTrue();
-        bucket.HasRoomFor(1001, Start).ShouldBeFalse();
+        TokenBucket bucket = RelayBandwidth.Limit(1000, Start)!;
+        TimeSpan at(DateTimeOffset time) => RelayBandwidth.Clock(time);
+        bucket.HasRoomFor(1000, at(Start)).ShouldBeTrue();
+        bucket.HasRoomFor(1001, at(Start)).ShouldBeFalse();
         bucket.Take(1000);
-        bucket.HasRoomFor(1, Start).ShouldBeFalse();
-        bucket.HasRoomFor(500, Start.AddMilliseconds(500)).ShouldBeTrue();
-        bucket.HasRoomFor(1001, Start.AddSeconds(10)).ShouldBeFalse();
-        bucket.HasRoomFor(1000, Start.AddSeconds(10)).ShouldBeTrue();
+        bucket.HasRoomFor(1, at(Start)).ShouldBeFalse();
+        bucket.HasRoomFor(500, at(Start.AddMilliseconds(500))).ShouldBeTrue();
+        bucket.HasRoomFor(1001, at(Start.AddSeconds(10))).ShouldBeFalse();
+        bucket.HasRoomFor(1000, at(Start.AddSeconds(10))).ShouldBeTrue();
+        RelayBandwidth.Limit(0, Start).ShouldBeNull();
     }
 }
