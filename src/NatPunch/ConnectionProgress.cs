@@ -31,7 +31,9 @@ public abstract record ConnectionProgress
 
     /// <summary>Data flows on <paramref name="Path"/>, sealed end to end with the keys of the peer that proved <paramref name="PeerKey"/>.</summary>
     /// <param name="RelayReason">Through the relay: why no direct path could be made, when that is known (symmetric NATs).</param>
-    public sealed record Connected(PeerPath Path, TimeSpan Elapsed, Security.PeerKey? PeerKey = null, string? RelayReason = null) : ConnectionProgress;
+    /// <param name="Probing">Port probing, when the session did it (one NAT symmetric, the other not).</param>
+    public sealed record Connected(PeerPath Path, TimeSpan Elapsed, Security.PeerKey? PeerKey = null, string? RelayReason = null,
+        PortProbingSummary? Probing = null) : ConnectionProgress;
 
     public sealed record PathLost(string Reason) : ConnectionProgress;
 

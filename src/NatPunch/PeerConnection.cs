@@ -47,7 +47,7 @@ public sealed class PeerConnection : IAsyncDisposable
     internal void PathSelected(PeerPath path, TimeSpan took)
     {
         Path = path;
-        _node.Progress?.Report(new ConnectionProgress.Connected(path, took, PeerKey));
+        _node.Progress?.Report(new ConnectionProgress.Connected(path, took, PeerKey, Probing: Link.AgentOnLoop.Probing));
         PathChanged?.Invoke(path);
     }
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using NatPunch.Net;
 using NatPunch.Relay;
 using NatPunch.Security;
+using NatPunch.Traversal;
 
 namespace NatPunch.Cli.Commands;
 
@@ -127,6 +128,27 @@ internal sealed class PeerCommandOptions
         Description = "Do not ask the gateway to open a port (PCP, NAT-PMP, UPnP-IGD). By default the session's UDP port is mapped when the "
             + "gateway allows it, and removed at exit: a peer behind a NAT that changes ports per destination can then be reached directly.",
     };
+    private readonly Option<bool> _noPortProbing = new("--no-port-probing")
+    {
+        Description = "Do not probe for the peer's port when one NAT changes its port per destination (symmetric) and the other keeps it. "
+            + "By default the symmetric side opens --probe-sockets sockets toward the peer and the other side sends up to --probes "
+            + "checks, --probe-rate a second, to random ports of its public address, while the relay carries the data.",
+    };
+    private readonly Option<int> _probeSockets = new("--probe-sockets")
+    {
+        Description = "Port probing: extra sockets on the symmetric side (1-4096).",
+        DefaultValueFactory = _ => PortProbingOptions.Default.Sockets,
+    };
+    private readonly Option<int> _probes = new("--probes")
+    {
+        Description = "Port probing: checks the other side sends at most (1-64512).",
+        DefaultValueFactory = _ => PortProbingOptions.Default.Probes,
+    };
+    private readonly Option<int> _probeRate = new("--probe-rate")
+    {
+        Description = "Port probing: checks per second (1-10000).",
+        DefaultValueFactory = _ => PortProbingOptions.Default.ProbesPerSecond,
+    };
     private readonly Option<bool> _loopback = new("--allow-loopback")
     {
         Description = "Also offer loopback addresses (two peers on one machine).",
@@ -155,7 +177,28 @@ internal sealed class PeerCommandOptions
         }
         command.Options.Add(_json);
         command.Options.Add(_noPortMapping);
+        command.Options.Add(_noPortProbing);
+        command.Options.Add(_probeSockets);
+        command.Options.Add(_probes);
+        command.Options.Add(_probeRate);
         command.Options.Add(_loopback);
+    }
+
+    private bool TryReadPortProbing(ParseResult parse, out PortProbingOptions? probing, out string error)
+    {
+        probing = null;
+        error = "";
+        int sockets = parse.GetValue(_probeSockets), probes = parse.GetValue(_probes), rate = parse.GetValue(_probeRate);
+        if (sockets is < 1 or > 4096 || probes is < 1 or > 64512 || rate is < 1 or > 10000)
+        {
+            error = "--probe-sockets must be 1-4096, --probes 1-64512, --probe-rate 1-10000";
+            return false;
+        }
+        if (!parse.GetValue(_noPortProbing))
+        {
+            probing = PortProbingOptions.Default with { Sockets = sockets, Probes = probes, ProbesPerSecond = rate };
+        }
+        return true;
     }
 
     /// <summary>The identity file to load (after <see cref="TryRead(ParseResult, DateTimeOffset, out PeerOptions, out string)"/>).</summary>
@@ -227,10 +270,19 @@ internal sealed class PeerCommandOptions
             error = "--allow and --allow-any cannot be combined";
             return false;
         }
+        if (!TryReadPortProbing(parse, out PortProbingOptions? probing, out error))
+        {
+            return false;
+        }
         var defaults = new PeerOptions { Server = "", Name = "" };
         options = new PeerOptions
         {
-            Ice = defaults.Ice with { ConsentTimeout = TimeSpan.FromSeconds(deadAfter), ConsentInterval = TimeSpan.FromSeconds(Math.Min(5, deadAfter / 3)) },
+            Ice = defaults.Ice with
+            {
+                ConsentTimeout = TimeSpan.FromSeconds(deadAfter),
+                ConsentInterval = TimeSpan.FromSeconds(Math.Min(5, deadAfter / 3)),
+                PortProbing = probing,
+            },
             StreamPeerTimeout = TimeSpan.FromSeconds(Math.Max(60, deadAfter * 4)),
             Server = parse.GetValue(_server)!,
             ServerConnection = serverConnection,

@@ -88,7 +88,7 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
                     : $"punching: checking {p.Pairs} candidate pairs");
                 break;
             case ConnectionProgress.Connected c:
-                Connected(c.Path, c.Elapsed, c.PeerKey, c.RelayReason);
+                Connected(c.Path, c.Elapsed, c.PeerKey, c.RelayReason, c.Probing);
                 break;
             case ConnectionProgress.PathLost l:
                 Emit(new JsonObject { ["event"] = "path_lost", ["reason"] = l.Reason }, $"path lost: {l.Reason}");
@@ -99,7 +99,7 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
         }
     }
 
-    public void Connected(PeerPath path, TimeSpan elapsed, Security.PeerKey? peerKey = null, string? relayReason = null)
+    public void Connected(PeerPath path, TimeSpan elapsed, Security.PeerKey? peerKey = null, string? relayReason = null, PortProbingSummary? probing = null)
     {
         var json = new JsonObject
         {
@@ -115,8 +115,14 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
         {
             json["relay_reason"] = relayReason;
         }
+        if (probing is not null)
+        {
+            json["probes"] = probing.ProbesSent;
+            json["probe_sockets"] = probing.SocketsOpened;
+        }
         Emit(json, $"connected {(path.Direct ? "directly" : "through the relay")} over {path.Transport.ToUpperInvariant()} to {Format(path.Remote)} in {elapsed.TotalMilliseconds:0} ms ({path.CandidateTypes})"
             + (relayReason is null ? "" : $": {relayReason}")
+            + (probing is null ? "" : probing.ProbesSent > 0 ? $"; {probing.ProbesSent} port probes sent" : $"; {probing.SocketsOpened} sockets opened for the peer's port probes")
             + (peerKey is null ? "" : $"; peer key {peerKey}, end-to-end encrypted"));
     }
 

@@ -97,7 +97,8 @@ internal sealed partial class PeerAttempt : IPathHost
                     _ = _signaling.ProtectResumeAsync(_session, keys.Signals.ResumeSeed, CancellationToken.None);
                 }
                 PeerPath path = PeerPath.FromSelection(first.Selection.Local, first.Selection.Remote, Link.RelayTransport);
-                progress?.Report(new ConnectionProgress.Connected(path, first.Took, first.PeerKey, path.Direct ? null : Link.AgentOnLoop.WhyNoDirectPath));
+                progress?.Report(new ConnectionProgress.Connected(path, first.Took, first.PeerKey, path.Direct ? null : Link.AgentOnLoop.WhyNoDirectPath,
+                    Link.AgentOnLoop.Probing));
                 _handedOver = true;
                 _connection = new PeerConnection(this, _node, path, _peer, first.PeerKey!, _session, first.Took);
                 _connected.TrySetResult(_connection);

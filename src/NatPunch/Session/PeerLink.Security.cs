@@ -53,6 +53,10 @@ internal sealed partial class PeerLink
                 }
                 _previousTarget = _dataTarget;
                 _dataTarget = target;
+                if (target.Relay is null)
+                {
+                    CloseUnusedProbeSockets(); // a direct path: probing found it or is not needed
+                }
                 break;
             case SessionEvent.SendToPeer send:
                 SendFrame(TargetFor(send.Path), send.Frame);
@@ -63,16 +67,17 @@ internal sealed partial class PeerLink
     /// <summary>The data target of a session path: one already in use (with its bound channel), or a new one.</summary>
     private DataTarget TargetFor(SessionPath path)
     {
+        Socket from = path.Via is null ? SocketFor(path.EndPoint) : _socket;
         foreach (DataTarget? known in new[] { _dataTarget, _pendingTarget, _previousTarget })
         {
-            if (known is not null && known.Goes(path.EndPoint, path.Via))
+            if (known is not null && known.Goes(path.EndPoint, path.Via) && known.From == from)
             {
                 return known;
             }
         }
         RelayConnection? relay = path.Via is { } via ? _relayConnections.GetValueOrDefault(via) : null;
         ushort channel = path.Via is { } attempt && attempt.Core.TryGetChannel(path.EndPoint, out ushort bound) ? bound : (ushort)0;
-        return new DataTarget(path.EndPoint, WireAddress(path.EndPoint).Serialize(), relay, channel);
+        return new DataTarget(path.EndPoint, WireAddress(path.EndPoint).Serialize(), from, relay, channel);
     }
 
     /// <summary>
@@ -190,7 +195,7 @@ internal sealed partial class PeerLink
         {
             try
             {
-                _socket.SendTo(frame, SocketFlags.None, target.Address);
+                target.From.SendTo(frame, SocketFlags.None, target.Address);
             }
             catch (SocketException)
             {

@@ -51,7 +51,7 @@ internal sealed partial class PeerLink
             // The kernel cuts a run into datagrams of the first one's size: a larger one starts a new run.
             if (runCount > 0 && (datagram > runSize || runCount == LinuxSegmentedSender.MaxSegments || end + datagram > data.Length))
             {
-                SendRun(sender, to, end, runSize, runCount);
+                SendRun(target.From, sender, to, end, runSize, runCount);
                 end = runCount = 0;
             }
             crypto.Seal(SessionMessageType.Segment, batch[i], data[(end + prefix)..], now);
@@ -68,13 +68,13 @@ internal sealed partial class PeerLink
             runCount++;
             if (datagram < runSize)
             {
-                SendRun(sender, to, end, runSize, runCount); // only the last of a run may be shorter
+                SendRun(target.From, sender, to, end, runSize, runCount); // only the last of a run may be shorter
                 end = runCount = 0;
             }
         }
         if (runCount > 0)
         {
-            SendRun(sender, to, end, runSize, runCount);
+            SendRun(target.From, sender, to, end, runSize, runCount);
         }
     }
 
@@ -86,12 +86,12 @@ internal sealed partial class PeerLink
         _ => null,
     };
 
-    private void SendRun(LinuxSegmentedSender sender, SocketAddress to, int length, int segmentSize, int count)
+    private void SendRun(Socket from, LinuxSegmentedSender sender, SocketAddress to, int length, int segmentSize, int count)
     {
         SocketError error;
         try
         {
-            error = sender.Send(_socket.SafeHandle, to, 0, length, count > 1 ? segmentSize : 0);
+            error = sender.Send(from.SafeHandle, to, 0, length, count > 1 ? segmentSize : 0);
         }
         catch (ObjectDisposedException)
         {
@@ -106,7 +106,7 @@ internal sealed partial class PeerLink
         {
             try
             {
-                _socket.SendTo(sender.Data.Slice(offset, Math.Min(segmentSize, length - offset)), SocketFlags.None, to);
+                from.SendTo(sender.Data.Slice(offset, Math.Min(segmentSize, length - offset)), SocketFlags.None, to);
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {

@@ -95,11 +95,12 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
     public IPEndPoint? DataRemote => _dataTarget?.EndPoint;
 
     /// <summary>
-    /// Where data goes: straight to <paramref name="EndPoint"/> from the socket, or with
+    /// Where data goes: straight to <paramref name="EndPoint"/> from <paramref name="From"/> (the main
+    /// socket, or the extra socket that port probing found the path with), or with
     /// <paramref name="Relay"/> through our TURN allocation to that peer address, as ChannelData on
     /// <paramref name="Channel"/> once it is bound (0 until then: Send indications through the loop).
     /// </summary>
-    private sealed record DataTarget(IPEndPoint EndPoint, SocketAddress Address, RelayConnection? Relay = null, ushort Channel = 0)
+    private sealed record DataTarget(IPEndPoint EndPoint, SocketAddress Address, Socket From, RelayConnection? Relay = null, ushort Channel = 0)
     {
         /// <summary>Whether this target sends to <paramref name="peer"/> the same way (straight, or through <paramref name="via"/>).</summary>
         public bool Goes(IPEndPoint peer, RelayAttempt? via) => EndPoint.Equals(peer) && Relay?.Attempt == via;
@@ -359,7 +360,7 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
         }
         try
         {
-            _socket.SendTo(transmit.Payload.Span, SocketFlags.None, transmit.To);
+            SocketFor(transmit.To).SendTo(transmit.Payload.Span, SocketFlags.None, transmit.To);
         }
         catch (SocketException)
         {
@@ -371,6 +372,12 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
     {
         switch (e)
         {
+            case SessionEvent.Ice { Event: IceEvent.OpenProbeSockets open }:
+                OpenProbeSockets(open);
+                break;
+            case SessionEvent.Ice { Event: IceEvent.ProbeSocketsDone }:
+                CloseUnusedProbeSockets();
+                break;
             case SessionEvent.Ice ice:
                 if (_pathHost is null)
                 {
@@ -407,6 +414,7 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
         _loop.Close();
         _polled?.Dispose();
         _pollerFault?.TrySetResult();
+        CloseAllProbeSockets();
         _socket.Dispose();
         await Task.WhenAll(_receiveLoop, _mainLoop, _signalPumps).ConfigureAwait(false);
         if (_wakeTimer is not null)

@@ -97,17 +97,19 @@ public sealed partial class IceAgent
     }
 
     /// <summary>A connectivity check (RFC 8445 §7.2.2): USERNAME "remote:local", PRIORITY, role, optional USE-CANDIDATE, integrity, fingerprint.</summary>
-    private byte[] BuildCheck(TransactionId id, CandidatePair pair, bool useCandidate)
+    private byte[] BuildCheck(TransactionId id, CandidatePair pair, bool useCandidate) => BuildCheck(id, pair.Local, pair.SendsViaRelay, useCandidate);
+
+    private byte[] BuildCheck(TransactionId id, Candidate local, bool sendsViaRelay, bool useCandidate)
     {
         var buffer = new byte[256];
         var builder = new StunMessageBuilder(buffer, StunMessageType.BindingRequest, id);
         builder.AddString(StunAttributeType.Username, $"{_remote!.Ufrag}:{Local.Ufrag}");
-        int localPreference = (int)((pair.Local.Priority >> 8) & 0xFFFF);
+        int localPreference = (int)((local.Priority >> 8) & 0xFFFF);
         // RFC 8445 §7.1.1 asks for a peer-reflexive priority. From our relayed candidate we send the
         // relayed type preference (0) instead: should the peer learn our relayed address from this
         // check before our trickled candidate arrives, its peer-reflexive candidate then ranks, and
         // is reported, as relayed (see Candidate.IsRelayed) rather than passing for a direct path.
-        CandidateType asType = pair.SendsViaRelay ? CandidateType.Relayed : CandidateType.PeerReflexive;
+        CandidateType asType = sendsViaRelay ? CandidateType.Relayed : CandidateType.PeerReflexive;
         builder.AddUInt32(StunAttributeType.Priority, Candidate.ComputePriority(asType, localPreference));
         builder.AddUInt64(_controlling ? StunAttributeType.IceControlling : StunAttributeType.IceControlled, _tieBreaker);
         if (useCandidate)
@@ -278,16 +280,22 @@ public sealed partial class IceAgent
         {
             pair.RoundTrip = now - transaction.Schedule.StartedAt;
         }
+        PairSucceeded(pair, transaction.UseCandidate, now);
+    }
+
+    /// <summary>A check on <paramref name="pair"/> (or a probe that made it) was answered: select, upgrade, or consider nominating.</summary>
+    private void PairSucceeded(CandidatePair pair, bool useCandidate, TimeSpan now)
+    {
         pair.State = CandidatePairState.Succeeded;
         if (SelectedPair is { } current)
         {
             if (CouldUpgrade(current, pair))
             {
-                UpgradeTo(pair, transaction.UseCandidate, now);
+                UpgradeTo(pair, useCandidate, now);
             }
             return;
         }
-        if (transaction.UseCandidate && _controlling)
+        if (useCandidate && _controlling)
         {
             Select(pair, now);
         }

@@ -233,8 +233,13 @@ public sealed partial class IceAgent : IDatagramCore
                     _transactions.Remove(message.TransactionId);
                     HandleResponse(transaction, message, from, now);
                 }
+                else if (!viaRelay && _probes.Remove(message.TransactionId, out var probe))
+                {
+                    HandleProbeResponse(message, from, probe, now);
+                }
                 break;
         }
+        ConsiderPortProbing(now); // the mapping test's answer may have been what it waited for
     }
 
     public TimeSpan? NextWakeUp
@@ -259,6 +264,7 @@ public sealed partial class IceAgent : IDatagramCore
             {
                 next = WakeUpTime.Earliest(next, started + _options.CheckTimeout);
             }
+            next = WakeUpTime.Earliest(next, PortProbingWakeUp);
             return WakeUpTime.Earliest(next, NextConsentWakeUp);
         }
     }
@@ -279,6 +285,7 @@ public sealed partial class IceAgent : IDatagramCore
             }
         }
         SendPacedCheck(now);
+        HandlePortProbingTimeout(now);
         ProbeForUpgrade(now);
         if (_nominateAt is { } nominateAt && now >= nominateAt)
         {
@@ -317,7 +324,8 @@ public sealed partial class IceAgent : IDatagramCore
         }
         // From here on the pairs' own deadlines drive the wake-ups; re-checked on each of them.
         _checkWindowOver = true;
-        bool anyAlive = _pairs.Exists(p => p.State is CandidatePairState.Waiting or CandidatePairState.InProgress or CandidatePairState.Succeeded);
+        bool anyAlive = _pairs.Exists(p => p.State is CandidatePairState.Waiting or CandidatePairState.InProgress or CandidatePairState.Succeeded)
+            || ProbingUnderWay(now);
         if (!anyAlive)
         {
             _failedReported = true;

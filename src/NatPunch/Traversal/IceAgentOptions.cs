@@ -61,6 +61,12 @@ public sealed record IceAgentOptions
     /// <summary>Without a consent response for this long the path is declared dead (RFC 7675 §5.1: 30 s).</summary>
     public TimeSpan ConsentTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Port probing for a symmetric NAT against one that keeps its port (<see cref="PortProbingOptions"/>);
+    /// null: never (<c>--no-port-probing</c>).
+    /// </summary>
+    public PortProbingOptions? PortProbing { get; init; } = PortProbingOptions.Default;
+
     /// <summary>Retransmission of a consent check whose answer is late.</summary>
     public TimeSpan ConsentRetransmit { get; init; } = TimeSpan.FromMilliseconds(500);
 }

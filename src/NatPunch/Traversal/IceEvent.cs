@@ -20,6 +20,17 @@ public abstract record IceEvent
     /// <summary>The selected pair can no longer carry data, for <paramref name="Reason"/> (its local candidate, our relay, is gone).</summary>
     public sealed record PathLost(IPEndPoint Remote, string Reason) : IceEvent;
 
+    /// <summary>
+    /// Port probing, on the side whose NAT varies its port: open <paramref name="Count"/> more sockets
+    /// and send <paramref name="Opening"/> from each to <paramref name="Toward"/> (the peer's public
+    /// address), so that the NAT maps each at a port the peer's probes may hit. A check that arrives on
+    /// one of them is answered from it, and the path that works uses it.
+    /// </summary>
+    public sealed record OpenProbeSockets(IPEndPoint Toward, int Count, ReadOnlyMemory<byte> Opening) : IceEvent;
+
+    /// <summary>Port probing is over: the extra sockets that carry no path can be closed.</summary>
+    public sealed record ProbeSocketsDone : IceEvent;
+
     /// <summary>No pair could be made to work.</summary>
     public sealed record Failed(string Reason) : IceEvent;
 }

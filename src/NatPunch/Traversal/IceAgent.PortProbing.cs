@@ -1,0 +1,180 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using NatPunch.Protocol.Stun;
+
+namespace NatPunch.Traversal;
+
+// Port probing ("birthday" punching, PortProbingOptions): when our mapping varies by destination and
+// the peer's does not, we open many sockets toward the peer's public address (the driver does, on
+// OpenProbeSockets); when ours is fixed and the peer's varies, we send one-shot checks to random ports
+// of the peer's public address. An answered probe is a verified pair like any check's.
+public sealed partial class IceAgent
+{
+    private enum ProbingRole { Undecided, None, Prober, Opener }
+
+    private ProbingRole _probingRole;
+    private bool _probingWaitsForGathering;
+    private IPAddress? _probeTarget;
+    private TimeSpan _nextProbeAt;
+    private TimeSpan _probingEndsAt;
+    private bool _probeSocketsDoneReported;
+    private readonly HashSet<int> _probedPorts = [];
+    private readonly Dictionary<TransactionId, (IPEndPoint To, TimeSpan SentAt)> _probes = [];
+
+    /// <summary>Probes sent to the peer's ports (we are the side whose mapping is fixed).</summary>
+    public int ProbesSent { get; private set; }
+
+    /// <summary>Extra sockets asked of the driver (we are the side whose mapping varies).</summary>
+    public int ProbeSocketsOpened { get; private set; }
+
+    /// <summary>The port of the peer's that answered a probe, if one did.</summary>
+    public IPEndPoint? ProbeHit { get; private set; }
+
+    /// <summary>What probing cost so far; null if this agent did not probe.</summary>
+    public PortProbingSummary? Probing => ProbesSent == 0 && ProbeSocketsOpened == 0 ? null : new(ProbesSent, ProbeSocketsOpened);
+
+    private bool DirectPathSelected => SelectedPair is { IsRelayed: false };
+
+    /// <summary>Whether probing may still find a path: the pairs are not all hopeless while it runs.</summary>
+    private bool ProbingUnderWay(TimeSpan now) => _probingRole is ProbingRole.Prober or ProbingRole.Opener && now < _probingEndsAt && ProbeHit is null;
+
+    /// <summary>
+    /// Once checks have begun and both mappings are known: take a role, or none. Called on every
+    /// timeout and when the mapping test ends (it may end after checks began).
+    /// </summary>
+    private void ConsiderPortProbing(TimeSpan now)
+    {
+        if (_probingRole != ProbingRole.Undecided || _checksStartAt is not { } start || now < start)
+        {
+            return;
+        }
+        if (MappingVaries is null && !GatheringComplete)
+        {
+            _probingWaitsForGathering = true; // decided when the mapping test answers or times out
+            return;
+        }
+        Candidate? peerPublic = _remoteCandidates.Find(c => c.Type == CandidateType.ServerReflexive && c.Family == AddressFamily.InterNetwork);
+        if (_options.PortProbing is not { } options || peerPublic is null || DirectPathSelected || !_bases.ContainsKey(AddressFamily.InterNetwork))
+        {
+            _probingRole = ProbingRole.None;
+            return;
+        }
+        _probingEndsAt = start + options.Window;
+        switch (MappingVaries, PeerMappingVaries)
+        {
+            case (false, true):
+                _probingRole = ProbingRole.Prober;
+                _probeTarget = peerPublic.EndPoint.Address;
+                _nextProbeAt = start + options.StartDelay;
+                break;
+            case (true, false):
+                _probingRole = ProbingRole.Opener;
+                ProbeSocketsOpened = options.Sockets;
+                _events.Enqueue(new IceEvent.OpenProbeSockets(peerPublic.EndPoint, options.Sockets, OpeningDatagram()));
+                break;
+            default:
+                _probingRole = ProbingRole.None;
+                break;
+        }
+    }
+
+    /// <summary>
+    /// What each extra socket sends to open its mapping: a STUN Binding indication, which needs no
+    /// answer and which an agent ignores should it get through (a peer NAT that does not filter).
+    /// </summary>
+    private static byte[] OpeningDatagram()
+    {
+        var buffer = new byte[32];
+        var builder = new StunMessageBuilder(buffer, StunMessageType.BindingIndication, TransactionId.NewRandom());
+        builder.AddFingerprint();
+        return builder.Written.ToArray();
+    }
+
+    private TimeSpan? PortProbingWakeUp
+    {
+        get
+        {
+            if (_probingRole == ProbingRole.Undecided)
+            {
+                return _probingWaitsForGathering ? null : _checksStartAt;
+            }
+            if (_probingRole == ProbingRole.Prober && ProbeHit is null && !DirectPathSelected && ProbesSent < _options.PortProbing!.Probes)
+            {
+                return _nextProbeAt;
+            }
+            bool socketsOpen = _probingRole == ProbingRole.Opener && !_probeSocketsDoneReported;
+            return socketsOpen || _probes.Count > 0 ? _probingEndsAt : null;
+        }
+    }
+
+    private void HandlePortProbingTimeout(TimeSpan now)
+    {
+        ConsiderPortProbing(now);
+        SendDueProbes(now);
+        if (now < _probingEndsAt)
+        {
+            return;
+        }
+        _probes.Clear(); // late answers no longer count
+        if (_probingRole == ProbingRole.Opener && !_probeSocketsDoneReported)
+        {
+            _probeSocketsDoneReported = true;
+            _events.Enqueue(new IceEvent.ProbeSocketsDone());
+        }
+    }
+
+    private void SendDueProbes(TimeSpan now)
+    {
+        if (_probingRole != ProbingRole.Prober || ProbeHit is not null || DirectPathSelected || _remote is null || _probeTarget is null)
+        {
+            return;
+        }
+        PortProbingOptions options = _options.PortProbing!;
+        TimeSpan interval = TimeSpan.FromSeconds(1.0 / Math.Max(1, options.ProbesPerSecond));
+        if (now - _nextProbeAt > 10 * interval)
+        {
+            _nextProbeAt = now; // woken late: no burst to catch up
+        }
+        Candidate local = _bases[AddressFamily.InterNetwork];
+        int portCount = 65536 - options.LowestPort;
+        while (_nextProbeAt <= now && ProbesSent < options.Probes && _probedPorts.Count < portCount)
+        {
+            int port;
+            do
+            {
+                port = Random.Shared.Next(options.LowestPort, 65536);
+            }
+            while (!_probedPorts.Add(port));
+            var to = new IPEndPoint(_probeTarget, port);
+            var id = TransactionId.NewRandom();
+            _probes[id] = (to, now);
+            Send(to, BuildCheck(id, local, sendsViaRelay: false, useCandidate: false));
+            ProbesSent++;
+            _nextProbeAt += interval;
+        }
+    }
+
+    /// <summary>An answer to one of our probes: verified as any check's answer, it makes a working pair with the port that answered.</summary>
+    private void HandleProbeResponse(StunMessage response, IPEndPoint from, (IPEndPoint To, TimeSpan SentAt) probe, TimeSpan now)
+    {
+        if (_remote is null || response.Type.Class != StunClass.SuccessResponse || !from.Equals(probe.To)
+            || !response.VerifyMessageIntegrity(Encoding.UTF8.GetBytes(_remote.Pwd)) || !_bases.TryGetValue(from.AddressFamily, out Candidate? local))
+        {
+            return;
+        }
+        ProbeHit = from;
+        _probes.Clear();
+        Candidate? remote = _remoteCandidates.Find(c => c.EndPoint.Equals(from));
+        if (remote is null)
+        {
+            int localPreference = (int)((local.Priority >> 8) & 0xFFFF);
+            remote = new Candidate(CandidateType.PeerReflexive, from, Candidate.ComputePriority(CandidateType.PeerReflexive, localPreference), $"p{_pairs.Count}");
+            _remoteCandidates.Add(remote);
+        }
+        CandidatePair pair = AddPair(local, remote);
+        pair.FirstCheckAt ??= now;
+        pair.RoundTrip ??= now - probe.SentAt;
+        PairSucceeded(pair, useCandidate: false, now);
+    }
+}
