@@ -53,9 +53,9 @@ internal sealed partial class PeerLink
                 }
                 _previousTarget = _dataTarget;
                 _dataTarget = target;
-                if (target.Relay is null)
+                if (_session.Agent.SelectedPair is { IsRelayed: false })
                 {
-                    CloseUnusedProbeSockets(); // a direct path: probing found it or is not needed
+                    CloseUnusedProbeSockets(); // a direct path (not even through the peer's relay): probing found it or is not needed
                 }
                 break;
             case SessionEvent.SendToPeer send:
