@@ -30,8 +30,8 @@ public sealed partial class IceAgent
     public string? WhyNoDirectPath => (MappingVaries, PeerMappingVaries) switch
     {
         (true, true) => "both NATs change their public port per destination (symmetric NATs): neither side's punched port can be found by the other",
-        (true, _) => "our NAT changes its public port per destination (a symmetric NAT): the peer cannot find the port we punch from",
-        (_, true) => "the peer's NAT changes its public port per destination (a symmetric NAT): we cannot find the port it punches from",
+        (true, _) => "our NAT changes its public port per destination (a symmetric NAT): the peer cannot find the port we punch from" + ProbingState,
+        (_, true) => "the peer's NAT changes its public port per destination (a symmetric NAT): we cannot find the port it punches from" + ProbingState,
         _ => null,
     };
 

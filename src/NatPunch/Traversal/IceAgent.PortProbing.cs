@@ -34,6 +34,17 @@ public sealed partial class IceAgent
     /// <summary>What probing cost so far; null if this agent did not probe.</summary>
     public PortProbingSummary? Probing => ProbesSent == 0 && ProbeSocketsOpened == 0 ? null : new(ProbesSent, ProbeSocketsOpened);
 
+    /// <summary>How probing stands, for <see cref="WhyNoDirectPath"/>: under way, over, or not done.</summary>
+    private string ProbingState => _probingRole switch
+    {
+        ProbingRole.Prober or ProbingRole.Opener when !_probingOver && ProbeHit is null =>
+            "; port probing is under way, and the session moves to a direct path if a probe gets through",
+        ProbingRole.Prober or ProbingRole.Opener when ProbeHit is null => "; port probing found no port",
+        _ => "",
+    };
+
+    private bool _probingOver;
+
     private bool DirectPathSelected => SelectedPair is { IsRelayed: false };
 
     /// <summary>Whether probing may still find a path: the pairs are not all hopeless while it runs.</summary>
@@ -116,6 +127,7 @@ public sealed partial class IceAgent
         {
             return;
         }
+        _probingOver = true;
         _probes.Clear(); // late answers no longer count
         if (_probingRole == ProbingRole.Opener && !_probeSocketsDoneReported)
         {
@@ -155,7 +167,10 @@ public sealed partial class IceAgent
         }
     }
 
-    /// <summary>An answer to one of our probes: verified as any check's answer, it makes a working pair with the port that answered.</summary>
+    /// <summary>
+    /// An answer to one of our probes: verified as any check's answer (else ignored, and the probe
+    /// still waits for the real one), it makes a working pair with the port that answered.
+    /// </summary>
     private void HandleProbeResponse(StunMessage response, IPEndPoint from, (IPEndPoint To, TimeSpan SentAt) probe, TimeSpan now)
     {
         if (_remote is null || response.Type.Class != StunClass.SuccessResponse || !from.Equals(probe.To)

@@ -233,7 +233,7 @@ public sealed partial class IceAgent : IDatagramCore
                     _transactions.Remove(message.TransactionId);
                     HandleResponse(transaction, message, from, now);
                 }
-                else if (!viaRelay && _probes.Remove(message.TransactionId, out var probe))
+                else if (!viaRelay && _probes.TryGetValue(message.TransactionId, out var probe))
                 {
                     HandleProbeResponse(message, from, probe, now);
                 }

@@ -5,7 +5,7 @@ namespace NatPunch.LabTests.Peer;
 
 /// <summary>
 /// Pairs that cannot connect directly (RFC 5128 §3.3; docs/connection-time.md, "Which pairs
-/// fail"): a symmetric NAT against a port-restricted cone, and two different symmetric NATs. With
+/// fail"): a symmetric NAT against a port-restricted cone without port probing, and two different symmetric NATs. With
 /// <c>--relay never</c> on both ends (with the default, auto, they meet through the relay:
 /// RelayPairTests), <c>connect</c> must give up within <c>--timeout</c>, exit 1 and say why on stderr,
 /// and <c>listen</c> must not hang. Behind one symmetric NAT, though, two hosts connect over their LAN.
@@ -15,13 +15,14 @@ public sealed class NoDirectPathTests(LabFixture lab, TransferFiles files) : ICl
 {
     private const int TimeoutSeconds = 8;
 
+    /// <summary>Port probing connects these directly (PortProbingTests); without it there is no direct path.</summary>
     [Theory]
     [InlineData("port1", "sym1")]
     [InlineData("sym1", "port1")]
-    public async Task SymmetricAndPortRestrictedFailWithAReason(string listener, string connector)
+    public async Task SymmetricAndPortRestrictedWithoutPortProbingFailWithAReason(string listener, string connector)
     {
         lab.Require();
-        await ExpectNoDirectPathAsync(Site.Parse(listener), Site.Parse(connector));
+        await ExpectNoDirectPathAsync(Site.Parse(listener), Site.Parse(connector), ["--no-port-probing"]);
     }
 
     /// <summary>
@@ -49,10 +50,16 @@ public sealed class NoDirectPathTests(LabFixture lab, TransferFiles files) : ICl
         LabReport.Write("direct-clean", result.Summary);
     }
 
-    private async Task ExpectNoDirectPathAsync(Site listener, Site connector)
+    private async Task ExpectNoDirectPathAsync(Site listener, Site connector, string[]? arguments = null)
     {
-        await using PipeRun run = await PipeRun.StartAsync(lab, listener, connector,
-            new PipeRunOptions { WorkDirectory = files.Directory.FullName, TimeoutSeconds = TimeoutSeconds, Relay = "never" });
+        await using PipeRun run = await PipeRun.StartAsync(lab, listener, connector, new PipeRunOptions
+        {
+            WorkDirectory = files.Directory.FullName,
+            TimeoutSeconds = TimeoutSeconds,
+            Relay = "never",
+            ListenerArguments = arguments ?? [],
+            ConnectorArguments = arguments ?? [],
+        });
         // --timeout runs from the connector's start; dotnet's own start-up comes on top (seconds on a loaded machine).
         bool connectorEnded = await run.Connector!.WaitForExitAsync(TimeSpan.FromSeconds(TimeoutSeconds + 20));
         TimeSpan connectorTook = (run.Connector.ExitedAt ?? run.Clock.Elapsed) - run.Connector.StartedAt;

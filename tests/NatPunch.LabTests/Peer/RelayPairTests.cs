@@ -5,7 +5,8 @@ using NatPunch.LabTests.Lab;
 namespace NatPunch.LabTests.Peer;
 
 /// <summary>
-/// Pairs with no direct path meet through the server's TURN relay, with no relay option at all
+/// Pairs with no direct path meet through the server's TURN relay (symmetric ↔ port-restricted
+/// with <c>--no-port-probing</c>, since probing finds them a direct path: PortProbingTests), with no relay option at all
 /// (the default <c>--relay auto</c>; the credentials come with the registration): 20 MB each way at
 /// the same time, compared by SHA-256, clean and at 5 % loss. Every <c>connected</c> event must say
 /// <c>"path":"relay"</c>, and <c>"transport":"tcp"</c> on a UDP-blocked end (its leg to the TURN
@@ -122,6 +123,7 @@ public sealed class RelayPairTests(LabFixture lab, TransferFiles files) : IClass
         {
             Site listener, connector;
             string listenerTransport = "udp", connectorTransport = "udp";
+            string[] arguments = [];
             switch (pair)
             {
                 case "sym-sym":
@@ -132,10 +134,13 @@ public sealed class RelayPairTests(LabFixture lab, TransferFiles files) : IClass
                     (listener, connector) = (new Site("cgnat", 1), new Site("sym", 1));
                     break;
                 case "port-sym":
+                    // Port probing finds a direct path for these (PortProbingTests): off, to keep them on the relay.
                     (listener, connector) = (new Site("port", 1), new Site("sym", 1));
+                    arguments = ["--no-port-probing"];
                     break;
                 case "sym-port":
                     (listener, connector) = (new Site("sym", 1), new Site("port", 1));
+                    arguments = ["--no-port-probing"];
                     break;
                 case "port-udpblock":
                     (listener, connector) = (new Site("port", 1), new Site("udpblock", 1));
@@ -160,7 +165,15 @@ public sealed class RelayPairTests(LabFixture lab, TransferFiles files) : IClass
 
             PipeRun? seen = null;
             TransferResult result = await Transfer.RunAsync(lab, files, listener, connector,
-                new PipeRunOptions { WorkDirectory = files.Directory.FullName, TimeoutSeconds = 30, BytesPerSecond = bytesPerSecond, DeadAfterSeconds = deadAfterSeconds },
+                new PipeRunOptions
+                {
+                    WorkDirectory = files.Directory.FullName,
+                    TimeoutSeconds = 30,
+                    BytesPerSecond = bytesPerSecond,
+                    DeadAfterSeconds = deadAfterSeconds,
+                    ListenerArguments = arguments,
+                    ConnectorArguments = arguments,
+                },
                 limit: TimeSpan.FromSeconds(lossPercent > 0 ? 240 : 120),
                 connectorPaths: [ExpectedPath.Relay(lab, listener, connectorTransport)],
                 listenerPaths: [ExpectedPath.Relay(lab, connector, listenerTransport)],

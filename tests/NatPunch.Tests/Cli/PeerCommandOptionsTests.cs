@@ -50,6 +50,29 @@ public sealed class PeerCommandOptionsTests
     }
 
     [Fact]
+    public void PortProbingIsOnByDefaultItsBoundsCanBeSetAndItCanBeTurnedOff()
+    {
+        TryRead(out PeerOptions defaults, out string error).ShouldBeTrue(error);
+        defaults.Ice.PortProbing.ShouldBe(NatPunch.Traversal.PortProbingOptions.Default);
+        TryRead(out PeerOptions bounded, out error, "--probe-sockets", "64", "--probes", "500", "--probe-rate", "50").ShouldBeTrue(error);
+        bounded.Ice.PortProbing.ShouldBe(NatPunch.Traversal.PortProbingOptions.Default with { Sockets = 64, Probes = 500, ProbesPerSecond = 50 });
+        TryRead(out PeerOptions off, out error, "--no-port-probing").ShouldBeTrue(error);
+        off.Ice.PortProbing.ShouldBeNull();
+    }
+
+    [Theory]
+    [InlineData("--probe-sockets", "0")]
+    [InlineData("--probe-sockets", "5000")]
+    [InlineData("--probes", "0")]
+    [InlineData("--probes", "70000")]
+    [InlineData("--probe-rate", "0")]
+    public void PortProbingBoundsOutOfRangeAreAUsageError(string option, string value)
+    {
+        TryRead(out _, out string error, option, value).ShouldBeFalse();
+        error.ShouldContain(option);
+    }
+
+    [Fact]
     public void TurnCredentialsCanComeFromTheEnvironmentInsteadOfTheCommandLine()
     {
         var environment = new Dictionary<string, string> { ["NATPUNCH_TURN_USER"] = "carol:s3:cret" };
