@@ -44,6 +44,21 @@ public sealed class PortProbingTests(LabFixture lab, TransferFiles files) : ICla
         await RunAllAsync("port-probing-loss5", Attempts(1));
     }
 
+    /// <summary>
+    /// With <c>--relay never</c> the probed path is the only one: 20 MB each way over it, compared by
+    /// SHA-256 (the symmetric side sends everything from the extra socket the probe reached).
+    /// </summary>
+    [Theory]
+    [InlineData("port1", "sym1")]
+    [InlineData("sym1", "port1")]
+    public async Task TheProbedPathAloneCarries20MegabytesEachWay(string listener, string connector)
+    {
+        lab.Require();
+        TransferResult result = await Transfer.RunAsync(lab, files, Site.Parse(listener), Site.Parse(connector),
+            new PipeRunOptions { WorkDirectory = files.Directory.FullName, TimeoutSeconds = 30, Relay = "never" }, limit: TimeSpan.FromSeconds(120));
+        LabReport.Write("port-probing", result.Summary + " (--relay never)");
+    }
+
     /// <summary>With <c>--no-port-probing</c> the same NATs have no direct path: relayed, and the reason names the symmetric NAT.</summary>
     [Fact]
     public async Task WithoutProbingSymmetricAgainstPortRestrictedIsRelayed()
