@@ -137,7 +137,13 @@ public enum IceRole
 /// What the peer's STUN tests found of its NAT's mapping: "fixed" (one public address for every
 /// destination), "varies" (another per destination: a symmetric NAT), or absent when unknown.
 /// </param>
-public sealed record PeerOffer(string Ufrag, string Pwd, IReadOnlyList<CandidateInfo> Candidates, string? Mapping = null)
+/// <param name="PortStep">
+/// With "varies": the public port toward the STUN server's other address minus the one toward its
+/// primary address, when both came from one public IP. A NAT that allocates ports in sequence (or
+/// preserves the port and takes the next free one) shows a small step, and the port toward the
+/// next destination is likely one more step on: the peer probes those ports first.
+/// </param>
+public sealed record PeerOffer(string Ufrag, string Pwd, IReadOnlyList<CandidateInfo> Candidates, string? Mapping = null, int? PortStep = null)
 {
     public const string MappingFixed = "fixed";
     public const string MappingVariesName = "varies";

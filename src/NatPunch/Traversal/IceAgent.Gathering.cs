@@ -20,6 +20,12 @@ public sealed partial class IceAgent
     /// </summary>
     public bool? MappingVaries { get; private set; }
 
+    /// <summary>
+    /// When our mapping varies: the public port toward the server's other address minus the one
+    /// toward its primary (same public IP only); the peer predicts our next ports from it.
+    /// </summary>
+    public int? MappingPortStep { get; private set; }
+
     /// <summary>What the peer's offer says of its mapping (<see cref="MappingVaries"/>); null if it did not say.</summary>
     public bool? PeerMappingVaries { get; private set; }
 
@@ -67,7 +73,12 @@ public sealed partial class IceAgent
         {
             if (response.Type.Class == StunClass.SuccessResponse && response.TryGetMappedAddress(out IPEndPoint other) && _mappedTowardPrimary is { } primary)
             {
-                MappingVaries = !Candidate.Normalize(other).Equals(primary);
+                other = Candidate.Normalize(other);
+                MappingVaries = !other.Equals(primary);
+                if (MappingVaries == true && other.Address.Equals(primary.Address))
+                {
+                    MappingPortStep = other.Port - primary.Port;
+                }
             }
             GatherFinished();
             return;

@@ -109,7 +109,7 @@ public sealed partial class IceAgent : IDatagramCore
     public PeerOffer CreateOffer()
     {
         _offeredCount = _localCandidates.Count;
-        return new(Local.Ufrag, Local.Pwd, _localCandidates.Select(c => c.ToInfo()).ToList(), PeerOffer.MappingName(MappingVaries));
+        return new(Local.Ufrag, Local.Pwd, _localCandidates.Select(c => c.ToInfo()).ToList(), PeerOffer.MappingName(MappingVaries), MappingPortStep);
     }
 
     /// <summary>
@@ -127,6 +127,7 @@ public sealed partial class IceAgent : IDatagramCore
     {
         SetRemoteCredentials(new IceCredentials(offer.Ufrag, offer.Pwd));
         PeerMappingVaries = offer.MappingVaries;
+        PeerPortStep = offer.MappingVaries == true ? offer.PortStep : null;
         AddRemoteCandidates(offer.Candidates.Select(c => Candidate.TryFromInfo(c, out Candidate parsed) ? parsed : null).OfType<Candidate>(), now);
         StartChecks(checksAt > now ? checksAt : now);
     }

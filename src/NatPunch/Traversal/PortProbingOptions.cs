@@ -30,6 +30,13 @@ public sealed record PortProbingOptions
     /// <summary>How long after the last probe an answer still counts, and the varying side's sockets stay open.</summary>
     public TimeSpan AnswerWait { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// When the peer's NAT showed a small step between its ports toward the server's two addresses
+    /// (sequential allocation, or port preservation taking the next free port), this many ports
+    /// past the second one are probed first, nearest first; random ports follow.
+    /// </summary>
+    public int PredictedPorts { get; init; } = 512;
+
     /// <summary>The lowest port probed: Linux NATs map ports of 1,024 and above to ports of 1,024 and above.</summary>
     public int LowestPort { get; init; } = 1024;
 

@@ -32,6 +32,22 @@ public class RendezvousCodecTests
     }
 
     [Fact]
+    public void AnOfferCarriesItsMappingAndPortStepAndLeavesThemOutWhenUnknown()
+    {
+        byte[] frame = RendezvousCodec.Encode(new RegisterMessage("bob", null, new PeerOffer("u", "p", [], PeerOffer.MappingVariesName, 2), null, null));
+        string json = Encoding.UTF8.GetString(frame.AsSpan(4));
+        json.ShouldContain("\"mapping\":\"varies\"");
+        json.ShouldContain("\"port_step\":2");
+        RendezvousFrame.TryRead(frame, out ReadOnlySpan<byte> payload, out _).ShouldBe(RendezvousFrame.Status.Complete);
+        RendezvousCodec.TryDecode(payload, out RendezvousMessage decoded, out string error).ShouldBeTrue(error);
+        ((RegisterMessage)decoded).Offer!.PortStep.ShouldBe(2);
+
+        string unknown = Encoding.UTF8.GetString(RendezvousCodec.Encode(new RegisterMessage("bob", null, new PeerOffer("u", "p", []), null, null)).AsSpan(4));
+        unknown.ShouldNotContain("port_step");
+        unknown.ShouldNotContain("mapping");
+    }
+
+    [Fact]
     public void WireFormatIsSnakeCaseJsonWithTypeFirst()
     {
         byte[] frame = RendezvousCodec.Encode(new IntroduceMessage("s1", "alice", IceRole.Controlling, new PeerOffer("u", "p", []), "192.0.2.1:5", 3));

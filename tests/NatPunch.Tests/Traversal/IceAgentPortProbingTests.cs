@@ -68,7 +68,7 @@ public sealed class IceAgentPortProbingTests
     }
 
     /// <summary>An agent whose mapping test said <paramref name="oursVaries"/>, given a peer offer saying <paramref name="peerMapping"/>, checks from <see cref="Start"/>.</summary>
-    private static Harness NewHarness(bool oursVaries, string? peerMapping, bool probingOn = true, bool peerHasPublicAddress = true)
+    private static Harness NewHarness(bool oursVaries, string? peerMapping, bool probingOn = true, bool peerHasPublicAddress = true, int? peerPortStep = null)
     {
         var options = IceAgentOptions.Default with { PortProbing = probingOn ? Probing : null };
         var agent = new IceAgent(IceRole.Controlling, IceCredentials.NewRandom(), [Host], [Primary], options, TimeSpan.Zero);
@@ -87,7 +87,7 @@ public sealed class IceAgentPortProbingTests
             candidates.Add(new Candidate(CandidateType.ServerReflexive, PeerPublic, Candidate.ComputePriority(CandidateType.ServerReflexive, 65535), "s1",
                 IPEndPoint.Parse("10.9.0.2:6000")).ToInfo());
         }
-        agent.ApplyRemoteOffer(new PeerOffer(Peer.Ufrag, Peer.Pwd, candidates, peerMapping), Start, Start);
+        agent.ApplyRemoteOffer(new PeerOffer(Peer.Ufrag, Peer.Pwd, candidates, peerMapping, peerPortStep), Start, Start);
         var harness = new Harness { Agent = agent };
         harness.Drain(Start);
         return harness;
@@ -141,6 +141,28 @@ public sealed class IceAgentPortProbingTests
         }
         h.Events.OfType<IceEvent.OpenProbeSockets>().ShouldBeEmpty();
         h.Agent.Probing.ShouldBe(new PortProbingSummary(Probing.Probes, 0));
+    }
+
+    [Theory]
+    [InlineData(2, new[] { 41003, 41004, 41005, 41006 })]
+    [InlineData(-1, new[] { 40998, 40997, 40996, 40995 })]
+    public void WithASmallPortStepThePortsThatComeNextAreProbedFirst(int step, int[] expected)
+    {
+        // The peer's public port toward the server's primary address is 41000, toward its other one 41000 + step.
+        Harness h = NewHarness(oursVaries: false, peerMapping: "varies", peerPortStep: step);
+        h.Agent.PeerPortStep.ShouldBe(step);
+        h.RunUntil(Start + Probing.StartDelay + TimeSpan.FromMilliseconds(35));
+        h.ChecksTo(PeerPublic.Address, except: PeerPublic.Port).Select(p => p.To.Port).Take(4).ShouldBe(expected);
+    }
+
+    [Fact]
+    public void ALargePortStepIsNoSequenceToPredict()
+    {
+        Harness h = NewHarness(oursVaries: false, peerMapping: "varies", peerPortStep: 9000);
+        h.RunUntil(Start + Probing.StartDelay + TimeSpan.FromMilliseconds(95));
+        int[] ports = [.. h.ChecksTo(PeerPublic.Address, except: PeerPublic.Port).Select(p => p.To.Port)];
+        ports.Length.ShouldBe(10);
+        ports.Count(p => p > 50000 && p <= 50010).ShouldBeLessThan(3, "random, not 50001, 50002, …");
     }
 
     [Fact]
