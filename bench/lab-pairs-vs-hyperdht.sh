@@ -4,8 +4,9 @@
 # symmetric NATs included, no relay), the same pairs in one run on a lab of its own.
 #
 # For each pair "SERVER_HOST CLIENT_HOST" and each of ATTEMPTS attempts:
-#   natpunch: listen on SERVER_HOST, connect from CLIENT_HOST; the connector's "connected" event:
-#             path (direct or relay) and elapsed_ms (from the connector's start);
+#   natpunch: listen on SERVER_HOST, connect from CLIENT_HOST with input that lasts HOLD seconds; the
+#             connector's "connected" events: direct (first path, or a later one after the relay: port
+#             probing) or relay, and the milliseconds from the connector's start to the direct path;
 #   hyperdht: serve on SERVER_HOST, send 100 kB from CLIENT_HOST; success when the server received
 #             every byte within TIMEOUT seconds; time from the sender's start to its "connected".
 # The lab's server namespace runs `natpunch server --alt-address` and a 3-node hyperdht testnet;
@@ -18,8 +19,8 @@
 # address; bench/lab-pipe-vs-iperf.sh sidesteps this with a public hyperdht server (open1, PUBLIC=1).
 # So its column says what this testnet lets hyperdht do, not what hyperdht does on the internet.
 #
-# Settings: ATTEMPTS=10 TIMEOUT=30 PAIRS="sym1 port1;port1 sym1;upnp1 sym1;sym1 upnp1;upnp1 port1;port1 cgnat1"
-#           KEEP=dir (keep the logs)
+# Settings: ATTEMPTS=10 TIMEOUT=30 HOLD=12 PAIRS="sym1 port1;port1 sym1;upnp1 sym1;sym1 upnp1;upnp1 port1;port1 cgnat1"
+#           SPREAD=1 (the hyperdht testnet on four addresses) KEEP=dir (keep the logs)
 # Needs root, ip, nft, dotnet, node and npm (the package comes from the npm registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,7 @@ ATTEMPTS=${ATTEMPTS:-10}
 TIMEOUT=${TIMEOUT:-30}
 PAIRS=${PAIRS:-sym1 port1;port1 sym1;upnp1 sym1;sym1 upnp1;upnp1 port1;port1 cgnat1}
 KEEP=${KEEP:-}
+HOLD=${HOLD:-12}
 
 source bench/lab-common.sh
 require_tools ip nft dotnet node npm miniupnpd
@@ -49,7 +51,14 @@ nsx srv timeout 7200 "${natpunch[@]}" server --listen "$server" --alt-address 20
 pids+=($!)
 for _ in $(seq 50); do nsx srv ss -Hlnu | grep -q "203.0.113.11:3479" && break; sleep 0.2; done
 lab upnp on "$prefix" >&2
-nsx srv timeout 7200 node "$work/hyperdht/peer.js" bootstrap 203.0.113.10 49737 >"$work/hyperdht-bootstrap.log" 2>&1 &
+# SPREAD=1: the testnet's nodes on four addresses of the server's namespace (.10, .12, .13, .14).
+if [ "${SPREAD:-0}" = 1 ]; then
+  srv_dev=$(nsx srv ip -o -4 addr show | awk '/203\.0\.113\.10\// {print $2; exit}')
+  for a in 12 13 14; do nsx srv ip addr add "203.0.113.$a/24" dev "$srv_dev"; done
+  nsx srv timeout 7200 node "$work/hyperdht/peer.js" bootstrap 203.0.113.10 49737 203.0.113.12,203.0.113.13,203.0.113.14 >"$work/hyperdht-bootstrap.log" 2>&1 &
+else
+  nsx srv timeout 7200 node "$work/hyperdht/peer.js" bootstrap 203.0.113.10 49737 >"$work/hyperdht-bootstrap.log" 2>&1 &
+fi
 pids+=($!)
 for _ in $(seq 100); do grep -q bootstrap "$work/hyperdht-bootstrap.log" && break; sleep 0.2; done
 
@@ -62,12 +71,22 @@ natpunch_run() {
   nsx "$s" timeout 120 "${natpunch[@]}" listen --server "$server" --id "l$id" --json --timeout "$TIMEOUT" </dev/null >/dev/null 2>"$lerr" &
   local lpid=$!
   for _ in $(seq 300); do grep -q '"registered"' "$lerr" 2>/dev/null && break; sleep 0.1; done
-  nsx "$c" timeout 120 "${natpunch[@]}" connect --server "$server" --id "c$id" --peer "l$id" --json --timeout "$TIMEOUT" </dev/null >/dev/null 2>"$cerr" || true
+  # Input that lasts HOLD seconds, so that a session that starts on the relay can move to a direct
+  # path (port probing) before it ends.
+  (sleep "$HOLD") | nsx "$c" timeout 120 "${natpunch[@]}" connect --server "$server" --id "c$id" --peer "l$id" --json --timeout "$TIMEOUT" >/dev/null 2>"$cerr" || true
   wait "$lpid" 2>/dev/null || true
-  local line
-  line=$(grep '"event":"connected"' "$cerr" | head -1 || true)
-  if [ -z "$line" ]; then echo "fail -"; return; fi
-  sed -E 's/.*"path":"([a-z]+)".*"elapsed_ms":([0-9]+).*/\1 \2/' <<<"$line"
+  local first direct first_ms
+  first=$(grep '"event":"connected"' "$cerr" | head -1 || true)
+  if [ -z "$first" ]; then echo "fail -"; return; fi
+  first_ms=$(sed -E 's/.*"elapsed_ms":([0-9]+).*/\1/' <<<"$first")
+  if grep -q '"path":"direct"' <<<"$first"; then echo "direct $first_ms"; return; fi
+  # A later direct path: its elapsed_ms counts from the relayed one.
+  direct=$(grep '"event":"connected"' "$cerr" | grep '"path":"direct"' | head -1 || true)
+  if [ -n "$direct" ]; then
+    echo "relay>direct $((first_ms + $(sed -E 's/.*"elapsed_ms":([0-9]+).*/\1/' <<<"$direct")))"
+  else
+    echo "relay $first_ms"
+  fi
 }
 
 # hyperdht_run SERVER CLIENT TAG: prints "ok SECONDS_TO_CONNECT" or "fail -".
@@ -103,7 +122,7 @@ for pair in "${pairs[@]}"; do
   : >"$work/np-ms" ; : >"$work/hd-ms"
   for i in $(seq "$ATTEMPTS"); do
     read -r path ms < <(natpunch_run "$s" "$c" "$s-$c-$i")
-    case $path in direct) direct=$((direct + 1)) ;; relay) relay=$((relay + 1)) ;; *) failed=$((failed + 1)) ;; esac
+    case $path in direct | relay\>direct) direct=$((direct + 1)) ;; relay) relay=$((relay + 1)) ;; *) failed=$((failed + 1)) ;; esac
     [ "$ms" != - ] && echo "$ms" >>"$work/np-ms"
     read -r ok hms < <(hyperdht_run "$s" "$c" "$s-$c-$i")
     if [ "$ok" = ok ]; then hd_ok=$((hd_ok + 1)); echo "$hms" >>"$work/hd-ms"; fi

@@ -1,5 +1,7 @@
 // hyperdht as a yardstick for NatPunch's goodput (bench/lab-pipe-vs-iperf.sh). Three roles, each a process:
-//   node peer.js bootstrap HOST PORT         a 3-node DHT testnet on HOST (the lab's server), first node on PORT
+//   node peer.js bootstrap HOST PORT [MORE]  a 3-node DHT testnet on HOST (the lab's server), first node on PORT;
+//                                            with MORE (comma-separated addresses) one more node bound to each of
+//                                            them instead, so that peers hear from nodes on several addresses
 //   node peer.js serve HOST:PORT SEED BYTES   listen with the key pair of SEED (64 hex); once BYTES arrived,
 //                                            print {"bytes","seconds","mbit"} (first byte to last) and exit
 //   node peer.js send HOST:PORT SEED BYTES    connect to the server of SEED (hole-punched as hyperdht does it), send BYTES, wait for the server to close
@@ -19,6 +21,17 @@ function bootstrapOf (hostPort) {
 }
 
 async function main () {
+  if (role === 'bootstrap' && c) {
+    const bootstrap = [{ host: a, port: Number(b) }]
+    const first = new DHT({ ephemeral: false, firewalled: false, bootstrap: [], host: a, port: Number(b) })
+    await first.fullyBootstrapped()
+    for (const host of c.split(',')) {
+      const node = new DHT({ ephemeral: false, firewalled: false, bootstrap, host, port: Number(b) })
+      await node.fullyBootstrapped()
+    }
+    console.log(JSON.stringify({ bootstrap, nodes: [a, ...c.split(',')] }))
+    return // the nodes keep the process alive
+  }
   if (role === 'bootstrap') {
     const testnet = await createTestnet(3, { host: a, port: Number(b) })
     console.log(JSON.stringify({ bootstrap: testnet.bootstrap }))

@@ -16,9 +16,6 @@ internal sealed partial class PeerLink
     // Remote endpoint → the extra socket that last heard a STUN message from it.
     private readonly ConcurrentDictionary<IPEndPoint, Socket> _routes = new();
 
-    /// <summary>Extra sockets open now (port probing).</summary>
-    public int ProbeSocketsOpen => _probeSockets.Count;
-
     /// <summary>One extra socket: its datagrams go where the main socket's go, and mark the route.</summary>
     private sealed class ProbeSocket(PeerLink link, Socket socket) : ILinkDatagramReceiver
     {

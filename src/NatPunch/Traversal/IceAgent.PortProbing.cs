@@ -19,59 +19,17 @@ public sealed partial class IceAgent
     private TimeSpan _nextProbeAt;
     private TimeSpan _probingEndsAt;
     private bool _probeSocketsDoneReported;
+    private bool _probingOver;
     private readonly HashSet<int> _probedPorts = [];
     // Ports to probe before random ones, nearest first (port prediction).
     private readonly Queue<int> _predictedPorts = new();
+    private readonly Dictionary<TransactionId, (IPEndPoint To, TimeSpan SentAt)> _probes = [];
 
     /// <summary>A step larger than this is taken for a random allocation, not a sequence.</summary>
     private const int MaxPredictableStep = 64;
 
     /// <summary>The peer's <see cref="MappingPortStep"/> (from its offer), when its mapping varies.</summary>
     public int? PeerPortStep { get; private set; }
-
-    /// <summary>
-    /// RFC 4787 §4.2.1: a NAT that allocates ports in sequence, or preserves the internal port and
-    /// takes the next free one, gave the peer port P toward the server's primary address and P + step
-    /// toward its other address; its mappings toward us (the peer's socket, then its extra sockets)
-    /// come next. Probed first: <see cref="PortProbingOptions.PredictedPorts"/> ports past P + step,
-    /// one at a time in the step's direction (other users of a carrier NAT take ports in between).
-    /// </summary>
-    private void PredictPorts(int peerPort, PortProbingOptions options)
-    {
-        if (PeerPortStep is not { } step || step == 0 || Math.Abs(step) > MaxPredictableStep)
-        {
-            return;
-        }
-        int direction = Math.Sign(step);
-        for (int i = 1; i <= options.PredictedPorts; i++)
-        {
-            int port = peerPort + step + direction * i;
-            if (port >= options.LowestPort && port <= 65535)
-            {
-                _predictedPorts.Enqueue(port);
-            }
-        }
-    }
-
-    /// <summary>The next port to probe: a predicted one, else a random one not probed yet.</summary>
-    private int NextProbePort(PortProbingOptions options)
-    {
-        while (_predictedPorts.TryDequeue(out int predicted))
-        {
-            if (_probedPorts.Add(predicted))
-            {
-                return predicted;
-            }
-        }
-        int port;
-        do
-        {
-            port = Random.Shared.Next(options.LowestPort, 65536);
-        }
-        while (!_probedPorts.Add(port));
-        return port;
-    }
-    private readonly Dictionary<TransactionId, (IPEndPoint To, TimeSpan SentAt)> _probes = [];
 
     /// <summary>Probes sent to the peer's ports (we are the side whose mapping is fixed).</summary>
     public int ProbesSent { get; private set; }
@@ -93,8 +51,6 @@ public sealed partial class IceAgent
         ProbingRole.Prober or ProbingRole.Opener when ProbeHit is null => "; port probing found no port",
         _ => "",
     };
-
-    private bool _probingOver;
 
     private bool DirectPathSelected => SelectedPair is { IsRelayed: false };
 
@@ -211,6 +167,49 @@ public sealed partial class IceAgent
             ProbesSent++;
             _nextProbeAt += interval;
         }
+    }
+
+    /// <summary>
+    /// RFC 4787 §4.2.1: a NAT that allocates ports in sequence, or preserves the internal port and
+    /// takes the next free one, gave the peer port P toward the server's primary address and P + step
+    /// toward its other address; its mappings toward us (the peer's socket, then its extra sockets)
+    /// come next. Probed first: <see cref="PortProbingOptions.PredictedPorts"/> ports past P + step,
+    /// one at a time in the step's direction (other users of a carrier NAT take ports in between).
+    /// </summary>
+    private void PredictPorts(int peerPort, PortProbingOptions options)
+    {
+        if (PeerPortStep is not { } step || step == 0 || Math.Abs(step) > MaxPredictableStep)
+        {
+            return;
+        }
+        int direction = Math.Sign(step);
+        for (int i = 1; i <= options.PredictedPorts; i++)
+        {
+            int port = peerPort + step + direction * i;
+            if (port >= options.LowestPort && port <= 65535)
+            {
+                _predictedPorts.Enqueue(port);
+            }
+        }
+    }
+
+    /// <summary>The next port to probe: a predicted one, else a random one not probed yet.</summary>
+    private int NextProbePort(PortProbingOptions options)
+    {
+        while (_predictedPorts.TryDequeue(out int predicted))
+        {
+            if (_probedPorts.Add(predicted))
+            {
+                return predicted;
+            }
+        }
+        int port;
+        do
+        {
+            port = Random.Shared.Next(options.LowestPort, 65536);
+        }
+        while (!_probedPorts.Add(port));
+        return port;
     }
 
     /// <summary>
