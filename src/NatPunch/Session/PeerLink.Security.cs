@@ -197,9 +197,10 @@ internal sealed partial class PeerLink
             {
                 target.From.SendTo(frame, SocketFlags.None, target.Address);
             }
-            catch (SocketException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
-                // A full buffer or an ICMP error on a dying path: the stream retransmits.
+                // A full buffer or an ICMP error on a dying path, or an extra socket of port probing
+                // closed since the path moved: the stream retransmits.
             }
             return;
         }

@@ -362,7 +362,7 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
         {
             SocketFor(transmit.To).SendTo(transmit.Payload.Span, SocketFlags.None, transmit.To);
         }
-        catch (SocketException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             // Unreachable candidates (no route) are normal; the check simply fails.
         }
