@@ -38,7 +38,10 @@ internal sealed class IntroductionScenario
         SameNat = sameNat;
         Stun = Simulator.AddStunServer(link: LinkConditions.WithLatency(ServerLatency));
         Server = new RendezvousServerNode(Simulator, Stun.Host, rendezvous ?? RendezvousOptions.Default, Log);
-        options ??= IceAgentOptions.Default;
+        // Port probing off: a simulated peer has one socket and opens no extra ones, so a symmetric
+        // pair would connect only when a random probe hits that one socket's mapping (1,500 probes
+        // in 64,512 ports: a lottery in the tables). Prediction has its own tests (PortPredictionInVirtualNetworkTests).
+        options = (options ?? IceAgentOptions.Default) with { PortProbing = null };
         LinkConditions hostLink = (impairment ?? LinkConditions.Perfect) with { Latency = HostLatency };
 
         NatRouter listenerRouter = Simulator.AddNatRouter(listenerNat, "nat-listener", link: LinkConditions.WithLatency(ListenerWanLatency));

@@ -10,8 +10,9 @@ namespace NatPunch.Tests.VirtualNetwork;
 /// port-restricted cone, in both roles. The symmetric side's mapping test shows a small step between
 /// its ports toward the STUN server's two addresses; its offer carries it, and the other side probes
 /// the ports that come next before any random one, so the pair connects directly with a handful of
-/// probes, on the one socket each peer has here. A symmetric NAT with random ports offers no step
-/// and, with one socket (the simulation's driver opens no extra ones), stays unconnected.
+/// probes, on the one socket each peer has here. A symmetric NAT with random ports offers no
+/// predictable step: probing runs at random, against one socket (the simulation's driver opens no
+/// extra ones).
 /// </summary>
 public class PortPredictionInVirtualNetworkTests
 {
@@ -92,10 +93,11 @@ public class PortPredictionInVirtualNetworkTests
     [Fact]
     public void ASymmetricNatWithRandomPortsGivesNoStepToPredict()
     {
-        var (sim, sym, cone) = Connect(NatBehavior.Symmetric, symmetricControls: true, seed: 1);
+        var (_, sym, cone) = Connect(NatBehavior.Symmetric, symmetricControls: true, seed: 1);
         sym.Agent.MappingVaries.ShouldBe(true);
         Math.Abs(sym.Agent.MappingPortStep ?? 0).ShouldBeGreaterThan(64, "random ports: a step, but no predictable one");
-        cone.Agent.SelectedPair.ShouldBeNull(sim.Trace!.Tail(20));
-        cone.Agent.ProbesSent.ShouldBeGreaterThan(0, "probing ran (at random)");
+        cone.Agent.PeerPortStep.ShouldBe(sym.Agent.MappingPortStep);
+        // Probing runs at random (a random probe may even hit the one socket's mapping: not asserted either way).
+        cone.Agent.ProbesSent.ShouldBeGreaterThan(0);
     }
 }
