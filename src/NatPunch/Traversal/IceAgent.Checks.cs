@@ -179,7 +179,11 @@ public sealed partial class IceAgent
         }
         if (SelectedPair is { } selected && !CouldUpgrade(selected, pair))
         {
-            return; // a consent check from the peer: answered above, nothing more to do
+            if (pair == selected)
+            {
+                ConsentCheckReceived(now); // the peer's consent check: answered above, and it stands for ours
+            }
+            return;
         }
         // RFC 8445 §7.3.1.4 triggered check: our answer might be lost in our own NAT, but a check of
         // ours to this address opens our NAT for it.

@@ -61,6 +61,24 @@ public sealed partial class IceAgent
         }
     }
 
+    /// <summary>
+    /// The peer sent a consent check on the selected pair, signed with our password: it is there and
+    /// wants our traffic, which is what our own check would find out, so it counts as consent and
+    /// ours waits another interval. Between two NatPunch peers only the side whose timer fires first
+    /// checks (one request and one answer per interval instead of two each, which is what an idle
+    /// session costs). If our answers stop reaching the peer, its checks go unanswered, it declares
+    /// the path dead and restarts the session, and its checks stop: then ours run again.
+    /// </summary>
+    private void ConsentCheckReceived(TimeSpan now)
+    {
+        if (_consentLost || _nextConsentAt is null)
+        {
+            return;
+        }
+        _lastConsent = now;
+        _nextConsentAt = now + JitteredConsentInterval();
+    }
+
     /// <summary>RFC 7675 §5.1: the interval is randomized between 0.8 and 1.2 times the base.</summary>
     private TimeSpan JitteredConsentInterval() => _options.ConsentInterval * (0.8 + 0.4 * Random.Shared.NextDouble());
 }
