@@ -165,4 +165,48 @@ public class IceAgentDirectTests
         IceEvent.ConsentLost lost = Events(alice).OfType<IceEvent.ConsentLost>().ShouldHaveSingleItem();
         lost.Silence.ShouldBeGreaterThanOrEqualTo(TimeSpan.FromSeconds(4));
     }
+    /// <summary>
+    /// Between two agents only the one whose timer fires first checks consent: the other takes the
+    /// peer's check for consent and waits another interval. About one check and one answer per
+    /// interval (the earlier of two jittered timers, 4.7 s on average at 5 s), not two of each.
+    /// </summary>
+    [Fact]
+    public void AnIdleSessionExchangesOneConsentCheckPerIntervalNotOneEachWay()
+    {
+        var (alice, bob) = Pair();
+        alice.StartChecks(TimeSpan.Zero);
+        bob.StartChecks(TimeSpan.Zero);
+        var wire = new Wire(alice, bob);
+        wire.RunUntil(() => alice.SelectedPair is not null && bob.SelectedPair is not null, TimeSpan.FromSeconds(5));
+        int sent = 0;
+        wire.Drop = (_, _) => { sent++; return false; };
+        TimeSpan from = wire.Now;
+        wire.RunUntil(() => false, from + TimeSpan.FromSeconds(120));
+        // 120 s: about 26 exchanges of two datagrams; one check each way every 5 s would be 96 datagrams.
+        sent.ShouldBeInRange(40, 64);
+        Events(alice).OfType<IceEvent.ConsentLost>().ShouldBeEmpty();
+        Events(bob).OfType<IceEvent.ConsentLost>().ShouldBeEmpty();
+        (wire.Now - alice.LastConsent).ShouldBeLessThan(TimeSpan.FromSeconds(7));
+        (wire.Now - bob.LastConsent).ShouldBeLessThan(TimeSpan.FromSeconds(7));
+    }
+
+    /// <summary>
+    /// When only one direction dies, the side whose checks go unanswered loses consent; it stops
+    /// checking, so the other's checks resume and it loses consent too (each then restarts).
+    /// </summary>
+    [Fact]
+    public void WhenOneDirectionDiesBothSidesStillLoseConsent()
+    {
+        var options = IceAgentOptions.Default with { ConsentInterval = TimeSpan.FromSeconds(1), ConsentTimeout = TimeSpan.FromSeconds(4) };
+        var (alice, bob) = Pair(options);
+        alice.StartChecks(TimeSpan.Zero);
+        bob.StartChecks(TimeSpan.Zero);
+        var wire = new Wire(alice, bob);
+        wire.RunUntil(() => alice.SelectedPair is not null && bob.SelectedPair is not null, TimeSpan.FromSeconds(5));
+        wire.Drop = (from, _) => from.Equals(BobHost); // Bob's datagrams no longer reach Alice
+        TimeSpan diedAt = wire.Now;
+        wire.RunUntil(() => false, diedAt + TimeSpan.FromSeconds(15));
+        Events(alice).OfType<IceEvent.ConsentLost>().ShouldHaveSingleItem();
+        Events(bob).OfType<IceEvent.ConsentLost>().ShouldHaveSingleItem();
+    }
 }
