@@ -9,18 +9,17 @@
 #             probing) or relay, and the milliseconds from the connector's start to the direct path;
 #   hyperdht: serve on SERVER_HOST, send 100 kB from CLIENT_HOST; success when the server received
 #             every byte within TIMEOUT seconds; time from the sender's start to its "connected".
-# The lab's server namespace runs `natpunch server --alt-address` and a 3-node hyperdht testnet;
+# The lab's server namespace runs `natpunch server --alt-address` and a 4-node hyperdht testnet;
 # miniupnpd runs on the upnp router (lab.sh upnp on), so upnp hosts have port mapping (natpunch
 # asks for it; hyperdht does not).
 #
-# Known limit (2026-12-07): in this lab hyperdht aborted every hole punch (HOLEPUNCH_ABORTED), even
-# between two port-restricted cones (port1 <- cgnat1) that natpunch punches every time. Its NAT
-# classification learns from the DHT nodes that answer it, and the 3-node testnet sits on one
-# address; bench/lab-pipe-vs-iperf.sh sidesteps this with a public hyperdht server (open1, PUBLIC=1).
-# So its column says what this testnet lets hyperdht do, not what hyperdht does on the internet.
+# The hyperdht testnet's nodes sit on four addresses of the server's namespace (.10, .12, .13, .14):
+# hyperdht learns its NAT from the nodes that answer it, and with a 3-node testnet on one address
+# (SPREAD=0) it aborted every hole punch (HOLEPUNCH_ABORTED), even between two port-restricted
+# cones; spread out, it punches them all (docs/lab-results.md §8).
 #
 # Settings: ATTEMPTS=10 TIMEOUT=30 HOLD=12 PAIRS="sym1 port1;port1 sym1;upnp1 sym1;sym1 upnp1;upnp1 port1;port1 cgnat1"
-#           SPREAD=1 (the hyperdht testnet on four addresses) KEEP=dir (keep the logs)
+#           SPREAD=1 (0: the testnet on one address) KEEP=dir (keep the logs)
 # Needs root, ip, nft, dotnet, node and npm (the package comes from the npm registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,8 +50,8 @@ nsx srv timeout 7200 "${natpunch[@]}" server --listen "$server" --alt-address 20
 pids+=($!)
 for _ in $(seq 50); do nsx srv ss -Hlnu | grep -q "203.0.113.11:3479" && break; sleep 0.2; done
 lab upnp on "$prefix" >&2
-# SPREAD=1: the testnet's nodes on four addresses of the server's namespace (.10, .12, .13, .14).
-if [ "${SPREAD:-0}" = 1 ]; then
+# SPREAD=1 (the default): the testnet's nodes on four addresses of the server's namespace.
+if [ "${SPREAD:-1}" = 1 ]; then
   srv_dev=$(nsx srv ip -o -4 addr show | awk '/203\.0\.113\.10\// {print $2; exit}')
   for a in 12 13 14; do nsx srv ip addr add "203.0.113.$a/24" dev "$srv_dev"; done
   nsx srv timeout 7200 node "$work/hyperdht/peer.js" bootstrap 203.0.113.10 49737 203.0.113.12,203.0.113.13,203.0.113.14 >"$work/hyperdht-bootstrap.log" 2>&1 &
