@@ -92,7 +92,7 @@ public sealed class PortProbingTests(LabFixture lab, TransferFiles files) : ICla
             int pairDirect = 0;
             for (int i = 0; i < attempts; i++)
             {
-                Attempt result = await RunAttemptAsync(Site.Parse(listener), Site.Parse(connector));
+                PairAttempt result = await PairAttempt.RunAsync(lab, files, Site.Parse(listener), Site.Parse(connector), DirectWithin);
                 total++;
                 firstPaths.Add(result.FirstPath);
                 probes.Add(result.Probes);
@@ -105,7 +105,7 @@ public sealed class PortProbingTests(LabFixture lab, TransferFiles files) : ICla
                 }
                 else
                 {
-                    failures.Add($"{listener} <- {connector}: {result.Failure}");
+                    failures.Add($"{listener} <- {connector}: no direct path within {DirectWithin.TotalSeconds:0} s on both ends\n{result.Diagnostics}");
                 }
             }
             double[] sorted = [.. seconds.Order()];
@@ -125,61 +125,16 @@ public sealed class PortProbingTests(LabFixture lab, TransferFiles files) : ICla
         return string.Create(CultureInfo.InvariantCulture, $"{sorted[sorted.Length / 2]} ({sorted[^1]})");
     }
 
-    /// <param name="ToDirect">From the connector's introduction to the later of both ends' direct <c>connected</c> events; null if either end never got there.</param>
-    private sealed record Attempt(string FirstPath, TimeSpan? ToDirect, long Probes, long Sockets, string Failure);
-
-    private async Task<Attempt> RunAttemptAsync(Site listener, Site connector)
-    {
-        await using PipeRun run = await StartAsync(listener, connector, []);
-        PeerEvent? introduced = await run.Connector!.WaitForEventAsync("introduced", TimeSpan.FromSeconds(60));
-        if (introduced is null)
-        {
-            return new Attempt("-", null, 0, 0, $"no introduction within 60 s\n{run.Diagnostics()}");
-        }
-        TimeSpan deadline = introduced.At + DirectWithin + TimeSpan.FromSeconds(2);
-        PeerEvent? connectorDirect = null, listenerDirect = null;
-        while (run.Clock.Elapsed < deadline && (connectorDirect is null || listenerDirect is null))
-        {
-            await Task.Delay(100);
-            connectorDirect ??= run.Connector.EventsNamed("connected").FirstOrDefault(e => e.String("path") == "direct");
-            listenerDirect ??= run.Listener!.EventsNamed("connected").FirstOrDefault(e => e.String("path") == "direct");
-            if (run.Connector.HasExited || run.Listener!.HasExited)
-            {
-                break;
-            }
-        }
-        IReadOnlyList<PeerEvent> connected = [.. run.Connector.EventsNamed("connected"), .. run.Listener!.EventsNamed("connected")];
-        string firstPath = run.Connector.EventsNamed("connected").FirstOrDefault()?.String("path") ?? "none";
-        long probes = connected.Select(e => e.Long("probes") ?? 0).DefaultIfEmpty(0).Max();
-        long sockets = connected.Select(e => e.Long("probe_sockets") ?? 0).DefaultIfEmpty(0).Max();
-        if (connectorDirect is null || listenerDirect is null)
-        {
-            return new Attempt(firstPath, null, probes, sockets, $"no direct path on {(connectorDirect is null ? "the connector" : "the listener")}\n{run.Diagnostics()}");
-        }
-        TimeSpan later = connectorDirect.At > listenerDirect.At ? connectorDirect.At : listenerDirect.At;
-        return new Attempt(firstPath, later - introduced.At, probes, sockets, $"direct only after {(later - introduced.At).TotalSeconds:0.0} s\n{run.Diagnostics()}");
-    }
-
     /// <summary>Both ends fed 2 MB at 100 KB/s, so the session outlives the probing.</summary>
     private Task<PipeRun> StartAsync(Site listener, Site connector, string[] arguments) =>
         PipeRun.StartAsync(lab, listener, connector, new PipeRunOptions
         {
             WorkDirectory = files.Directory.FullName,
             TimeoutSeconds = 30,
-            ListenerInput = SlowInput,
-            ConnectorInput = SlowInput,
+            ListenerInput = PairAttempt.SlowInput(files),
+            ConnectorInput = PairAttempt.SlowInput(files),
             BytesPerSecond = 100_000,
             ListenerArguments = arguments,
             ConnectorArguments = arguments,
         });
-
-    private string SlowInput => _slowInput ??= WriteSlowInput();
-    private string? _slowInput;
-
-    private string WriteSlowInput()
-    {
-        string path = Path.Combine(files.Directory.FullName, "probing-input.bin");
-        File.WriteAllBytes(path, new byte[2_000_000]);
-        return path;
-    }
 }
