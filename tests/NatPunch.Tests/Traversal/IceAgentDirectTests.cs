@@ -69,6 +69,22 @@ public class IceAgentDirectTests
         return (alice, bob);
     }
 
+    private static readonly IceAgentOptions ShortConsent =
+        IceAgentOptions.Default with { ConsentInterval = TimeSpan.FromSeconds(1), ConsentTimeout = TimeSpan.FromSeconds(4) };
+
+    /// <summary>Two agents that checked from time 0 and both selected their pair.</summary>
+    private static (IceAgent Alice, IceAgent Bob, Wire Wire) Connected(IceAgentOptions options)
+    {
+        var (alice, bob) = Pair(options);
+        alice.StartChecks(TimeSpan.Zero);
+        bob.StartChecks(TimeSpan.Zero);
+        var wire = new Wire(alice, bob);
+        wire.RunUntil(() => alice.SelectedPair is not null && bob.SelectedPair is not null, TimeSpan.FromSeconds(5));
+        alice.SelectedPair.ShouldNotBeNull();
+        bob.SelectedPair.ShouldNotBeNull();
+        return (alice, bob, wire);
+    }
+
     private static void Exchange(IceAgent from, IceAgent to)
     {
         PeerOffer offer = from.CreateOffer();
@@ -148,12 +164,7 @@ public class IceAgentDirectTests
     [Fact]
     public void ConsentLossIsReportedAfterTheConsentTimeout()
     {
-        var options = IceAgentOptions.Default with { ConsentInterval = TimeSpan.FromSeconds(1), ConsentTimeout = TimeSpan.FromSeconds(4) };
-        var (alice, bob) = Pair(options);
-        alice.StartChecks(TimeSpan.Zero);
-        bob.StartChecks(TimeSpan.Zero);
-        var wire = new Wire(alice, bob);
-        wire.RunUntil(() => alice.SelectedPair is not null && bob.SelectedPair is not null, TimeSpan.FromSeconds(5));
+        var (alice, bob, wire) = Connected(ShortConsent);
         TimeSpan connectedAt = wire.Now;
         // Healthy path: consent keeps being renewed.
         wire.RunUntil(() => false, connectedAt + TimeSpan.FromSeconds(10));
@@ -173,11 +184,7 @@ public class IceAgentDirectTests
     [Fact]
     public void AnIdleSessionExchangesOneConsentCheckPerIntervalNotOneEachWay()
     {
-        var (alice, bob) = Pair();
-        alice.StartChecks(TimeSpan.Zero);
-        bob.StartChecks(TimeSpan.Zero);
-        var wire = new Wire(alice, bob);
-        wire.RunUntil(() => alice.SelectedPair is not null && bob.SelectedPair is not null, TimeSpan.FromSeconds(5));
+        var (alice, bob, wire) = Connected(IceAgentOptions.Default);
         int sent = 0;
         wire.Drop = (_, _) => { sent++; return false; };
         TimeSpan from = wire.Now;
@@ -197,12 +204,7 @@ public class IceAgentDirectTests
     [Fact]
     public void WhenOneDirectionDiesBothSidesStillLoseConsent()
     {
-        var options = IceAgentOptions.Default with { ConsentInterval = TimeSpan.FromSeconds(1), ConsentTimeout = TimeSpan.FromSeconds(4) };
-        var (alice, bob) = Pair(options);
-        alice.StartChecks(TimeSpan.Zero);
-        bob.StartChecks(TimeSpan.Zero);
-        var wire = new Wire(alice, bob);
-        wire.RunUntil(() => alice.SelectedPair is not null && bob.SelectedPair is not null, TimeSpan.FromSeconds(5));
+        var (alice, bob, wire) = Connected(ShortConsent);
         wire.Drop = (from, _) => from.Equals(BobHost); // Bob's datagrams no longer reach Alice
         TimeSpan diedAt = wire.Now;
         wire.RunUntil(() => false, diedAt + TimeSpan.FromSeconds(15));

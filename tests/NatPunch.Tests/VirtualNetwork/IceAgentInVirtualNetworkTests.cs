@@ -11,40 +11,24 @@ namespace NatPunch.Tests.VirtualNetwork;
 /// </summary>
 public class IceAgentInVirtualNetworkTests
 {
-    private sealed record Peer(NatRouter Nat, VirtualSocket Socket, IceAgent Agent);
-
-    private static Peer AddPeer(Simulator sim, NatBehavior behavior, string name, StunServerNode stun, IceRole role)
-    {
-        NatRouter nat = sim.AddNatRouter(behavior, $"nat-{name}", link: new LinkConditions
-        {
-            Latency = TimeSpan.FromMilliseconds(20),
-            Jitter = TimeSpan.FromMilliseconds(5),
-        });
-        VirtualSocket socket = nat.AddHost(name, link: LinkConditions.WithLatency(1)).Bind(5000);
-        var agent = new IceAgent(role, IceCredentials.NewRandom(), [socket.SourceEndPoint], [stun.Primary],
-            IceAgentOptions.Default, sim.Now, tieBreaker: (ulong)sim.Random.NextInt64());
-        socket.Attach(agent);
-        return new Peer(nat, socket, agent);
-    }
-
-    private static void SendOffer(Peer from, Peer to, TimeSpan now)
+    private static void SendOffer(SimulatedAgent from, SimulatedAgent to, TimeSpan now)
     {
         PeerOffer offer = from.Agent.CreateOffer();
         to.Agent.SetRemoteCredentials(new IceCredentials(offer.Ufrag, offer.Pwd));
         to.Agent.AddRemoteCandidates(offer.Candidates.Select(c => { Candidate.TryFromInfo(c, out Candidate parsed).ShouldBeTrue(); return parsed; }), now);
     }
 
-    private static (Simulator Sim, Peer Alice, Peer Bob) Connect(NatBehavior aliceNat, NatBehavior bobNat, TimeSpan limit)
+    private static (Simulator Sim, SimulatedAgent Alice, SimulatedAgent Bob) Connect(NatBehavior aliceNat, NatBehavior bobNat, TimeSpan limit)
     {
         var sim = new Simulator(seed: 5, trace: true);
         StunServerNode stun = sim.AddStunServer();
-        Peer alice = AddPeer(sim, aliceNat, "alice", stun, IceRole.Controlling);
-        Peer bob = AddPeer(sim, bobNat, "bob", stun, IceRole.Controlled);
+        SimulatedAgent alice = SimulatedAgent.Add(sim, aliceNat, "alice", stun, IceRole.Controlling);
+        SimulatedAgent bob = SimulatedAgent.Add(sim, bobNat, "bob", stun, IceRole.Controlled);
         sim.RunUntil(() => alice.Agent.GatheringComplete && bob.Agent.GatheringComplete, TimeSpan.FromSeconds(5)).ShouldBeTrue();
 
         SendOffer(alice, bob, sim.Now);
         SendOffer(bob, alice, sim.Now);
-        foreach (Peer peer in new[] { alice, bob })
+        foreach (SimulatedAgent peer in new[] { alice, bob })
         {
             peer.Agent.StartChecks(sim.Now);
             peer.Socket.Poll(); // changed from outside the simulation: let the binding re-read its wake-up

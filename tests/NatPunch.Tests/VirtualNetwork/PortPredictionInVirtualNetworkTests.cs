@@ -16,31 +16,15 @@ namespace NatPunch.Tests.VirtualNetwork;
 /// </summary>
 public class PortPredictionInVirtualNetworkTests
 {
-    private sealed record Peer(NatRouter Nat, VirtualSocket Socket, IceAgent Agent);
-
     private static readonly NatBehavior SequentialSymmetric = NatBehavior.Symmetric with { Name = "SequentialSymmetric", PortAssignment = PortAssignment.Sequential };
     private static readonly NatBehavior PreservingSymmetric = NatBehavior.Symmetric with { Name = "PreservingSymmetric", PortAssignment = PortAssignment.Preservation };
 
-    private static Peer AddPeer(Simulator sim, NatBehavior behavior, string name, StunServerNode stun, IceRole role)
-    {
-        NatRouter nat = sim.AddNatRouter(behavior, $"nat-{name}", link: new LinkConditions
-        {
-            Latency = TimeSpan.FromMilliseconds(20),
-            Jitter = TimeSpan.FromMilliseconds(5),
-        });
-        VirtualSocket socket = nat.AddHost(name, link: LinkConditions.WithLatency(1)).Bind(5000);
-        var agent = new IceAgent(role, IceCredentials.NewRandom(), [socket.SourceEndPoint], [stun.Primary],
-            IceAgentOptions.Default, sim.Now, tieBreaker: (ulong)sim.Random.NextInt64());
-        socket.Attach(agent);
-        return new Peer(nat, socket, agent);
-    }
-
-    private static (Simulator Sim, Peer Symmetric, Peer Cone) Connect(NatBehavior symmetric, bool symmetricControls, int seed)
+    private static (Simulator Sim, SimulatedAgent Symmetric, SimulatedAgent Cone) Connect(NatBehavior symmetric, bool symmetricControls, int seed)
     {
         var sim = new Simulator(seed, trace: true);
         StunServerNode stun = sim.AddStunServer();
-        Peer sym = AddPeer(sim, symmetric, "sym", stun, symmetricControls ? IceRole.Controlling : IceRole.Controlled);
-        Peer cone = AddPeer(sim, NatBehavior.PortRestrictedCone, "cone", stun, symmetricControls ? IceRole.Controlled : IceRole.Controlling);
+        SimulatedAgent sym = SimulatedAgent.Add(sim, symmetric, "sym", stun, symmetricControls ? IceRole.Controlling : IceRole.Controlled);
+        SimulatedAgent cone = SimulatedAgent.Add(sim, NatBehavior.PortRestrictedCone, "cone", stun, symmetricControls ? IceRole.Controlled : IceRole.Controlling);
         sim.RunUntil(() => sym.Agent.GatheringComplete && cone.Agent.GatheringComplete, TimeSpan.FromSeconds(5)).ShouldBeTrue();
         PeerOffer symOffer = sym.Agent.CreateOffer(), coneOffer = cone.Agent.CreateOffer();
         sym.Agent.ApplyRemoteOffer(coneOffer, sim.Now, sim.Now);
