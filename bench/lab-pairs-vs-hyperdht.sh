@@ -39,9 +39,7 @@ echo "== building Release" >&2
 dotnet build -c Release src/NatPunch.Cli -nologo -v q -clp:ErrorsOnly >&2
 natpunch=(dotnet "$repo/src/NatPunch.Cli/bin/Release/net10.0/natpunch.dll")
 
-echo "== npm install hyperdht" >&2
-mkdir -p "$work/hyperdht" && cp bench/hyperdht/package.json bench/hyperdht/peer.js "$work/hyperdht/"
-(cd "$work/hyperdht" && npm install --no-audit --no-fund --loglevel=error >&2)
+bench/hyperdht/install.sh "$work/hyperdht"
 
 echo "== lab $prefix" >&2
 lab up "$prefix" >&2

@@ -26,8 +26,7 @@ trap cleanup EXIT
 
 dotnet build -c Release src/NatPunch.Cli -nologo -v q -clp:ErrorsOnly >&2
 natpunch=(dotnet "$PWD/src/NatPunch.Cli/bin/Release/net10.0/natpunch.dll")
-mkdir -p "$work/hyperdht" && cp bench/hyperdht/package.json bench/hyperdht/peer.js "$work/hyperdht/"
-(cd "$work/hyperdht" && npm install --no-audit --no-fund --loglevel=error >&2)
+bench/hyperdht/install.sh "$work/hyperdht"
 export XDG_CONFIG_HOME=$work/config
 port=$((20000 + RANDOM % 20000)); dhtport=$((port + 1))
 "${natpunch[@]}" server --listen 127.0.0.1:$port >"$work/server.log" 2>&1 & pids+=($!)
