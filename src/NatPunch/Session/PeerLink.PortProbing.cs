@@ -123,16 +123,19 @@ internal sealed partial class PeerLink
     }
 
     /// <summary>Closes the extra sockets, except the ones the data path (or the one being validated) sends from.</summary>
-    private void CloseUnusedProbeSockets()
+    private void CloseUnusedProbeSockets() => CloseProbeSockets(_dataTarget?.From, _pendingTarget?.From);
+
+    private void CloseAllProbeSockets() => CloseProbeSockets(null, null);
+
+    private void CloseProbeSockets(Socket? keep, Socket? alsoKeep)
     {
         if (_probeSockets.IsEmpty)
         {
             return;
         }
-        Socket? used = _dataTarget?.From, pending = _pendingTarget?.From;
         foreach (ProbeSocket probe in _probeSockets.Values)
         {
-            if (probe.Socket != used && probe.Socket != pending && _probeSockets.TryRemove(probe.Socket, out _))
+            if (probe.Socket != keep && probe.Socket != alsoKeep && _probeSockets.TryRemove(probe.Socket, out _))
             {
                 probe.Close();
             }
@@ -144,17 +147,5 @@ internal sealed partial class PeerLink
                 _routes.TryRemove(route);
             }
         }
-    }
-
-    private void CloseAllProbeSockets()
-    {
-        foreach (ProbeSocket probe in _probeSockets.Values)
-        {
-            if (_probeSockets.TryRemove(probe.Socket, out _))
-            {
-                probe.Close();
-            }
-        }
-        _routes.Clear();
     }
 }

@@ -73,9 +73,10 @@ public class IceAgentDirectTests
         IceAgentOptions.Default with { ConsentInterval = TimeSpan.FromSeconds(1), ConsentTimeout = TimeSpan.FromSeconds(4) };
 
     /// <summary>Two agents that checked from time 0 and both selected their pair.</summary>
-    private static (IceAgent Alice, IceAgent Bob, Wire Wire) Connected(IceAgentOptions options)
+    private static (IceAgent Alice, IceAgent Bob, Wire Wire) Connected(IceAgentOptions? options = null,
+        IceRole aliceRole = IceRole.Controlling, IceRole bobRole = IceRole.Controlled)
     {
-        var (alice, bob) = Pair(options);
+        var (alice, bob) = Pair(options, aliceRole, bobRole);
         alice.StartChecks(TimeSpan.Zero);
         bob.StartChecks(TimeSpan.Zero);
         var wire = new Wire(alice, bob);
@@ -105,11 +106,7 @@ public class IceAgentDirectTests
     [Fact]
     public void BothSidesSelectTheSamePairWithinTwoRoundTrips()
     {
-        var (alice, bob) = Pair();
-        alice.StartChecks(TimeSpan.Zero);
-        bob.StartChecks(TimeSpan.Zero);
-        var wire = new Wire(alice, bob);
-        wire.RunUntil(() => alice.SelectedPair is not null && bob.SelectedPair is not null, TimeSpan.FromSeconds(5));
+        var (alice, bob, wire) = Connected();
         alice.SelectedPair!.Remote.EndPoint.ShouldBe(BobHost);
         bob.SelectedPair!.Remote.EndPoint.ShouldBe(AliceHost);
         // check (1 RTT) + nomination (1 RTT) = 40 ms with a 10 ms one-way delay.
@@ -139,13 +136,7 @@ public class IceAgentDirectTests
     [Fact]
     public void RoleConflictIsResolvedByTieBreaker()
     {
-        var (alice, bob) = Pair(aliceRole: IceRole.Controlling, bobRole: IceRole.Controlling);
-        alice.StartChecks(TimeSpan.Zero);
-        bob.StartChecks(TimeSpan.Zero);
-        var wire = new Wire(alice, bob);
-        wire.RunUntil(() => alice.SelectedPair is not null && bob.SelectedPair is not null, TimeSpan.FromSeconds(5));
-        alice.SelectedPair.ShouldNotBeNull();
-        bob.SelectedPair.ShouldNotBeNull();
+        var (alice, bob, _) = Connected(aliceRole: IceRole.Controlling, bobRole: IceRole.Controlling);
         (alice.IsControlling ^ bob.IsControlling).ShouldBeTrue();
     }
 
@@ -184,7 +175,7 @@ public class IceAgentDirectTests
     [Fact]
     public void AnIdleSessionExchangesOneConsentCheckPerIntervalNotOneEachWay()
     {
-        var (alice, bob, wire) = Connected(IceAgentOptions.Default);
+        var (alice, bob, wire) = Connected();
         int sent = 0;
         wire.Drop = (_, _) => { sent++; return false; };
         TimeSpan from = wire.Now;

@@ -23,30 +23,8 @@ public sealed class IceAgentMappingTests
     private static IceAgent NewAgent() =>
         new(IceRole.Controlling, IceCredentials.NewRandom(), [Host], [Primary], IceAgentOptions.Default, Start);
 
-    /// <summary>Answers every Binding request the agent sent with <paramref name="mapped"/>(destination), OTHER-ADDRESS included.</summary>
-    private static List<IPEndPoint> Answer(IceAgent agent, Func<IPEndPoint, IPEndPoint?> mapped, bool otherAddress = true)
-    {
-        var asked = new List<IPEndPoint>();
-        while (agent.TryPollTransmit(Start, out OutgoingDatagram request))
-        {
-            asked.Add(request.To);
-            StunMessage.TryParse(request.Payload.Span, out StunMessage parsed, out _).ShouldBeTrue();
-            if (mapped(request.To) is not { } address)
-            {
-                continue;
-            }
-            var buffer = new byte[128];
-            var builder = new StunMessageBuilder(buffer, StunMessageType.BindingSuccess, parsed.TransactionId);
-            builder.AddXorAddress(StunAttributeType.XorMappedAddress, address);
-            if (otherAddress)
-            {
-                builder.AddAddress(StunAttributeType.OtherAddress, Other);
-            }
-            builder.AddFingerprint();
-            agent.HandleDatagram(builder.Written, request.To, Start);
-        }
-        return asked;
-    }
+    private static List<IPEndPoint> Answer(IceAgent agent, Func<IPEndPoint, IPEndPoint?> mapped, bool otherAddress = true) =>
+        StunServerStandIn.Answer(agent, Start, mapped, otherAddress ? Other : null);
 
     [Fact]
     public void TheSamePublicAddressTowardBothServerAddressesIsAFixedMapping()

@@ -72,14 +72,7 @@ public sealed class IceAgentPortProbingTests
     {
         var options = IceAgentOptions.Default with { PortProbing = probingOn ? Probing : null };
         var agent = new IceAgent(IceRole.Controlling, IceCredentials.NewRandom(), [Host], [Primary], options, TimeSpan.Zero);
-        while (agent.TryPollTransmit(TimeSpan.Zero, out OutgoingDatagram request))
-        {
-            AnswerBinding(agent, request, request.To.Equals(Other) && oursVaries ? IPEndPoint.Parse("198.51.100.7:52919") : OurPublic);
-            while (agent.TryPollTransmit(TimeSpan.Zero, out OutgoingDatagram next))
-            {
-                AnswerBinding(agent, next, next.To.Equals(Other) && oursVaries ? IPEndPoint.Parse("198.51.100.7:52919") : OurPublic);
-            }
-        }
+        StunServerStandIn.Answer(agent, TimeSpan.Zero, to => to.Equals(Other) && oursVaries ? IPEndPoint.Parse("198.51.100.7:52919") : OurPublic, Other);
         agent.MappingVaries.ShouldBe(oursVaries);
         List<CandidateInfo> candidates = [new Candidate(CandidateType.Host, IPEndPoint.Parse("10.9.0.2:6000"), Candidate.ComputePriority(CandidateType.Host, 65535), "h0").ToInfo()];
         if (peerHasPublicAddress)
@@ -91,17 +84,6 @@ public sealed class IceAgentPortProbingTests
         var harness = new Harness { Agent = agent };
         harness.Drain(Start);
         return harness;
-    }
-
-    private static void AnswerBinding(IceAgent agent, OutgoingDatagram request, IPEndPoint mapped)
-    {
-        StunMessage parsed = Parse(request);
-        var buffer = new byte[128];
-        var builder = new StunMessageBuilder(buffer, StunMessageType.BindingSuccess, parsed.TransactionId);
-        builder.AddXorAddress(StunAttributeType.XorMappedAddress, mapped);
-        builder.AddAddress(StunAttributeType.OtherAddress, Other);
-        builder.AddFingerprint();
-        agent.HandleDatagram(builder.Written, request.To, TimeSpan.Zero);
     }
 
     /// <summary>The peer's answer to <paramref name="check"/>, signed with <paramref name="password"/>.</summary>
