@@ -1,7 +1,5 @@
 using System.Net;
-using NatPunch.Core;
 using NatPunch.Protocol.Rendezvous;
-using NatPunch.Protocol.Stun;
 using NatPunch.Traversal;
 using Shouldly;
 using Xunit;
