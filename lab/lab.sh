@@ -12,6 +12,10 @@
 #   lab/lab.sh upnp on|off [PREFIX]        start (once the lab's STUN server runs) or stop miniupnpd on the upnp router
 #   lab/lab.sh info [PREFIX]               print addresses as key=value lines
 #
+# Kinds clash, clashb and cgclash are NATs that accept unsolicited packets to themselves (no
+# input drop), each behind an ISP router (a hop between it and the internet bridge): see
+# docs/lab.md, "NATs that clash".
+#
 # Everything lives inside namespaces named PREFIX-*: veths are created directly in their
 # namespaces, so nothing ever appears in the root namespace, and deleting the namespaces
 # removes every interface. Addresses: 203.0.113.0/24 (TEST-NET-3) is the internet,
@@ -19,7 +23,7 @@
 set -euo pipefail
 
 PREFIX=np
-KINDS=(open full addr port sym udpblock cgnat upnp)
+KINDS=(open full addr port sym udpblock cgnat upnp clash clashb cgclash)
 SRV_IP1=203.0.113.10
 SRV_IP2=203.0.113.11
 # How long a cone mapping accepts unsolicited inbound packets after the last outbound
@@ -43,11 +47,22 @@ nsx() { local n=$1; shift; ip netns exec "$n" "$@"; }
 kind_index() {
     case $1 in
         full) echo 1 ;; addr) echo 2 ;; port) echo 3 ;; sym) echo 4 ;;
-        udpblock) echo 5 ;; cgnat) echo 6 ;; upnp) echo 7 ;; *) return 1 ;;
+        udpblock) echo 5 ;; cgnat) echo 6 ;; upnp) echo 7 ;;
+        clash) echo 8 ;; clashb) echo 9 ;; cgclash) echo 10 ;; *) return 1 ;;
     esac
 }
-# WAN address of KIND's router on the internet (for cgnat: the carrier NAT's).
-inet_ip() { echo "203.0.113.$((30 + $(kind_index "$1")))"; }
+# Kinds whose NAT sits behind an ISP router (one more hop), on a /30 of 198.51.100.0/24 (TEST-NET-2).
+behind_isp() { [[ $1 == clash || $1 == clashb || $1 == cgclash ]]; }
+# Kinds whose (carrier) NAT is a separate namespace in front of the home router.
+carrier_ns() { case $1 in cgnat) ns cgn ;; cgclash) ns cgc ;; *) return 1 ;; esac; }
+isp_net() { echo "198.51.100.$((4 * $(kind_index "$1")))"; }          # the /30 between ISP and NAT
+isp_down_ip() { echo "198.51.100.$((4 * $(kind_index "$1") + 1))"; }  # the ISP router's side
+isp_up_ip() { echo "203.0.113.$((50 + $(kind_index "$1")))"; }        # the ISP router on the internet
+# WAN address of KIND's router on the internet (for cgnat and cgclash: the carrier NAT's).
+inet_ip() {
+    if behind_isp "$1"; then echo "198.51.100.$((4 * $(kind_index "$1") + 2))"
+    else echo "203.0.113.$((30 + $(kind_index "$1")))"; fi
+}
 lan_ip() { echo "10.$(kind_index "$1").0.$2"; }   # .1 router, .2 host 1, .3 host 2
 open_ip() { echo "203.0.113.$((20 + $1))"; }
 CGN_LAN_IP=100.64.0.1
@@ -111,8 +126,11 @@ set_port_range() { # NS J
 #    would leave a conntrack entry P->wan:X behind, and the host's later outbound packet to
 #    P would clash with it and be given another port (breaking EIM during hole punching).
 # $1: masquerade statement, $2: extra forward rules, $3: extra chains/maps, $4: prerouting,
-# $5: extra input rules (before the drop).
+# $5: extra input rules (before the drop), $6: "open" for no drop at all (the clash kinds).
 nft_router() {
+    local wan_drop='        iifname "wan" drop'
+    [[ ${6:-} == open ]] && wan_drop='        # no drop: unsolicited packets reach the router itself (and leave conntrack entries)'
+
     cat <<EOF
 table ip natlab {
 $3
@@ -128,7 +146,7 @@ $4
         type filter hook input priority filter; policy accept;
         iifname "wan" ct state established,related accept
 ${5:-}
-        iifname "wan" drop
+$wan_drop
     }
     chain forward {
         type filter hook forward priority filter; policy drop;
@@ -145,6 +163,14 @@ load_nft() { nsx "$1" nft -f -; }
 # port-restricted cone: EIM + address-and-port-dependent filtering (APDF). Only conntrack
 # replies come in, and a conntrack entry is one exact remote ip:port.
 rules_port() { nft_router "masquerade" "" "" "" | load_nft "$1"; }
+
+# port-restricted cone as above, but a router that accepts packets to itself from the WAN: an
+# unsolicited packet from peer P to wan:X reaches the router (a closed port: ICMP port unreachable)
+# and leaves a conntrack entry P -> wan:X, so that a host's later packet from inside port X to P
+# clashes with it and goes out from another, random port. Cloud NAT instances, servers doing
+# masquerade and some cheap routers are like this.
+rules_clash() { nft_router "masquerade" "" "" "" "" open | load_nft "$1"; }
+rules_clashb() { rules_clash "$1"; }
 
 # symmetric: every new 5-tuple gets a random outside port (APDM), filtering as above.
 rules_sym() { nft_router "masquerade fully-random" "" "" "" | load_nft "$1"; }
@@ -260,12 +286,15 @@ build_open() { # no NAT: both hosts straight on the internet
 build_site() { # KIND: router PREFIX-rKIND with its LAN bridge and two hosts
     local k=$1 r; r=$(ns "r$k")
     mkns "$r" router
-    if [[ $k == cgnat ]]; then
-        build_cgn
-        veth "$r" wan "$(ns cgn)" lan
-        ip -n "$(ns cgn)" addr add "$CGN_LAN_IP/24" dev lan
+    if carrier_ns "$k" >/dev/null; then
+        local c; c=$(carrier_ns "$k")
+        build_cgn "$k"
+        veth "$r" wan "$c" lan
+        ip -n "$c" addr add "$CGN_LAN_IP/24" dev lan
         ip -n "$r" addr add "$HOME_WAN_IP/24" dev wan
         ip -n "$r" route add default via "$CGN_LAN_IP"
+    elif behind_isp "$k"; then
+        behind_isp_router "$r" "$k"
     else
         on_inet "$r" wan "r$k" "$(inet_ip "$k")"
     fi
@@ -275,17 +304,46 @@ build_site() { # KIND: router PREFIX-rKIND with its LAN bridge and two hosts
     add_host "$k" 2 "$r"
     case $k in
         cgnat) rules_port "$r" ;;   # the home NAT
+        cgclash) rules_clash "$r" ;;   # the home NAT, accepting WAN input
         *) "rules_$k" "$r" ;;
     esac
 }
 
-build_cgn() { # the carrier-grade NAT in front of the cgnat home router
-    local c; c=$(ns cgn)
+build_cgn() { # KIND: the carrier-grade NAT in front of the cgnat (or cgclash) home router
+    local k=$1 c; c=$(carrier_ns "$1")
     mkns "$c" router
-    on_inet "$c" wan cgn "$(inet_ip cgnat)"
+    if behind_isp "$k"; then
+        behind_isp_router "$c" "$k"
+    else
+        on_inet "$c" wan cgn "$(inet_ip "$k")"
+    fi
     # Its "lan" side is a plain veth to the home router, added by build_site. No route to
     # the home LANs is needed: the home router NATs them to its 100.64 address.
-    rules_port "$c"   # RFC 6888 REQ-1 wants EIM; filtering is APDF, as most CGNs do
+    # RFC 6888 REQ-1 wants EIM; filtering is APDF, as most CGNs do (cgclash's accepts WAN input).
+    if [[ $k == cgclash ]]; then rules_clash "$c"; else rules_port "$c"; fi
+}
+
+behind_isp_router() { # NAT_NS KIND: the NAT's wan on a /30 to an ISP router, which is on the internet
+    local n=$1 k=$2 i; i=$(ns "isp$k")
+    mkns "$i" router
+    on_inet "$i" inet "i$k" "$(isp_up_ip "$k")"
+    veth "$i" cust "$n" wan
+    ip -n "$i" addr add "$(isp_down_ip "$k")/30" dev cust
+    ip -n "$n" addr add "$(inet_ip "$k")/30" dev wan
+    ip -n "$n" route add default via "$(isp_down_ip "$k")"
+}
+
+# Everything on the internet bridge reaches the NATs behind ISP routers through those routers.
+route_isp_nets() {
+    local n k
+    for n in $(lab_namespaces); do
+        ip -n "$n" -4 route show 203.0.113.0/24 | grep -q . || continue
+        for k in "${KINDS[@]}"; do
+            behind_isp "$k" || continue
+            [[ $n == "$(ns "isp$k")" ]] && continue
+            ip -n "$n" route add "$(isp_net "$k")/30" via "$(isp_up_ip "$k")"
+        done
+    done
 }
 
 cmd_up() {
@@ -298,6 +356,7 @@ cmd_up() {
         [[ $k == open ]] && continue
         build_site "$k"
     done
+    route_isp_nets
     echo "lab '$PREFIX' is up: $(lab_namespaces | wc -l) namespaces"
 }
 
@@ -501,8 +560,16 @@ cmd_info() {
             echo "cgn_ns=$(ns cgn)"
             echo "cgn_lan_ip=$CGN_LAN_IP"
             echo "cgn_wan_ip=$(inet_ip cgnat)"
+        elif [[ $k == cgclash ]]; then
+            echo "router_${k}_wan_ip=$HOME_WAN_IP"
+            echo "carrier_${k}_ns=$(carrier_ns "$k")"
+            echo "carrier_${k}_wan_ip=$(inet_ip "$k")"
         else
             echo "router_${k}_wan_ip=$(inet_ip "$k")"
+        fi
+        if behind_isp "$k"; then
+            echo "isp_${k}_ns=$(ns "isp$k")"
+            echo "isp_${k}_ip=$(isp_up_ip "$k")"
         fi
         # the address the internet sees for hosts of this kind
         echo "public_${k}_ip=$(inet_ip "$k")"

@@ -21,8 +21,8 @@ LAB="$HERE/lab.sh"
 PREFIX=${1:-np}
 
 # What each kind must show (RFC 4787 terms; "none" = natdiscovery's "No NAT!").
-declare -A WANT_MAP=([open]=none [full]=EIM [addr]=EIM [port]=EIM [sym]=APDM [udpblock]=blocked [cgnat]=EIM [upnp]=APDM)
-declare -A WANT_FILT=([open]=EIF [full]=EIF [addr]=ADF [port]=APDF [sym]=APDF [udpblock]=blocked [cgnat]=APDF [upnp]=APDF)
+declare -A WANT_MAP=([open]=none [full]=EIM [addr]=EIM [port]=EIM [sym]=APDM [udpblock]=blocked [cgnat]=EIM [upnp]=APDM [clash]=EIM [clashb]=EIM [cgclash]=EIM)
+declare -A WANT_FILT=([open]=EIF [full]=EIF [addr]=ADF [port]=APDF [sym]=APDF [udpblock]=blocked [cgnat]=APDF [upnp]=APDF [clash]=APDF [clashb]=APDF [cgclash]=APDF)
 
 for tool in turnserver turnutils_natdiscovery iperf3 nft ss; do
     command -v "$tool" >/dev/null || { echo "verify.sh: missing $tool" >&2; exit 2; }

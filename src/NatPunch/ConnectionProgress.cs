@@ -32,8 +32,10 @@ public abstract record ConnectionProgress
     /// <summary>Data flows on <paramref name="Path"/>, sealed end to end with the keys of the peer that proved <paramref name="PeerKey"/>.</summary>
     /// <param name="RelayReason">Through the relay: why no direct path could be made, when that is known (symmetric NATs).</param>
     /// <param name="Probing">Port probing, when the session did it (one NAT symmetric, the other not).</param>
+    /// <param name="Route">What the traceroute to the peer's public address found (clash avoidance), when one ran.</param>
+    /// <param name="HeldForPeerOpening">Checks to the peer's public address waited for its opening datagram (its NAT may clash).</param>
     public sealed record Connected(PeerPath Path, TimeSpan Elapsed, Security.PeerKey? PeerKey = null, string? RelayReason = null,
-        PortProbingSummary? Probing = null) : ConnectionProgress;
+        PortProbingSummary? Probing = null, Traversal.RouteToPeer? Route = null, bool HeldForPeerOpening = false) : ConnectionProgress;
 
     public sealed record PathLost(string Reason) : ConnectionProgress;
 

@@ -47,7 +47,8 @@ public sealed class PeerConnection : IAsyncDisposable
     internal void PathSelected(PeerPath path, TimeSpan took)
     {
         Path = path;
-        _node.Progress?.Report(new ConnectionProgress.Connected(path, took, PeerKey, Probing: Link.AgentOnLoop.Probing));
+        _node.Progress?.Report(new ConnectionProgress.Connected(path, took, PeerKey, Probing: Link.AgentOnLoop.Probing,
+            Route: Link.AgentOnLoop.RouteToPeer, HeldForPeerOpening: Link.AgentOnLoop.HeldForPeerOpening));
         PathChanged?.Invoke(path);
     }
 

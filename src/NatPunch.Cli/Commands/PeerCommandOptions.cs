@@ -134,6 +134,12 @@ internal sealed class PeerCommandOptions
             + "By default the symmetric side opens --probe-sockets sockets toward the peer and the other side sends up to --probes "
             + "checks, --probe-rate a second, to random ports of its public address, while the relay carries the data.",
     };
+    private readonly Option<bool> _noClashAvoidance = new("--no-clash-avoidance")
+    {
+        Description = "Do not guard against NATs that take unsolicited packets for themselves (Linux boxes doing masquerade). By default "
+            + "the route to the peer's public address is traced, an opening datagram whose TTL ends one router short of it opens our NAT, "
+            + "and, when the peer's NAT answers unsolicited packets, checks to it wait about 100 ms for the peer's own opening.",
+    };
     private readonly Option<int> _probeSockets = new("--probe-sockets")
     {
         Description = "Port probing: extra sockets on the symmetric side (1-4096).",
@@ -178,6 +184,7 @@ internal sealed class PeerCommandOptions
         command.Options.Add(_json);
         command.Options.Add(_noPortMapping);
         command.Options.Add(_noPortProbing);
+        command.Options.Add(_noClashAvoidance);
         command.Options.Add(_probeSockets);
         command.Options.Add(_probes);
         command.Options.Add(_probeRate);
@@ -282,6 +289,7 @@ internal sealed class PeerCommandOptions
                 ConsentTimeout = TimeSpan.FromSeconds(deadAfter),
                 ConsentInterval = TimeSpan.FromSeconds(Math.Min(5, deadAfter / 3)),
                 PortProbing = probing,
+                ClashAvoidance = parse.GetValue(_noClashAvoidance) ? null : ClashAvoidanceOptions.Default,
             },
             StreamPeerTimeout = TimeSpan.FromSeconds(Math.Max(60, deadAfter * 4)),
             Server = parse.GetValue(_server)!,

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using NatPunch.Protocol.Net;
 using NatPunch.Streams;
+using NatPunch.Traversal;
 
 namespace NatPunch.Cli.Peer;
 
@@ -88,7 +89,7 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
                     : $"punching: checking {p.Pairs} candidate pairs");
                 break;
             case ConnectionProgress.Connected c:
-                Connected(c.Path, c.Elapsed, c.PeerKey, c.RelayReason, c.Probing);
+                Connected(c.Path, c.Elapsed, c.PeerKey, c.RelayReason, c.Probing, c.Route, c.HeldForPeerOpening);
                 break;
             case ConnectionProgress.PathLost l:
                 Emit(new JsonObject { ["event"] = "path_lost", ["reason"] = l.Reason }, $"path lost: {l.Reason}");
@@ -99,7 +100,8 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
         }
     }
 
-    public void Connected(PeerPath path, TimeSpan elapsed, Security.PeerKey? peerKey = null, string? relayReason = null, PortProbingSummary? probing = null)
+    public void Connected(PeerPath path, TimeSpan elapsed, Security.PeerKey? peerKey = null, string? relayReason = null, PortProbingSummary? probing = null,
+        RouteToPeer? route = null, bool heldForPeerOpening = false)
     {
         var json = new JsonObject
         {
@@ -119,6 +121,12 @@ internal sealed class ProgressPrinter : IProgress<ConnectionProgress>
         {
             json["probes"] = probing.ProbesSent;
             json["probe_sockets"] = probing.SocketsOpened;
+        }
+        if (route is not null)
+        {
+            json["routers_before_peer"] = route.RoutersBefore;
+            json["peer_nat_answers"] = route.AnswersUnsolicited;
+            json["held_for_peer_opening"] = heldForPeerOpening;
         }
         Emit(json, $"connected {(path.Direct ? "directly" : "through the relay")} over {path.Transport.ToUpperInvariant()} to {Format(path.Remote)} in {elapsed.TotalMilliseconds:0} ms ({path.CandidateTypes})"
             + (relayReason is null ? "" : $": {relayReason}")

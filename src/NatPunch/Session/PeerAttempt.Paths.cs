@@ -98,7 +98,7 @@ internal sealed partial class PeerAttempt : IPathHost
                 }
                 PeerPath path = PeerPath.FromSelection(first.Selection.Local, first.Selection.Remote, Link.RelayTransport);
                 progress?.Report(new ConnectionProgress.Connected(path, first.Took, first.PeerKey, path.Direct ? null : Link.AgentOnLoop.WhyNoDirectPath,
-                    Link.AgentOnLoop.Probing));
+                    Link.AgentOnLoop.Probing, Link.AgentOnLoop.RouteToPeer, Link.AgentOnLoop.HeldForPeerOpening));
                 _handedOver = true;
                 _connection = new PeerConnection(this, _node, path, _peer, first.PeerKey!, _session, first.Took);
                 _connected.TrySetResult(_connection);

@@ -378,6 +378,9 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
             case SessionEvent.Ice { Event: IceEvent.ProbeSocketsDone }:
                 CloseUnusedProbeSockets();
                 break;
+            case SessionEvent.Ice { Event: IceEvent.TraceRouteToPeer trace }:
+                _ = TraceRouteToPeerAsync(trace);
+                break;
             case SessionEvent.Ice ice:
                 if (_pathHost is null)
                 {

@@ -262,6 +262,13 @@ internal sealed partial class PeerSession
         Flush(now);
     }
 
+    /// <summary>The driver's traceroute to the peer's public address (clash avoidance) is done.</summary>
+    public void RouteTraced(IPAddress peer, RouteToPeer route, TimeSpan now)
+    {
+        Agent.RouteTraced(peer, route, now);
+        Flush(now);
+    }
+
     /// <summary>
     /// Replaces the agent (an ICE restart): the new one, built by <paramref name="agentFactory"/> (by
     /// default the session's), gathers and checks afresh on the same socket.

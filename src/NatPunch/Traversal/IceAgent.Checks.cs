@@ -63,7 +63,7 @@ public sealed partial class IceAgent
         {
             return;
         }
-        CandidatePair? next = _pairs.Find(p => p.State == CandidatePairState.Waiting);
+        CandidatePair? next = _pairs.Find(p => p.State == CandidatePairState.Waiting && !Held(p));
         if (next is not null)
         {
             StartCheck(next, useCandidate: false, now);
@@ -141,6 +141,10 @@ public sealed partial class IceAgent
         if (!ResolveRoleConflict(request, from, viaRelay))
         {
             return;
+        }
+        if (!viaRelay)
+        {
+            PeerWasHeardFrom(from);
         }
 
         var buffer = new byte[128];

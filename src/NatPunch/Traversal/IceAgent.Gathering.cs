@@ -66,9 +66,13 @@ public sealed partial class IceAgent
     /// <summary>A STUN server answered over UDP at least once (false suggests a network that blocks UDP).</summary>
     public bool StunServerAnswered { get; private set; }
 
+    /// <summary>The round trip of the first answer from a STUN server (from the first send: an upper bound if one was lost).</summary>
+    public TimeSpan? ServerRoundTrip { get; private set; }
+
     private void HandleGatherResponse(StunMessage response, IceTransaction transaction, TimeSpan now)
     {
         StunServerAnswered = true;
+        ServerRoundTrip ??= now - transaction.Schedule.StartedAt;
         if (transaction.Kind == IceTransactionKind.MappingTest)
         {
             if (response.Type.Class == StunClass.SuccessResponse && response.TryGetMappedAddress(out IPEndPoint other) && _mappedTowardPrimary is { } primary)

@@ -130,6 +130,7 @@ public sealed partial class IceAgent : IDatagramCore
         PeerPortStep = offer.MappingVaries == true ? offer.PortStep : null;
         AddRemoteCandidates(offer.Candidates.Select(c => Candidate.TryFromInfo(c, out Candidate parsed) ? parsed : null).OfType<Candidate>(), now);
         StartChecks(checksAt > now ? checksAt : now);
+        StartClashAvoidance(now);
     }
 
     /// <summary>A datagram that the agent must see (STUN, RFC 7983 §7); everything else is application data.</summary>
@@ -252,9 +253,16 @@ public sealed partial class IceAgent : IDatagramCore
             {
                 next = WakeUpTime.Earliest(next, transaction.Schedule.NextWakeUp);
             }
-            if (_checksStartAt is not null && SelectedPair is null && _pairs.Exists(p => p.State == CandidatePairState.Waiting))
+            if (_checksStartAt is not null && SelectedPair is null)
             {
-                next = WakeUpTime.Earliest(next, _nextPacedCheckAt);
+                if (_pairs.Exists(p => p.State == CandidatePairState.Waiting && !Held(p)))
+                {
+                    next = WakeUpTime.Earliest(next, _nextPacedCheckAt);
+                }
+                else if (_pairs.Exists(p => p.State == CandidatePairState.Waiting) && HoldWakeUp is { } holdEnds)
+                {
+                    next = WakeUpTime.Earliest(next, holdEnds > _nextPacedCheckAt ? holdEnds : _nextPacedCheckAt);
+                }
             }
             next = WakeUpTime.Earliest(next, _nextUpgradeAt);
             if (_nominateAt is { } nominate)
@@ -285,6 +293,7 @@ public sealed partial class IceAgent : IDatagramCore
                 SendStep(transaction, step);
             }
         }
+        UpdateHold(now);
         SendPacedCheck(now);
         HandlePortProbingTimeout(now);
         ProbeForUpgrade(now);

@@ -67,6 +67,12 @@ public sealed record IceAgentOptions
     /// </summary>
     public PortProbingOptions? PortProbing { get; init; } = PortProbingOptions.Default;
 
+    /// <summary>
+    /// Punching between NATs that take unsolicited packets for themselves (<see cref="ClashAvoidanceOptions"/>);
+    /// null: never (<c>--no-clash-avoidance</c>).
+    /// </summary>
+    public ClashAvoidanceOptions? ClashAvoidance { get; init; } = ClashAvoidanceOptions.Default;
+
     /// <summary>Retransmission of a consent check whose answer is late.</summary>
     public TimeSpan ConsentRetransmit { get; init; } = TimeSpan.FromMilliseconds(500);
 }

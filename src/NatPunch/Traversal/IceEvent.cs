@@ -31,6 +31,15 @@ public abstract record IceEvent
     /// <summary>Port probing is over: the extra sockets that carry no path can be closed.</summary>
     public sealed record ProbeSocketsDone : IceEvent;
 
+    /// <summary>
+    /// Clash avoidance (<see cref="ClashAvoidanceOptions"/>): trace the route to <paramref name="Peer"/>
+    /// (the peer's public address) for at most <paramref name="Wait"/>, send <paramref name="Opening"/> to
+    /// each of <paramref name="PeerEndPoints"/> from the agent's socket with a time to live of
+    /// <see cref="RouteToPeer.RoutersBefore"/> when that is at least 2, and hand the result to
+    /// <see cref="IceAgent.RouteTraced"/>. Meanwhile checks to that address wait.
+    /// </summary>
+    public sealed record TraceRouteToPeer(IPAddress Peer, IReadOnlyList<IPEndPoint> PeerEndPoints, ReadOnlyMemory<byte> Opening, TimeSpan Wait) : IceEvent;
+
     /// <summary>No pair could be made to work.</summary>
     public sealed record Failed(string Reason) : IceEvent;
 }
