@@ -25,50 +25,8 @@ public sealed class IceAgentPortProbingTests
     private static readonly TimeSpan Start = TimeSpan.FromSeconds(1);
     private static readonly PortProbingOptions Probing = PortProbingOptions.Default with { Probes = 100, ProbesPerSecond = 100, Sockets = 32 };
 
-    private sealed class Harness
-    {
-        public required IceAgent Agent { get; init; }
-        public List<OutgoingDatagram> Sent { get; } = [];
-        public List<IceEvent> Events { get; } = [];
-
-        /// <summary>Runs the agent's timeouts until <paramref name="until"/>, collecting what it sends and reports.</summary>
-        public void RunUntil(TimeSpan until)
-        {
-            while (Agent.NextWakeUp is { } due && due <= until)
-            {
-                Agent.HandleTimeout(due);
-                Drain(due);
-            }
-            Drain(until);
-        }
-
-        public void Drain(TimeSpan now)
-        {
-            while (Agent.TryPollTransmit(now, out OutgoingDatagram datagram))
-            {
-                Sent.Add(datagram);
-            }
-            while (Agent.TryPollEvent(out IceEvent e))
-            {
-                Events.Add(e);
-            }
-        }
-
-        /// <summary>Binding requests (checks and probes) sent to <paramref name="address"/>, any port but <paramref name="except"/>.</summary>
-        public List<OutgoingDatagram> ChecksTo(IPAddress address, int except = -1) =>
-            [.. Sent.Where(d => d.To.Address.Equals(address) && d.To.Port != except && IsRequest(d))];
-
-        private static bool IsRequest(OutgoingDatagram d) => Parse(d).Type == StunMessageType.BindingRequest;
-    }
-
-    private static StunMessage Parse(OutgoingDatagram datagram)
-    {
-        StunMessage.TryParse(datagram.Payload.Span, out StunMessage message, out _).ShouldBeTrue();
-        return message;
-    }
-
     /// <summary>An agent whose mapping test said <paramref name="oursVaries"/>, given a peer offer saying <paramref name="peerMapping"/>, checks from <see cref="Start"/>.</summary>
-    private static Harness NewHarness(bool oursVaries, string? peerMapping, bool probingOn = true, bool peerHasPublicAddress = true, int? peerPortStep = null)
+    private static AgentHarness NewHarness(bool oursVaries, string? peerMapping, bool probingOn = true, bool peerHasPublicAddress = true, int? peerPortStep = null)
     {
         var options = IceAgentOptions.Default with { PortProbing = probingOn ? Probing : null };
         var agent = new IceAgent(IceRole.Controlling, IceCredentials.NewRandom(), [Host], [Primary], options, TimeSpan.Zero);
@@ -81,7 +39,7 @@ public sealed class IceAgentPortProbingTests
                 IPEndPoint.Parse("10.9.0.2:6000")).ToInfo());
         }
         agent.ApplyRemoteOffer(new PeerOffer(Peer.Ufrag, Peer.Pwd, candidates, peerMapping, peerPortStep), Start, Start);
-        var harness = new Harness { Agent = agent };
+        var harness = new AgentHarness { Agent = agent };
         harness.Drain(Start);
         return harness;
     }
@@ -100,7 +58,7 @@ public sealed class IceAgentPortProbingTests
     [Fact]
     public void TheSideWhoseMappingIsFixedProbesRandomPortsOfThePeersPublicAddressAtTheRate()
     {
-        Harness h = NewHarness(oursVaries: false, peerMapping: "varies");
+        AgentHarness h = NewHarness(oursVaries: false, peerMapping: "varies");
         h.RunUntil(Start + Probing.StartDelay - TimeSpan.FromMilliseconds(1));
         h.ChecksTo(PeerPublic.Address, except: PeerPublic.Port).ShouldBeEmpty("no probe before the start delay");
 
@@ -115,7 +73,7 @@ public sealed class IceAgentPortProbingTests
         probes.ShouldAllBe(p => p.To.Port >= 1024);
         foreach (OutgoingDatagram probe in probes.Take(5))
         {
-            StunMessage check = Parse(probe);
+            StunMessage check = AgentHarness.Parse(probe);
             // A connectivity check like any other: the peer's username first, signed with its password.
             check.TryGetString(StunAttributeType.Username, out string username).ShouldBeTrue();
             username.ShouldStartWith(Peer.Ufrag + ":");
@@ -131,7 +89,7 @@ public sealed class IceAgentPortProbingTests
     public void WithASmallPortStepThePortsThatComeNextAreProbedFirst(int step, int[] expected)
     {
         // The peer's public port toward the server's primary address is 41000, toward its other one 41000 + step.
-        Harness h = NewHarness(oursVaries: false, peerMapping: "varies", peerPortStep: step);
+        AgentHarness h = NewHarness(oursVaries: false, peerMapping: "varies", peerPortStep: step);
         h.Agent.PeerPortStep.ShouldBe(step);
         h.RunUntil(Start + Probing.StartDelay + TimeSpan.FromMilliseconds(35));
         h.ChecksTo(PeerPublic.Address, except: PeerPublic.Port).Select(p => p.To.Port).Take(4).ShouldBe(expected);
@@ -140,7 +98,7 @@ public sealed class IceAgentPortProbingTests
     [Fact]
     public void ALargePortStepIsNoSequenceToPredict()
     {
-        Harness h = NewHarness(oursVaries: false, peerMapping: "varies", peerPortStep: 9000);
+        AgentHarness h = NewHarness(oursVaries: false, peerMapping: "varies", peerPortStep: 9000);
         h.RunUntil(Start + Probing.StartDelay + TimeSpan.FromMilliseconds(95));
         int[] ports = [.. h.ChecksTo(PeerPublic.Address, except: PeerPublic.Port).Select(p => p.To.Port)];
         ports.Length.ShouldBe(10);
@@ -150,12 +108,12 @@ public sealed class IceAgentPortProbingTests
     [Fact]
     public void AnAnsweredProbeIsAWorkingPairThatIsNominatedAndProbingStops()
     {
-        Harness h = NewHarness(oursVaries: false, peerMapping: "varies");
+        AgentHarness h = NewHarness(oursVaries: false, peerMapping: "varies");
         h.RunUntil(Start + Probing.StartDelay + TimeSpan.FromMilliseconds(100));
         OutgoingDatagram hit = h.ChecksTo(PeerPublic.Address, except: PeerPublic.Port).Last();
         int sentBefore = h.Agent.ProbesSent;
         TimeSpan at = Start + Probing.StartDelay + TimeSpan.FromMilliseconds(110);
-        h.Agent.HandleDatagram(AnswerCheck(Parse(hit), OurPublic, Peer.Pwd), hit.To, at);
+        h.Agent.HandleDatagram(AnswerCheck(AgentHarness.Parse(hit), OurPublic, Peer.Pwd), hit.To, at);
         h.Drain(at);
 
         h.Agent.ProbeHit.ShouldBe(hit.To);
@@ -164,32 +122,32 @@ public sealed class IceAgentPortProbingTests
         pair.Remote.Type.ShouldBe(CandidateType.PeerReflexive);
         // Controlling: the pair is checked again with USE-CANDIDATE (nominated).
         h.RunUntil(at + TimeSpan.FromSeconds(1));
-        h.ChecksTo(hit.To.Address).Where(c => c.To.Equals(hit.To)).ShouldContain(c => Parse(c).HasAttribute(StunAttributeType.UseCandidate));
+        h.ChecksTo(hit.To.Address).Where(c => c.To.Equals(hit.To)).ShouldContain(c => AgentHarness.Parse(c).HasAttribute(StunAttributeType.UseCandidate));
         h.Agent.ProbesSent.ShouldBe(sentBefore, "no more probes after a hit");
     }
 
     [Fact]
     public void AnAnswerFromAnotherPortOrNotSignedByThePeerIsNoHit()
     {
-        Harness h = NewHarness(oursVaries: false, peerMapping: "varies");
+        AgentHarness h = NewHarness(oursVaries: false, peerMapping: "varies");
         h.RunUntil(Start + Probing.StartDelay + TimeSpan.FromMilliseconds(100));
         OutgoingDatagram probe = h.ChecksTo(PeerPublic.Address, except: PeerPublic.Port).Last();
         TimeSpan at = Start + Probing.StartDelay + TimeSpan.FromMilliseconds(110);
-        h.Agent.HandleDatagram(AnswerCheck(Parse(probe), OurPublic, "notthepeerspasswordatall"), probe.To, at);
-        h.Agent.HandleDatagram(AnswerCheck(Parse(probe), OurPublic, Peer.Pwd), new IPEndPoint(probe.To.Address, probe.To.Port == 1024 ? 1025 : probe.To.Port - 1), at);
+        h.Agent.HandleDatagram(AnswerCheck(AgentHarness.Parse(probe), OurPublic, "notthepeerspasswordatall"), probe.To, at);
+        h.Agent.HandleDatagram(AnswerCheck(AgentHarness.Parse(probe), OurPublic, Peer.Pwd), new IPEndPoint(probe.To.Address, probe.To.Port == 1024 ? 1025 : probe.To.Port - 1), at);
         h.Agent.ProbeHit.ShouldBeNull();
         h.Agent.Pairs.ShouldNotContain(p => p.Remote.Type == CandidateType.PeerReflexive);
         h.RunUntil(at + TimeSpan.FromMilliseconds(200));
         h.Agent.ProbesSent.ShouldBeGreaterThan(20, "probing goes on");
         // The real answer still counts.
-        h.Agent.HandleDatagram(AnswerCheck(Parse(probe), OurPublic, Peer.Pwd), probe.To, at + TimeSpan.FromMilliseconds(200));
+        h.Agent.HandleDatagram(AnswerCheck(AgentHarness.Parse(probe), OurPublic, Peer.Pwd), probe.To, at + TimeSpan.FromMilliseconds(200));
         h.Agent.ProbeHit.ShouldBe(probe.To);
     }
 
     [Fact]
     public void TheSideWhoseMappingVariesAsksForSocketsTowardThePeerAndClosesThemWhenProbingIsOver()
     {
-        Harness h = NewHarness(oursVaries: true, peerMapping: "fixed");
+        AgentHarness h = NewHarness(oursVaries: true, peerMapping: "fixed");
         h.RunUntil(Start);
         IceEvent.OpenProbeSockets open = h.Events.OfType<IceEvent.OpenProbeSockets>().ShouldHaveSingleItem();
         open.Toward.ShouldBe(PeerPublic);
@@ -216,7 +174,7 @@ public sealed class IceAgentPortProbingTests
     [InlineData(true, "fixed", true, false)]
     public void NoProbingUnlessExactlyOneMappingVariesThePeersAddressIsKnownAndItIsOn(bool oursVaries, string? peerMapping, bool on, bool peerHasPublicAddress)
     {
-        Harness h = NewHarness(oursVaries, peerMapping, on, peerHasPublicAddress);
+        AgentHarness h = NewHarness(oursVaries, peerMapping, on, peerHasPublicAddress);
         h.RunUntil(Start + TimeSpan.FromSeconds(20));
         h.Agent.ProbesSent.ShouldBe(0);
         h.Events.OfType<IceEvent.OpenProbeSockets>().ShouldBeEmpty();

@@ -41,7 +41,9 @@ internal sealed class IntroductionScenario
         // Port probing off: a simulated peer has one socket and opens no extra ones, so a symmetric
         // pair would connect only when a random probe hits that one socket's mapping (1,500 probes
         // in 64,512 ports: a lottery in the tables). Prediction has its own tests (PortPredictionInVirtualNetworkTests).
-        options = (options ?? IceAgentOptions.Default) with { PortProbing = null };
+        // Clash avoidance off: the virtual network has no TTL and no ICMP, so a traceroute would only
+        // ever wait (IceAgentClashAvoidanceTests test the agent's side, the lab the whole).
+        options = (options ?? IceAgentOptions.Default) with { PortProbing = null, ClashAvoidance = null };
         LinkConditions hostLink = (impairment ?? LinkConditions.Perfect) with { Latency = HostLatency };
 
         NatRouter listenerRouter = Simulator.AddNatRouter(listenerNat, "nat-listener", link: LinkConditions.WithLatency(ListenerWanLatency));
