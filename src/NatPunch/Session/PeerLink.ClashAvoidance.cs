@@ -15,24 +15,41 @@ internal sealed partial class PeerLink
     private async Task TraceRouteToPeerAsync(IceEvent.TraceRouteToPeer trace)
     {
         RouteToPeer route;
+        int openedWith = 0;
+        void Open(int ttl)
+        {
+            openedWith = ttl;
+            SendOpenings(trace, ttl);
+        }
         try
         {
-            route = await RouteTracer.TraceAsync(trace.Peer, trace.Wait, _stopping.Token).ConfigureAwait(false);
+            route = await RouteTracer.TraceAsync(trace.Peer, trace.Wait, Open, _stopping.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
         {
             return; // the link closed first
         }
-        if (route.RoutersBefore >= 2 && Volatile.Read(ref _disposed) == 0)
+        // The peer's address did not answer (its NAT drops what it did not ask for, or limits its ICMP):
+        // an opening through the routers that did answer costs nothing and may still be what helps.
+        if (route.RoutersBefore >= 2 && route.RoutersBefore > openedWith)
         {
-            foreach (IPEndPoint endPoint in trace.PeerEndPoints)
-            {
-                for (int i = 0; i < OpeningCopies; i++)
-                {
-                    LinuxTtlSender.Send(_socket, WireAddress(endPoint), trace.Opening.Span, route.RoutersBefore);
-                }
-            }
+            SendOpenings(trace, route.RoutersBefore);
         }
         _loop.TryPost(() => _session.RouteTraced(trace.Peer, route, Now));
+    }
+
+    private void SendOpenings(IceEvent.TraceRouteToPeer trace, int ttl)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+        foreach (IPEndPoint endPoint in trace.PeerEndPoints)
+        {
+            for (int i = 0; i < OpeningCopies; i++)
+            {
+                LinuxTtlSender.Send(_socket, WireAddress(endPoint), trace.Opening.Span, ttl);
+            }
+        }
     }
 }

@@ -35,11 +35,12 @@ public sealed record ClashAvoidanceOptions
     public TimeSpan ResultGrace { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// When the peer's NAT may clash: how long after checks begin (or the traceroute ends, if later) our
-    /// checks to its public address still wait, so that its opening datagram has left it by then although
-    /// the two sides' starts differ a little.
+    /// When the peer's NAT may clash: how long after checks begin (or our traceroute ends, if later) our
+    /// checks to its public address still wait, so that the peer's opening datagram has left its NAT by
+    /// then: its traceroute sends it as soon as it knows a safe time to live, but that may take up to its
+    /// own wait (<see cref="MaxTraceWait"/>, when answers were lost), and the two sides' starts differ a little.
     /// </summary>
-    public TimeSpan HoldAfterOpening { get; init; } = TimeSpan.FromMilliseconds(100);
+    public TimeSpan HoldAfterOpening { get; init; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>How long checks wait for the traceroute, given the round trip to the STUN server (null: unknown).</summary>
     public TimeSpan TraceWait(TimeSpan? serverRoundTrip) => serverRoundTrip is { } rtt

@@ -23,6 +23,8 @@ public sealed record KindExpectation(string Kind, string Mapping, string Filteri
         "udpblock" => new(kind, "blocked", "blocked", "udp_blocked", false, null),
         "cgnat" => new(kind, "EIM", "APDF", "port_restricted_cone", true, false),
         "upnp" => new(kind, "APDM", "APDF", "symmetric", true, false, PortMapping: true),
+        // NATs that take unsolicited packets for themselves: to a STUN client, port-restricted cones like port's.
+        "clash" or "clashb" or "cgclash" => new(kind, "EIM", "APDF", "port_restricted_cone", true, false),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a kind of the lab"),
     };
 }

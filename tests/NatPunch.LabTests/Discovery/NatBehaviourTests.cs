@@ -15,7 +15,7 @@ namespace NatPunch.LabTests.Discovery;
 [Collection(LabCollection.Name)]
 public sealed class NatBehaviourTests(LabFixture lab)
 {
-    public static TheoryData<string> Kinds => [.. LabFixture.Kinds];
+    public static TheoryData<string> Kinds => [.. LabFixture.Kinds, .. LabFixture.ClashingKinds];
 
     [Theory]
     [MemberData(nameof(Kinds))]

@@ -40,6 +40,13 @@ public sealed class LabFixture : IAsyncLifetime
 
     public static readonly string[] Kinds = ["open", "full", "addr", "port", "sym", "udpblock", "cgnat", "upnp"];
 
+    /// <summary>
+    /// NATs that take unsolicited packets for themselves, each behind an ISP router: two port-restricted
+    /// sites and a carrier NAT in front of a home NAT, both of that kind (docs/lab.md). Not in
+    /// <see cref="Kinds"/>: the every-pair table keeps to the kinds above; ClashingNatTests pair these.
+    /// </summary>
+    public static readonly string[] ClashingKinds = ["clash", "clashb", "cgclash"];
+
     private static readonly TimeSpan UpTimeout = TimeSpan.FromSeconds(180);
     private static readonly TimeSpan DownTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan ServerStartTimeout = TimeSpan.FromSeconds(30);

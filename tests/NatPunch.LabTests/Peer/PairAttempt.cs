@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.Json;
 using NatPunch.LabTests.Lab;
 
 namespace NatPunch.LabTests.Peer;
@@ -19,6 +21,15 @@ namespace NatPunch.LabTests.Peer;
 public sealed record PairAttempt(string FirstPath, string Transport, TimeSpan? FirstConnected, TimeSpan? ToDirect, long Probes, long Sockets, string Diagnostics)
 {
     public bool Connected => FirstConnected is not null;
+
+    /// <summary>Clash avoidance, from the connector's first <c>connected</c> event: routers its traceroute counted before the peer ("-" if none ran).</summary>
+    public string RoutersBeforePeer { get; init; } = "-";
+
+    /// <summary>Whether the peer's NAT answered the connector's traceroute ("true", "false", "-").</summary>
+    public string PeerNatAnswers { get; init; } = "-";
+
+    /// <summary>Whether the connector's checks waited for the peer's opening ("true", "false", "-").</summary>
+    public string HeldForPeerOpening { get; init; } = "-";
 
     public static async Task<PairAttempt> RunAsync(LabFixture lab, TransferFiles files, Site listener, Site connector, TimeSpan directWithin,
         bool relayExpected = false, IReadOnlyList<string>? arguments = null)
@@ -59,7 +70,12 @@ public sealed record PairAttempt(string FirstPath, string Transport, TimeSpan? F
             ? null
             : (connectorDirect.At > listenerDirect.At ? connectorDirect.At : listenerDirect.At) - introduced.At;
         return new PairAttempt(first?.String("path") ?? "none", first?.String("transport") ?? "-", first?.At - introduced.At, toDirect, probes, sockets,
-            run.Diagnostics());
+            run.Diagnostics())
+        {
+            RoutersBeforePeer = first?.Long("routers_before_peer")?.ToString(CultureInfo.InvariantCulture) ?? "-",
+            PeerNatAnswers = first?.Json.TryGetProperty("peer_nat_answers", out JsonElement answers) == true ? answers.ToString() : "-",
+            HeldForPeerOpening = first?.Json.TryGetProperty("held_for_peer_opening", out JsonElement held) == true ? held.ToString() : "-",
+        };
     }
 
     /// <summary>2 MB of zeros, fed at 100 KB/s: 20 s, longer than any attempt is watched.</summary>

@@ -15,7 +15,7 @@ public sealed class RouteTracerTests
     [Fact]
     public async Task AnAddressThatAnswersAClosedPortIsReportedWithNoRouterBefore()
     {
-        RouteToPeer route = await RouteTracer.TraceAsync(IPAddress.Loopback, TimeSpan.FromSeconds(2), CancellationToken.None);
+        RouteToPeer route = await RouteTracer.TraceAsync(IPAddress.Loopback, TimeSpan.FromSeconds(2), openWith: null, CancellationToken.None);
 
         route.ShouldBe(new RouteToPeer(0, AnswersUnsolicited: true));
     }
@@ -30,11 +30,13 @@ public sealed class RouteTracerTests
         echoes.Add(4, Answered(peer, 4));
         echoes.Add(5, Answered(peer, 5));
         echoes.Complete.ShouldBeFalse("hop 3 has not answered yet");
+        echoes.OpeningTtl.ShouldBe(2, "an opening can go now: a TTL that a router answered, below the peer");
         echoes.Add(1, Expired(peer, 1, "10.8.0.1"));
         echoes.Add(3, Expired(peer, 3, "203.0.113.59"));
 
         echoes.Complete.ShouldBeTrue();
         echoes.Result.ShouldBe(new RouteToPeer(3, AnswersUnsolicited: true));
+        echoes.OpeningTtl.ShouldBe(3);
     }
 
     [Fact]
@@ -48,6 +50,7 @@ public sealed class RouteTracerTests
 
         echoes.Complete.ShouldBeFalse();
         echoes.Result.ShouldBe(new RouteToPeer(2, AnswersUnsolicited: false));
+        echoes.OpeningTtl.ShouldBeNull("not before the trace ends: the address may answer yet");
     }
 
     [Fact]

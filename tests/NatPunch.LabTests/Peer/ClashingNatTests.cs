@@ -1,0 +1,111 @@
+using System.Globalization;
+using System.Text;
+using NatPunch.LabTests.Lab;
+
+namespace NatPunch.LabTests.Peer;
+
+/// <summary>
+/// NATs that clash (lab kinds clash, clashb, cgclash: Linux masquerade with no drop of WAN input, each
+/// behind an ISP router): a packet of one peer that reaches the other's NAT before that NAT's host has
+/// sent to it leaves a conntrack entry there, and the host's own packet then leaves from another port.
+/// With clash avoidance (the traceroute, the low-TTL opening, the hold) port-restricted ↔ port-restricted
+/// across two such routers, and a carrier NAT in front of a home NAT (both of this kind) against one,
+/// connect directly in both roles in at least 95 % of attempts (<c>NATPUNCH_LAB_ATTEMPTS</c> per pair
+/// and role, 5 by default: 20 attempts, one miss allowed); without it they end on the relay.
+/// </summary>
+[Collection(LabCollection.Name)]
+public sealed class ClashingNatTests(LabFixture lab, TransferFiles files) : IClassFixture<TransferFiles>
+{
+    private static readonly TimeSpan DirectWithin = TimeSpan.FromSeconds(10);
+
+    private static readonly (string Listener, string Connector)[] Pairs =
+    [
+        ("clash1", "clashb1"), ("clashb1", "clash1"), ("cgclash1", "clash1"), ("clash1", "cgclash1"),
+    ];
+
+    private static int Attempts(int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable("NATPUNCH_LAB_ATTEMPTS"), CultureInfo.InvariantCulture, out int n) && n > 0 ? n : fallback;
+
+    [Fact]
+    public async Task PortRestrictedNatsThatClashConnectDirectly()
+    {
+        lab.Require();
+        await RunAllAsync("clashing-nats", Attempts(5));
+    }
+
+    [Fact]
+    public async Task PortRestrictedNatsThatClashConnectDirectlyAtFivePercentLoss()
+    {
+        lab.Require();
+        await using LabKnob loss = await LabKnob.LossAsync(lab, 5);
+        await RunAllAsync("clashing-nats-loss5", Attempts(5));
+    }
+
+    /// <summary>With <c>--relay never</c> the punched path is the only one: 20 MB each way over it, compared by SHA-256.</summary>
+    [Fact]
+    public async Task ThePunchedPathAloneCarries20MegabytesEachWay()
+    {
+        lab.Require();
+        TransferResult result = await Transfer.RunAsync(lab, files, Site.Parse("clash1"), Site.Parse("cgclash1"),
+            new PipeRunOptions { WorkDirectory = files.Directory.FullName, TimeoutSeconds = 30, Relay = "never" }, limit: TimeSpan.FromSeconds(120));
+        LabReport.Write("clashing-nats", result.Summary + " (--relay never)");
+    }
+
+    /// <summary>Without clash avoidance the first checks clash: the same pair ends on the relay (the lab reproduces the problem).</summary>
+    [Fact]
+    public async Task WithoutClashAvoidanceTheyEndOnTheRelay()
+    {
+        lab.Require();
+        PairAttempt result = await PairAttempt.RunAsync(lab, files, Site.Parse("clash1"), Site.Parse("clashb1"), TimeSpan.FromSeconds(4),
+            arguments: ["--no-clash-avoidance"]);
+        result.FirstPath.ShouldBe("relay", result.Diagnostics);
+        result.ToDirect.ShouldBeNull(result.Diagnostics);
+        LabReport.Write("clashing-nats", $"clash1 <- clashb1 with --no-clash-avoidance: first path {result.FirstPath}, no direct path within 4 s");
+    }
+
+    private async Task RunAllAsync(string report, int attempts)
+    {
+        var table = new StringBuilder();
+        table.AppendLine("| listener ← connector | direct within 10 s | first path | to direct, s after introduction: median (max) | routers before the peer | peer's NAT answers | held |");
+        table.AppendLine("|---|---|---|---|---|---|---|");
+        int total = 0, direct = 0;
+        var failures = new List<string>();
+        foreach ((string listener, string connector) in Pairs)
+        {
+            var seconds = new List<double>();
+            var firstPaths = new List<string>();
+            var routers = new List<string>();
+            var answers = new List<string>();
+            var held = new List<string>();
+            int pairDirect = 0;
+            for (int i = 0; i < attempts; i++)
+            {
+                PairAttempt result = await PairAttempt.RunAsync(lab, files, Site.Parse(listener), Site.Parse(connector), DirectWithin);
+                total++;
+                firstPaths.Add(result.FirstPath);
+                routers.Add(result.RoutersBeforePeer);
+                answers.Add(result.PeerNatAnswers);
+                held.Add(result.HeldForPeerOpening);
+                if (result.ToDirect is { } took && took <= DirectWithin)
+                {
+                    direct++;
+                    pairDirect++;
+                    seconds.Add(took.TotalSeconds);
+                }
+                else
+                {
+                    failures.Add($"{listener} <- {connector}: no direct path within {DirectWithin.TotalSeconds:0} s on both ends\n{result.Diagnostics}");
+                }
+            }
+            double[] sorted = [.. seconds.Order()];
+            table.AppendLine(CultureInfo.InvariantCulture,
+                $"| {listener} ← {connector} | {pairDirect}/{attempts} | {Tally(firstPaths)} "
+                + $"| {(sorted.Length == 0 ? "-" : $"{sorted[sorted.Length / 2]:0.00} ({sorted[^1]:0.00})")} | {Tally(routers)} | {Tally(answers)} | {Tally(held)} |");
+        }
+        LabReport.Write(report, table.ToString().TrimEnd() + $"\n{direct} of {total} attempts direct within {DirectWithin.TotalSeconds:0} s"
+            + string.Concat(failures.Select(f => $"\n\nmissed: {f}")));
+        (direct * 100).ShouldBeGreaterThanOrEqualTo(95 * total, $"{direct} of {total} direct\n{string.Join("\n\n", failures)}\n{table}");
+    }
+
+    private static string Tally(List<string> values) => string.Join(", ", values.GroupBy(v => v).Select(g => $"{g.Key} {g.Count()}"));
+}
