@@ -138,7 +138,7 @@ internal sealed class PeerCommandOptions
     {
         Description = "Do not guard against NATs that take unsolicited packets for themselves (Linux boxes doing masquerade). By default "
             + "the route to the peer's public address is traced, an opening datagram whose TTL ends one router short of it opens our NAT, "
-            + "and, when the peer's NAT answers unsolicited packets, checks to it wait about 100 ms for the peer's own opening.",
+            + "and, when the peer's NAT answers unsolicited packets, checks to it wait (250 ms) until the peer's own opening has left: docs/clash-avoidance.md.",
     };
     private readonly Option<int> _probeSockets = new("--probe-sockets")
     {

@@ -28,9 +28,9 @@ public sealed partial class IceAgent
             return;
         }
         Candidate? peerPublic = _remoteCandidates.Find(c => c.Type == CandidateType.ServerReflexive && c.Family == AddressFamily.InterNetwork);
-        if (peerPublic is null)
+        if (peerPublic is null || _localCandidates.Exists(c => c.Type == CandidateType.ServerReflexive && c.EndPoint.Address.Equals(peerPublic.EndPoint.Address)))
         {
-            return;
+            return; // nothing to trace, or the peer is behind our own NAT (no router in between)
         }
         IPAddress peer = peerPublic.EndPoint.Address;
         List<IPEndPoint> endPoints = _remoteCandidates.Where(c => c.EndPoint.Address.Equals(peer) && !c.IsRelayed).Select(c => c.EndPoint).ToList();

@@ -30,7 +30,7 @@ public sealed class IceAgentClashAvoidanceTests
     // Time enough for the paced checks of the test's few pairs to go out.
     private static readonly TimeSpan Slack = 4 * IceAgentOptions.Default.CheckPacing;
 
-    private static AgentHarness NewHarness(bool on = true, bool withRelay = false)
+    private static AgentHarness NewHarness(bool on = true, bool withRelay = false, IPEndPoint? peerPublic = null)
     {
         var options = IceAgentOptions.Default with { PortProbing = null, ClashAvoidance = on ? Options : null };
         var agent = new IceAgent(IceRole.Controlling, IceCredentials.NewRandom(), [Host], [Server], options, TimeSpan.Zero);
@@ -42,7 +42,7 @@ public sealed class IceAgentClashAvoidanceTests
         List<CandidateInfo> candidates =
         [
             new Candidate(CandidateType.Host, PeerHost, Candidate.ComputePriority(CandidateType.Host, 65535), "h0").ToInfo(),
-            new Candidate(CandidateType.ServerReflexive, PeerPublic, Candidate.ComputePriority(CandidateType.ServerReflexive, 65535), "s1", PeerHost).ToInfo(),
+            new Candidate(CandidateType.ServerReflexive, peerPublic ?? PeerPublic, Candidate.ComputePriority(CandidateType.ServerReflexive, 65535), "s1", PeerHost).ToInfo(),
         ];
         agent.ApplyRemoteOffer(new PeerOffer(Peer.Ufrag, Peer.Pwd, candidates, null, null), Start, Start);
         var harness = new AgentHarness { Agent = agent };
@@ -143,6 +143,16 @@ public sealed class IceAgentClashAvoidanceTests
         h.Events.OfType<IceEvent.TraceRouteToPeer>().ShouldBeEmpty();
         h.RunUntil(Start + Slack);
         h.ChecksTo(PeerPublic.Address).ShouldNotBeEmpty();
+    }
+
+    [Fact]
+    public void APeerBehindOurOwnNatIsNotTraced()
+    {
+        var sameNat = new IPEndPoint(OurPublic.Address, 41999);
+        AgentHarness h = NewHarness(peerPublic: sameNat);
+        h.Events.OfType<IceEvent.TraceRouteToPeer>().ShouldBeEmpty("no router between us");
+        h.RunUntil(Start + Slack);
+        h.ChecksTo(sameNat.Address).ShouldNotBeEmpty();
     }
 
     /// <summary>A connectivity check from the peer (controlled), signed with our password.</summary>
