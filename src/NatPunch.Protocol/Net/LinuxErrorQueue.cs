@@ -32,8 +32,6 @@ internal static class LinuxErrorQueue
     private const int MsgErrQueue = 0x2000;
     private const int MsgDontWait = 0x40;
     private const byte OriginIcmp = 2;
-    private const int MsghdrSize = 56;
-    private const int IovecSize = 16;
     private const int NameSize = 28;
     private const int PayloadSize = 256;
     private const int ControlSize = 256;
@@ -51,18 +49,11 @@ internal static class LinuxErrorQueue
     public static bool TryRead(Socket socket, out QueuedIcmpError? error)
     {
         error = null;
-        byte[] buffer = GC.AllocateArray<byte>(MsghdrSize + IovecSize + NameSize + PayloadSize + ControlSize, pinned: true);
+        const int iovec = LinuxMessageHeader.Size, name = iovec + LinuxMessageHeader.IovecSize, payload = name + NameSize, control = payload + PayloadSize;
+        byte[] buffer = GC.AllocateArray<byte>(control + ControlSize, pinned: true);
         nint address = Marshal.UnsafeAddrOfPinnedArrayElement(buffer, 0);
-        Span<byte> header = buffer.AsSpan(0, MsghdrSize);
-        const int iovec = MsghdrSize, name = iovec + IovecSize, payload = name + NameSize, control = payload + PayloadSize;
-        WriteNative(header, address + name);                                      // msg_name
-        BinaryPrimitives.WriteInt32LittleEndian(header[8..], NameSize);           // msg_namelen
-        WriteNative(header[16..], address + iovec);                               // msg_iov
-        WriteNative(header[24..], 1);                                             // msg_iovlen
-        WriteNative(header[32..], address + control);                             // msg_control
-        WriteNative(header[40..], ControlSize);                                   // msg_controllen
-        WriteNative(buffer.AsSpan(iovec), address + payload);
-        WriteNative(buffer.AsSpan(iovec + 8), PayloadSize);
+        LinuxMessageHeader.Write(buffer, address + name, NameSize, buffer.AsSpan(iovec), address + iovec, address + payload, PayloadSize,
+            address + control, ControlSize);
 
         SafeHandle handle = socket.SafeHandle;
         bool added = false;
@@ -86,21 +77,20 @@ internal static class LinuxErrorQueue
             }
         }
 
-        int nameLength = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
+        (int nameLength, int controlLength) = LinuxMessageHeader.ReadLengths(buffer);
         IPEndPoint? destination = RawSocketAddress.ToEndPoint(buffer.AsSpan(name, Math.Clamp(nameLength, 0, NameSize)));
-        long controlLength = BinaryPrimitives.ReadInt64LittleEndian(header[40..]);
-        ReadOnlySpan<byte> controls = buffer.AsSpan(control, (int)Math.Clamp(controlLength, 0, ControlSize));
+        ReadOnlySpan<byte> controls = buffer.AsSpan(control, Math.Clamp(controlLength, 0, ControlSize));
         // struct cmsghdr { size_t len; int level; int type; } then the data, 8-aligned.
-        while (controls.Length >= 16)
+        while (controls.Length >= LinuxMessageHeader.ControlHeaderSize)
         {
             int length = (int)BinaryPrimitives.ReadInt64LittleEndian(controls);
-            if (length < 16 || length > controls.Length)
+            if (length < LinuxMessageHeader.ControlHeaderSize || length > controls.Length)
             {
                 break;
             }
             int level = BinaryPrimitives.ReadInt32LittleEndian(controls[8..]);
             int type = BinaryPrimitives.ReadInt32LittleEndian(controls[12..]);
-            ReadOnlySpan<byte> data = controls[16..length];
+            ReadOnlySpan<byte> data = controls[LinuxMessageHeader.ControlHeaderSize..length];
             // struct sock_extended_err { u32 errno; u8 origin, type, code, pad; u32 info, data; } then the offender's sockaddr.
             if (level == SolIp && type == IpRecvErr && data.Length >= 16 && data[4] == OriginIcmp && destination is not null)
             {
@@ -112,8 +102,6 @@ internal static class LinuxErrorQueue
         }
         return true;
     }
-
-    private static void WriteNative(Span<byte> destination, nint value) => BinaryPrimitives.WriteInt64LittleEndian(destination, value);
 
     [DllImport("libc.so.6", SetLastError = true)]
     private static extern long recvmsg(int sockfd, nint msg, int flags);

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using NatPunch.LabTests.Lab;
 
 namespace NatPunch.LabTests.Peer;
@@ -65,47 +64,12 @@ public sealed class ClashingNatTests(LabFixture lab, TransferFiles files) : ICla
 
     private async Task RunAllAsync(string report, int attempts)
     {
-        var table = new StringBuilder();
-        table.AppendLine("| listener ← connector | direct within 10 s | first path | to direct, s after introduction: median (max) | routers before the peer | peer's NAT answers | held |");
-        table.AppendLine("|---|---|---|---|---|---|---|");
-        int total = 0, direct = 0;
-        var failures = new List<string>();
-        foreach ((string listener, string connector) in Pairs)
-        {
-            var seconds = new List<double>();
-            var firstPaths = new List<string>();
-            var routers = new List<string>();
-            var answers = new List<string>();
-            var held = new List<string>();
-            int pairDirect = 0;
-            for (int i = 0; i < attempts; i++)
-            {
-                PairAttempt result = await PairAttempt.RunAsync(lab, files, Site.Parse(listener), Site.Parse(connector), DirectWithin);
-                total++;
-                firstPaths.Add(result.FirstPath);
-                routers.Add(result.RoutersBeforePeer);
-                answers.Add(result.PeerNatAnswers);
-                held.Add(result.HeldForPeerOpening);
-                if (result.ToDirect is { } took && took <= DirectWithin)
-                {
-                    direct++;
-                    pairDirect++;
-                    seconds.Add(took.TotalSeconds);
-                }
-                else
-                {
-                    failures.Add($"{listener} <- {connector}: no direct path within {DirectWithin.TotalSeconds:0} s on both ends\n{result.Diagnostics}");
-                }
-            }
-            double[] sorted = [.. seconds.Order()];
-            table.AppendLine(CultureInfo.InvariantCulture,
-                $"| {listener} ← {connector} | {pairDirect}/{attempts} | {Tally(firstPaths)} "
-                + $"| {(sorted.Length == 0 ? "-" : $"{sorted[sorted.Length / 2]:0.00} ({sorted[^1]:0.00})")} | {Tally(routers)} | {Tally(answers)} | {Tally(held)} |");
-        }
-        LabReport.Write(report, table.ToString().TrimEnd() + $"\n{direct} of {total} attempts direct within {DirectWithin.TotalSeconds:0} s"
-            + string.Concat(failures.Select(f => $"\n\nmissed: {f}")));
-        (direct * 100).ShouldBeGreaterThanOrEqualTo(95 * total, $"{direct} of {total} direct\n{string.Join("\n\n", failures)}\n{table}");
+        List<PairRun> runs = await PairRuns.RunAsync(lab, files, Pairs, attempts, DirectWithin);
+        PairRuns.ReportAndAssertMostlyDirect(report, runs, DirectWithin,
+        [
+            ("routers before the peer", a => PairRuns.Tally(a.Select(x => x.RoutersBeforePeer))),
+            ("peer's NAT answers", a => PairRuns.Tally(a.Select(x => x.PeerNatAnswers))),
+            ("held", a => PairRuns.Tally(a.Select(x => x.HeldForPeerOpening))),
+        ]);
     }
-
-    private static string Tally(List<string> values) => string.Join(", ", values.GroupBy(v => v).Select(g => $"{g.Key} {g.Count()}"));
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using NatPunch.LabTests.Lab;
 
 namespace NatPunch.LabTests.Peer;
@@ -78,51 +77,13 @@ public sealed class PortProbingTests(LabFixture lab, TransferFiles files) : ICla
 
     private async Task RunAllAsync(string report, int attempts)
     {
-        var table = new StringBuilder();
-        table.AppendLine("| listener ← connector | direct within 10 s | first path | to direct, s after introduction: median (max) | probes sent: median (max) | sockets opened |");
-        table.AppendLine("|---|---|---|---|---|---|");
-        int total = 0, direct = 0;
-        var failures = new List<string>();
-        foreach ((string listener, string connector) in Pairs)
-        {
-            var seconds = new List<double>();
-            var probes = new List<long>();
-            var sockets = new List<long>();
-            var firstPaths = new List<string>();
-            int pairDirect = 0;
-            for (int i = 0; i < attempts; i++)
-            {
-                PairAttempt result = await PairAttempt.RunAsync(lab, files, Site.Parse(listener), Site.Parse(connector), DirectWithin);
-                total++;
-                firstPaths.Add(result.FirstPath);
-                probes.Add(result.Probes);
-                sockets.Add(result.Sockets);
-                if (result.ToDirect is { } took && took <= DirectWithin)
-                {
-                    direct++;
-                    pairDirect++;
-                    seconds.Add(took.TotalSeconds);
-                }
-                else
-                {
-                    failures.Add($"{listener} <- {connector}: no direct path within {DirectWithin.TotalSeconds:0} s on both ends\n{result.Diagnostics}");
-                }
-            }
-            double[] sorted = [.. seconds.Order()];
-            table.AppendLine(CultureInfo.InvariantCulture,
-                $"| {listener} ← {connector} | {pairDirect}/{attempts} | {string.Join(", ", firstPaths.GroupBy(p => p).Select(g => $"{g.Key} {g.Count()}"))} "
-                + $"| {(sorted.Length == 0 ? "-" : $"{sorted[sorted.Length / 2]:0.00} ({sorted[^1]:0.00})")} | {Median(probes)} | {Median(sockets)} |");
-        }
-        LabReport.Write(report, table.ToString().TrimEnd() + $"\n{direct} of {total} attempts direct within {DirectWithin.TotalSeconds:0} s"
-            + string.Concat(failures.Select(f => $"\n\nmissed: {f}")));
+        List<PairRun> runs = await PairRuns.RunAsync(lab, files, Pairs, attempts, DirectWithin);
         // At least 95 % over all pairs (one miss in 20 attempts is allowed; with 2 attempts per pair, 1 of 20).
-        (direct * 100).ShouldBeGreaterThanOrEqualTo(95 * total, $"{direct} of {total} direct\n{string.Join("\n\n", failures)}\n{table}");
-    }
-
-    private static string Median(List<long> values)
-    {
-        long[] sorted = [.. values.Order()];
-        return string.Create(CultureInfo.InvariantCulture, $"{sorted[sorted.Length / 2]} ({sorted[^1]})");
+        PairRuns.ReportAndAssertMostlyDirect(report, runs, DirectWithin,
+        [
+            ("probes sent: median (max)", a => PairRuns.MedianAndMax(a.Select(x => x.Probes))),
+            ("sockets opened", a => PairRuns.MedianAndMax(a.Select(x => x.Sockets))),
+        ]);
     }
 
     /// <summary>Both ends fed 2 MB at 100 KB/s, so the session outlives the probing.</summary>
