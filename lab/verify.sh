@@ -336,6 +336,28 @@ for k in port open; do
     check "block-udp $k off: UDP answers again" $r "(mapping $m)"
 done
 
+# clash: an unsolicited packet to the router leaves a conntrack entry (the router takes it for
+# itself), and the host's later packet to that sender clashes with it and leaves from another port.
+# A port-restricted router that drops WAN input (port) keeps the host's port.
+clash_port() { # KIND PEER_KIND -> the outside port of host 1's packet from inside port 40100, after PEER's unsolicited one
+    local k=$1 p=$2 pub peer
+    pub=${I[public_${k}_ip]} peer=${I[public_${p}_ip]}
+    nsx "${I[host_${p}1_ns]}" python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 40100)); s.sendto(b'x', ('$pub', 40100))"
+    sleep 0.2
+    nsx "${I[host_${k}1_ns]}" python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 40100)); s.sendto(b'x', ('$peer', 40100))"
+    sleep 0.2
+    nsx "${I[router_${k}_ns]}" cat /proc/net/nf_conntrack \
+        | awk -v peer="$peer" '/src=10\.[0-9]+\.0\.2 / && $0 ~ "dst=" peer " sport=40100 dport=40100" {for (i = 1; i <= NF; i++) if ($i ~ /^dport=/) p = $i; print substr(p, 7); exit}'
+}
+if command -v python3 >/dev/null; then
+    got=$(clash_port clash clashb)
+    r=1; [[ -n $got && $got != 40100 ]] && r=0
+    check "clash: after clashb's unsolicited packet, host 1's packet to it leaves from another port" $r "(outside port ${got:-?})"
+    got=$(clash_port port clashb)
+    r=1; [[ $got == 40100 ]] && r=0
+    check "port: after clashb's unsolicited packet, host 1's packet to it keeps its port" $r "(outside port ${got:-?})"
+fi
+
 echo
 if ((FAILS > 0)); then echo "verify: $FAILS check(s) FAILED"; exit 1; fi
 echo "verify: all checks passed"
