@@ -23,10 +23,9 @@ internal sealed class LinuxSegmentedSender
 
     private const int SolUdp = 17;
     private const int UdpSegment = 103;
-    private const int MsghdrSize = 56;
-    private const int IovecSize = 16;
+    private const int MsghdrSize = LinuxMessageHeader.Size;
+    private const int IovecSize = LinuxMessageHeader.IovecSize;
     private const int ControlSize = 24;       // CMSG_SPACE(sizeof(uint16_t))
-    private const int ControlLength = 18;     // CMSG_LEN(sizeof(uint16_t))
 
     private readonly byte[] _data = GC.AllocateUninitializedArray<byte>(MaxBytes, pinned: true);
     private readonly byte[] _native = GC.AllocateArray<byte>(MsghdrSize + IovecSize + ControlSize + LinuxDatagramBatch.AddressSize, pinned: true);
@@ -54,28 +53,19 @@ internal sealed class LinuxSegmentedSender
     {
         RefusedSegmentation = false;
         Span<byte> native = _native;
-        Span<byte> header = native[..MsghdrSize];
-        Span<byte> iovec = native.Slice(MsghdrSize, IovecSize);
         Span<byte> control = native.Slice(MsghdrSize + IovecSize, ControlSize);
         Span<byte> address = native.Slice(MsghdrSize + IovecSize + ControlSize, LinuxDatagramBatch.AddressSize);
         int addressLength = Math.Min(to.Size, address.Length);
         to.Buffer.Span[..addressLength].CopyTo(address);
-        header.Clear();
-        WriteNative(header, _nativeAddress + MsghdrSize + IovecSize + ControlSize);           // msg_name
-        BinaryPrimitives.WriteInt32LittleEndian(header[8..], addressLength);                 // msg_namelen
-        WriteNative(header[16..], _nativeAddress + MsghdrSize);                               // msg_iov
-        WriteNative(header[24..], 1);                                                         // msg_iovlen
-        WriteNative(iovec, _dataAddress + offset);
-        WriteNative(iovec[8..], length);
-        if (segmentSize > 0 && segmentSize < length)
+        bool segmented = segmentSize > 0 && segmentSize < length;
+        LinuxMessageHeader.Write(native, _nativeAddress + MsghdrSize + IovecSize + ControlSize, addressLength,
+            native.Slice(MsghdrSize, IovecSize), _nativeAddress + MsghdrSize, _dataAddress + offset, length,
+            segmented ? _nativeAddress + MsghdrSize + IovecSize : 0, segmented ? ControlSize : 0);
+        if (segmented)
         {
             control.Clear();
-            WriteNative(control, ControlLength);                                              // cmsg_len
-            BinaryPrimitives.WriteInt32LittleEndian(control[8..], SolUdp);                    // cmsg_level
-            BinaryPrimitives.WriteInt32LittleEndian(control[12..], UdpSegment);               // cmsg_type
-            BinaryPrimitives.WriteUInt16LittleEndian(control[16..], (ushort)segmentSize);
-            WriteNative(header[32..], _nativeAddress + MsghdrSize + IovecSize);               // msg_control
-            WriteNative(header[40..], ControlSize);                                           // msg_controllen
+            LinuxMessageHeader.WriteControl(control, SolUdp, UdpSegment, sizeof(ushort));
+            BinaryPrimitives.WriteUInt16LittleEndian(control[LinuxMessageHeader.ControlHeaderSize..], (ushort)segmentSize);
         }
         bool added = false;
         try
@@ -88,7 +78,7 @@ internal sealed class LinuxSegmentedSender
             }
             int errno = Marshal.GetLastPInvokeError();
             // The path cannot segment: no checksum offload on the way out, an old kernel, an unsupported option.
-            RefusedSegmentation = segmentSize > 0 && segmentSize < length
+            RefusedSegmentation = segmented
                 && errno is LinuxErrno.EIO or LinuxErrno.EINVAL or LinuxErrno.ENOPROTOOPT or LinuxErrno.EOPNOTSUPP;
             return LinuxErrno.ToSocketError(errno);
         }
@@ -104,8 +94,6 @@ internal sealed class LinuxSegmentedSender
             }
         }
     }
-
-    private static void WriteNative(Span<byte> destination, nint value) => BinaryPrimitives.WriteInt64LittleEndian(destination, value);
 
     [DllImport("libc.so.6", SetLastError = true)]
     private static extern long sendmsg(int sockfd, nint msg, int flags);

@@ -1,4 +1,3 @@
-using System.Globalization;
 using NatPunch.LabTests.Lab;
 
 namespace NatPunch.LabTests.Peer;
@@ -22,14 +21,11 @@ public sealed class ClashingNatTests(LabFixture lab, TransferFiles files) : ICla
         ("clash1", "clashb1"), ("clashb1", "clash1"), ("cgclash1", "clash1"), ("clash1", "cgclash1"),
     ];
 
-    private static int Attempts(int fallback) =>
-        int.TryParse(Environment.GetEnvironmentVariable("NATPUNCH_LAB_ATTEMPTS"), CultureInfo.InvariantCulture, out int n) && n > 0 ? n : fallback;
-
     [Fact]
     public async Task PortRestrictedNatsThatClashConnectDirectly()
     {
         lab.Require();
-        await RunAllAsync("clashing-nats", Attempts(5));
+        await RunAllAsync("clashing-nats", PairAttempt.AttemptsPerPair(5));
     }
 
     [Fact]
@@ -37,7 +33,7 @@ public sealed class ClashingNatTests(LabFixture lab, TransferFiles files) : ICla
     {
         lab.Require();
         await using LabKnob loss = await LabKnob.LossAsync(lab, 5);
-        await RunAllAsync("clashing-nats-loss5", Attempts(5));
+        await RunAllAsync("clashing-nats-loss5", PairAttempt.AttemptsPerPair(5));
     }
 
     /// <summary>With <c>--relay never</c> the punched path is the only one: 20 MB each way over it, compared by SHA-256.</summary>

@@ -18,8 +18,7 @@ public sealed class EveryPairTests(LabFixture lab, TransferFiles files) : IClass
 {
     private static readonly TimeSpan DirectWithin = TimeSpan.FromSeconds(10);
 
-    private static int Attempts =>
-        int.TryParse(Environment.GetEnvironmentVariable("NATPUNCH_LAB_ATTEMPTS"), CultureInfo.InvariantCulture, out int n) && n > 0 ? n : 1;
+    private static int Attempts => PairAttempt.AttemptsPerPair(1);
 
     /// <summary>Only a UDP-blocked end on another site than its peer's needs the relay.</summary>
     private static bool RelayExpected(Site listener, Site connector) =>

@@ -22,6 +22,10 @@ public sealed record PairAttempt(string FirstPath, string Transport, TimeSpan? F
 {
     public bool Connected => FirstConnected is not null;
 
+    /// <summary>Attempts per pair (and role) of the pair tables: <c>NATPUNCH_LAB_ATTEMPTS</c>, else <paramref name="fallback"/>.</summary>
+    public static int AttemptsPerPair(int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable("NATPUNCH_LAB_ATTEMPTS"), CultureInfo.InvariantCulture, out int n) && n > 0 ? n : fallback;
+
     /// <summary>Clash avoidance, from the connector's first <c>connected</c> event: routers its traceroute counted before the peer ("-" if none ran).</summary>
     public string RoutersBeforePeer { get; init; } = "-";
 

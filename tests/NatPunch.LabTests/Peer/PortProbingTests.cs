@@ -1,4 +1,3 @@
-using System.Globalization;
 using NatPunch.LabTests.Lab;
 
 namespace NatPunch.LabTests.Peer;
@@ -18,9 +17,6 @@ public sealed class PortProbingTests(LabFixture lab, TransferFiles files) : ICla
 {
     private static readonly TimeSpan DirectWithin = TimeSpan.FromSeconds(10);
 
-    private static int Attempts(int fallback) =>
-        int.TryParse(Environment.GetEnvironmentVariable("NATPUNCH_LAB_ATTEMPTS"), CultureInfo.InvariantCulture, out int n) && n > 0 ? n : fallback;
-
     private static readonly (string Listener, string Connector)[] Pairs =
     [
         ("sym1", "open1"), ("open1", "sym1"), ("sym1", "full1"), ("full1", "sym1"),
@@ -32,7 +28,7 @@ public sealed class PortProbingTests(LabFixture lab, TransferFiles files) : ICla
     public async Task SymmetricAgainstEveryKindThatKeepsItsPortConnectsDirectly()
     {
         lab.Require();
-        await RunAllAsync("port-probing-clean", Attempts(2));
+        await RunAllAsync("port-probing-clean", PairAttempt.AttemptsPerPair(2));
     }
 
     [Fact]
@@ -40,7 +36,7 @@ public sealed class PortProbingTests(LabFixture lab, TransferFiles files) : ICla
     {
         lab.Require();
         await using LabKnob loss = await LabKnob.LossAsync(lab, 5);
-        await RunAllAsync("port-probing-loss5", Attempts(1));
+        await RunAllAsync("port-probing-loss5", PairAttempt.AttemptsPerPair(1));
     }
 
     /// <summary>

@@ -16,8 +16,7 @@ namespace NatPunch.LabTests.PortMapping;
 [Collection(LabCollection.Name)]
 public sealed class PortMappingPairsTests(LabFixture lab, TransferFiles files) : IClassFixture<TransferFiles>
 {
-    private static int Attempts =>
-        int.TryParse(Environment.GetEnvironmentVariable("NATPUNCH_LAB_ATTEMPTS"), CultureInfo.InvariantCulture, out int n) && n > 0 ? n : 2;
+    private static int Attempts => PairAttempt.AttemptsPerPair(2);
 
     private static readonly (string Listener, string Connector)[] Pairs =
     [
