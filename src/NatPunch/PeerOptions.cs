@@ -45,6 +45,12 @@ public sealed record PeerOptions
     public bool PortMapping { get; init; } = true;
 
     /// <summary>
+    /// Offer TCP candidates and punch TCP connections to the peer's (simultaneous open), for networks
+    /// that block UDP: docs/tcp-punching.md. On by default; Linux only (elsewhere nothing is offered).
+    /// </summary>
+    public bool TcpPunching { get; init; } = true;
+
+    /// <summary>
     /// How long gathering may hold up the registration. The STUN server normally answers within one
     /// round trip; when UDP is blocked it never does, and the relay (over TCP) is what matters then.
     /// </summary>

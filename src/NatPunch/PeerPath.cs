@@ -6,7 +6,7 @@ namespace NatPunch;
 
 /// <summary>
 /// Which path carries the data at the moment. <paramref name="Transport"/> is how our packets
-/// leave: "udp", or "tcp" when they go to a TURN server over TCP.
+/// leave: "udp", or "tcp" when they go on a punched TCP connection or to a TURN server over TCP.
 /// </summary>
 public sealed record PeerPath(bool Direct, string Transport, IPEndPoint Local, IPEndPoint Remote, string CandidateTypes)
 {
@@ -16,7 +16,7 @@ public sealed record PeerPath(bool Direct, string Transport, IPEndPoint Local, I
     internal static PeerPath FromSelection(Candidate local, Candidate remote, TurnServerTransport? relayTransport)
     {
         bool relayed = local.IsRelayed || remote.IsRelayed;
-        string transport = local.Type == CandidateType.Relayed && relayTransport == TurnServerTransport.Tcp ? "tcp" : "udp";
+        string transport = local.IsTcp || (local.Type == CandidateType.Relayed && relayTransport == TurnServerTransport.Tcp) ? "tcp" : "udp";
         return new PeerPath(!relayed, transport, local.EndPoint, remote.EndPoint, $"{local.Type.ToWire()}/{remote.Type.ToWire()}");
     }
 }

@@ -140,6 +140,12 @@ internal sealed class PeerCommandOptions
             + "the route to the peer's public address is traced, an opening datagram whose TTL ends one router short of it opens our NAT, "
             + "and, when the peer's NAT answers unsolicited packets, checks to it wait (250 ms) until the peer's own opening has left: docs/clash-avoidance.md.",
     };
+    private readonly Option<bool> _noTcpPunch = new("--no-tcp-punch")
+    {
+        Description = "Do not offer TCP candidates. By default the session also listens on a TCP port, learns its public address from the "
+            + "server over TCP, and connects to the peer's TCP candidates at the introduction's moment (simultaneous open), so that a "
+            + "network that blocks UDP can still get a direct path (\"transport\":\"tcp\"): docs/tcp-punching.md. Linux only.",
+    };
     private readonly Option<int> _probeSockets = new("--probe-sockets")
     {
         Description = "Port probing: extra sockets on the symmetric side (1-4096).",
@@ -185,6 +191,7 @@ internal sealed class PeerCommandOptions
         command.Options.Add(_noPortMapping);
         command.Options.Add(_noPortProbing);
         command.Options.Add(_noClashAvoidance);
+        command.Options.Add(_noTcpPunch);
         command.Options.Add(_probeSockets);
         command.Options.Add(_probes);
         command.Options.Add(_probeRate);
@@ -299,6 +306,7 @@ internal sealed class PeerCommandOptions
             Timeout = TimeSpan.FromSeconds(timeout),
             IncludeLoopbackCandidates = parse.GetValue(_loopback),
             PortMapping = !parse.GetValue(_noPortMapping),
+            TcpPunching = !parse.GetValue(_noTcpPunch),
             Relay = relay,
             TurnServer = turnServer,
             TurnCredentials = turnCredentials,

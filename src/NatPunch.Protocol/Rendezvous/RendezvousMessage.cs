@@ -170,7 +170,11 @@ public sealed record PeerOffer(string Ufrag, string Pwd, IReadOnlyList<Candidate
 /// <param name="Type">"host", "srflx", "prflx" or "relay".</param>
 /// <param name="Address">"IP:PORT" ("[IPv6]:PORT" for IPv6).</param>
 /// <param name="Related">For srflx and relay, the base it was derived from.</param>
-public sealed record CandidateInfo(string Type, string Address, uint Priority, string Foundation, string? Related = null);
+/// <param name="Transport">"tcp" for a TCP candidate (simultaneous open, docs/tcp-punching.md); absent for UDP.</param>
+public sealed record CandidateInfo(string Type, string Address, uint Priority, string Foundation, string? Related = null, string? Transport = null)
+{
+    public const string TransportTcp = "tcp";
+}
 
 /// <summary>The values of <see cref="ErrorMessage.Code"/>.</summary>
 public static class RendezvousErrorCodes

@@ -39,6 +39,9 @@ internal sealed partial class PeerAttempt : IAsyncDisposable
             .Select(a => new IPEndPoint(a, port)).ToArray();
         _stunServers = relayOnly ? [] : node.ServerEndPoints.Where(e => dualStack || e.AddressFamily == AddressFamily.InterNetwork).Take(2).ToArray();
         Link = new PeerLink(socket, NewAgent, options.TimeProvider);
+        TcpGathered = !relayOnly && options.TcpPunching
+            ? Link.StartTcpAsync(_hosts, _stunServers.FirstOrDefault(), options.GatherWait)
+            : Task.CompletedTask;
         if (!relayOnly && node.ShouldTryPortMapping && node.ServerEndPoints.Any(e => !IPAddress.IsLoopback(e.Address)))
         {
             Link.StartPortMapping(node.Progress, node.PortMappingUnavailable);
@@ -49,6 +52,9 @@ internal sealed partial class PeerAttempt : IAsyncDisposable
     }
 
     public PeerLink Link { get; }
+
+    /// <summary>Done when the TCP port's candidates are known (or there are none): the offer waits for it, within the gathering's limit.</summary>
+    private Task TcpGathered { get; }
 
     /// <summary>Fails (with why) when relaying is the only way allowed and no relay can be had; never completes otherwise.</summary>
     public Task RelayOnlyFailed { get; }
@@ -158,6 +164,7 @@ internal sealed partial class PeerAttempt : IAsyncDisposable
             if (await Task.WhenAny(ready, limit).ConfigureAwait(false) == limit)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                await Task.WhenAny(TcpGathered, Task.Delay(TimeSpan.FromMilliseconds(100), _node.Options.TimeProvider, cancellationToken)).ConfigureAwait(false);
                 return await OfferAsync().ConfigureAwait(false);
             }
             if (!await ready.ConfigureAwait(false))
@@ -168,6 +175,7 @@ internal sealed partial class PeerAttempt : IAsyncDisposable
             {
                 if (e is IceEvent.GatheringComplete)
                 {
+                    await Task.WhenAny(TcpGathered, limit).ConfigureAwait(false); // TCP's answer takes a round trip more
                     return await OfferAsync().ConfigureAwait(false);
                 }
             }
@@ -181,8 +189,8 @@ internal sealed partial class PeerAttempt : IAsyncDisposable
             Candidate? reflexive = candidates.FirstOrDefault(c => c.Type == CandidateType.ServerReflexive);
             IPEndPoint? publicAddress = reflexive?.EndPoint ?? candidates.FirstOrDefault()?.EndPoint;
             _node.Progress?.Report(new ConnectionProgress.Gathered(
-                candidates.Count(c => c.Type == CandidateType.Host),
-                candidates.Count(c => c.Type == CandidateType.ServerReflexive),
+                candidates.Count(c => c.Type == CandidateType.Host && !c.IsTcp),
+                candidates.Count(c => c.Type == CandidateType.ServerReflexive && !c.IsTcp),
                 publicAddress));
             return agent.CreateOffer();
         });

@@ -69,11 +69,11 @@ internal sealed partial class PeerLink
                 break;
             case RelayEvent.ChannelBound bound:
                 // Data to that peer goes as ChannelData straight from the sender's thread from now on.
-                if (_dataTarget is { } target && target.Goes(bound.Peer, bound.Attempt))
+                if (_dataTarget is { } target && target.Goes(new SessionPath(bound.Peer, bound.Attempt)))
                 {
                     _dataTarget = target with { Channel = bound.Channel };
                 }
-                if (_pendingTarget is { } pending && pending.Goes(bound.Peer, bound.Attempt))
+                if (_pendingTarget is { } pending && pending.Goes(new SessionPath(bound.Peer, bound.Attempt)))
                 {
                     _pendingTarget = pending with { Channel = bound.Channel };
                 }

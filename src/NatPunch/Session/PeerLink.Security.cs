@@ -53,6 +53,7 @@ internal sealed partial class PeerLink
                 }
                 _previousTarget = _dataTarget;
                 _dataTarget = target;
+                CloseUnusedTcpConnections(target);
                 if (_session.Agent.SelectedPair is { IsRelayed: false })
                 {
                     CloseUnusedProbeSockets(); // a direct path (not even through the peer's relay): probing found it or is not needed
@@ -67,24 +68,25 @@ internal sealed partial class PeerLink
     /// <summary>The data target of a session path: one already in use (with its bound channel), or a new one.</summary>
     private DataTarget TargetFor(SessionPath path)
     {
-        Socket from = path.Via is null ? SocketFor(path.EndPoint) : _socket;
+        Socket from = path.Via is null && !path.Tcp ? SocketFor(path.EndPoint) : _socket;
         foreach (DataTarget? known in new[] { _dataTarget, _pendingTarget, _previousTarget })
         {
-            if (known is not null && known.Goes(path.EndPoint, path.Via) && known.From == from)
+            if (known is not null && known.Goes(path) && known.From == from && (known.Tcp is null || !known.Tcp.IsClosed))
             {
                 return known;
             }
         }
         RelayConnection? relay = path.Via is { } via ? _relayConnections.GetValueOrDefault(via) : null;
         ushort channel = path.Via is { } attempt && attempt.Core.TryGetChannel(path.EndPoint, out ushort bound) ? bound : (ushort)0;
-        return new DataTarget(path.EndPoint, WireAddress(path.EndPoint).Serialize(), from, relay, channel);
+        TcpPeerConnection? tcp = path.Tcp ? _tcp?.Find(path.EndPoint) : null;
+        return new DataTarget(path.EndPoint, WireAddress(path.EndPoint).Serialize(), from, relay, channel, tcp);
     }
 
     /// <summary>
     /// A session datagram (marker 0xE1 or 0xE2) from <paramref name="from"/>, directly or through
     /// <paramref name="via"/>. Segments go up at once; everything else is the core's, on the loop.
     /// </summary>
-    private void OnSessionDatagram(ReadOnlySpan<byte> frame, IPEndPoint from, RelayConnection? via)
+    private void OnSessionDatagram(ReadOnlySpan<byte> frame, IPEndPoint from, RelayConnection? via, bool tcp = false)
     {
         if (HandshakeFrame.LooksLikeHandshake(frame))
         {
@@ -149,7 +151,7 @@ internal sealed partial class PeerLink
             {
                 // Handshake verdicts and path checks: the core's, with the path they came by.
                 byte[] copy = body.ToArray();
-                var path = new SessionPath(from, via?.Attempt);
+                var path = new SessionPath(from, via?.Attempt, tcp);
                 _loop.TryPost(() => _session.HandleControl(type, copy, path, Now));
                 break;
             }
@@ -191,6 +193,12 @@ internal sealed partial class PeerLink
     private void SendFramed(DataTarget target, Span<byte> buffer, int length)
     {
         ReadOnlySpan<byte> frame = buffer.Slice(ChannelData.HeaderLength, length);
+        if (target.Tcp is { } tcp)
+        {
+            // The length goes in the room in front (RFC 4571); a failed send closes the connection, which the agent hears.
+            tcp.SendWithRoomInFront(buffer.Slice(ChannelData.HeaderLength - TcpPeerConnection.FrameHeaderLength, TcpPeerConnection.FrameHeaderLength + length));
+            return;
+        }
         if (target.Relay is not { } relay)
         {
             try

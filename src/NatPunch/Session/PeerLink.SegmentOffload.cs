@@ -33,6 +33,11 @@ internal sealed partial class PeerLink
             return;
         }
         TimeSpan now = Now;
+        if (target.Tcp is { } tcp)
+        {
+            SendBatchOnTcp(tcp, batch, crypto, now);
+            return;
+        }
         if (!_segmentOffload || OffloadDestination(target) is not { } to)
         {
             for (int i = 0; i < batch.Count; i++)

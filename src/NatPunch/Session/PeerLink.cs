@@ -98,12 +98,14 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
     /// Where data goes: straight to <paramref name="EndPoint"/> from <paramref name="From"/> (the main
     /// socket, or the extra socket that port probing found the path with), or with
     /// <paramref name="Relay"/> through our TURN allocation to that peer address, as ChannelData on
-    /// <paramref name="Channel"/> once it is bound (0 until then: Send indications through the loop).
+    /// <paramref name="Channel"/> once it is bound (0 until then: Send indications through the loop),
+    /// or with <paramref name="Tcp"/> on the TCP connection punched to it.
     /// </summary>
-    private sealed record DataTarget(IPEndPoint EndPoint, SocketAddress Address, Socket From, RelayConnection? Relay = null, ushort Channel = 0)
+    private sealed record DataTarget(IPEndPoint EndPoint, SocketAddress Address, Socket From, RelayConnection? Relay = null, ushort Channel = 0,
+        TcpPeerConnection? Tcp = null)
     {
-        /// <summary>Whether this target sends to <paramref name="peer"/> the same way (straight, or through <paramref name="via"/>).</summary>
-        public bool Goes(IPEndPoint peer, RelayAttempt? via) => EndPoint.Equals(peer) && Relay?.Attempt == via;
+        /// <summary>Whether this target sends to <paramref name="path"/>'s peer the same way (straight, through its relay, or on TCP).</summary>
+        public bool Goes(SessionPath path) => EndPoint.Equals(path.EndPoint) && Relay?.Attempt == path.Via && (Tcp is not null) == path.Tcp;
     }
 
     /// <summary>Datagrams that were neither STUN nor a frame of this session from the selected peer.</summary>
@@ -350,6 +352,11 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
 
     private void Send(SessionTransmit transmit)
     {
+        if (transmit.Tcp)
+        {
+            SendOnTcp(transmit);
+            return;
+        }
         if (transmit.Via is { } attempt)
         {
             if (_relayConnections.TryGetValue(attempt, out RelayConnection? connection))
@@ -380,6 +387,9 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
                 break;
             case SessionEvent.Ice { Event: IceEvent.TraceRouteToPeer trace }:
                 _ = TraceRouteToPeerAsync(trace);
+                break;
+            case SessionEvent.Ice { Event: IceEvent.PunchTcp punch }:
+                PunchTcp(punch);
                 break;
             case SessionEvent.Ice ice:
                 if (_pathHost is null)
@@ -418,6 +428,10 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
         _polled?.Dispose();
         _pollerFault?.TrySetResult();
         CloseAllProbeSockets();
+        if (_tcp is { } tcp)
+        {
+            await tcp.DisposeAsync().ConfigureAwait(false);
+        }
         _socket.Dispose();
         await Task.WhenAll(_receiveLoop, _mainLoop, _signalPumps).ConfigureAwait(false);
         if (_wakeTimer is not null)

@@ -30,6 +30,9 @@ internal sealed partial class PeerSession
     private readonly Queue<IceEvent> _eventsForPaths = new();
     // The external address a gateway mapped to the socket's port (PeerLink.PortMapping), offered by every agent.
     private IPEndPoint? _mappedAddress;
+    // The TCP port's candidates (PeerLink.Tcp), offered by every agent, and the connections open now.
+    private (IReadOnlyList<IPEndPoint> Hosts, IPEndPoint? Reflexive)? _tcpCandidates;
+    private readonly HashSet<IPEndPoint> _tcpOpen = [];
     private PathManager? _paths;
     private TimeSpan _plainCandidateGrace;
     private TimeSpan? _establishedAt;
@@ -174,6 +177,11 @@ internal sealed partial class PeerSession
                 moved = true;
                 _transmits.Enqueue(new SessionTransmit(datagram.To, datagram.Payload, null));
             }
+            while (Agent.TryPollTcpTransmit(out OutgoingDatagram onTcp))
+            {
+                moved = true;
+                _transmits.Enqueue(new SessionTransmit(onTcp.To, onTcp.Payload, null, Tcp: true));
+            }
             while (Agent.TryPollRelayTransmit(out OutgoingDatagram relayed))
             {
                 moved = true;
@@ -211,7 +219,7 @@ internal sealed partial class PeerSession
                     Relay.BindChannel(selected.Remote.EndPoint, now);
                 }
                 // Reported (to the path manager) once data moved there.
-                Select(selected, new SessionPath(selected.Remote.EndPoint, via), now);
+                Select(selected, new SessionPath(selected.Remote.EndPoint, via, selected.Local.IsTcp), now);
                 return;
             case IceEvent.ConsentLost when Agent.SelectedPair is { SendsViaRelay: true }:
                 Relay.ConfirmIfQuiet(now); // the relay itself may be what died
@@ -262,6 +270,37 @@ internal sealed partial class PeerSession
         Flush(now);
     }
 
+    /// <summary>The TCP port's candidates (its host addresses, and its address as the STUN server saw it over TCP): for this agent and every later one.</summary>
+    public void AddTcpCandidates(IReadOnlyList<IPEndPoint> hosts, IPEndPoint? reflexive, TimeSpan now)
+    {
+        _tcpCandidates = (hosts, reflexive);
+        Agent.AddTcpCandidates(hosts, reflexive);
+        Flush(now);
+    }
+
+    /// <summary>A STUN message that came on the TCP connection with <paramref name="from"/>.</summary>
+    public void HandleTcpStun(ReadOnlySpan<byte> message, IPEndPoint from, TimeSpan now)
+    {
+        Agent.HandleTcpDatagram(message, from, now);
+        Flush(now);
+    }
+
+    /// <summary>A TCP connection with the peer's <paramref name="remote"/> opened (punched or accepted).</summary>
+    public void TcpConnectionOpened(IPEndPoint remote, TimeSpan now)
+    {
+        _tcpOpen.Add(remote);
+        Agent.TcpConnectionOpened(remote, now);
+        Flush(now);
+    }
+
+    /// <summary>The TCP connection with <paramref name="remote"/> ended.</summary>
+    public void TcpConnectionClosed(IPEndPoint remote, string reason, TimeSpan now)
+    {
+        _tcpOpen.Remove(remote);
+        Agent.TcpConnectionClosed(remote, reason, now);
+        Flush(now);
+    }
+
     /// <summary>The driver's traceroute to the peer's public address (clash avoidance) is done.</summary>
     public void RouteTraced(IPAddress peer, RouteToPeer route, TimeSpan now)
     {
@@ -285,6 +324,14 @@ internal sealed partial class PeerSession
         if (_mappedAddress is { } mapped)
         {
             Agent.AddMappedCandidate(mapped);
+        }
+        if (_tcpCandidates is { } tcp)
+        {
+            Agent.AddTcpCandidates(tcp.Hosts, tcp.Reflexive);
+            foreach (IPEndPoint open in _tcpOpen)
+            {
+                Agent.TcpConnectionOpened(open, now); // checked again once the restart's offer is in
+            }
         }
         // The allocation outlives agents, but a quiet one may be gone (a restarted server): the
         // new agent gets it at once only if it was heard lately, else once it answers a refresh.

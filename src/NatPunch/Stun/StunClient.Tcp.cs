@@ -27,6 +27,20 @@ public sealed partial class StunClient
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        using var socket = new Socket(request.Destination.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        return await SendTcpAsync(request, socket, options, timeProvider, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// As <see cref="SendTcpAsync(StunRequest, StunRetransmissionOptions?, TimeProvider?, CancellationToken)"/>, from
+    /// <paramref name="socket"/>, a TCP socket the caller made (and perhaps bound: the TCP port whose public
+    /// address is wanted) and disposes; it must reach <see cref="StunRequest.Destination"/>'s address family.
+    /// </summary>
+    public static async Task<StunResponse> SendTcpAsync(StunRequest request, Socket socket, StunRetransmissionOptions? options, TimeProvider? timeProvider,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(socket);
         options ??= StunRetransmissionOptions.Default;
         TimeProvider time = timeProvider ?? TimeProvider.System;
         long epoch = time.GetTimestamp();
@@ -34,7 +48,6 @@ public sealed partial class StunClient
 
         using var timeout = new CancellationTokenSource(options.ReliableTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        using var socket = new Socket(request.Destination.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
             await socket.ConnectAsync(request.Destination, linked.Token).ConfigureAwait(false);

@@ -29,6 +29,12 @@ public sealed class CandidatePair
     /// <summary>Either side is a relayed candidate: the path goes through a TURN server.</summary>
     public bool IsRelayed => Local.IsRelayed || Remote.IsRelayed;
 
+    /// <summary>A TCP connection punched to the peer carries this pair.</summary>
+    public bool IsTcp => Local.IsTcp;
+
+    /// <summary>How what the agent sends on this pair leaves.</summary>
+    internal IceRoute Route => SendsViaRelay ? IceRoute.Relay : IsTcp ? IceRoute.Tcp : IceRoute.Socket;
+
     public ulong Priority { get; private set; }
 
     public CandidatePairState State { get; set; } = CandidatePairState.Waiting;

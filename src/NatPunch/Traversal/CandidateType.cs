@@ -37,12 +37,24 @@ public static class CandidateTypeNames
         return ok;
     }
 
-    /// <summary>Type preference (RFC 8445 §5.1.2.2: host 126, peer-reflexive 110, server-reflexive 100, relayed 0).</summary>
-    public static int TypePreference(this CandidateType type) => type switch
-    {
-        CandidateType.Host => 126,
-        CandidateType.PeerReflexive => 110,
-        CandidateType.ServerReflexive => 100,
-        _ => 0,
-    };
+    /// <summary>
+    /// Type preference (RFC 8445 §5.1.2.2: host 126, peer-reflexive 110, server-reflexive 100, relayed 0).
+    /// TCP candidates rank below every direct UDP one and above the relay (RFC 6544 §4.2 leaves the
+    /// values to us): a punched TCP path is taken only where UDP finds none, and beats a relay.
+    /// </summary>
+    public static int TypePreference(this CandidateType type, CandidateTransport transport = CandidateTransport.Udp) => transport == CandidateTransport.Tcp
+        ? type switch
+        {
+            CandidateType.Host => 60,
+            CandidateType.PeerReflexive => 55,
+            CandidateType.ServerReflexive => 50,
+            _ => 0,
+        }
+        : type switch
+        {
+            CandidateType.Host => 126,
+            CandidateType.PeerReflexive => 110,
+            CandidateType.ServerReflexive => 100,
+            _ => 0,
+        };
 }

@@ -7,11 +7,22 @@ namespace NatPunch.Traversal;
 
 public sealed partial class IceAgent
 {
-    /// <summary>Pairs a remote candidate with each local candidate that can reach it: the host base and our relayed candidates of its family.</summary>
+    /// <summary>
+    /// Pairs a remote candidate with each local candidate that can reach it: the host base and our
+    /// relayed candidates of its family, or for a TCP candidate our TCP base.
+    /// </summary>
     private void AddPairs(Candidate remote)
     {
         if (_pairs.Count >= _options.MaxPairs)
         {
+            return;
+        }
+        if (remote.IsTcp)
+        {
+            if (_tcpBases.TryGetValue(remote.Family, out Candidate? tcpBase))
+            {
+                AddPair(tcpBase, remote);
+            }
             return;
         }
         if (_bases.TryGetValue(remote.Family, out Candidate? host))
@@ -52,9 +63,13 @@ public sealed partial class IceAgent
     private CandidatePair? FindPair(Candidate local, IPEndPoint remote) =>
         _pairs.Find(p => ReferenceEquals(p.Local, local) && p.Remote.EndPoint.Equals(remote));
 
-    /// <summary>The local candidate a datagram arrived at: our relayed address if it came through the relay, else the socket's base.</summary>
-    private Candidate? LocalFor(IPEndPoint from, bool viaRelay) =>
-        viaRelay ? _relayedCandidates.Find(c => c.Family == from.AddressFamily) : _bases.GetValueOrDefault(from.AddressFamily);
+    /// <summary>The local candidate a datagram arrived at: our relayed address if it came through the relay, the TCP base on a TCP connection, else the socket's base.</summary>
+    private Candidate? LocalFor(IPEndPoint from, IceRoute route) => route switch
+    {
+        IceRoute.Relay => _relayedCandidates.Find(c => c.Family == from.AddressFamily),
+        IceRoute.Tcp => _tcpBases.GetValueOrDefault(from.AddressFamily),
+        _ => _bases.GetValueOrDefault(from.AddressFamily),
+    };
 
     /// <summary>Starts the next waiting pair, highest priority first, one per pacing interval.</summary>
     private void SendPacedCheck(TimeSpan now)
@@ -63,7 +78,7 @@ public sealed partial class IceAgent
         {
             return;
         }
-        CandidatePair? next = _pairs.Find(p => p.State == CandidatePairState.Waiting && !Held(p));
+        CandidatePair? next = _pairs.Find(p => p.State == CandidatePairState.Waiting && !Held(p) && !p.IsTcp);
         if (next is not null)
         {
             StartCheck(next, useCandidate: false, now);
@@ -110,7 +125,7 @@ public sealed partial class IceAgent
         // check before our trickled candidate arrives, its peer-reflexive candidate then ranks, and
         // is reported, as relayed (see Candidate.IsRelayed) rather than passing for a direct path.
         CandidateType asType = sendsViaRelay ? CandidateType.Relayed : CandidateType.PeerReflexive;
-        builder.AddUInt32(StunAttributeType.Priority, Candidate.ComputePriority(asType, localPreference));
+        builder.AddUInt32(StunAttributeType.Priority, Candidate.ComputePriority(asType, localPreference, local.Transport));
         builder.AddUInt64(_controlling ? StunAttributeType.IceControlling : StunAttributeType.IceControlled, _tieBreaker);
         if (useCandidate)
         {
@@ -122,27 +137,27 @@ public sealed partial class IceAgent
     }
 
     /// <summary>Answers a check from the peer (RFC 8445 §7.3) and sends a triggered check back.</summary>
-    private void HandleCheckRequest(StunMessage request, IPEndPoint from, bool viaRelay, TimeSpan now)
+    private void HandleCheckRequest(StunMessage request, IPEndPoint from, IceRoute route, TimeSpan now)
     {
         if (!request.VerifyFingerprint() || !request.TryGetString(StunAttributeType.Username, out string username))
         {
             return; // not an ICE check: no FINGERPRINT or no USERNAME
         }
-        if (LocalFor(from, viaRelay) is not { } local || _refusedRemotes.Contains(from))
+        if (LocalFor(from, route) is not { } local || (route != IceRoute.Tcp && _refusedRemotes.Contains(from)))
         {
             return; // arrived where we offer no candidate (e.g. straight on the socket with --relay only)
         }
         byte[] localKey = Encoding.UTF8.GetBytes(Local.Pwd);
         if (!username.StartsWith(Local.Ufrag + ":", StringComparison.Ordinal) || !request.VerifyMessageIntegrity(localKey))
         {
-            SendError(request, from, viaRelay, StunErrorCode.Unauthorized);
+            SendError(request, from, route, StunErrorCode.Unauthorized);
             return;
         }
-        if (!ResolveRoleConflict(request, from, viaRelay))
+        if (!ResolveRoleConflict(request, from, route))
         {
             return;
         }
-        if (!viaRelay)
+        if (route == IceRoute.Socket)
         {
             PeerWasHeardFrom(from);
         }
@@ -152,15 +167,15 @@ public sealed partial class IceAgent
         response.AddXorAddress(StunAttributeType.XorMappedAddress, from);
         response.AddMessageIntegrity(localKey);
         response.AddFingerprint();
-        Send(from, response.Written.ToArray(), viaRelay);
+        Send(from, response.Written.ToArray(), route);
 
         CandidatePair? pair = FindPair(local, from);
         if (pair is null)
         {
             // RFC 8445 §7.3.1.3: an unknown source is a peer-reflexive candidate.
             request.TryGetUInt32(StunAttributeType.Priority, out uint priority);
-            Candidate reflexive = _remoteCandidates.Find(c => c.EndPoint.Equals(from))
-                ?? new Candidate(CandidateType.PeerReflexive, from, priority, $"p{_pairs.Count}");
+            Candidate reflexive = _remoteCandidates.Find(c => c.IsTcp == local.IsTcp && c.EndPoint.Equals(from))
+                ?? new Candidate(CandidateType.PeerReflexive, from, priority, $"p{_pairs.Count}", Transport: local.Transport);
             if (!_remoteCandidates.Contains(reflexive))
             {
                 _remoteCandidates.Add(reflexive);
@@ -210,13 +225,13 @@ public sealed partial class IceAgent
     /// tie-breaker controls; the loser switches role, or the winner answers 487 Role Conflict.
     /// Returns false when the request was answered with 487.
     /// </summary>
-    private bool ResolveRoleConflict(StunMessage request, IPEndPoint from, bool viaRelay)
+    private bool ResolveRoleConflict(StunMessage request, IPEndPoint from, IceRoute route)
     {
         if (_controlling && request.TryGetUInt64(StunAttributeType.IceControlling, out ulong theirs))
         {
             if (_tieBreaker >= theirs)
             {
-                SendError(request, from, viaRelay, StunErrorCode.RoleConflict);
+                SendError(request, from, route, StunErrorCode.RoleConflict);
                 return false;
             }
             SwitchRole();
@@ -229,7 +244,7 @@ public sealed partial class IceAgent
             }
             else
             {
-                SendError(request, from, viaRelay, StunErrorCode.RoleConflict);
+                SendError(request, from, route, StunErrorCode.RoleConflict);
                 return false;
             }
         }
@@ -401,20 +416,21 @@ public sealed partial class IceAgent
         }
         SelectedPair = pair;
         _nominateAt = null;
-        // Checks on other pairs are pointless now, except direct ones while we are on the relay.
+        // Checks on other pairs are pointless now, except on pairs that could still replace this one
+        // (direct ones while we are on the relay, UDP ones while on TCP).
         foreach (IceTransaction transaction in _transactions.Values.ToList())
         {
-            if (transaction.Kind == IceTransactionKind.Check && (!pair.IsRelayed || transaction.Pair!.IsRelayed))
+            if (transaction.Kind == IceTransactionKind.Check && !CouldUpgrade(pair, transaction.Pair!))
             {
                 _transactions.Remove(transaction.Id);
             }
         }
         StartConsent(now);
-        _nextUpgradeAt = pair.IsRelayed ? now + _options.UpgradeInterval : null;
+        _nextUpgradeAt = pair.IsRelayed || pair.IsTcp ? now + _options.UpgradeInterval : null;
         _events.Enqueue(new IceEvent.Selected(pair.Local, pair.Remote, pair.RoundTrip ?? TimeSpan.Zero));
     }
 
-    private void SendError(StunMessage request, IPEndPoint to, bool viaRelay, int code)
+    private void SendError(StunMessage request, IPEndPoint to, IceRoute route, int code)
     {
         var buffer = new byte[128];
         var builder = new StunMessageBuilder(buffer, request.Type.ToError(), request.TransactionId);
@@ -424,6 +440,6 @@ public sealed partial class IceAgent
             builder.AddMessageIntegrity(Encoding.UTF8.GetBytes(Local.Pwd));
         }
         builder.AddFingerprint();
-        Send(to, builder.Written.ToArray(), viaRelay);
+        Send(to, builder.Written.ToArray(), route);
     }
 }

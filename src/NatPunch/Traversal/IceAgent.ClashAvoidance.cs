@@ -27,13 +27,13 @@ public sealed partial class IceAgent
         {
             return;
         }
-        Candidate? peerPublic = _remoteCandidates.Find(c => c.Type == CandidateType.ServerReflexive && c.Family == AddressFamily.InterNetwork);
+        Candidate? peerPublic = _remoteCandidates.Find(c => c.Type == CandidateType.ServerReflexive && c.Family == AddressFamily.InterNetwork && !c.IsTcp);
         if (peerPublic is null || _localCandidates.Exists(c => c.Type == CandidateType.ServerReflexive && c.EndPoint.Address.Equals(peerPublic.EndPoint.Address)))
         {
             return; // nothing to trace, or the peer is behind our own NAT (no router in between)
         }
         IPAddress peer = peerPublic.EndPoint.Address;
-        List<IPEndPoint> endPoints = _remoteCandidates.Where(c => c.EndPoint.Address.Equals(peer) && !c.IsRelayed).Select(c => c.EndPoint).ToList();
+        List<IPEndPoint> endPoints = _remoteCandidates.Where(c => c.EndPoint.Address.Equals(peer) && !c.IsRelayed && !c.IsTcp).Select(c => c.EndPoint).ToList();
         TimeSpan wait = options.TraceWait(ServerRoundTrip);
         _heldPeer = peer;
         _holdEndsAt = now + wait + options.ResultGrace; // the result normally ends it first
@@ -70,7 +70,7 @@ public sealed partial class IceAgent
     /// worse: Linux then maps the socket's later flows, the peer's among them, to that random port.
     /// </summary>
     private bool Held(CandidatePair pair) =>
-        _heldPeer is not null && !_holdLifted && pair.Remote.EndPoint.Address.Equals(_heldPeer);
+        _heldPeer is not null && !_holdLifted && !pair.IsTcp && pair.Remote.EndPoint.Address.Equals(_heldPeer);
 
     /// <summary>Ends the hold when its time is up.</summary>
     private void UpdateHold(TimeSpan now)

@@ -91,7 +91,7 @@ public sealed partial class IceAgent
         {
             mapped = Candidate.Normalize(mapped);
             StartMappingTest(response, transaction.Destination, mapped, now);
-            bool known = _localCandidates.Exists(c => c.EndPoint.Equals(mapped));
+            bool known = _localCandidates.Exists(c => !c.IsTcp && c.EndPoint.Equals(mapped));
             if (!known && _bases.TryGetValue(mapped.AddressFamily, out Candidate? baseCandidate))
             {
                 int localPreference = (int)((baseCandidate.Priority >> 8) & 0xFFFF);
@@ -155,7 +155,7 @@ public sealed partial class IceAgent
     {
         if (step.ShouldSend)
         {
-            Send(transaction.Destination, step.Datagram, transaction.ViaRelay);
+            Send(transaction.Destination, step.Datagram, transaction.Route);
         }
     }
 }

@@ -14,7 +14,7 @@ public sealed partial class IceAgent
     public void AddMappedCandidate(IPEndPoint external)
     {
         external = Candidate.Normalize(external);
-        if (_localCandidates.Exists(c => c.EndPoint.Equals(external)) || !_bases.TryGetValue(external.AddressFamily, out Candidate? baseCandidate))
+        if (_localCandidates.Exists(c => !c.IsTcp && c.EndPoint.Equals(external)) || !_bases.TryGetValue(external.AddressFamily, out Candidate? baseCandidate))
         {
             return;
         }

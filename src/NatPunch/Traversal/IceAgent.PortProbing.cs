@@ -72,7 +72,7 @@ public sealed partial class IceAgent
             _probingWaitsForGathering = true; // decided when the mapping test answers or times out
             return;
         }
-        Candidate? peerPublic = _remoteCandidates.Find(c => c.Type == CandidateType.ServerReflexive && c.Family == AddressFamily.InterNetwork);
+        Candidate? peerPublic = _remoteCandidates.Find(c => c.Type == CandidateType.ServerReflexive && c.Family == AddressFamily.InterNetwork && !c.IsTcp);
         if (_options.PortProbing is not { } options || peerPublic is null || DirectPathSelected || !_bases.ContainsKey(AddressFamily.InterNetwork))
         {
             _probingRole = ProbingRole.None;
@@ -163,7 +163,7 @@ public sealed partial class IceAgent
             var to = new IPEndPoint(_probeTarget, NextProbePort(options));
             var id = TransactionId.NewRandom();
             _probes[id] = (to, now);
-            Send(to, BuildCheck(id, local, sendsViaRelay: false, useCandidate: false));
+            Send(to, BuildCheck(id, local, sendsViaRelay: false, useCandidate: false), IceRoute.Socket);
             ProbesSent++;
             _nextProbeAt += interval;
         }
@@ -225,7 +225,7 @@ public sealed partial class IceAgent
         }
         ProbeHit = from;
         _probes.Clear();
-        Candidate? remote = _remoteCandidates.Find(c => c.EndPoint.Equals(from));
+        Candidate? remote = _remoteCandidates.Find(c => !c.IsTcp && c.EndPoint.Equals(from));
         if (remote is null)
         {
             int localPreference = (int)((local.Priority >> 8) & 0xFFFF);

@@ -29,7 +29,7 @@ public sealed partial class IceAgent
         AddLocalCandidate(candidate);
         foreach (Candidate remote in _remoteCandidates)
         {
-            if (remote.Family == candidate.Family)
+            if (remote.Family == candidate.Family && !remote.IsTcp)
             {
                 AddPair(candidate, remote);
             }
@@ -65,8 +65,12 @@ public sealed partial class IceAgent
         }
     }
 
-    /// <summary>A direct pair that works replaces a relayed selection; nothing replaces a direct one.</summary>
-    private static bool CouldUpgrade(CandidatePair selected, CandidatePair pair) => selected.IsRelayed && !pair.IsRelayed;
+    /// <summary>
+    /// A direct pair that works replaces a relayed selection, and a direct UDP pair a TCP one (UDP
+    /// has no head-of-line blocking and the streams' own recovery); nothing replaces a direct UDP one.
+    /// </summary>
+    private static bool CouldUpgrade(CandidatePair selected, CandidatePair pair) =>
+        !pair.IsRelayed && (selected.IsRelayed || (selected.IsTcp && !pair.IsTcp));
 
     /// <summary>
     /// While a direct pair could still work, a relayed one waits until
@@ -113,7 +117,7 @@ public sealed partial class IceAgent
         {
             return;
         }
-        if (SelectedPair is not { IsRelayed: true })
+        if (SelectedPair is not { } selected || !(selected.IsRelayed || selected.IsTcp))
         {
             _nextUpgradeAt = null;
             return;
@@ -121,7 +125,8 @@ public sealed partial class IceAgent
         _nextUpgradeAt = now + _options.UpgradeInterval;
         foreach (CandidatePair pair in _pairs)
         {
-            if (!pair.IsRelayed && pair.State != CandidatePairState.Succeeded && FindCheck(pair) is null)
+            // TCP pairs are checked when their connection opens (IceAgent.Tcp.cs), not here.
+            if (CouldUpgrade(selected, pair) && !pair.IsTcp && pair.State != CandidatePairState.Succeeded && FindCheck(pair) is null)
             {
                 pair.FirstCheckAt = now;
                 StartCheck(pair, useCandidate: false, now, _options.UpgradeProbeTimeout);

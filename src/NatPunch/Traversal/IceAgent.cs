@@ -42,6 +42,7 @@ public sealed partial class IceAgent : IDatagramCore
     private readonly List<Candidate> _remoteCandidates = [];
     private readonly List<Candidate> _relayedCandidates = [];
     private readonly Queue<OutgoingDatagram> _relayOutgoing = new();
+    private readonly Queue<OutgoingDatagram> _tcpOutgoing = new();
     private readonly Dictionary<TransactionId, IceTransaction> _transactions = [];
     private readonly Queue<OutgoingDatagram> _outgoing = new();
     private readonly Queue<IceEvent> _events = new();
@@ -131,6 +132,8 @@ public sealed partial class IceAgent : IDatagramCore
         AddRemoteCandidates(offer.Candidates.Select(c => Candidate.TryFromInfo(c, out Candidate parsed) ? parsed : null).OfType<Candidate>(), now);
         StartChecks(checksAt > now ? checksAt : now);
         StartClashAvoidance(now);
+        RequestTcpPunch(_remoteCandidates.Where(c => c.IsTcp).ToList(), checksAt > now ? checksAt : now);
+        CheckOpenTcpConnections(now);
     }
 
     /// <summary>A datagram that the agent must see (STUN, RFC 7983 §7); everything else is application data.</summary>
@@ -180,7 +183,7 @@ public sealed partial class IceAgent : IDatagramCore
                 RefuseRelayedRemote(candidate.EndPoint);
                 continue;
             }
-            if (!_remoteCandidates.Exists(c => c.EndPoint.Equals(candidate.EndPoint)))
+            if (!_remoteCandidates.Exists(c => c.SameAddress(candidate)))
             {
                 if (_remoteCandidates.Count >= _options.MaxRemoteCandidates)
                 {
@@ -190,6 +193,10 @@ public sealed partial class IceAgent : IDatagramCore
                 _remoteCandidates.Add(candidate);
             }
             AddPairs(candidate);
+            if (candidate.IsTcp && _checksStartAt is not null)
+            {
+                RequestTcpPunch([candidate], now); // trickled after the checks began
+            }
         }
     }
 
@@ -212,12 +219,15 @@ public sealed partial class IceAgent : IDatagramCore
     public bool TryPollRelayTransmit(out OutgoingDatagram datagram) => _relayOutgoing.TryDequeue(out datagram);
 
     /// <summary>A datagram that arrived straight on the socket.</summary>
-    public void HandleDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from, TimeSpan now) => Receive(datagram, from, viaRelay: false, now);
+    public void HandleDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from, TimeSpan now) => Receive(datagram, from, IceRoute.Socket, now);
 
     /// <summary>A datagram that <paramref name="from"/> sent to our relayed address, unwrapped by the driver's TURN client.</summary>
-    public void HandleRelayedDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from, TimeSpan now) => Receive(datagram, from, viaRelay: true, now);
+    public void HandleRelayedDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from, TimeSpan now) => Receive(datagram, from, IceRoute.Relay, now);
 
-    private void Receive(ReadOnlySpan<byte> datagram, IPEndPoint from, bool viaRelay, TimeSpan now)
+    /// <summary>A STUN message that came on the TCP connection to <paramref name="from"/>, unframed by the driver.</summary>
+    public void HandleTcpDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from, TimeSpan now) => Receive(datagram, from, IceRoute.Tcp, now);
+
+    private void Receive(ReadOnlySpan<byte> datagram, IPEndPoint from, IceRoute route, TimeSpan now)
     {
         if (!StunMessage.TryParse(datagram, out StunMessage message, out _))
         {
@@ -227,15 +237,15 @@ public sealed partial class IceAgent : IDatagramCore
         switch (message.Type.Class)
         {
             case StunClass.Request when message.Type.Method == StunMethod.Binding:
-                HandleCheckRequest(message, from, viaRelay, now);
+                HandleCheckRequest(message, from, route, now);
                 break;
             case StunClass.SuccessResponse or StunClass.ErrorResponse:
-                if (_transactions.TryGetValue(message.TransactionId, out IceTransaction? transaction) && transaction.ViaRelay == viaRelay)
+                if (_transactions.TryGetValue(message.TransactionId, out IceTransaction? transaction) && transaction.Route == route)
                 {
                     _transactions.Remove(message.TransactionId);
                     HandleResponse(transaction, message, from, now);
                 }
-                else if (!viaRelay && _probes.TryGetValue(message.TransactionId, out var probe))
+                else if (route == IceRoute.Socket && _probes.TryGetValue(message.TransactionId, out var probe))
                 {
                     HandleProbeResponse(message, from, probe, now);
                 }
@@ -255,11 +265,11 @@ public sealed partial class IceAgent : IDatagramCore
             }
             if (_checksStartAt is not null && SelectedPair is null)
             {
-                if (_pairs.Exists(p => p.State == CandidatePairState.Waiting && !Held(p)))
+                if (_pairs.Exists(p => p.State == CandidatePairState.Waiting && !Held(p) && !p.IsTcp))
                 {
                     next = WakeUpTime.Earliest(next, _nextPacedCheckAt);
                 }
-                else if (_pairs.Exists(p => p.State == CandidatePairState.Waiting) && HoldWakeUp is { } holdEnds)
+                else if (_pairs.Exists(p => p.State == CandidatePairState.Waiting && !p.IsTcp) && HoldWakeUp is { } holdEnds)
                 {
                     next = WakeUpTime.Earliest(next, holdEnds > _nextPacedCheckAt ? holdEnds : _nextPacedCheckAt);
                 }
@@ -334,6 +344,7 @@ public sealed partial class IceAgent : IDatagramCore
         }
         // From here on the pairs' own deadlines drive the wake-ups; re-checked on each of them.
         _checkWindowOver = true;
+        FailUnconnectedTcpPairs();
         bool anyAlive = _pairs.Exists(p => p.State is CandidatePairState.Waiting or CandidatePairState.InProgress or CandidatePairState.Succeeded)
             || ProbingUnderWay(now);
         if (!anyAlive)
@@ -352,6 +363,6 @@ public sealed partial class IceAgent : IDatagramCore
         _events.Enqueue(new IceEvent.CandidateGathered(candidate));
     }
 
-    private void Send(IPEndPoint to, ReadOnlyMemory<byte> datagram, bool viaRelay = false) =>
-        (viaRelay ? _relayOutgoing : _outgoing).Enqueue(new OutgoingDatagram(to, datagram));
+    private void Send(IPEndPoint to, ReadOnlyMemory<byte> datagram, IceRoute route = IceRoute.Socket) =>
+        (route switch { IceRoute.Relay => _relayOutgoing, IceRoute.Tcp => _tcpOutgoing, _ => _outgoing }).Enqueue(new OutgoingDatagram(to, datagram));
 }

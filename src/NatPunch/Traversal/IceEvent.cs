@@ -40,6 +40,13 @@ public abstract record IceEvent
     /// </summary>
     public sealed record TraceRouteToPeer(IPAddress Peer, IReadOnlyList<IPEndPoint> PeerEndPoints, ReadOnlyMemory<byte> Opening, TimeSpan Wait) : IceEvent;
 
+    /// <summary>
+    /// Punch TCP connections to <paramref name="Remotes"/> (the peer's TCP candidates) from our TCP
+    /// port, starting at <paramref name="At"/> on the agent's clock, and report each that opens with
+    /// <see cref="IceAgent.TcpConnectionOpened"/>.
+    /// </summary>
+    public sealed record PunchTcp(IReadOnlyList<IPEndPoint> Remotes, TimeSpan At) : IceEvent;
+
     /// <summary>No pair could be made to work.</summary>
     public sealed record Failed(string Reason) : IceEvent;
 }

@@ -17,8 +17,8 @@ internal sealed class IceTransaction
     public required IPEndPoint Destination { get; init; }
     public required StunClientTransaction Schedule { get; init; }
     public CandidatePair? Pair { get; init; }
-    /// <summary>Sent through our TURN allocation rather than straight from the socket.</summary>
-    public bool ViaRelay => Pair?.SendsViaRelay == true;
+    /// <summary>How it is sent: straight from the socket (gathering too), through our TURN allocation, or on a TCP connection.</summary>
+    public IceRoute Route => Pair?.Route ?? IceRoute.Socket;
     public bool UseCandidate { get; init; }
     /// <summary>The request claimed the controlling role (ICE-CONTROLLING) rather than the controlled one.</summary>
     public bool SentAsControlling { get; init; }

@@ -1,0 +1,109 @@
+using System.Net;
+using NatPunch.Security;
+using NatPunch.Streams;
+using NatPunch.Traversal;
+
+namespace NatPunch.Session;
+
+// The link's TCP port (TcpPunch, docs/tcp-punching.md): its candidates go to the core, the agent's
+// PunchTcp starts the simultaneous opens, each connection that opens is reported to the core and
+// its frames are handled like datagrams on the socket: session data opened here on the reader's
+// thread, STUN on the loop. A batch of stream segments goes out in one send.
+internal sealed partial class PeerLink
+{
+    /// <summary>How long the punch of one TCP candidate goes on: the agent's check timeout.</summary>
+    public static readonly TimeSpan TcpPunchTimeout = TimeSpan.FromSeconds(10);
+
+    // Scratch for a batch of framed segments, per sending thread.
+    [ThreadStatic] private static byte[]? t_tcpBatch;
+
+    private TcpPunch? _tcp;
+
+    /// <summary>
+    /// Opens the TCP port and learns its public address from <paramref name="stunServer"/> (at most
+    /// <paramref name="gatherWait"/>); the candidates go to the session when known. Completes then
+    /// (at once where TCP punching is not supported).
+    /// </summary>
+    public async Task StartTcpAsync(IReadOnlyList<IPEndPoint> hosts, IPEndPoint? stunServer, TimeSpan gatherWait)
+    {
+        TcpPunch? tcp = TcpPunch.TryStart(_socket.AddressFamily, LocalEndPoint.Port, _time,
+            connection => _loop.TryPost(() => _session.TcpConnectionOpened(connection.Remote, Now)),
+            OnTcpFrame,
+            (connection, reason) => _loop.TryPost(() => _session.TcpConnectionClosed(connection.Remote, $"the TCP connection ended: {reason}", Now)));
+        if (tcp is null)
+        {
+            return;
+        }
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            await tcp.DisposeAsync().ConfigureAwait(false);
+            return;
+        }
+        _tcp = tcp;
+        IPEndPoint? reflexive = stunServer is null ? null : await tcp.GatherAsync(stunServer, gatherWait).ConfigureAwait(false);
+        IPEndPoint[] tcpHosts = hosts.Select(h => new IPEndPoint(h.Address, tcp.Port)).ToArray();
+        await InvokeAsync((_, now) => _session.AddTcpCandidates(tcpHosts, reflexive, now)).ConfigureAwait(false);
+    }
+
+    /// <summary>TCP connections refused (not from the peer's addresses, or too many).</summary>
+    public long RefusedTcpConnections => _tcp?.Refused ?? 0;
+
+    private void PunchTcp(IceEvent.PunchTcp punch)
+    {
+        TimeSpan delay = punch.At - Now;
+        _tcp?.Punch(punch.Remotes, delay > TimeSpan.Zero ? delay : TimeSpan.Zero, TcpPunchTimeout);
+        foreach (TcpPeerConnection open in _tcp?.Open ?? [])
+        {
+            _session.TcpConnectionOpened(open.Remote, Now); // open already (a restart): checked again
+        }
+    }
+
+    private void SendOnTcp(SessionTransmit transmit) => _tcp?.Find(transmit.To)?.Send(transmit.Payload.Span);
+
+    /// <summary>A frame on a TCP connection, on its reader's thread: as a datagram on the socket would be.</summary>
+    private void OnTcpFrame(TcpPeerConnection connection, ReadOnlySpan<byte> frame)
+    {
+        if (PeerSession.IsSessionDatagram(frame))
+        {
+            OnSessionDatagram(frame, connection.Remote, null, tcp: true);
+        }
+        else if (IceAgent.IsStun(frame))
+        {
+            byte[] copy = frame.ToArray();
+            IPEndPoint from = connection.Remote;
+            _loop.TryPost(() => _session.HandleTcpStun(copy, from, Now));
+        }
+        else
+        {
+            Interlocked.Increment(ref _strayDatagrams);
+        }
+    }
+
+    /// <summary>Data moved: TCP connections that do not carry it are closed once it goes on a direct UDP path or on another TCP connection.</summary>
+    private void CloseUnusedTcpConnections(DataTarget target)
+    {
+        if (target.Relay is null)
+        {
+            _tcp?.CloseAllBut(target.Tcp);
+        }
+    }
+
+    /// <summary>A stream's batch on a TCP path: sealed and framed into one buffer, one send.</summary>
+    private static void SendBatchOnTcp(TcpPeerConnection connection, SegmentBatch batch, SessionCrypto crypto, TimeSpan now)
+    {
+        int needed = 0;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            needed += TcpPeerConnection.FrameHeaderLength + batch[i].Length + SealedFrame.Overhead;
+        }
+        byte[] buffer = t_tcpBatch is { } cached && cached.Length >= needed ? cached : (t_tcpBatch = new byte[Math.Max(needed, 96 * 1024)]);
+        int end = 0;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            int length = crypto.Seal(SessionMessageType.Segment, batch[i], buffer.AsSpan(end + TcpPeerConnection.FrameHeaderLength), now);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(end), (ushort)length);
+            end += TcpPeerConnection.FrameHeaderLength + length;
+        }
+        connection.SendRaw(buffer.AsSpan(0, end));
+    }
+}

@@ -1,0 +1,260 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using NatPunch.Stun;
+using NatPunch.Traversal;
+
+namespace NatPunch.Session;
+
+/// <summary>
+/// The TCP side of a link (docs/tcp-punching.md): one TCP port, on which it listens and from which
+/// every connection it makes leaves (SO_REUSEADDR and SO_REUSEPORT, so a listener and connecting
+/// sockets share it), so that a NAT shows the peer the same public port the STUN server saw.
+/// <list type="bullet">
+/// <item><see cref="GatherAsync"/>: a Binding request over TCP from that port to the STUN server gives the public address.</item>
+/// <item><see cref="Punch"/>: from the introduction's moment, connects to each of the peer's TCP candidates
+/// again and again; the peer does the same, so each side's SYN opens its own NAT for the other's
+/// (simultaneous open), or one side's listener accepts the other's connection.</item>
+/// </list>
+/// Each connection that opens, either way, goes to the handler. Connections from addresses that are
+/// not the peer's are refused. Linux only: elsewhere SO_REUSEPORT does not let a listener and a
+/// connecting socket share a port the same way, and no TCP candidate is offered.
+/// </summary>
+internal sealed class TcpPunch : IAsyncDisposable
+{
+    /// <summary>How long one connect waits before it is made again (a SYN the peer's NAT dropped before the peer's own SYN left).</summary>
+    public static readonly TimeSpan ConnectRetry = TimeSpan.FromMilliseconds(500);
+
+    private const int SolSocket = 1;
+    private const int SoReusePort = 15;
+    private const int MaxConnections = 8;
+
+    private readonly Socket _listener;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<IPEndPoint, TcpPeerConnection> _connections = new();
+    private readonly ConcurrentDictionary<IPEndPoint, byte> _punching = new();
+    // The peer's addresses (from its candidates): only connections from these are taken.
+    private volatile IPAddress[] _peerAddresses = [];
+    private readonly Action<TcpPeerConnection> _opened;
+    private readonly TcpPeerConnection.FrameHandler _onFrame;
+    private readonly Action<TcpPeerConnection, string> _onClosed;
+    private readonly Task _acceptLoop;
+    private long _refused;
+
+    private TcpPunch(Socket listener, TimeProvider time, Action<TcpPeerConnection> opened, TcpPeerConnection.FrameHandler onFrame,
+        Action<TcpPeerConnection, string> onClosed)
+    {
+        _listener = listener;
+        _time = time;
+        _opened = opened;
+        _onFrame = onFrame;
+        _onClosed = onClosed;
+        Port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        _acceptLoop = Task.Run(AcceptLoopAsync);
+    }
+
+    /// <summary>The TCP port every connection uses.</summary>
+    public int Port { get; }
+
+    /// <summary>Connections refused: from an address that is not the peer's, or beyond the limit.</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>
+    /// Listens on TCP port <paramref name="preferredPort"/> (the UDP socket's number, if free; else any)
+    /// of <paramref name="family"/>'s wildcard address; null where TCP punching is not supported or nothing can be bound.
+    /// </summary>
+    public static TcpPunch? TryStart(AddressFamily family, int preferredPort, TimeProvider time, Action<TcpPeerConnection> opened,
+        TcpPeerConnection.FrameHandler onFrame, Action<TcpPeerConnection, string> onClosed)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+        foreach (int port in new[] { preferredPort, 0 })
+        {
+            Socket listener = NewSocket(family);
+            try
+            {
+                listener.Bind(new IPEndPoint(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, port));
+                listener.Listen(MaxConnections);
+                return new TcpPunch(listener, time, opened, onFrame, onClosed);
+            }
+            catch (SocketException)
+            {
+                listener.Dispose();
+            }
+        }
+        return null;
+    }
+
+    private static Socket NewSocket(AddressFamily family)
+    {
+        var socket = new Socket(family, SocketType.Stream, ProtocolType.Tcp);
+        if (family == AddressFamily.InterNetworkV6)
+        {
+            socket.DualMode = true;
+        }
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
+        return socket;
+    }
+
+    /// <summary>A socket bound to the port, for a connection of our own.</summary>
+    private Socket BoundSocket()
+    {
+        Socket socket = NewSocket(_listener.AddressFamily);
+        socket.Bind(new IPEndPoint(_listener.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, Port));
+        return socket;
+    }
+
+    /// <summary>Our port's public address as <paramref name="stunServer"/> sees it over TCP; null if it does not answer within <paramref name="timeout"/>.</summary>
+    public async Task<IPEndPoint?> GatherAsync(IPEndPoint stunServer, TimeSpan timeout)
+    {
+        try
+        {
+            using Socket socket = BoundSocket();
+            StunResponse response = await StunClient.SendTcpAsync(new StunRequest(stunServer), socket,
+                StunRetransmissionOptions.Default with { ReliableTimeout = timeout }, _time, _stopping.Token).ConfigureAwait(false);
+            return response.MappedAddress is { } mapped ? Candidate.Normalize(mapped) : null;
+        }
+        catch (Exception e) when (e is SocketException or IOException or StunTransactionTimeoutException or OperationCanceledException or ObjectDisposedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The open connection with <paramref name="remote"/>, if any.</summary>
+    public TcpPeerConnection? Find(IPEndPoint remote) =>
+        _connections.TryGetValue(Candidate.Normalize(remote), out TcpPeerConnection? connection) && !connection.IsClosed ? connection : null;
+
+    public IEnumerable<TcpPeerConnection> Open => _connections.Values.Where(c => !c.IsClosed);
+
+    /// <summary>
+    /// Connects to each of <paramref name="remotes"/> after <paramref name="delay"/> and again every
+    /// <see cref="ConnectRetry"/> until one is open with it or <paramref name="giveUpAfter"/> has passed.
+    /// The peer's addresses become the ones whose connections the listener takes.
+    /// </summary>
+    public void Punch(IReadOnlyList<IPEndPoint> remotes, TimeSpan delay, TimeSpan giveUpAfter)
+    {
+        _peerAddresses = _peerAddresses.Union(remotes.Select(r => Candidate.Normalize(r).Address)).ToArray();
+        foreach (IPEndPoint remote in remotes.Select(Candidate.Normalize))
+        {
+            if (_punching.TryAdd(remote, 0))
+            {
+                _ = PunchAsync(remote, delay, giveUpAfter);
+            }
+        }
+    }
+
+    private async Task PunchAsync(IPEndPoint remote, TimeSpan delay, TimeSpan giveUpAfter)
+    {
+        try
+        {
+            if (delay > TimeSpan.Zero)
+            {
+                await Task.Delay(delay, _time, _stopping.Token).ConfigureAwait(false);
+            }
+            long started = _time.GetTimestamp();
+            while (Find(remote) is null && _time.GetElapsedTime(started) < giveUpAfter && !_stopping.IsCancellationRequested)
+            {
+                Socket socket = BoundSocket();
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                attempt.CancelAfter(ConnectRetry);
+                try
+                {
+                    await socket.ConnectAsync(remote, attempt.Token).ConfigureAwait(false);
+                    Take(socket);
+                    return;
+                }
+                catch (Exception e) when (e is SocketException or OperationCanceledException)
+                {
+                    socket.Dispose();
+                    if (e is SocketException)
+                    {
+                        // Refused (nothing there yet, or the peer's NAT answers for itself): wait the rest of the round.
+                        await Task.Delay(ConnectRetry / 2, _time, _stopping.Token).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            _punching.TryRemove(remote, out _);
+        }
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket accepted;
+            try
+            {
+                accepted = await _listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+            {
+                if (_stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+                continue;
+            }
+            IPAddress from = Candidate.Normalize((IPEndPoint)accepted.RemoteEndPoint!).Address;
+            if (!_peerAddresses.Contains(from))
+            {
+                Interlocked.Increment(ref _refused);
+                accepted.Close(0);
+                continue;
+            }
+            Take(accepted);
+        }
+    }
+
+    /// <summary>A connection opened (ours or accepted): kept unless one with that remote is open already or there are too many.</summary>
+    private void Take(Socket socket)
+    {
+        var connection = new TcpPeerConnection(socket);
+        if (_connections.Count(c => !c.Value.IsClosed) >= MaxConnections || Find(connection.Remote) is not null)
+        {
+            Interlocked.Increment(ref _refused);
+            connection.Close();
+            return;
+        }
+        _connections[connection.Remote] = connection;
+        connection.StartReading(_onFrame, (closed, reason) =>
+        {
+            _connections.TryRemove(new KeyValuePair<IPEndPoint, TcpPeerConnection>(closed.Remote, closed));
+            _onClosed(closed, reason);
+        });
+        _opened(connection);
+    }
+
+    /// <summary>Closes every connection except <paramref name="keep"/> (the data path's, if it is one of ours).</summary>
+    public void CloseAllBut(TcpPeerConnection? keep)
+    {
+        foreach (TcpPeerConnection connection in _connections.Values)
+        {
+            if (connection != keep)
+            {
+                connection.Close();
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stopping.Cancel();
+        _listener.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+        foreach (TcpPeerConnection connection in _connections.Values)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+        _stopping.Dispose();
+    }
+}
