@@ -5,7 +5,8 @@ namespace NatPunch.Session;
 
 /// <summary>
 /// What a <see cref="StreamMux"/> sends through: the session's sealed data path (<see cref="PeerLink"/>;
-/// tests use an in-memory pair). Called from any thread; must not block. Sends while there is no
+/// tests use an in-memory pair). Called from any thread; must not block, except that on a TCP path a
+/// send waits while TCP's send buffer is full (TCP's own back-pressure). Sends while there is no
 /// path are dropped, as any datagram may be.
 /// </summary>
 internal interface IStreamMuxHost

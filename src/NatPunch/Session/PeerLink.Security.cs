@@ -53,6 +53,7 @@ internal sealed partial class PeerLink
                 }
                 _previousTarget = _dataTarget;
                 _dataTarget = target;
+                _mux?.OnPathChanged(target.Tcp is not null);
                 CloseUnusedTcpConnections(target);
                 if (_session.Agent.SelectedPair is { IsRelayed: false })
                 {

@@ -181,6 +181,7 @@ internal sealed partial class PeerLink : IStreamMuxHost, ILinkDatagramReceiver, 
     /// <summary>Hands everything for the streams to <paramref name="mux"/> from now on, and what arrived before.</summary>
     public void Attach(StreamMux mux)
     {
+        mux.OnPathChanged(_dataTarget?.Tcp is not null);
         _mux = mux;
         DeliverEarly(mux);
     }

@@ -26,7 +26,7 @@ internal sealed class StreamMux : ISegmentReceiver, IAsyncDisposable
     private readonly IStreamMuxHost _host;
     private readonly ReliableStreamOptions _streamOptions;
     private readonly TimeProvider _time;
-    private readonly object _gate = new(); // guards _directory, _streams, _limitRaised, _defaultClosed, _ended
+    private readonly object _gate = new(); // guards _directory, _streams, _limitRaised, _defaultClosed, _ended, _pathReliable
     private readonly StreamDirectory _directory;
     private readonly Dictionary<uint, (MuxedSegmentChannel Channel, ReliableStream Stream)> _streams = [];
     private readonly Channel<ReliableStream> _incoming = Channel.CreateUnbounded<ReliableStream>();
@@ -37,6 +37,7 @@ internal sealed class StreamMux : ISegmentReceiver, IAsyncDisposable
     private long _refusedSegments;
     private long _staleSegments;
     private long _droppedDatagrams;
+    private bool _pathReliable;
 
     /// <param name="initiator">Whether this side initiated the session's handshake (it opens even stream ids).</param>
     /// <param name="maxIncomingStreams">How many of the peer's streams may be open at once (announced to it).</param>
@@ -242,6 +243,26 @@ internal sealed class StreamMux : ISegmentReceiver, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The session's data moved to a path that is (<paramref name="reliable"/>: a TCP connection) or is
+    /// not reliable itself: every stream, and every later one, is told, so that none retransmits on TCP.
+    /// </summary>
+    public void OnPathChanged(bool reliable)
+    {
+        lock (_gate)
+        {
+            if (_pathReliable == reliable)
+            {
+                return;
+            }
+            _pathReliable = reliable;
+            foreach (var (_, stream) in _streams.Values)
+            {
+                stream.SetPathReliable(reliable);
+            }
+        }
+    }
+
     /// <summary>The session's data path is gone for good: every stream fails, nothing more is accepted.</summary>
     public void OnChannelClosed(Exception reason) => End(reason, abortWith: null);
 
@@ -301,6 +322,10 @@ internal sealed class StreamMux : ISegmentReceiver, IAsyncDisposable
     {
         var channel = new MuxedSegmentChannel(_host);
         var stream = new ReliableStream(channel, _streamOptions with { StreamId = id }, _time);
+        if (_pathReliable)
+        {
+            stream.SetPathReliable(true);
+        }
         _streams[id] = (channel, stream);
         stream.Completion.ContinueWith(_ => OnStreamDone(id), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return stream;

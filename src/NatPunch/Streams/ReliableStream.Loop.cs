@@ -113,6 +113,9 @@ public sealed partial class ReliableStream
             case AbortRequested abort:
                 ResetLocally(abort.Code, abort.Reason, inner: null);
                 break;
+            case PathReliabilityChanged path:
+                _core.SetPathReliable(path.IsReliable, Now);
+                break;
             case ChannelFailed failed:
                 ReliableStreamLog.ChannelFailed(_logger, _core.StreamId, failed.Error);
                 ResetLocally((uint)StreamResetCode.TransportFailed, failed.Error.Message, failed.Error);

@@ -123,6 +123,13 @@ public sealed partial class ReliableStream : Stream, ISegmentReceiver
 
     public void Abort(StreamResetCode code, string? reason = null) => Abort((uint)code, reason);
 
+    /// <summary>
+    /// The path below now is (or is not) reliable itself, a TCP connection: the stream then leaves
+    /// retransmission and congestion control to it (<see cref="ReliableStreamCore.SetPathReliable"/>).
+    /// </summary>
+    internal void SetPathReliable(bool reliable) =>
+        _events.Writer.TryWrite(reliable ? PathReliabilityChanged.Reliable : PathReliabilityChanged.Unreliable);
+
     /// <summary>A snapshot of the core's counters, taken by the loop.</summary>
     public Task<ReliableStreamStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default) =>
         Post(new StatisticsOperation(), cancellationToken);

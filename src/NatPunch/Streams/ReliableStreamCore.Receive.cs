@@ -231,7 +231,10 @@ public sealed partial class ReliableStreamCore
                 {
                     _bytesInFlight -= taken;
                 }
-                _congestion.OnAcked(now, partial.LastSentTime, taken, appLimited, _rtt);
+                if (!_pathReliable)
+                {
+                    _congestion.OnAcked(now, partial.LastSentTime, taken, appLimited, _rtt);
+                }
                 partial.Start = ack;
                 delivered = true;
             }
@@ -239,7 +242,7 @@ public sealed partial class ReliableStreamCore
             _sendUnacked = ack;
             // RFC 6298 §5.3 restart the timer; §5.7 drop the backoff now that the path delivers.
             _rtoBackoff = 0;
-            _rtoDeadline = _sendUnacked < _sendNext ? now + CurrentRto : null;
+            _rtoDeadline = _sendUnacked < _sendNext && !_pathReliable ? now + CurrentRto : null;
             _probesThisStall = 0;
             _tlpDeadline = null;
         }
@@ -326,8 +329,11 @@ public sealed partial class ReliableStreamCore
             segment.Lost = false; // it arrived after all (late, or an earlier copy)
             _lostCount--;
         }
-        _congestion.OnAcked(now, segment.LastSentTime, bytes, appLimited, _rtt);
-        UpdateRack(segment, now);
+        if (!_pathReliable)
+        {
+            _congestion.OnAcked(now, segment.LastSentTime, bytes, appLimited, _rtt);
+            UpdateRack(segment, now);
+        }
     }
 
     /// <summary>

@@ -131,7 +131,7 @@ public sealed partial class ReliableStreamCore
     private void DetectLosses(TimeSpan now)
     {
         _rackTimer = null;
-        if (!_rackValid)
+        if (!_rackValid || _pathReliable)
         {
             return;
         }
@@ -245,7 +245,7 @@ public sealed partial class ReliableStreamCore
             {
                 _persistBackoff = 0;
             }
-            if (outstanding)
+            if (outstanding && !_pathReliable)
             {
                 _rtoDeadline ??= now + CurrentRto; // RFC 6298 §5.1
                 ArmTailLossProbe(now);

@@ -131,7 +131,7 @@ public sealed partial class ReliableStreamCore
         {
             return false; // flow control: the persist timer probes (UpdateTimers)
         }
-        long congestionRoom = ignoreLimits ? long.MaxValue : _congestion.Window - _bytesInFlight;
+        long congestionRoom = ignoreLimits || _pathReliable ? long.MaxValue : _congestion.Window - _bytesInFlight;
         if (_bytesInFlight == 0)
         {
             congestionRoom = Math.Max(congestionRoom, _maxPayload); // never stall with nothing in flight
@@ -238,11 +238,11 @@ public sealed partial class ReliableStreamCore
         return segment;
     }
 
-    private bool CongestionAllows(long size) => _bytesInFlight == 0 || _bytesInFlight + size <= _congestion.Window;
+    private bool CongestionAllows(long size) => _pathReliable || _bytesInFlight == 0 || _bytesInFlight + size <= _congestion.Window;
 
     private bool PacingAllows(TimeSpan now, int bytes)
     {
-        if (!_options.Pacing)
+        if (!_options.Pacing || _pathReliable)
         {
             return true;
         }

@@ -17,6 +17,16 @@ internal sealed class TimerFired : StreamLoopEvent
     public static TimerFired Instance { get; } = new();
 }
 
+/// <summary>The session's data moved to a path that is (or is not) reliable itself (a TCP connection).</summary>
+internal sealed class PathReliabilityChanged(bool reliable) : StreamLoopEvent
+{
+    public static PathReliabilityChanged Reliable { get; } = new(true);
+
+    public static PathReliabilityChanged Unreliable { get; } = new(false);
+
+    public bool IsReliable { get; } = reliable;
+}
+
 internal sealed class ChannelFailed(Exception error) : StreamLoopEvent
 {
     public Exception Error { get; } = error;
