@@ -61,7 +61,8 @@ public sealed class PortForwardingTests(LabFixture lab) : IDisposable
         lab.Require();
         Site exposer = new("open", 1), forwarder = new("port", 1);
         await using LabKnob block = await LabKnob.BlockUdpAsync(lab, "port");
-        await using Forwarding forwarding = await StartAsync(exposer, forwarder, []);
+        // Without TCP punching, which would find a direct TCP path with UDP blocked (TcpPunchingTests).
+        await using Forwarding forwarding = await StartAsync(exposer, forwarder, ["--no-tcp-punch"]);
         forwarding.Forward.EventsNamed("connected").ShouldHaveSingleItem(forwarding.Diagnostics()).String("path").ShouldBe("relay");
 
         Task<string[]> downloads = DownloadAllAsync(forwarder, rateLimit: "100K", forwarding);

@@ -6,7 +6,8 @@ namespace NatPunch.LabTests.Peer;
 
 /// <summary>
 /// Pairs with no direct path meet through the server's TURN relay (symmetric ↔ port-restricted
-/// with <c>--no-port-probing</c>, since probing finds them a direct path: PortProbingTests), with no relay option at all
+/// with <c>--no-port-probing</c>, since probing finds them a direct path: PortProbingTests; pairs with a
+/// UDP-blocked end with <c>--no-tcp-punch</c>, for the same reason: TcpPunchingTests), with no relay option at all
 /// (the default <c>--relay auto</c>; the credentials come with the registration): 20 MB each way at
 /// the same time, compared by SHA-256, clean and at 5 % loss. Every <c>connected</c> event must say
 /// <c>"path":"relay"</c>, and <c>"transport":"tcp"</c> on a UDP-blocked end (its leg to the TURN
@@ -84,7 +85,12 @@ public sealed class RelayPairTests(LabFixture lab, TransferFiles files) : IClass
         await using (LabKnob block = await LabKnob.BlockUdpAsync(lab, "port"))
         {
             result = await Transfer.RunAsync(lab, files, listener, connector,
-                new PipeRunOptions { WorkDirectory = files.Directory.FullName, BytesPerSecond = bytesPerSecond, TimeoutSeconds = 30 },
+                // Without TCP punching, which would find the direct TCP path at once (TcpPunchingTests moves from it to UDP).
+                new PipeRunOptions
+                {
+                    WorkDirectory = files.Directory.FullName, BytesPerSecond = bytesPerSecond, TimeoutSeconds = 30,
+                    ListenerArguments = ["--no-tcp-punch"], ConnectorArguments = ["--no-tcp-punch"],
+                },
                 limit: TimeSpan.FromSeconds(120),
                 connectedEvents: 2,
                 connectorPaths: [ExpectedPath.Relay(lab, listener, "tcp"), ExpectedPath.Direct(lab.PublicIp(listener.Kind))],
@@ -143,14 +149,17 @@ public sealed class RelayPairTests(LabFixture lab, TransferFiles files) : IClass
                     arguments = ["--no-port-probing"];
                     break;
                 case "port-udpblock":
+                    // TCP punching finds a direct path for these (TcpPunchingTests): off, to keep them on the relay.
                     (listener, connector) = (new Site("port", 1), new Site("udpblock", 1));
                     connectorTransport = "tcp";
+                    arguments = ["--no-tcp-punch"];
                     break;
                 case "udpblock-udpblock":
                     // Two different UDP-blocking firewalls: the udpblock site, and the port site with all UDP dropped.
                     knobs.Add(await LabKnob.BlockUdpAsync(lab, "port"));
                     (listener, connector) = (new Site("udpblock", 1), new Site("port", 1));
                     (listenerTransport, connectorTransport) = ("tcp", "tcp");
+                    arguments = ["--no-tcp-punch"];
                     break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(pair), pair, "unknown pair");

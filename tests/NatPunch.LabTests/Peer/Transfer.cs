@@ -8,6 +8,9 @@ public sealed record TransferResult(Site Listener, Site Connector, string Connec
     long ConnectorElapsedMs, long ListenerElapsedMs, TimeSpan Duration, int ConnectorConnectedEvents = 1, int ListenerConnectedEvents = 1,
     string Path = "direct", string ConnectorTransport = "udp", string ListenerTransport = "udp")
 {
+    /// <summary>What the two ends' streams sent again, together (their <c>closed</c> events' <c>bytes_retransmitted</c>).</summary>
+    public long BytesRetransmitted { get; init; }
+
     /// <summary>Megabytes (10^6) per second in each direction, both running at once.</summary>
     public double MegabytesPerSecondEachWay => TransferFiles.Size / 1e6 / Duration.TotalSeconds;
 
@@ -121,7 +124,10 @@ public static class Transfer
             connectorConnected.String("remote")!, listenerConnected.String("remote")!,
             connectorConnected.Long("elapsed_ms") ?? -1, listenerConnected.Long("elapsed_ms") ?? -1, end - start,
             run.Connector.EventsNamed("connected").Count, run.Listener.EventsNamed("connected").Count,
-            connectorConnected.String("path")!, connectorConnected.String("transport")!, listenerConnected.String("transport")!);
+            connectorConnected.String("path")!, connectorConnected.String("transport")!, listenerConnected.String("transport")!)
+        {
+            BytesRetransmitted = (run.Connector.EventsNamed("closed")[0].Long("bytes_retransmitted") ?? 0) + (run.Listener.EventsNamed("closed")[0].Long("bytes_retransmitted") ?? 0),
+        };
     }
 
     private static void CheckConnected(PeerProcess end, int min, int max, IReadOnlyList<ExpectedPath> expected, string why)
