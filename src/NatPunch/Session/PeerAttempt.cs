@@ -40,7 +40,7 @@ internal sealed partial class PeerAttempt : IAsyncDisposable
         _stunServers = relayOnly ? [] : node.ServerEndPoints.Where(e => dualStack || e.AddressFamily == AddressFamily.InterNetwork).Take(2).ToArray();
         Link = new PeerLink(socket, NewAgent, options.TimeProvider);
         TcpGathered = !relayOnly && options.TcpPunching
-            ? Link.StartTcpAsync(_hosts, _stunServers.FirstOrDefault(), options.GatherWait)
+            ? Link.StartTcpAsync(_hosts, _stunServers.FirstOrDefault())
             : Task.CompletedTask;
         if (!relayOnly && node.ShouldTryPortMapping && node.ServerEndPoints.Any(e => !IPAddress.IsLoopback(e.Address)))
         {

@@ -19,12 +19,15 @@ internal sealed partial class PeerLink
 
     private TcpPunch? _tcp;
 
+    /// <summary>How long the STUN server's answer over TCP is waited for (a lost SYN costs TCP a second, and more).</summary>
+    public static readonly TimeSpan TcpGatherTimeout = TimeSpan.FromSeconds(8);
+
     /// <summary>
-    /// Opens the TCP port and learns its public address from <paramref name="stunServer"/> (at most
-    /// <paramref name="gatherWait"/>); the candidates go to the session when known. Completes then
-    /// (at once where TCP punching is not supported).
+    /// Opens the TCP port: its host candidates go to the session at once, its public address, learnt
+    /// from <paramref name="stunServer"/> over TCP, when it is known (trickled if the offer went
+    /// without it). Completes then (at once where TCP punching is not supported).
     /// </summary>
-    public async Task StartTcpAsync(IReadOnlyList<IPEndPoint> hosts, IPEndPoint? stunServer, TimeSpan gatherWait)
+    public async Task StartTcpAsync(IReadOnlyList<IPEndPoint> hosts, IPEndPoint? stunServer)
     {
         TcpPunch? tcp = TcpPunch.TryStart(_socket.AddressFamily, LocalEndPoint.Port, _time,
             connection => _loop.TryPost(() => _session.TcpConnectionOpened(connection.Remote, Now)),
@@ -40,9 +43,12 @@ internal sealed partial class PeerLink
             return;
         }
         _tcp = tcp;
-        IPEndPoint? reflexive = stunServer is null ? null : await tcp.GatherAsync(stunServer, gatherWait).ConfigureAwait(false);
         IPEndPoint[] tcpHosts = hosts.Select(h => new IPEndPoint(h.Address, tcp.Port)).ToArray();
-        await InvokeAsync((_, now) => _session.AddTcpCandidates(tcpHosts, reflexive, now)).ConfigureAwait(false);
+        await InvokeAsync((_, now) => _session.AddTcpCandidates(tcpHosts, null, now)).ConfigureAwait(false);
+        if (stunServer is not null && await tcp.GatherAsync(stunServer, TcpGatherTimeout).ConfigureAwait(false) is { } reflexive)
+        {
+            await InvokeAsync((_, now) => _session.AddTcpCandidates(tcpHosts, reflexive, now)).ConfigureAwait(false);
+        }
     }
 
     /// <summary>TCP connections refused (not from the peer's addresses, or too many).</summary>

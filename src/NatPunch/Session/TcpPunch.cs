@@ -22,8 +22,8 @@ namespace NatPunch.Session;
 /// </summary>
 internal sealed class TcpPunch : IAsyncDisposable
 {
-    /// <summary>How long one connect waits before it is made again (a SYN the peer's NAT dropped before the peer's own SYN left).</summary>
-    public static readonly TimeSpan ConnectRetry = TimeSpan.FromMilliseconds(500);
+    /// <summary>After a connect that failed at once (refused: nothing listened yet), how long until the next.</summary>
+    public static readonly TimeSpan RetryAfterRefusal = TimeSpan.FromMilliseconds(250);
 
     private const int SolSocket = 1;
     private const int SoReusePort = 15;
@@ -131,8 +131,8 @@ internal sealed class TcpPunch : IAsyncDisposable
     public IEnumerable<TcpPeerConnection> Open => _connections.Values.Where(c => !c.IsClosed);
 
     /// <summary>
-    /// Connects to each of <paramref name="remotes"/> after <paramref name="delay"/> and again every
-    /// <see cref="ConnectRetry"/> until one is open with it or <paramref name="giveUpAfter"/> has passed.
+    /// Connects to each of <paramref name="remotes"/> after <paramref name="delay"/>, again after a refusal,
+    /// until a connection with it is open (ours, or the peer's accepted) or <paramref name="giveUpAfter"/> has passed.
     /// The peer's addresses become the ones whose connections the listener takes.
     /// </summary>
     public void Punch(IReadOnlyList<IPEndPoint> remotes, TimeSpan delay, TimeSpan giveUpAfter)
@@ -155,26 +155,30 @@ internal sealed class TcpPunch : IAsyncDisposable
             {
                 await Task.Delay(delay, _time, _stopping.Token).ConfigureAwait(false);
             }
-            long started = _time.GetTimestamp();
-            while (Find(remote) is null && _time.GetElapsedTime(started) < giveUpAfter && !_stopping.IsCancellationRequested)
+            // One connect at a time, left to the kernel's own SYN retransmissions (1 s, 3 s, ...): cutting
+            // one short and connecting again with a new sequence number races the peer's answer to the
+            // old one, whose half-open state then holds the port pair (EADDRNOTAVAIL) for seconds.
+            using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            giveUp.CancelAfter(giveUpAfter);
+            while (Find(remote) is null && !giveUp.IsCancellationRequested)
             {
                 Socket socket = BoundSocket();
-                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-                attempt.CancelAfter(ConnectRetry);
                 try
                 {
-                    await socket.ConnectAsync(remote, attempt.Token).ConfigureAwait(false);
+                    await socket.ConnectAsync(remote, giveUp.Token).ConfigureAwait(false);
                     Take(socket);
                     return;
                 }
-                catch (Exception e) when (e is SocketException or OperationCanceledException)
+                catch (SocketException)
+                {
+                    // Refused, or the port pair is taken: by the same connection accepted meanwhile (then done), or by a half-open one.
+                    socket.Dispose();
+                    await Task.Delay(RetryAfterRefusal, _time, giveUp.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
                 {
                     socket.Dispose();
-                    if (e is SocketException)
-                    {
-                        // Refused (nothing there yet, or the peer's NAT answers for itself): wait the rest of the round.
-                        await Task.Delay(ConnectRetry / 2, _time, _stopping.Token).ConfigureAwait(false);
-                    }
+                    throw;
                 }
             }
         }
