@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Text;
+using NatPunch.Core;
 using NatPunch.Protocol.Stun;
 
 namespace NatPunch.Traversal;
@@ -369,7 +370,7 @@ public sealed partial class IceAgent
         }
         else
         {
-            _nominateAt ??= waitUntil;
+            _nominateAt = WakeUpTime.Earliest(_nominateAt, waitUntil); // not later than a hold set before (a relay or TCP pair waiting for a better one)
         }
     }
 
@@ -381,6 +382,10 @@ public sealed partial class IceAgent
             if (best is { IsRelayed: true } && RelayHeldUntil(now) is { } until)
             {
                 _nominateAt = until; // a direct pair may still work: wait for it a little longer
+            }
+            else if (best is { IsTcp: true } && TcpHeldUntil(now) is { } tcpUntil)
+            {
+                _nominateAt = tcpUntil; // a UDP pair may still work: the same
             }
             else if (best is not null)
             {

@@ -138,6 +138,23 @@ public sealed partial class IceAgent
         }
     }
 
+    /// <summary>
+    /// While a direct UDP pair may still work and both sides evidently have UDP (our STUN server
+    /// answered; the peer's mapping test ran, or it has a UDP public address or was heard over UDP), a
+    /// TCP pair waits until <see cref="IceAgentOptions.TcpNominationDelay"/> after checks began; null when it need not wait.
+    /// </summary>
+    private TimeSpan? TcpHeldUntil(TimeSpan now)
+    {
+        if (_checksStartAt is not { } started || now >= started + _options.TcpNominationDelay || !StunServerAnswered)
+        {
+            return null;
+        }
+        bool peerHasUdp = PeerMappingVaries is not null
+            || _remoteCandidates.Exists(c => !c.IsTcp && !c.IsRelayed && c.Type is CandidateType.ServerReflexive or CandidateType.PeerReflexive);
+        bool udpPending = _pairs.Exists(p => !p.IsRelayed && !p.IsTcp && p.State is CandidatePairState.Waiting or CandidatePairState.InProgress);
+        return peerHasUdp && udpPending ? started + _options.TcpNominationDelay : null;
+    }
+
     /// <summary>At the check timeout, TCP pairs whose connection never opened have failed.</summary>
     private void FailUnconnectedTcpPairs()
     {

@@ -43,6 +43,13 @@ public sealed record IceAgentOptions
     /// </summary>
     public TimeSpan RelayNominationDelay { get; init; } = TimeSpan.FromSeconds(1.5);
 
+    /// <summary>
+    /// A TCP pair that works waits as long after checks began while a UDP pair may still work and both
+    /// sides evidently have UDP (a UDP path has no head-of-line blocking); without UDP on one side it
+    /// is nominated at once.
+    /// </summary>
+    public TimeSpan TcpNominationDelay { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>While data goes through a relay, the direct pairs are checked again this often (and the server-reflexive address re-learned), to upgrade.</summary>
     public TimeSpan UpgradeInterval { get; init; } = TimeSpan.FromSeconds(5);
 
