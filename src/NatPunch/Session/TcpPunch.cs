@@ -34,6 +34,8 @@ internal sealed class TcpPunch : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<IPEndPoint, TcpPeerConnection> _connections = new();
     private readonly ConcurrentDictionary<IPEndPoint, byte> _punching = new();
+    // Accepted before the peer's addresses were known (its SYN beat our reading of its offer): claimed by the next Punch.
+    private readonly List<(Socket Socket, long At)> _unclaimed = [];
     // The peer's addresses (from its candidates): only connections from these are taken.
     private volatile IPAddress[] _peerAddresses = [];
     private readonly Action<TcpPeerConnection> _opened;
@@ -137,7 +139,7 @@ internal sealed class TcpPunch : IAsyncDisposable
     /// </summary>
     public void Punch(IReadOnlyList<IPEndPoint> remotes, TimeSpan delay, TimeSpan giveUpAfter)
     {
-        _peerAddresses = _peerAddresses.Union(remotes.Select(r => Candidate.Normalize(r).Address)).ToArray();
+        ClaimAccepted(remotes.Select(r => Candidate.Normalize(r).Address));
         foreach (IPEndPoint remote in remotes.Select(Candidate.Normalize))
         {
             if (_punching.TryAdd(remote, 0))
@@ -209,33 +211,113 @@ internal sealed class TcpPunch : IAsyncDisposable
                 continue;
             }
             IPAddress from = Candidate.Normalize((IPEndPoint)accepted.RemoteEndPoint!).Address;
-            if (!_peerAddresses.Contains(from))
+            if (Admits(from, accepted))
             {
-                Interlocked.Increment(ref _refused);
-                accepted.Close(0);
-                continue;
+                Take(accepted);
             }
-            Take(accepted);
         }
     }
 
-    /// <summary>A connection opened (ours or accepted): kept unless one with that remote is open already or there are too many.</summary>
-    private void Take(Socket socket)
+    /// <summary>
+    /// Keeps a connection accepted before the peer's addresses are known, until a punch names them (at
+    /// most <see cref="MaxConnections"/>, for <see cref="UnclaimedFor"/>): the peer's SYN may arrive
+    /// before we have read its offer.
+    /// </summary>
+    /// <returns>Whether to take it now; otherwise it was kept for a later punch or refused.</returns>
+    private bool Admits(IPAddress from, Socket accepted)
     {
-        var connection = new TcpPeerConnection(socket);
-        if (_connections.Count(c => !c.Value.IsClosed) >= MaxConnections || Find(connection.Remote) is not null)
+        lock (_unclaimed) // one decision against the peer's addresses as ClaimAccepted leaves them
+        {
+            if (_peerAddresses.Contains(from))
+            {
+                return true;
+            }
+            DropStaleUnclaimedLocked();
+            if (_peerAddresses.Length == 0 && _unclaimed.Count < MaxConnections)
+            {
+                _unclaimed.Add((accepted, _time.GetTimestamp()));
+                return false;
+            }
+            Interlocked.Increment(ref _refused);
+            accepted.Close(0);
+            return false;
+        }
+    }
+
+    /// <summary>How long an accepted connection may wait for a punch to name its address.</summary>
+    public static readonly TimeSpan UnclaimedFor = TimeSpan.FromSeconds(10);
+
+    private void DropStaleUnclaimedLocked()
+    {
+        foreach ((Socket socket, long at) in _unclaimed.Where(u => _time.GetElapsedTime(u.At) > UnclaimedFor).ToList())
         {
             Interlocked.Increment(ref _refused);
-            connection.Close();
+            socket.Close(0);
+            _unclaimed.Remove((socket, at));
+        }
+    }
+
+    /// <summary>The peer's addresses are known (more of them): its connections accepted meanwhile are taken, the others refused.</summary>
+    private void ClaimAccepted(IEnumerable<IPAddress> peerAddresses)
+    {
+        List<Socket> claimed = [];
+        lock (_unclaimed)
+        {
+            _peerAddresses = _peerAddresses.Union(peerAddresses).ToArray();
+            DropStaleUnclaimedLocked();
+            var peers = _peerAddresses.ToHashSet();
+            foreach ((Socket socket, _) in _unclaimed)
+            {
+                if (peers.Contains(Candidate.Normalize((IPEndPoint)socket.RemoteEndPoint!).Address))
+                {
+                    claimed.Add(socket);
+                }
+                else
+                {
+                    Interlocked.Increment(ref _refused);
+                    socket.Close(0);
+                }
+            }
+            _unclaimed.Clear();
+        }
+        foreach (Socket socket in claimed)
+        {
+            Take(socket);
+        }
+    }
+
+    /// <summary>
+    /// A connection opened (ours or accepted): kept unless one with that remote is open already or there
+    /// are too many. Reported before its reader starts, so that its frames and its end come after.
+    /// </summary>
+    private void Take(Socket socket)
+    {
+        TcpPeerConnection connection;
+        try
+        {
+            connection = new TcpPeerConnection(socket);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            socket.Dispose(); // reset before we got to it
             return;
         }
-        _connections[connection.Remote] = connection;
+        lock (_connections)
+        {
+            if (_connections.Count(c => !c.Value.IsClosed) >= MaxConnections || Find(connection.Remote) is not null)
+            {
+                Interlocked.Increment(ref _refused);
+                connection.Close();
+                return;
+            }
+            _connections[connection.Remote] = connection;
+        }
+        _opened(connection);
         connection.StartReading(_onFrame, (closed, reason) =>
         {
             _connections.TryRemove(new KeyValuePair<IPEndPoint, TcpPeerConnection>(closed.Remote, closed));
             _onClosed(closed, reason);
         });
-        _opened(connection);
     }
 
     /// <summary>Closes every connection except <paramref name="keep"/> (the data path's, if it is one of ours).</summary>
@@ -255,6 +337,11 @@ internal sealed class TcpPunch : IAsyncDisposable
         _stopping.Cancel();
         _listener.Dispose();
         await _acceptLoop.ConfigureAwait(false);
+        lock (_unclaimed)
+        {
+            _unclaimed.ForEach(u => u.Socket.Dispose());
+            _unclaimed.Clear();
+        }
         foreach (TcpPeerConnection connection in _connections.Values)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
