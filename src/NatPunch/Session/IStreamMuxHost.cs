@@ -5,9 +5,9 @@ namespace NatPunch.Session;
 
 /// <summary>
 /// What a <see cref="StreamMux"/> sends through: the session's sealed data path (<see cref="PeerLink"/>;
-/// tests use an in-memory pair). Called from any thread; must not block, except that on a TCP path a
-/// send waits while TCP's send buffer is full (TCP's own back-pressure). Sends while there is no
-/// path are dropped, as any datagram may be.
+/// tests use an in-memory pair). Called from any thread; must not block, except that on a TCP path
+/// <see cref="SendSegments"/> waits while a megabyte waits for TCP already (TCP's own back-pressure).
+/// Sends while there is no path are dropped, as any datagram may be.
 /// </summary>
 internal interface IStreamMuxHost
 {

@@ -110,6 +110,6 @@ internal sealed partial class PeerLink
             System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(buffer.AsSpan(end), (ushort)length);
             end += TcpPeerConnection.FrameHeaderLength + length;
         }
-        connection.SendRaw(buffer.AsSpan(0, end));
+        connection.SendRaw(buffer.AsSpan(0, end), waitForRoom: true); // on a stream's thread: TCP's back-pressure
     }
 }

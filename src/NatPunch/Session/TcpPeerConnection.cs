@@ -9,8 +9,10 @@ namespace NatPunch.Session;
 /// One TCP connection punched to the peer (or accepted from it), carrying the session's datagrams —
 /// STUN checks, handshake and sealed frames — each with a 16-bit length in front (RFC 4571, as ICE-TCP
 /// frames them, RFC 6544 §3). TCP delivers them in order and without loss, so nothing above it
-/// retransmits while it is the data path (docs/tcp-punching.md). <see cref="Send"/> may be called
-/// from any thread; the reader hands each frame to its handler on its own thread.
+/// retransmits while it is the data path (docs/tcp-punching.md). Sending may be done from any
+/// thread: frames are appended to a buffer that a writer task sends, so that the session's loop, its
+/// poller and the reader never block on a full TCP buffer (a stream's sender waits for room instead:
+/// TCP's back-pressure, <see cref="SendRaw"/>). The reader hands each frame to its handler on its own thread.
 /// </summary>
 internal sealed class TcpPeerConnection : IAsyncDisposable
 {
@@ -19,21 +21,35 @@ internal sealed class TcpPeerConnection : IAsyncDisposable
 
     public const int MaxFrame = ushort.MaxValue;
 
-    // A send that cannot go on for this long means the peer stopped reading: the connection is dead.
-    private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(15);
+    /// <summary>A stream's sender that waits this long for room means the peer stopped reading: the connection is dead.</summary>
+    public static readonly TimeSpan DefaultSendTimeout = TimeSpan.FromSeconds(15);
+
+    private readonly TimeSpan _sendTimeout;
+
+    /// <summary>Bytes not yet handed to TCP beyond which a stream's sender waits (control frames never do).</summary>
+    public const int MaxPending = 1024 * 1024;
 
     private readonly Socket _socket;
-    private readonly object _write = new();
     private readonly CancellationTokenSource _stopping = new();
+    // Guards _pending and _pendingLength; pulsed when the writer takes them.
+    private readonly object _gate = new();
+    private byte[] _pending = new byte[16 * 1024];
+    private int _pendingLength;
+    // What the writer took and has not yet handed to the socket.
+    private int _writing;
+    private bool _writerSignalled;
+    private readonly SemaphoreSlim _writerWake = new(0);
+    private readonly Task _writer;
     private Task _reader = Task.CompletedTask;
     private int _closed;
 
-    public TcpPeerConnection(Socket socket)
+    public TcpPeerConnection(Socket socket, TimeSpan? sendTimeout = null)
     {
         _socket = socket;
+        _sendTimeout = sendTimeout ?? DefaultSendTimeout;
         _socket.NoDelay = true; // each frame is a datagram of the session: checks and handshakes must not wait
-        _socket.SendTimeout = (int)SendTimeout.TotalMilliseconds;
         Remote = Candidate.Normalize((IPEndPoint)socket.RemoteEndPoint!);
+        _writer = Task.Run(WriteAsync);
     }
 
     /// <summary>The peer's end, normalized (IPv4 as IPv4).</summary>
@@ -47,8 +63,8 @@ internal sealed class TcpPeerConnection : IAsyncDisposable
 
     public delegate void FrameHandler(TcpPeerConnection connection, ReadOnlySpan<byte> frame);
 
-    /// <summary>Sends one frame (its length goes in front); false if the connection is closed or failed, which closes it.</summary>
-    public bool Send(ReadOnlySpan<byte> frame)
+    /// <summary>Sends one frame (its length goes in front), as <see cref="SendRaw"/>; false if it was not.</summary>
+    public bool Send(ReadOnlySpan<byte> frame, bool waitForRoom = false)
     {
         if (frame.Length > MaxFrame)
         {
@@ -56,7 +72,8 @@ internal sealed class TcpPeerConnection : IAsyncDisposable
         }
         Span<byte> buffer = frame.Length <= 4096 ? stackalloc byte[FrameHeaderLength + frame.Length] : new byte[FrameHeaderLength + frame.Length];
         frame.CopyTo(buffer[FrameHeaderLength..]);
-        return SendWithRoomInFront(buffer);
+        BinaryPrimitives.WriteUInt16BigEndian(buffer, (ushort)frame.Length);
+        return SendRaw(buffer, waitForRoom);
     }
 
     /// <summary>
@@ -69,29 +86,82 @@ internal sealed class TcpPeerConnection : IAsyncDisposable
         return SendRaw(buffer);
     }
 
-    /// <summary>Sends bytes that are already framed (several frames at once, for a batch).</summary>
-    public bool SendRaw(ReadOnlySpan<byte> framed)
+    /// <summary>
+    /// Queues bytes that are already framed (several frames at once, for a batch). With
+    /// <paramref name="waitForRoom"/> (a stream's sender) it first waits while <see cref="MaxPending"/>
+    /// bytes wait already, and a wait of the send timeout (<see cref="DefaultSendTimeout"/>) closes the connection: the peer stopped
+    /// reading. Without it (the session's loop, the reader) it never waits. False if the connection is closed.
+    /// </summary>
+    public bool SendRaw(ReadOnlySpan<byte> framed, bool waitForRoom = false)
     {
-        if (IsClosed)
+        lock (_gate)
         {
-            return false;
+            long deadline = Environment.TickCount64 + (long)_sendTimeout.TotalMilliseconds;
+            while (waitForRoom && _pendingLength + _writing >= MaxPending && !IsClosed)
+            {
+                long left = deadline - Environment.TickCount64;
+                if (left <= 0)
+                {
+                    Close();
+                    break;
+                }
+                Monitor.Wait(_gate, TimeSpan.FromMilliseconds(left));
+            }
+            if (IsClosed || (!waitForRoom && _pendingLength + _writing >= 2 * MaxPending))
+            {
+                return false; // closed, or so far behind that a datagram is dropped as on a full UDP buffer
+            }
+            if (_pendingLength + framed.Length > _pending.Length)
+            {
+                Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + framed.Length));
+            }
+            framed.CopyTo(_pending.AsSpan(_pendingLength));
+            _pendingLength += framed.Length;
+            if (_writerSignalled)
+            {
+                return true;
+            }
+            _writerSignalled = true;
         }
+        _writerWake.Release();
+        return true;
+    }
+
+    /// <summary>The writer: takes what is queued and sends it, until the connection closes; a failed send closes it.</summary>
+    private async Task WriteAsync()
+    {
+        byte[] sending = new byte[16 * 1024];
         try
         {
-            lock (_write)
+            while (true)
             {
-                while (!framed.IsEmpty)
+                await _writerWake.WaitAsync(_stopping.Token).ConfigureAwait(false);
+                int length;
+                lock (_gate)
                 {
-                    framed = framed[_socket.Send(framed, SocketFlags.None)..];
+                    (sending, _pending) = (_pending, sending);
+                    length = _pendingLength;
+                    _writing = length;
+                    _pendingLength = 0;
+                    _writerSignalled = false;
+                }
+                int sent = 0;
+                while (sent < length)
+                {
+                    int now = await _socket.SendAsync(sending.AsMemory(sent, length - sent), SocketFlags.None, _stopping.Token).ConfigureAwait(false);
+                    sent += now;
+                    lock (_gate)
+                    {
+                        _writing -= now;
+                        Monitor.PulseAll(_gate); // room for a stream's sender
+                    }
                 }
             }
-            return true;
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
         {
             // Part of a frame may be out: what follows could not be framed any more. The connection is done.
             Close();
-            return false;
         }
     }
 
@@ -155,12 +225,18 @@ internal sealed class TcpPeerConnection : IAsyncDisposable
         catch (ObjectDisposedException)
         {
         }
+        lock (_gate)
+        {
+            Monitor.PulseAll(_gate); // senders waiting for room give up
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
         Close();
         await _reader.ConfigureAwait(false);
+        await _writer.ConfigureAwait(false);
         _stopping.Dispose();
+        _writerWake.Dispose();
     }
 }
