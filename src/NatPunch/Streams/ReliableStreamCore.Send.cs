@@ -256,8 +256,10 @@ public sealed partial class ReliableStreamCore
         int payloadLength = segment.PayloadLength;
         int length = WriteSegment(destination, segment.Fin ? StreamSegmentFlags.Fin : StreamSegmentFlags.None,
             segment.Start, segment.Start, payloadLength, now);
-        if (segment.TransmitCount > 0)
+        if (segment.TransmitCount > 0 && !segment.IsWindowProbe)
         {
+            // Sent again for loss. A window probe's byte sent again (each persist interval, or after the
+            // receiver had no room for it) is flow control, counted as a probe: also on a TCP path.
             _segmentsRetransmitted++;
             _bytesRetransmitted += payloadLength;
         }

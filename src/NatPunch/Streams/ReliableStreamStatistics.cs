@@ -9,7 +9,7 @@ public readonly record struct ReliableStreamStatistics
     /// <summary>Payload bytes put on the wire, retransmissions included.</summary>
     public long BytesSent { get; init; }
 
-    /// <summary>Payload bytes retransmitted (RACK, RTO, tail loss probes, window probes).</summary>
+    /// <summary>Payload bytes sent again for loss (RACK, RTO, tail loss probes, a change of path); window probes are counted apart (<see cref="WindowProbes"/>).</summary>
     public long BytesRetransmitted { get; init; }
 
     /// <summary>Our payload bytes cumulatively acknowledged by the peer.</summary>
