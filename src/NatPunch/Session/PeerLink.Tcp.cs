@@ -51,9 +51,6 @@ internal sealed partial class PeerLink
         }
     }
 
-    /// <summary>TCP connections refused (not from the peer's addresses, or too many).</summary>
-    public long RefusedTcpConnections => _tcp?.Refused ?? 0;
-
     private void PunchTcp(IceEvent.PunchTcp punch)
     {
         TimeSpan delay = punch.At - Now;

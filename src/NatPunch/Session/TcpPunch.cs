@@ -13,8 +13,8 @@ namespace NatPunch.Session;
 /// <list type="bullet">
 /// <item><see cref="GatherAsync"/>: a Binding request over TCP from that port to the STUN server gives the public address.</item>
 /// <item><see cref="Punch"/>: from the introduction's moment, connects to each of the peer's TCP candidates
-/// again and again; the peer does the same, so each side's SYN opens its own NAT for the other's
-/// (simultaneous open), or one side's listener accepts the other's connection.</item>
+/// (the kernel retransmits the SYN; a refusal is tried again); the peer does the same, so each side's
+/// SYN opens its own NAT for the other's (simultaneous open), or one side's listener accepts the other's connection.</item>
 /// </list>
 /// Each connection that opens, either way, goes to the handler. Connections from addresses that are
 /// not the peer's are refused. Linux only: elsewhere SO_REUSEPORT does not let a listener and a
@@ -210,7 +210,11 @@ internal sealed class TcpPunch : IAsyncDisposable
                 }
                 continue;
             }
-            IPAddress from = Candidate.Normalize((IPEndPoint)accepted.RemoteEndPoint!).Address;
+            if (RemoteAddress(accepted) is not { } from)
+            {
+                accepted.Dispose(); // reset before we looked at it
+                continue;
+            }
             if (Admits(from, accepted))
             {
                 Take(accepted);
@@ -244,6 +248,18 @@ internal sealed class TcpPunch : IAsyncDisposable
         }
     }
 
+    private static IPAddress? RemoteAddress(Socket socket)
+    {
+        try
+        {
+            return socket.RemoteEndPoint is IPEndPoint remote ? Candidate.Normalize(remote).Address : null;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>How long an accepted connection may wait for a punch to name its address.</summary>
     public static readonly TimeSpan UnclaimedFor = TimeSpan.FromSeconds(10);
 
@@ -268,7 +284,7 @@ internal sealed class TcpPunch : IAsyncDisposable
             var peers = _peerAddresses.ToHashSet();
             foreach ((Socket socket, _) in _unclaimed)
             {
-                if (peers.Contains(Candidate.Normalize((IPEndPoint)socket.RemoteEndPoint!).Address))
+                if (RemoteAddress(socket) is { } from && peers.Contains(from))
                 {
                     claimed.Add(socket);
                 }
