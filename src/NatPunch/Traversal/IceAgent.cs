@@ -29,6 +29,11 @@ namespace NatPunch.Traversal;
 /// direct pairs are checked again every <see cref="IceAgentOptions.UpgradeInterval"/>; the first
 /// that works is nominated and replaces the relayed one (a second <see cref="IceEvent.Selected"/>).
 /// </para>
+/// <para>
+/// TCP candidates (IceAgent.Tcp.cs) are the driver's TCP port: the agent asks it to punch connections
+/// (<see cref="IceEvent.PunchTcp"/>), checks each connection that opens like a pair, and ranks those
+/// pairs below every direct UDP pair and above the relay.
+/// </para>
 /// </remarks>
 public sealed partial class IceAgent : IDatagramCore
 {
