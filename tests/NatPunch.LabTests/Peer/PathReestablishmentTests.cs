@@ -35,6 +35,10 @@ public sealed class PathReestablishmentTests(LabFixture lab, TransferFiles files
                 // block ends and upgrade to direct a moment later (seen in CI: relay, then direct
                 // 0.2 s after); RelayPairTests covers that upgrade.
                 Relay = "never",
+                // Likewise a restart during the outage may find a punched TCP path and move back to
+                // UDP afterwards (two more connected events); TcpPunchingTests covers that move.
+                ListenerArguments = ["--no-tcp-punch"],
+                ConnectorArguments = ["--no-tcp-punch"],
             },
             limit: TimeSpan.FromSeconds(120),
             // Two outages, two re-establishments; a loaded CI machine may add a spurious one, which is
