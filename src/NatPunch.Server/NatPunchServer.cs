@@ -284,7 +284,7 @@ public sealed class NatPunchServer : IAsyncDisposable
                 if (reusePort)
                 {
                     // Linux SOL_SOCKET, SO_REUSEPORT: the kernel spreads datagrams over the sockets by 4-tuple hash.
-                    socket.SetRawSocketOption(1, 15, BitConverter.GetBytes(1));
+                    LinuxReusePort.Enable(socket);
                 }
                 socket.ReceiveTimeout = (int)UdpStunLoop.WakeUpInterval.TotalMilliseconds;
                 socket.ReceiveBufferSize = 4 * 1024 * 1024;

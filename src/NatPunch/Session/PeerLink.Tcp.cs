@@ -55,10 +55,6 @@ internal sealed partial class PeerLink
     {
         TimeSpan delay = punch.At - Now;
         _tcp?.Punch(punch.Remotes, delay > TimeSpan.Zero ? delay : TimeSpan.Zero, TcpPunchTimeout);
-        foreach (TcpPeerConnection open in _tcp?.Open ?? [])
-        {
-            _session.TcpConnectionOpened(open.Remote, Now); // open already (a restart): checked again
-        }
     }
 
     private void SendOnTcp(SessionTransmit transmit) => _tcp?.Find(transmit.To)?.Send(transmit.Payload.Span);

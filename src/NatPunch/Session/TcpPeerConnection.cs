@@ -72,18 +72,17 @@ internal sealed class TcpPeerConnection : IAsyncDisposable
         }
         Span<byte> buffer = frame.Length <= 4096 ? stackalloc byte[FrameHeaderLength + frame.Length] : new byte[FrameHeaderLength + frame.Length];
         frame.CopyTo(buffer[FrameHeaderLength..]);
-        BinaryPrimitives.WriteUInt16BigEndian(buffer, (ushort)frame.Length);
-        return SendRaw(buffer, waitForRoom);
+        return SendWithRoomInFront(buffer, waitForRoom);
     }
 
     /// <summary>
     /// Sends the frame that starts <see cref="FrameHeaderLength"/> bytes into <paramref name="buffer"/>,
     /// writing its length into that room, so the frame is not copied.
     /// </summary>
-    public bool SendWithRoomInFront(Span<byte> buffer)
+    public bool SendWithRoomInFront(Span<byte> buffer, bool waitForRoom = false)
     {
         BinaryPrimitives.WriteUInt16BigEndian(buffer, (ushort)(buffer.Length - FrameHeaderLength));
-        return SendRaw(buffer);
+        return SendRaw(buffer, waitForRoom);
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using NatPunch.Protocol.Net;
 using NatPunch.Stun;
 using NatPunch.Traversal;
 
@@ -25,8 +26,6 @@ internal sealed class TcpPunch : IAsyncDisposable
     /// <summary>After a connect that failed at once (refused: nothing listened yet), how long until the next.</summary>
     public static readonly TimeSpan RetryAfterRefusal = TimeSpan.FromMilliseconds(250);
 
-    private const int SolSocket = 1;
-    private const int SoReusePort = 15;
     private const int MaxConnections = 8;
 
     private readonly Socket _listener;
@@ -98,7 +97,7 @@ internal sealed class TcpPunch : IAsyncDisposable
             socket.DualMode = true;
         }
         socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
+        LinuxReusePort.Enable(socket);
         return socket;
     }
 
@@ -129,8 +128,6 @@ internal sealed class TcpPunch : IAsyncDisposable
     /// <summary>The open connection with <paramref name="remote"/>, if any.</summary>
     public TcpPeerConnection? Find(IPEndPoint remote) =>
         _connections.TryGetValue(Candidate.Normalize(remote), out TcpPeerConnection? connection) && !connection.IsClosed ? connection : null;
-
-    public IEnumerable<TcpPeerConnection> Open => _connections.Values.Where(c => !c.IsClosed);
 
     /// <summary>
     /// Connects to each of <paramref name="remotes"/> after <paramref name="delay"/>, again after a refusal,
